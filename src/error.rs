@@ -1,0 +1,78 @@
+//! The one error type the verbs return to `main`.
+//!
+//! Each variant knows its exit status (amux(1) lists them). I/O errors keep
+//! their `io::Error` as the `source()` together with a short context saying
+//! what we were doing, so the one-line message names the file or socket.
+
+use std::{fmt, io};
+
+#[derive(Debug)]
+pub enum Error {
+    /// Bad command line: exit 2.
+    Usage(String),
+    /// An I/O failure while doing `context`: exit 1.
+    Io { context: String, source: io::Error },
+    /// Anything else the user must be told about: exit 1.
+    Failed(String),
+    /// `wait`: the session ended before the state held: exit 3.
+    Ended(String),
+    /// `wait`: the timeout passed: exit 124.
+    TimedOut(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            Error::Io { .. } | Error::Failed(_) => 1,
+            Error::Ended(_) => 3,
+            Error::TimedOut(_) => 124,
+        }
+    }
+
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(msg) => write!(f, "{msg} (see 'amux --help')"),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Failed(msg) | Error::Ended(msg) | Error::TimedOut(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<lexopt::Error> for Error {
+    fn from(err: lexopt::Error) -> Self {
+        Error::Usage(err.to_string())
+    }
+}
+
+/// Adds a context to `io::Result`s in the verbs.
+pub trait Context<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn context(self, what: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::io(what(), source))
+    }
+}

@@ -1,0 +1,146 @@
+//! Where amux keeps its sockets, state and cache, and the permission checks
+//! that make the runtime directory safe to trust.
+//!
+//! `<runtime>` holds live sockets (`sessions/<id>.sock`, `daemon.sock`), so
+//! it must belong to us and be closed to everyone else: we create it 0700
+//! and refuse one that another uid owns or that group/others can enter.
+//! `<state>` keeps dead sessions' records and the daemon log; `<cache>`
+//! keeps the materialised preload.
+
+use std::fs::{self, DirBuilder};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Unix socket paths live in `sockaddr_un.sun_path` (108 bytes with NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+fn home() -> PathBuf {
+    env_path("HOME").unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// `$AMUX_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/amux`, else `/tmp/amux-<uid>`.
+pub fn runtime_dir() -> PathBuf {
+    env_path("AMUX_RUNTIME_DIR")
+        .or_else(|| env_path("XDG_RUNTIME_DIR").map(|d| d.join("amux")))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/amux-{}", rustix::process::getuid().as_raw())))
+}
+
+pub fn sessions_dir() -> PathBuf {
+    runtime_dir().join("sessions")
+}
+
+pub fn daemon_socket() -> PathBuf {
+    runtime_dir().join("daemon.sock")
+}
+
+/// `$XDG_STATE_HOME/amux`, default `~/.local/state/amux`.
+pub fn state_dir() -> PathBuf {
+    env_path("XDG_STATE_HOME").unwrap_or_else(|| home().join(".local/state")).join("amux")
+}
+
+/// `$XDG_CACHE_HOME/amux`, default `~/.cache/amux`.
+pub fn cache_dir() -> PathBuf {
+    env_path("XDG_CACHE_HOME").unwrap_or_else(|| home().join(".cache")).join("amux")
+}
+
+/// Creates `<runtime>` and `<runtime>/sessions` (0700) and checks both.
+pub fn ensure_runtime() -> io::Result<PathBuf> {
+    let runtime = runtime_dir();
+    ensure_private_dir(&runtime)?;
+    ensure_private_dir(&runtime.join("sessions"))?;
+    Ok(runtime)
+}
+
+/// Creates `dir` 0700 if missing, then refuses it unless we own it and
+/// nobody else can enter it: a socket in a shared directory could be
+/// replaced or reached by another user.
+pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))),
+    }
+    let meta = fs::symlink_metadata(dir)?;
+    let uid = rustix::process::geteuid().as_raw();
+    if !meta.is_dir() {
+        return Err(refusal(dir, "is not a directory"));
+    }
+    if meta.uid() != uid {
+        return Err(refusal(dir, &format!("is owned by uid {}, not {uid}", meta.uid())));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(refusal(dir, &format!("has mode {:04o}; it must be 0700", meta.mode() & 0o7777)));
+    }
+    Ok(())
+}
+
+fn refusal(dir: &Path, why: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("refusing runtime directory {}: it {why}", dir.display()),
+    )
+}
+
+/// Fails with a clear message when `path` cannot be a Unix socket address.
+pub fn check_socket_path(path: &Path) -> io::Result<()> {
+    let len = path.as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "socket path {} is {len} bytes, over the {MAX_SOCKET_PATH}-byte limit of Unix sockets; set AMUX_RUNTIME_DIR to a shorter directory",
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `data` to `path` atomically: temp file in the same directory,
+/// fsync, rename. A reader sees the old or the new content, never half.
+pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let mut file = fs::File::create(&tmp)?;
+    file.write_all(data)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn private_dir_is_created_0700_and_loose_one_refused() {
+        let base = std::env::temp_dir().join(format!("amux-paths-{}", std::process::id()));
+        let dir = base.join("rt");
+        ensure_private_dir(&dir).unwrap();
+        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = ensure_private_dir(&dir).unwrap_err();
+        assert!(err.to_string().contains("mode 0755"), "{err}");
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn long_socket_path_is_refused() {
+        let long = PathBuf::from(format!("/tmp/{}", "x".repeat(120)));
+        assert!(check_socket_path(&long).is_err());
+        assert!(check_socket_path(Path::new("/tmp/a.sock")).is_ok());
+    }
+}
