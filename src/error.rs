@@ -18,6 +18,8 @@ pub enum Error {
     Ended(String),
     /// `wait`: the timeout passed: exit 124.
     TimedOut(String),
+    /// Exit quietly with this status (its cause was already reported).
+    Exit(u8),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -33,6 +35,7 @@ impl Error {
             Error::Io { .. } | Error::Failed(_) => 1,
             Error::Ended(_) => 3,
             Error::TimedOut(_) => 124,
+            Error::Exit(code) => *code,
         }
     }
 
@@ -47,6 +50,7 @@ impl fmt::Display for Error {
             Error::Usage(msg) => write!(f, "{msg} (see 'amux --help')"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Failed(msg) | Error::Ended(msg) | Error::TimedOut(msg) => f.write_str(msg),
+            Error::Exit(code) => write!(f, "exit status {code}"),
         }
     }
 }

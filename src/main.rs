@@ -15,6 +15,7 @@ mod attribution;
 mod cli;
 mod daemon;
 mod error;
+mod frame;
 mod hash;
 mod http;
 mod id;
@@ -36,7 +37,9 @@ fn main() -> ExitCode {
             if err.is_broken_pipe() {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("amux: {err}");
+            if !matches!(err, error::Error::Exit(_)) {
+                eprintln!("amux: {err}");
+            }
             ExitCode::from(err.exit_status())
         }
     }

@@ -1,1 +1,198 @@
-//! TODO
+//! The runner: one agent in a PTY, relayed to the user's terminal and
+//! served on `<runtime>/sessions/<id>.sock` (DESIGN §3).
+//!
+//! Everything runs on one thread in a `LocalExecutor`: the PTY reader
+//! (output → stdout, kept ring, attachers, `activity`), the PTY writer (one
+//! queue for keystrokes, `/input` and attach input), the signal task
+//! (`SIGWINCH` → resize; `SIGTERM`/`SIGHUP` → forwarded to the agent), the
+//! FIFO reader for the preload, the HTTP server, and the SSE broadcaster.
+//! Shared state is an `Rc<Runner>`; the `RefCell`s are never held across
+//! an `.await`. The child's `wait` runs on the blocking pool; when it ends
+//! the remaining output is drained, `exit` is published, the terminal is
+//! restored and the process exits with the child's status.
+
+mod attach;
+mod detach;
+mod hook;
+mod relay;
+mod ring;
+mod routes;
+mod session;
+mod shim;
+
+use crate::adapters::Kind;
+use crate::ansi::TitleTracker;
+use crate::error::{Context, Error, Result};
+use crate::http::sse::Broadcaster;
+use crate::{id, paths, pty, term};
+use async_executor::LocalExecutor;
+use async_io::Async;
+use session::{Exit, Session};
+use std::cell::{Cell, RefCell};
+use std::ffi::OsString;
+use std::fs::File;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+pub use detach::run_detached;
+
+pub struct Options {
+    pub size: Option<(u16, u16)>,
+    pub keep: usize,
+    pub argv: Vec<OsString>,
+    /// Internal: we are the background half of `run -d`.
+    pub detached_worker: bool,
+}
+
+/// State shared by the runner's tasks.
+pub struct Runner {
+    pub session: RefCell<Session>,
+    pub events: Broadcaster,
+    pub ring: RefCell<ring::Ring>,
+    pub controller: Async<File>,
+    pub input: async_channel::Sender<Vec<u8>>,
+    pub attachers: RefCell<Vec<async_channel::Sender<Rc<[u8]>>>>,
+    pub ex: Rc<LocalExecutor<'static>>,
+    pub title: RefCell<TitleTracker>,
+    pub last_output: Cell<Instant>,
+    pub last_activity: Cell<Option<Instant>>,
+}
+
+impl Runner {
+    pub fn publish(&self, (event, data): (&str, String)) {
+        self.events.publish(event, &data);
+    }
+
+    /// Applies a window size to the PTY and tells subscribers.
+    pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
+        if cols == 0 || rows == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "cols and rows must be positive"));
+        }
+        pty::resize_fd(self.controller.get_ref(), cols, rows)?;
+        let event = self.session.borrow_mut().set_size(cols, rows);
+        self.publish(event);
+        Ok(())
+    }
+
+    pub fn alive(&self) -> bool {
+        self.session.borrow().exit.is_none()
+    }
+
+    pub fn signal_child(&self, signal: rustix::process::Signal) {
+        let pid = self.session.borrow().pid;
+        if let Some(pgid) = rustix::process::Pid::from_raw(pid as i32) {
+            // The agent leads its own session and group (setsid): signal
+            // the group so its children go too.
+            let _ = rustix::process::kill_process_group(pgid, signal);
+        }
+    }
+}
+
+pub fn run(opts: Options) -> Result<ExitCode> {
+    let runtime = paths::ensure_runtime().context(|| "runtime directory".into())?;
+    let session_id = id::new_session_id();
+    let sock = runtime.join("sessions").join(format!("{session_id}.sock"));
+    paths::check_socket_path(&sock).context(|| "session socket".into())?;
+    let argv: Vec<OsString> = if opts.argv.is_empty() { vec![default_shell()] } else { opts.argv.clone() };
+    let argv_str: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let kind = Kind::detect(&argv_str);
+    let foreground = !opts.detached_worker;
+    let (cols, rows) = opts
+        .size
+        .or_else(|| foreground.then(|| term::size_of(std::io::stdin()).map(|w| (w.ws_col, w.ws_row))).flatten())
+        .unwrap_or((80, 24));
+    let pty = pty::open(pty::winsize(cols, rows)).context(|| "cannot open a pseudo-terminal".into())?;
+    if foreground {
+        let stdin_tty = rustix::termios::isatty(std::io::stdin());
+        let stdout_tty = rustix::termios::isatty(std::io::stdout());
+        term::adapt_pty_for_pipes(&pty.controller, stdin_tty, stdout_tty).context(|| "pty attributes".into())?;
+    }
+    let fifo = runtime.join("sessions").join(format!("{session_id}.fifo"));
+    let env = child_env(kind, &session_id, &runtime, &sock, &fifo);
+    let cwd = std::env::current_dir().context(|| "current directory".into())?;
+    let child = pty::spawn(&pty, &pty::Spawn { argv: &argv, cwd: None, env: &env }).map_err(|e| spawn_error(&argv[0], e))?;
+    let pty::Pty { controller, user } = pty;
+    drop(user);
+    let roots = kind.session_roots(&argv_str, &|k| std::env::var(k).ok());
+    let session = Session {
+        id: session_id,
+        kind,
+        command: argv_str,
+        cwd,
+        pid: child.id(),
+        runner_pid: std::process::id(),
+        started_at: crate::timefmt::now(),
+        exit: None,
+        exited_at: None,
+        session_file: None,
+        shim: None,
+        cols,
+        rows,
+        title: None,
+        roots,
+    };
+    let ex = Rc::new(LocalExecutor::new());
+    let result = async_io::block_on(ex.run(relay::main(ex.clone(), session, controller, sock.clone(), fifo.clone(), child, opts)));
+    let _ = std::fs::remove_file(&sock);
+    let _ = std::fs::remove_file(&fifo);
+    result
+}
+
+fn child_env(kind: Kind, session_id: &str, runtime: &Path, sock: &Path, fifo: &Path) -> Vec<(OsString, OsString)> {
+    let mut env = vec![("AMUX_SESSION_ID".into(), session_id.into())];
+    if std::env::var_os("TERM").is_none_or(|t| t.is_empty()) {
+        env.push(("TERM".into(), "xterm-256color".into()));
+    }
+    if kind.uses_preload() {
+        match hook::materialise(runtime) {
+            Ok(hook_path) => {
+                if relay::make_fifo(fifo).is_ok() {
+                    env.extend(hook::inject(&hook_path, sock, fifo));
+                }
+            }
+            // The agent still runs; only the authoritative signal is lost.
+            Err(e) => eprintln!("amux: preload unavailable, running without it: {e}"),
+        }
+    }
+    env
+}
+
+fn default_shell() -> OsString {
+    std::env::var_os("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into())
+}
+
+fn spawn_error(program: &OsString, e: std::io::Error) -> Error {
+    Error::io(format!("cannot run {}", Path::new(program).display()), e)
+}
+
+/// Maps the child's status to ours, the way shells do.
+pub fn exit_of(status: std::process::ExitStatus) -> Exit {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(sig)) => Exit::Signal(sig),
+        (None, None) => Exit::Code(1),
+    }
+}
+
+pub fn exit_code(exit: &Exit) -> ExitCode {
+    match *exit {
+        Exit::Code(c) => ExitCode::from(c as u8),
+        Exit::Signal(s) => ExitCode::from((128 + s) as u8),
+    }
+}
+
+/// How long output may keep trickling in after the child exited (a
+/// grandchild still holding the terminal) before we stop draining.
+pub const DRAIN_QUIET: Duration = Duration::from_millis(100);
+/// How long the runner keeps serving after the exit, so every subscriber
+/// gets the final state.
+pub const DEFAULT_KEEP: usize = ring::DEFAULT_CAPACITY;
+/// (see above)
+pub const LINGER: Duration = Duration::from_secs(2);
+
+pub fn socket_for(id: &str) -> PathBuf {
+    paths::sessions_dir().join(format!("{id}.sock"))
+}

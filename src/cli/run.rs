@@ -1,0 +1,63 @@
+//! `amux run [-d] [--size COLSxROWS] [--keep BYTES] [--] CMD [ARGS…]`.
+//!
+//! Options end at the first word that is not one of ours (or at `--`);
+//! everything after it belongs to the agent untouched, via `raw_args()`.
+
+use super::{help, Command};
+use crate::error::{Error, Result};
+use crate::runner::Options;
+use lexopt::prelude::*;
+use std::ffi::OsString;
+
+pub fn parse(args: Vec<OsString>) -> Result<Command> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut opts = Options { size: None, keep: crate::runner::DEFAULT_KEEP, argv: Vec::new(), detached_worker: false };
+    let mut detach = false;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('d') | Long("detach") => detach = true,
+            Long("size") => opts.size = Some(parse_size(&parser.value()?.string()?)?),
+            Long("keep") => opts.keep = parser.value()?.parse()?,
+            Long("detached-worker") => opts.detached_worker = true,
+            Short('h') | Long("help") => return Ok(Command::Help(help::RUN)),
+            Value(first) => {
+                opts.argv.push(first);
+                opts.argv.extend(parser.raw_args()?);
+            }
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    if opts.argv.is_empty() {
+        // `--` ends our options; what follows is the command.
+        opts.argv.extend(parser.raw_args()?);
+    }
+    Ok(Command::Run(opts, detach))
+}
+
+fn parse_size(text: &str) -> Result<(u16, u16)> {
+    let parsed = text.split_once('x').and_then(|(c, r)| Some((c.parse::<u16>().ok()?, r.parse::<u16>().ok()?)));
+    match parsed {
+        Some((c, r)) if c > 0 && r > 0 => Ok((c, r)),
+        _ => Err(Error::Usage(format!("--size takes COLSxROWS, like 120x40, not {text:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn options_stop_at_the_command() {
+        let Command::Run(opts, detach) = parse(argv(&["-d", "pi", "-d", "--size", "1x1"])).unwrap() else { panic!() };
+        assert!(detach);
+        assert_eq!(opts.argv, argv(&["pi", "-d", "--size", "1x1"]));
+        let Command::Run(opts, _) = parse(argv(&["--size", "100x30", "--", "-x"])).unwrap() else { panic!() };
+        assert_eq!((opts.size, opts.argv), (Some((100, 30)), argv(&["-x"])));
+        assert!(parse(argv(&["--size", "0x5", "sh"])).is_err());
+        assert!(parse(argv(&["--bogus"])).is_err());
+    }
+}

@@ -1,0 +1,167 @@
+//! The HTTP/1.1 server on a Unix socket, shared by runners and the daemon.
+//!
+//! `serve` accepts connections and gives each its own task. A connection
+//! is refused at once unless its peer (`SO_PEERCRED`) runs as our uid. The
+//! task reads into one buffer, runs the push parser over it until a head is
+//! complete, reads a `Content-Length` body, asks the handler for a reply,
+//! writes it, and loops for keep-alive and pipelined requests (bytes past
+//! one request stay in the buffer for the next). Reading a request is
+//! bounded in time: a client that stalls mid-request for `STALL` gets 408,
+//! one that idles between requests for `STALL` is closed. A reply can take
+//! the connection over (SSE, attach); then no timeout applies to it.
+
+use super::parse::{self, Status};
+use super::response::{Request, Response};
+use async_net::unix::{UnixListener, UnixStream};
+use futures_lite::future::{self, LocalBoxFuture};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// How long a request may stall (and a keep-alive connection idle).
+pub const STALL: Duration = Duration::from_secs(10);
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What a route answers: a response, or a response head after which the
+/// connection belongs to `takeover` (given the stream and any bytes the
+/// client sent past the request).
+pub enum Reply {
+    Done(Response),
+    Takeover(Response, Box<dyn FnOnce(UnixStream, Vec<u8>) -> LocalBoxFuture<'static, ()>>),
+}
+
+pub type Handler = Rc<dyn Fn(Request) -> LocalBoxFuture<'static, Reply>>;
+
+/// Accepts forever. Errors on one connection never end the loop; running
+/// out of fds pauses accepting briefly instead of spinning.
+pub async fn serve(listener: UnixListener, handler: Handler, ex: Rc<async_executor::LocalExecutor<'static>>) {
+    let uid = rustix::process::geteuid();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                async_io::Timer::after(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match rustix::net::sockopt::socket_peercred(&stream) {
+            Ok(cred) if cred.uid == uid => {}
+            // Another user (or an unknowable one): close without a word.
+            _ => continue,
+        }
+        ex.spawn(connection(stream, handler.clone())).detach();
+    }
+}
+
+async fn connection(mut stream: UnixStream, handler: Handler) {
+    let mut buf = Vec::with_capacity(READ_CHUNK);
+    loop {
+        let request = match read_request(&mut stream, &mut buf).await {
+            Ok(Some(request)) => request,
+            Ok(None) => return,
+            Err(resp) => {
+                let _ = write_timed(&mut stream, &resp.encode(false, true)).await;
+                return;
+            }
+        };
+        let keep_alive = request.keep_alive;
+        match handler(request).await {
+            Reply::Done(resp) => {
+                if write_timed(&mut stream, &resp.encode(keep_alive, true)).await.is_err() || !keep_alive {
+                    return;
+                }
+            }
+            Reply::Takeover(resp, takeover) => {
+                if write_timed(&mut stream, &resp.encode(true, false)).await.is_ok() {
+                    takeover(stream, std::mem::take(&mut buf)).await;
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one request. `Ok(None)`: the client closed or idled out between
+/// requests. `Err`: the error response to send before closing.
+async fn read_request(stream: &mut UnixStream, buf: &mut Vec<u8>) -> Result<Option<Request>, Response> {
+    let (mut request, head_len, body_len) = loop {
+        if let Some(parsed) = parse_head(buf)? {
+            break parsed;
+        }
+        let idle = buf.is_empty();
+        match read_more(stream, buf).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut && !idle => {
+                return Err(Response::error(408, "request timed out"))
+            }
+            Err(_) => return Ok(None),
+        }
+    };
+    while buf.len() < head_len + body_len {
+        match read_more(stream, buf).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Response::error(408, "request body timed out")),
+            Err(_) => return Ok(None),
+        }
+    }
+    request.body = buf[head_len..head_len + body_len].to_vec();
+    buf.drain(..head_len + body_len);
+    Ok(Some(request))
+}
+
+/// Parses the head in `buf` if it is complete: the owned request, the
+/// head's length and the body's length.
+fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize, usize)>, Response> {
+    let mut headers = [parse::EMPTY_HEADER; parse::MAX_HEADERS];
+    let mut req = parse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(Status::Complete(n)) => n,
+        Ok(Status::Partial) => return Ok(None),
+        Err(e) => return Err(Response::error(e.status(), e.message())),
+    };
+    let body_len = req.body_length(parse::MAX_BODY).map_err(|e| Response::error(e.status(), e.message()))?;
+    let target = req.target.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let request = Request {
+        method: req.method.unwrap_or("").to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
+        body: Vec::new(),
+        keep_alive: req.keep_alive(),
+    };
+    Ok(Some((request, head_len, body_len)))
+}
+
+/// Appends what the client sends next. `Ok(false)` on EOF; `TimedOut`
+/// after `STALL` without a byte.
+async fn read_more(stream: &mut UnixStream, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let start = buf.len();
+    buf.resize(start + READ_CHUNK, 0);
+    let read = future::or(stream.read(&mut buf[start..]), async {
+        async_io::Timer::after(STALL).await;
+        Err(io::ErrorKind::TimedOut.into())
+    })
+    .await;
+    let n = read.inspect_err(|_| buf.truncate(start))?;
+    buf.truncate(start + n);
+    Ok(n > 0)
+}
+
+/// Writes a whole reply, giving up on a client that does not read it.
+pub async fn write_timed(stream: &mut UnixStream, bytes: &[u8]) -> io::Result<()> {
+    future::or(stream.write_all(bytes), async {
+        async_io::Timer::after(STALL).await;
+        Err(io::ErrorKind::TimedOut.into())
+    })
+    .await
+}
+
+/// Boxes a future for `Handler` and `Reply::Takeover`.
+pub fn boxed<F: std::future::Future + 'static>(f: F) -> LocalBoxFuture<'static, F::Output> {
+    Box::pin(f)
+}
+
