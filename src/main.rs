@@ -15,6 +15,7 @@ mod attribution;
 mod cli;
 mod daemon;
 mod error;
+mod guess;
 mod hash;
 mod http;
 mod id;
