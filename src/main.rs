@@ -16,6 +16,7 @@ mod cli;
 mod daemon;
 mod error;
 mod frame;
+mod guess;
 mod hash;
 mod http;
 mod id;

@@ -1,1 +1,8 @@
-//! TODO
+//! HTTP/1.1 over the session and daemon sockets: the push parser, the
+//! server loop, owned requests/responses, SSE fan-out, and the client the
+//! daemon and the CLI use.
+
+pub mod parse;
+pub mod response;
+pub mod server;
+pub mod sse;
