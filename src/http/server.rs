@@ -13,7 +13,11 @@
 use super::parse::{self, Status};
 use super::response::{Request, Response};
 use async_net::unix::{UnixListener, UnixStream};
-use futures_lite::future::{self, LocalBoxFuture};
+use futures_lite::future;
+use std::future::Future;
+use std::pin::Pin;
+
+pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::io;
 use std::rc::Rc;
@@ -28,10 +32,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// client sent past the request).
 pub enum Reply {
     Done(Response),
-    Takeover(Response, Box<dyn FnOnce(UnixStream, Vec<u8>) -> LocalBoxFuture<'static, ()>>),
+    Takeover(Response, Box<dyn FnOnce(UnixStream, Vec<u8>) -> LocalBoxFuture<()>>),
 }
 
-pub type Handler = Rc<dyn Fn(Request) -> LocalBoxFuture<'static, Reply>>;
+pub type Handler = Rc<dyn Fn(Request) -> LocalBoxFuture<Reply>>;
 
 /// Accepts forever. Errors on one connection never end the loop; running
 /// out of fds pauses accepting briefly instead of spinning.
@@ -161,7 +165,7 @@ pub async fn write_timed(stream: &mut UnixStream, bytes: &[u8]) -> io::Result<()
 }
 
 /// Boxes a future for `Handler` and `Reply::Takeover`.
-pub fn boxed<F: std::future::Future + 'static>(f: F) -> LocalBoxFuture<'static, F::Output> {
+pub fn boxed<F: std::future::Future + 'static>(f: F) -> LocalBoxFuture<F::Output> {
     Box::pin(f)
 }
 
