@@ -2,6 +2,7 @@
 //! server loop, owned requests/responses, SSE fan-out, and the client the
 //! daemon and the CLI use.
 
+pub mod client;
 pub mod parse;
 pub mod response;
 pub mod server;
