@@ -56,7 +56,10 @@ pub fn decode(buf: &[u8]) -> Decoded {
 
 pub fn parse_resize(payload: &[u8]) -> Option<(u16, u16)> {
     match payload {
-        [c0, c1, r0, r1] => Some((u16::from_be_bytes([*c0, *c1]), u16::from_be_bytes([*r0, *r1]))),
+        [c0, c1, r0, r1] => Some((
+            u16::from_be_bytes([*c0, *c1]),
+            u16::from_be_bytes([*r0, *r1]),
+        )),
         _ => None,
     }
 }
@@ -68,9 +71,13 @@ mod tests {
     #[test]
     fn round_trips_and_rejects() {
         let bytes = [encode(INPUT, b"hi"), resize(80, 24)].concat();
-        let Decoded::Frame(kind, payload, used) = decode(&bytes) else { panic!() };
+        let Decoded::Frame(kind, payload, used) = decode(&bytes) else {
+            panic!()
+        };
         assert_eq!((kind, payload.as_slice(), used), (INPUT, &b"hi"[..], 7));
-        let Decoded::Frame(kind, payload, _) = decode(&bytes[used..]) else { panic!() };
+        let Decoded::Frame(kind, payload, _) = decode(&bytes[used..]) else {
+            panic!()
+        };
         assert_eq!((kind, parse_resize(&payload)), (RESIZE, Some((80, 24))));
         assert_eq!(decode(&bytes[..6]), Decoded::Partial);
         assert_eq!(decode(b"z\0\0\0\0"), Decoded::Invalid);

@@ -25,17 +25,27 @@ pub struct Pty {
 }
 
 pub fn open(size: Winsize) -> io::Result<Pty> {
-    let controller = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    let controller =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
     rustix::pty::grantpt(&controller)?;
     rustix::pty::unlockpt(&controller)?;
     let name = rustix::pty::ptsname(&controller, Vec::new())?;
-    let user = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty())?;
+    let user = rustix::fs::open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     termios::tcsetwinsize(&controller, size)?;
     Ok(Pty { controller, user })
 }
 
 pub fn winsize(cols: u16, rows: u16) -> Winsize {
-    Winsize { ws_col: cols, ws_row: rows, ws_xpixel: 0, ws_ypixel: 0 }
+    Winsize {
+        ws_col: cols,
+        ws_row: rows,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
 }
 
 /// What the child runs and with which additions to the inherited
@@ -50,7 +60,10 @@ pub struct Spawn<'a> {
 /// afterwards so that the controller reads EOF/EIO once every process
 /// holding the terminal is gone.
 pub fn spawn(pty: &Pty, spec: &Spawn) -> io::Result<Child> {
-    let (program, args) = spec.argv.split_first().ok_or_else(|| io::Error::other("empty command"))?;
+    let (program, args) = spec
+        .argv
+        .split_first()
+        .ok_or_else(|| io::Error::other("empty command"))?;
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(Stdio::from(pty.user.try_clone()?))

@@ -24,7 +24,10 @@ impl RawMode {
         let mut raw = saved.clone();
         raw.make_raw();
         termios::tcsetattr(fd, OptionalActions::Now, &raw)?;
-        Ok(Some(RawMode { fd: fd.try_clone_to_owned()?, saved }))
+        Ok(Some(RawMode {
+            fd: fd.try_clone_to_owned()?,
+            saved,
+        }))
     }
 }
 
@@ -35,17 +38,25 @@ impl Drop for RawMode {
 }
 
 pub fn size_of(fd: impl AsFd) -> Option<Winsize> {
-    termios::tcgetwinsize(fd).ok().filter(|w| w.ws_col > 0 && w.ws_row > 0)
+    termios::tcgetwinsize(fd)
+        .ok()
+        .filter(|w| w.ws_col > 0 && w.ws_row > 0)
 }
 
 /// When stdin is not a terminal (a pipe), the PTY must not echo what we
 /// feed it back into the output, as util-linux `script` does by default;
 /// when stdout is not a terminal, `\n` is not turned into `\r\n`, so that
 /// `amux run -- cat FILE > copy` copies bytes faithfully.
-pub fn adapt_pty_for_pipes(controller: &OwnedFd, stdin_tty: bool, stdout_tty: bool) -> io::Result<()> {
+pub fn adapt_pty_for_pipes(
+    controller: &OwnedFd,
+    stdin_tty: bool,
+    stdout_tty: bool,
+) -> io::Result<()> {
     let mut attrs = termios::tcgetattr(controller)?;
     if !stdin_tty {
-        attrs.local_modes.remove(termios::LocalModes::ECHO | termios::LocalModes::ECHONL);
+        attrs
+            .local_modes
+            .remove(termios::LocalModes::ECHO | termios::LocalModes::ECHONL);
     }
     if !stdout_tty {
         attrs.output_modes.remove(termios::OutputModes::ONLCR);
@@ -57,5 +68,7 @@ pub fn adapt_pty_for_pipes(controller: &OwnedFd, stdin_tty: bool, stdout_tty: bo
 /// The end-of-file character of the PTY (normally `^D`), sent when piped
 /// stdin ends so a line-reading child sees EOF.
 pub fn eof_char(controller: impl AsFd) -> u8 {
-    termios::tcgetattr(controller).map(|t| t.special_codes[termios::SpecialCodeIndex::VEOF]).unwrap_or(4)
+    termios::tcgetattr(controller)
+        .map(|t| t.special_codes[termios::SpecialCodeIndex::VEOF])
+        .unwrap_or(4)
 }

@@ -28,7 +28,9 @@ pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Command> {
         Some("-h" | "--help" | "help") => Ok(Command::Help(help::MAIN)),
         Some("-V" | "--version") => Ok(Command::Version),
         Some("run") => run::parse(rest),
-        Some(opt) if opt.starts_with('-') && opt != "-d" => Err(Error::Usage(format!("unknown option {opt}"))),
+        Some(opt) if opt.starts_with('-') && opt != "-d" => {
+            Err(Error::Usage(format!("unknown option {opt}")))
+        }
         // Not a verb: the command to run.
         _ => run::parse(args),
     }
@@ -51,6 +53,8 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
 fn print(text: &str) -> Result<ExitCode> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| Error::io("stdout", e))?;
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("stdout", e))?;
     Ok(ExitCode::SUCCESS)
 }

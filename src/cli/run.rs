@@ -11,7 +11,12 @@ use std::ffi::OsString;
 
 pub fn parse(args: Vec<OsString>) -> Result<Command> {
     let mut parser = lexopt::Parser::from_args(args);
-    let mut opts = Options { size: None, keep: crate::runner::DEFAULT_KEEP, argv: Vec::new(), detached_worker: false };
+    let mut opts = Options {
+        size: None,
+        keep: crate::runner::DEFAULT_KEEP,
+        argv: Vec::new(),
+        detached_worker: false,
+    };
     let mut detach = false;
     while let Some(arg) = parser.next()? {
         match arg {
@@ -35,10 +40,14 @@ pub fn parse(args: Vec<OsString>) -> Result<Command> {
 }
 
 fn parse_size(text: &str) -> Result<(u16, u16)> {
-    let parsed = text.split_once('x').and_then(|(c, r)| Some((c.parse::<u16>().ok()?, r.parse::<u16>().ok()?)));
+    let parsed = text
+        .split_once('x')
+        .and_then(|(c, r)| Some((c.parse::<u16>().ok()?, r.parse::<u16>().ok()?)));
     match parsed {
         Some((c, r)) if c > 0 && r > 0 => Ok((c, r)),
-        _ => Err(Error::Usage(format!("--size takes COLSxROWS, like 120x40, not {text:?}"))),
+        _ => Err(Error::Usage(format!(
+            "--size takes COLSxROWS, like 120x40, not {text:?}"
+        ))),
     }
 }
 
@@ -52,10 +61,15 @@ mod tests {
 
     #[test]
     fn options_stop_at_the_command() {
-        let Command::Run(opts, detach) = parse(argv(&["-d", "pi", "-d", "--size", "1x1"])).unwrap() else { panic!() };
+        let Command::Run(opts, detach) = parse(argv(&["-d", "pi", "-d", "--size", "1x1"])).unwrap()
+        else {
+            panic!()
+        };
         assert!(detach);
         assert_eq!(opts.argv, argv(&["pi", "-d", "--size", "1x1"]));
-        let Command::Run(opts, _) = parse(argv(&["--size", "100x30", "--", "-x"])).unwrap() else { panic!() };
+        let Command::Run(opts, _) = parse(argv(&["--size", "100x30", "--", "-x"])).unwrap() else {
+            panic!()
+        };
         assert_eq!((opts.size, opts.argv), (Some((100, 30)), argv(&["-x"])));
         assert!(parse(argv(&["--size", "0x5", "sh"])).is_err());
         assert!(parse(argv(&["--bogus"])).is_err());

@@ -25,7 +25,13 @@ fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
 
-async fn send_head(sock: &Path, method: &str, target: &str, extra: &str, body: &[u8]) -> io::Result<UnixStream> {
+async fn send_head(
+    sock: &Path,
+    method: &str,
+    target: &str,
+    extra: &str,
+    body: &[u8],
+) -> io::Result<UnixStream> {
     let mut stream = UnixStream::connect(sock).await?;
     let head = format!(
         "{method} {target} HTTP/1.1\r\nHost: amux\r\n{extra}Content-Length: {}\r\n\r\n",
@@ -45,20 +51,33 @@ async fn read_head(reader: &mut BufReader<UnixStream>) -> io::Result<(u16, Optio
     let mut length = None;
     for _ in 0..=MAX_HEADERS + 1 {
         line.clear();
-        let n = (&mut *reader).take((MAX_HEAD - total) as u64).read_until(b'\n', &mut line).await?;
+        let n = (&mut *reader)
+            .take((MAX_HEAD - total) as u64)
+            .read_until(b'\n', &mut line)
+            .await?;
         total += n;
         if n == 0 || !line.ends_with(b"\n") {
             return Err(invalid("truncated or oversized response head"));
         }
-        let text = std::str::from_utf8(&line).map_err(|_| invalid("response head is not UTF-8"))?.trim_end();
+        let text = std::str::from_utf8(&line)
+            .map_err(|_| invalid("response head is not UTF-8"))?
+            .trim_end();
         if status.is_none() {
-            let code = text.strip_prefix("HTTP/1.").and_then(|r| r.get(2..5)).and_then(|c| c.parse().ok());
+            let code = text
+                .strip_prefix("HTTP/1.")
+                .and_then(|r| r.get(2..5))
+                .and_then(|c| c.parse().ok());
             status = Some(code.ok_or_else(|| invalid("bad status line"))?);
         } else if text.is_empty() {
             return Ok((status.unwrap_or(0), length));
         } else if let Some((name, value)) = text.split_once(':') {
             if name.eq_ignore_ascii_case("content-length") {
-                length = Some(value.trim().parse().map_err(|_| invalid("bad Content-Length"))?);
+                length = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| invalid("bad Content-Length"))?,
+                );
             }
         }
     }
@@ -79,7 +98,12 @@ pub async fn request(sock: &Path, method: &str, target: &str, body: &[u8]) -> io
 }
 
 /// Blocking convenience for the CLI.
-pub fn request_blocking(sock: &Path, method: &str, target: &str, body: &[u8]) -> io::Result<Response> {
+pub fn request_blocking(
+    sock: &Path,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> io::Result<Response> {
     async_io::block_on(request(sock, method, target, body))
 }
 
@@ -100,7 +124,10 @@ impl Events {
         if status != 200 {
             return Err(invalid(&format!("event stream answered {status}")));
         }
-        Ok(Events { reader, line: Vec::new() })
+        Ok(Events {
+            reader,
+            line: Vec::new(),
+        })
     }
 
     /// The next `(event, data)`; `None` when the stream ends.
@@ -109,7 +136,10 @@ impl Events {
         let mut data = String::new();
         loop {
             self.line.clear();
-            let n = (&mut self.reader).take(MAX_EVENT_LINE).read_until(b'\n', &mut self.line).await?;
+            let n = (&mut self.reader)
+                .take(MAX_EVENT_LINE)
+                .read_until(b'\n', &mut self.line)
+                .await?;
             if n == 0 {
                 return Ok(None);
             }
@@ -134,7 +164,11 @@ impl Events {
 }
 
 /// Opens an upgraded connection (`/attach`): returns the stream after 101.
-pub async fn upgrade(sock: &Path, target: &str, protocol: &str) -> io::Result<(UnixStream, Vec<u8>)> {
+pub async fn upgrade(
+    sock: &Path,
+    target: &str,
+    protocol: &str,
+) -> io::Result<(UnixStream, Vec<u8>)> {
     let extra = format!("Connection: Upgrade\r\nUpgrade: {protocol}\r\n");
     let stream = send_head(sock, "GET", target, &extra, b"").await?;
     let mut reader = BufReader::new(stream);

@@ -17,17 +17,22 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
     }
 
     /// The raw value of `?key=value` (no percent-decoding: our keys and
     /// values are plain).
     pub fn query_param(&self, key: &str) -> Option<&str> {
-        self.query.split('&').find_map(|pair| match pair.split_once('=') {
-            Some((k, v)) if k == key => Some(v),
-            None if pair == key => Some(""),
-            _ => None,
-        })
+        self.query
+            .split('&')
+            .find_map(|pair| match pair.split_once('=') {
+                Some((k, v)) if k == key => Some(v),
+                None if pair == key => Some(""),
+                _ => None,
+            })
     }
 }
 
@@ -41,7 +46,11 @@ impl Response {
     pub fn json(status: u16, value: &Value) -> Self {
         let mut body = serde_json::to_vec(value).unwrap_or_default();
         body.push(b'\n');
-        Response { status, headers: vec![("Content-Type", "application/json".into())], body }
+        Response {
+            status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body,
+        }
     }
 
     pub fn error(status: u16, message: &str) -> Self {
@@ -49,7 +58,11 @@ impl Response {
     }
 
     pub fn no_content() -> Self {
-        Response { status: 204, headers: Vec::new(), body: Vec::new() }
+        Response {
+            status: 204,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn text(body: String) -> Self {
@@ -116,8 +129,12 @@ mod tests {
 
     #[test]
     fn encodes_errors_with_allow() {
-        let text = String::from_utf8(Response::method_not_allowed("GET").encode(true, true)).unwrap();
-        assert!(text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{text}");
+        let text =
+            String::from_utf8(Response::method_not_allowed("GET").encode(true, true)).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+            "{text}"
+        );
         assert!(text.contains("Allow: GET\r\n"));
         assert!(text.ends_with("{\"error\":\"method not allowed\"}\n"));
     }

@@ -32,14 +32,21 @@ const READ_CHUNK: usize = 16 * 1024;
 /// client sent past the request).
 pub enum Reply {
     Done(Response),
-    Takeover(Response, Box<dyn FnOnce(UnixStream, Vec<u8>) -> LocalBoxFuture<()>>),
+    Takeover(
+        Response,
+        Box<dyn FnOnce(UnixStream, Vec<u8>) -> LocalBoxFuture<()>>,
+    ),
 }
 
 pub type Handler = Rc<dyn Fn(Request) -> LocalBoxFuture<Reply>>;
 
 /// Accepts forever. Errors on one connection never end the loop; running
 /// out of fds pauses accepting briefly instead of spinning.
-pub async fn serve(listener: UnixListener, handler: Handler, ex: Rc<async_executor::LocalExecutor<'static>>) {
+pub async fn serve(
+    listener: UnixListener,
+    handler: Handler,
+    ex: Rc<async_executor::LocalExecutor<'static>>,
+) {
     let uid = rustix::process::geteuid();
     loop {
         let stream = match listener.accept().await {
@@ -72,12 +79,19 @@ async fn connection(mut stream: UnixStream, handler: Handler) {
         let keep_alive = request.keep_alive;
         match handler(request).await {
             Reply::Done(resp) => {
-                if write_timed(&mut stream, &resp.encode(keep_alive, true)).await.is_err() || !keep_alive {
+                if write_timed(&mut stream, &resp.encode(keep_alive, true))
+                    .await
+                    .is_err()
+                    || !keep_alive
+                {
                     return;
                 }
             }
             Reply::Takeover(resp, takeover) => {
-                if write_timed(&mut stream, &resp.encode(true, false)).await.is_ok() {
+                if write_timed(&mut stream, &resp.encode(true, false))
+                    .await
+                    .is_ok()
+                {
                     takeover(stream, std::mem::take(&mut buf)).await;
                 }
                 return;
@@ -88,7 +102,10 @@ async fn connection(mut stream: UnixStream, handler: Handler) {
 
 /// Reads one request. `Ok(None)`: the client closed or idled out between
 /// requests. `Err`: the error response to send before closing.
-async fn read_request(stream: &mut UnixStream, buf: &mut Vec<u8>) -> Result<Option<Request>, Response> {
+async fn read_request(
+    stream: &mut UnixStream,
+    buf: &mut Vec<u8>,
+) -> Result<Option<Request>, Response> {
     let (mut request, head_len, body_len) = loop {
         if let Some(parsed) = parse_head(buf)? {
             break parsed;
@@ -107,7 +124,9 @@ async fn read_request(stream: &mut UnixStream, buf: &mut Vec<u8>) -> Result<Opti
         match read_more(stream, buf).await {
             Ok(true) => {}
             Ok(false) => return Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Response::error(408, "request body timed out")),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                return Err(Response::error(408, "request body timed out"))
+            }
             Err(_) => return Ok(None),
         }
     }
@@ -126,14 +145,20 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize, usize)>, Response> {
         Ok(Status::Partial) => return Ok(None),
         Err(e) => return Err(Response::error(e.status(), e.message())),
     };
-    let body_len = req.body_length(parse::MAX_BODY).map_err(|e| Response::error(e.status(), e.message()))?;
+    let body_len = req
+        .body_length(parse::MAX_BODY)
+        .map_err(|e| Response::error(e.status(), e.message()))?;
     let target = req.target.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let request = Request {
         method: req.method.unwrap_or("").to_string(),
         path: path.to_string(),
         query: query.to_string(),
-        headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
+        headers: req
+            .headers
+            .iter()
+            .map(|h| (h.name.to_string(), h.value.to_vec()))
+            .collect(),
         body: Vec::new(),
         keep_alive: req.keep_alive(),
     };
@@ -168,4 +193,3 @@ pub async fn write_timed(stream: &mut UnixStream, bytes: &[u8]) -> io::Result<()
 pub fn boxed<F: std::future::Future + 'static>(f: F) -> LocalBoxFuture<F::Output> {
     Box::pin(f)
 }
-

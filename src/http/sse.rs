@@ -24,11 +24,17 @@ pub const QUEUE: usize = 256;
 pub type Frame = Rc<[u8]>;
 
 pub fn frame(event: &str, data: &str) -> Frame {
-    format!("event: {event}\ndata: {data}\n\n").into_bytes().into()
+    format!("event: {event}\ndata: {data}\n\n")
+        .into_bytes()
+        .into()
 }
 
 enum Msg {
-    Subscribe { replay: Vec<Frame>, queue: Sender<Frame>, kill: Sender<()> },
+    Subscribe {
+        replay: Vec<Frame>,
+        queue: Sender<Frame>,
+        kill: Sender<()>,
+    },
     Publish(Frame),
     /// No more events: subscribers get what is queued, then end.
     Close,
@@ -50,7 +56,10 @@ impl Broadcaster {
     pub fn spawn(ex: &async_executor::LocalExecutor<'static>) -> Broadcaster {
         let (inbox, rx) = async_channel::unbounded();
         ex.spawn(run(rx)).detach();
-        Broadcaster { inbox, streams: Rc::new(Cell::new(0)) }
+        Broadcaster {
+            inbox,
+            streams: Rc::new(Cell::new(0)),
+        }
     }
 
     pub fn publish(&self, event: &str, data: &str) {
@@ -60,9 +69,17 @@ impl Broadcaster {
     pub fn subscribe(&self, replay: Vec<Frame>) -> Subscription {
         let (queue, queue_rx) = async_channel::bounded(QUEUE);
         let (kill, kill_rx) = async_channel::bounded(1);
-        let _ = self.inbox.try_send(Msg::Subscribe { replay, queue, kill });
+        let _ = self.inbox.try_send(Msg::Subscribe {
+            replay,
+            queue,
+            kill,
+        });
         self.streams.set(self.streams.get() + 1);
-        Subscription { queue: queue_rx, kill: kill_rx, streams: self.streams.clone() }
+        Subscription {
+            queue: queue_rx,
+            kill: kill_rx,
+            streams: self.streams.clone(),
+        }
     }
 
     pub fn close(&self) {
@@ -83,7 +100,11 @@ async fn run(inbox: Receiver<Msg>) {
     let mut finished: Vec<Sender<()>> = Vec::new();
     while let Ok(msg) = inbox.recv().await {
         match msg {
-            Msg::Subscribe { replay, queue, kill } => {
+            Msg::Subscribe {
+                replay,
+                queue,
+                kill,
+            } => {
                 let fits = replay.into_iter().all(|f| queue.try_send(f).is_ok());
                 if closed || !fits {
                     queue.close();
@@ -117,7 +138,10 @@ impl Subscription {
                 let _ = self.kill.recv().await;
                 Err(std::io::ErrorKind::BrokenPipe.into())
             };
-            if future::or(write_timed(&mut stream, &frame), killed).await.is_err() {
+            if future::or(write_timed(&mut stream, &frame), killed)
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -18,12 +18,27 @@ use std::rc::Rc;
 const QUEUE: usize = 1024;
 
 pub fn upgrade(runner: Rc<Runner>, req: &Request) -> Reply {
-    let wants = req.header("upgrade").is_some_and(|v| v.eq_ignore_ascii_case(b"amux-attach"));
+    let wants = req
+        .header("upgrade")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"amux-attach"));
     if !wants {
-        return Reply::Done(Response::error(400, "GET /attach needs 'Upgrade: amux-attach'"));
+        return Reply::Done(Response::error(
+            400,
+            "GET /attach needs 'Upgrade: amux-attach'",
+        ));
     }
-    let head = Response { status: 101, headers: vec![("Upgrade", "amux-attach".into()), ("Connection", "Upgrade".into())], body: Vec::new() };
-    Reply::Takeover(head, Box::new(move |stream, leftover| boxed(session(runner, stream, leftover))))
+    let head = Response {
+        status: 101,
+        headers: vec![
+            ("Upgrade", "amux-attach".into()),
+            ("Connection", "Upgrade".into()),
+        ],
+        body: Vec::new(),
+    };
+    Reply::Takeover(
+        head,
+        Box::new(move |stream, leftover| boxed(session(runner, stream, leftover))),
+    )
 }
 
 async fn session(runner: Rc<Runner>, stream: UnixStream, leftover: Vec<u8>) {

@@ -17,13 +17,20 @@ use std::process::{Command, ExitCode, Stdio};
 pub fn run_detached(opts: Options) -> Result<ExitCode> {
     let exe = std::env::current_exe().context(|| "cannot find the amux executable".into())?;
     let mut cmd = Command::new(exe);
-    cmd.arg("run").arg("--detached-worker").arg("--keep").arg(opts.keep.to_string());
+    cmd.arg("run")
+        .arg("--detached-worker")
+        .arg("--keep")
+        .arg(opts.keep.to_string());
     if let Some((cols, rows)) = opts.size {
         cmd.arg("--size").arg(format!("{cols}x{rows}"));
     }
     cmd.arg("--").args(&opts.argv);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let mut worker = cmd.spawn().context(|| "cannot start the background runner".into())?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut worker = cmd
+        .spawn()
+        .context(|| "cannot start the background runner".into())?;
     let mut line = String::new();
     if let Some(out) = worker.stdout.take() {
         let _ = BufReader::new(out).read_line(&mut line);
@@ -49,7 +56,11 @@ pub fn ready(id: &str) {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "{id}");
     let _ = stdout.flush();
-    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
         let _ = rustix::stdio::dup2_stdout(&null);
         let _ = rustix::stdio::dup2_stderr(&null);
         let _ = rustix::stdio::dup2_stdin(&null);

@@ -23,9 +23,16 @@ pub fn materialise(runtime: &Path) -> io::Result<PathBuf> {
     if usable(installed) && std::fs::read(installed).is_ok_and(|b| b == SOURCE.as_bytes()) {
         return Ok(installed.to_path_buf());
     }
-    let name = format!("hook-{}.mjs", &hash::hex(&hash::sha256(SOURCE.as_bytes()))[..12]);
+    let name = format!(
+        "hook-{}.mjs",
+        &hash::hex(&hash::sha256(SOURCE.as_bytes()))[..12]
+    );
     let cache = paths::cache_dir();
-    let dir = if usable(&cache) { cache } else { runtime.to_path_buf() };
+    let dir = if usable(&cache) {
+        cache
+    } else {
+        runtime.to_path_buf()
+    };
     let path = dir.join(name);
     if std::fs::read(&path).is_ok_and(|b| b == SOURCE.as_bytes()) {
         return Ok(path);
@@ -36,7 +43,10 @@ pub fn materialise(runtime: &Path) -> io::Result<PathBuf> {
 }
 
 fn usable(path: &Path) -> bool {
-    path.is_absolute() && path.to_str().is_some_and(|s| !s.contains(char::is_whitespace))
+    path.is_absolute()
+        && path
+            .to_str()
+            .is_some_and(|s| !s.contains(char::is_whitespace))
 }
 
 /// The environment additions that arm the hook in a node or bun child.
@@ -66,7 +76,9 @@ fn file_url(path: &Path) -> String {
     let mut url = String::from("file://");
     for b in path.as_os_str().as_encoded_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => url.push(*b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                url.push(*b as char)
+            }
             _ => url.push_str(&format!("%{b:02X}")),
         }
     }

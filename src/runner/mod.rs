@@ -69,7 +69,10 @@ impl Runner {
     /// Applies a window size to the PTY and tells subscribers.
     pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
         if cols == 0 || rows == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "cols and rows must be positive"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "cols and rows must be positive",
+            ));
         }
         pty::resize_fd(self.controller.get_ref(), cols, rows)?;
         let event = self.session.borrow_mut().set_size(cols, rows);
@@ -96,24 +99,45 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let session_id = id::new_session_id();
     let sock = runtime.join("sessions").join(format!("{session_id}.sock"));
     paths::check_socket_path(&sock).context(|| "session socket".into())?;
-    let argv: Vec<OsString> = if opts.argv.is_empty() { vec![default_shell()] } else { opts.argv.clone() };
-    let argv_str: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<OsString> = if opts.argv.is_empty() {
+        vec![default_shell()]
+    } else {
+        opts.argv.clone()
+    };
+    let argv_str: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let kind = Kind::detect(&argv_str);
     let foreground = !opts.detached_worker;
     let (cols, rows) = opts
         .size
-        .or_else(|| foreground.then(|| term::size_of(std::io::stdin()).map(|w| (w.ws_col, w.ws_row))).flatten())
+        .or_else(|| {
+            foreground
+                .then(|| term::size_of(std::io::stdin()).map(|w| (w.ws_col, w.ws_row)))
+                .flatten()
+        })
         .unwrap_or((80, 24));
-    let pty = pty::open(pty::winsize(cols, rows)).context(|| "cannot open a pseudo-terminal".into())?;
+    let pty =
+        pty::open(pty::winsize(cols, rows)).context(|| "cannot open a pseudo-terminal".into())?;
     if foreground {
         let stdin_tty = rustix::termios::isatty(std::io::stdin());
         let stdout_tty = rustix::termios::isatty(std::io::stdout());
-        term::adapt_pty_for_pipes(&pty.controller, stdin_tty, stdout_tty).context(|| "pty attributes".into())?;
+        term::adapt_pty_for_pipes(&pty.controller, stdin_tty, stdout_tty)
+            .context(|| "pty attributes".into())?;
     }
     let fifo = runtime.join("sessions").join(format!("{session_id}.fifo"));
     let env = child_env(kind, &session_id, &runtime, &sock, &fifo);
     let cwd = std::env::current_dir().context(|| "current directory".into())?;
-    let child = pty::spawn(&pty, &pty::Spawn { argv: &argv, cwd: None, env: &env }).map_err(|e| spawn_error(&argv[0], e))?;
+    let child = pty::spawn(
+        &pty,
+        &pty::Spawn {
+            argv: &argv,
+            cwd: None,
+            env: &env,
+        },
+    )
+    .map_err(|e| spawn_error(&argv[0], e))?;
     let pty::Pty { controller, user } = pty;
     drop(user);
     let roots = kind.session_roots(&argv_str, &|k| std::env::var(k).ok());
@@ -135,13 +159,27 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         roots,
     };
     let ex = Rc::new(LocalExecutor::new());
-    let result = async_io::block_on(ex.run(relay::main(ex.clone(), session, controller, sock.clone(), fifo.clone(), child, opts)));
+    let result = async_io::block_on(ex.run(relay::main(
+        ex.clone(),
+        session,
+        controller,
+        sock.clone(),
+        fifo.clone(),
+        child,
+        opts,
+    )));
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(&fifo);
     result
 }
 
-fn child_env(kind: Kind, session_id: &str, runtime: &Path, sock: &Path, fifo: &Path) -> Vec<(OsString, OsString)> {
+fn child_env(
+    kind: Kind,
+    session_id: &str,
+    runtime: &Path,
+    sock: &Path,
+    fifo: &Path,
+) -> Vec<(OsString, OsString)> {
     let mut env = vec![("AMUX_SESSION_ID".into(), session_id.into())];
     if std::env::var_os("TERM").is_none_or(|t| t.is_empty()) {
         env.push(("TERM".into(), "xterm-256color".into()));
@@ -161,7 +199,9 @@ fn child_env(kind: Kind, session_id: &str, runtime: &Path, sock: &Path, fifo: &P
 }
 
 fn default_shell() -> OsString {
-    std::env::var_os("SHELL").filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh".into())
+    std::env::var_os("SHELL")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".into())
 }
 
 fn spawn_error(program: &OsString, e: std::io::Error) -> Error {

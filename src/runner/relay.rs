@@ -51,12 +51,18 @@ pub async fn main(
         last_output: Cell::new(Instant::now()),
         last_activity: Cell::new(None),
     });
-    ex.spawn(server::serve(listener, routes::handler(runner.clone()), ex.clone())).detach();
+    ex.spawn(server::serve(
+        listener,
+        routes::handler(runner.clone()),
+        ex.clone(),
+    ))
+    .detach();
     if fifo.exists() {
         ex.spawn(read_fifo(runner.clone(), fifo)).detach();
     }
     ex.spawn(write_pty(runner.clone(), input_rx)).detach();
-    ex.spawn(signals(runner.clone(), !opts.detached_worker)).detach();
+    ex.spawn(signals(runner.clone(), !opts.detached_worker))
+        .detach();
     let detached = opts.detached_worker;
     let (raw, stdout) = if detached {
         super::detach::ready(&runner.session.borrow().id);
@@ -64,11 +70,19 @@ pub async fn main(
     } else {
         let raw = RawMode::enable(io::stdin().as_fd()).context(|| "terminal".into())?;
         ex.spawn(read_stdin(runner.clone())).detach();
-        (raw, Some(Unblock::with_capacity(CHUNK, dup_file(io::stdout().as_fd())?)))
+        (
+            raw,
+            Some(Unblock::with_capacity(
+                CHUNK,
+                dup_file(io::stdout().as_fd())?,
+            )),
+        )
     };
     let reader = ex.spawn(read_pty(runner.clone(), stdout));
     let mut child = child;
-    let status = blocking::unblock(move || child.wait()).await.context(|| "waiting for the agent".into())?;
+    let status = blocking::unblock(move || child.wait())
+        .await
+        .context(|| "waiting for the agent".into())?;
     let stdout = drain(&runner, reader).await;
     let exit = exit_of(status);
     let code = exit_code(&exit);
@@ -95,12 +109,20 @@ fn bind(sock: &Path) -> io::Result<UnixListener> {
 
 pub fn make_fifo(path: &Path) -> io::Result<()> {
     let _ = std::fs::remove_file(path);
-    rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)?;
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )?;
     Ok(())
 }
 
 fn dup_file(fd: std::os::fd::BorrowedFd<'_>) -> Result<File> {
-    Ok(File::from(fd.try_clone_to_owned().context(|| "stdio".into())?))
+    Ok(File::from(
+        fd.try_clone_to_owned().context(|| "stdio".into())?,
+    ))
 }
 
 async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Unblock<File>>) -> Option<Unblock<File>> {
@@ -139,17 +161,26 @@ fn fan_out(runner: &Runner, chunk: &[u8]) {
     if runner.title.borrow_mut().feed(chunk) {
         let title = runner.title.borrow().title().map(str::to_string);
         runner.session.borrow_mut().title = title.clone();
-        runner.events.publish("title", &serde_json::json!({ "title": title }).to_string());
+        runner
+            .events
+            .publish("title", &serde_json::json!({ "title": title }).to_string());
     }
     let now = Instant::now();
-    if runner.last_activity.get().is_none_or(|t| now.duration_since(t) >= ACTIVITY_EVERY) {
+    if runner
+        .last_activity
+        .get()
+        .is_none_or(|t| now.duration_since(t) >= ACTIVITY_EVERY)
+    {
         runner.last_activity.set(Some(now));
         runner.events.publish("activity", "{}");
     }
 }
 
 /// Waits for the reader to see EOF, or for output to go quiet.
-async fn drain(runner: &Runner, reader: async_executor::Task<Option<Unblock<File>>>) -> Option<Unblock<File>> {
+async fn drain(
+    runner: &Runner,
+    reader: async_executor::Task<Option<Unblock<File>>>,
+) -> Option<Unblock<File>> {
     let quiet = async {
         loop {
             Timer::after(Duration::from_millis(20)).await;
@@ -170,7 +201,9 @@ async fn write_pty(runner: Rc<Runner>, input: async_channel::Receiver<Vec<u8>>) 
 }
 
 async fn read_stdin(runner: Rc<Runner>) {
-    let Ok(file) = dup_file(io::stdin().as_fd()) else { return };
+    let Ok(file) = dup_file(io::stdin().as_fd()) else {
+        return;
+    };
     let is_tty = rustix::termios::isatty(&file);
     let mut stdin = Unblock::with_capacity(CHUNK, file);
     let mut buf = vec![0u8; CHUNK];
@@ -193,7 +226,13 @@ async fn read_stdin(runner: Rc<Runner>) {
 
 async fn signals(runner: Rc<Runner>, foreground: bool) {
     use async_signal::{Signal, Signals};
-    let Ok(mut signals) = Signals::new([Signal::Winch, Signal::Term, Signal::Hup, Signal::Int, Signal::Quit]) else {
+    let Ok(mut signals) = Signals::new([
+        Signal::Winch,
+        Signal::Term,
+        Signal::Hup,
+        Signal::Int,
+        Signal::Quit,
+    ]) else {
         return;
     };
     while let Some(Ok(signal)) = signals.next().await {
@@ -220,7 +259,11 @@ async fn signals(runner: Rc<Runner>, foreground: bool) {
 async fn read_fifo(runner: Rc<Runner>, path: PathBuf) {
     // O_RDWR: we hold a writer ourselves, so the FIFO never reports EOF
     // when one agent process closes it.
-    let file = match std::fs::OpenOptions::new().read(true).write(true).open(&path) {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+    {
         Ok(f) => f,
         Err(_) => return,
     };

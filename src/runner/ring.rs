@@ -16,7 +16,10 @@ pub struct Ring {
 
 impl Ring {
     pub fn new(capacity: usize) -> Self {
-        Ring { bytes: VecDeque::new(), capacity }
+        Ring {
+            bytes: VecDeque::new(),
+            capacity,
+        }
     }
 
     pub fn push(&mut self, chunk: &[u8]) {

@@ -49,8 +49,18 @@ async fn route(runner: &Rc<Runner>, req: Request) -> Reply {
 fn events(runner: &Runner) -> Reply {
     let replay = runner.session.borrow().replay();
     let subscription = runner.events.subscribe(replay);
-    let head = Response { status: 200, headers: vec![("Content-Type", "text/event-stream".into()), ("Cache-Control", "no-cache".into())], body: Vec::new() };
-    Reply::Takeover(head, Box::new(move |stream, _| boxed(subscription.pump(stream))))
+    let head = Response {
+        status: 200,
+        headers: vec![
+            ("Content-Type", "text/event-stream".into()),
+            ("Cache-Control", "no-cache".into()),
+        ],
+        body: Vec::new(),
+    };
+    Reply::Takeover(
+        head,
+        Box::new(move |stream, _| boxed(subscription.pump(stream))),
+    )
 }
 
 fn scrollback(runner: &Runner, req: &Request) -> Response {
@@ -112,13 +122,14 @@ fn kill(runner: &Rc<Runner>) -> Response {
     }
     runner.signal_child(Signal::TERM);
     let runner2 = runner.clone();
-    runner.ex.spawn(async move {
-        async_io::Timer::after(KILL_GRACE).await;
-        if runner2.alive() {
-            runner2.signal_child(Signal::KILL);
-        }
-    })
-    .detach();
+    runner
+        .ex
+        .spawn(async move {
+            async_io::Timer::after(KILL_GRACE).await;
+            if runner2.alive() {
+                runner2.signal_child(Signal::KILL);
+            }
+        })
+        .detach();
     Response::no_content()
 }
-

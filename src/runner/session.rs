@@ -97,7 +97,10 @@ impl Session {
     }
 
     pub fn set_shim(&mut self, runtime: &str, pid: u32) -> (&'static str, String) {
-        self.shim = Some(Shim { runtime: runtime.to_string(), pid });
+        self.shim = Some(Shim {
+            runtime: runtime.to_string(),
+            pid,
+        });
         ("shim", self.shim_json().to_string())
     }
 

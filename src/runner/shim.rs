@@ -35,7 +35,10 @@ impl fmt::Display for ShimError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ShimError::Json(e) => write!(f, "invalid shim event: {e}"),
-            ShimError::UnknownOp(op) => write!(f, "unknown shim op {op:?} (expected hello, write or append)"),
+            ShimError::UnknownOp(op) => write!(
+                f,
+                "unknown shim op {op:?} (expected hello, write or append)"
+            ),
             ShimError::MissingPath => f.write_str("shim event without an absolute \"path\""),
         }
     }
@@ -52,7 +55,10 @@ pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<(&'static str, Str
             Ok(vec![session.set_shim(runtime, event.pid.unwrap_or(0))])
         }
         "write" | "append" => {
-            let path = event.path.filter(|p| p.is_absolute()).ok_or(ShimError::MissingPath)?;
+            let path = event
+                .path
+                .filter(|p| p.is_absolute())
+                .ok_or(ShimError::MissingPath)?;
             if !accepts(session, &path) {
                 return Ok(Vec::new());
             }
@@ -64,14 +70,18 @@ pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<(&'static str, Str
 
 fn accepts(session: &Session, path: &Path) -> bool {
     let first_line = first_line(path);
-    session.kind.accepts(path, &session.roots, first_line.as_deref())
+    session
+        .kind
+        .accepts(path, &session.roots, first_line.as_deref())
 }
 
 /// The file's first line, read with a bound (headers are small).
 fn first_line(path: &Path) -> Option<Vec<u8>> {
     let file = std::fs::File::open(path).ok()?;
     let mut line = Vec::new();
-    BufReader::new(file.take(64 * 1024)).read_until(b'\n', &mut line).ok()?;
+    BufReader::new(file.take(64 * 1024))
+        .read_until(b'\n', &mut line)
+        .ok()?;
     if line.last() == Some(&b'\n') {
         line.pop();
     }
