@@ -38,19 +38,19 @@ const WRAPPERS: &[&str] = &[
 ];
 
 #[derive(Default)]
-pub struct State {
+pub(super) struct State {
     custom_title: Option<String>,
     ai_title: Option<String>,
     first_user: Option<String>,
 }
 
-pub fn is_header(v: &Value) -> bool {
+pub(super) fn is_header(v: &Value) -> bool {
     let typed = str_at(v, "type").is_some();
     let session = str_at(v, "sessionId").is_some() || str_at(v, "type") == Some("summary");
     typed && session && v.get("isSidechain") != Some(&Value::Bool(true))
 }
 
-pub fn feed(st: &mut State, d: &mut Derived, v: &Value) {
+pub(super) fn feed(st: &mut State, d: &mut Derived, v: &Value) {
     // Subagent turns (old versions kept them inline) are not the session's.
     if v.get("isSidechain") == Some(&Value::Bool(true)) {
         return;
@@ -234,7 +234,7 @@ fn is_id(s: &str) -> bool {
 }
 
 /// A transcript is `<sessionId>.jsonl`.
-pub fn id_from_file(file: &Path) -> Option<String> {
+pub(super) fn id_from_file(file: &Path) -> Option<String> {
     file.file_stem()
         .and_then(|s| s.to_str())
         .filter(|s| is_id(s))
