@@ -1,1 +1,163 @@
-//! TODO
+//! Linux `/proc` helpers: process trees, open files, cwd, memory and CPU.
+//!
+//! Everything here reads small text files or symlinks under `/proc` and
+//! treats any failure as "not there": processes and fds come and go between
+//! listing a directory and reading an entry, so a vanished one is skipped
+//! rather than reported. The process tree is built from the `ppid` field of
+//! every `/proc/<pid>/stat` (one pass, then a walk down from the root),
+//! which works without `CONFIG_PROC_CHILDREN` and sees children of every
+//! thread. Open-file flags come from the octal `flags:` line of
+//! `/proc/<pid>/fdinfo/<fd>`. This is the only platform-specific file.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// `O_ACCMODE` and its values, and `O_APPEND`, as printed (octal) in fdinfo.
+const O_ACCMODE: u32 = 0o3;
+const O_WRONLY: u32 = 0o1;
+const O_RDWR: u32 = 0o2;
+const O_APPEND: u32 = 0o2000;
+
+/// One open file descriptor of a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFile {
+    pub path: PathBuf,
+    pub fd: u32,
+    pub writable: bool,
+    pub append: bool,
+}
+
+/// Numeric entries of a `/proc` directory (pids, fds).
+fn numeric_entries(dir: &Path) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    (entries.flatten())
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// The fields after `comm` in a stat line; `comm` may hold spaces and
+/// parentheses, so we cut at the last `)`.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_ascii_whitespace().collect())
+}
+
+/// `ppid` from a stat line (field 4, the second after `comm`).
+fn parse_ppid(stat: &str) -> Option<u32> {
+    stat_fields(stat)?.get(1)?.parse().ok()
+}
+
+/// `utime + stime` from a stat line (fields 14 and 15).
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let fields = stat_fields(stat)?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The octal `flags:` value of an fdinfo file.
+fn parse_fdinfo_flags(fdinfo: &str) -> Option<u32> {
+    let line = fdinfo.lines().find_map(|l| l.strip_prefix("flags:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
+}
+
+/// A `Key:   123 kB` line of `/proc/<pid>/status`, in KiB.
+fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
+    line.split_ascii_whitespace().next()?.parse().ok()
+}
+
+/// `pid` and every process below it (order: breadth-first from `pid`).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for child in numeric_entries(Path::new("/proc")) {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        if let Some(ppid) = parse_ppid(&stat) {
+            children.entry(ppid).or_default().push(child);
+        }
+    }
+    let mut tree = vec![pid];
+    let mut next = 0;
+    while let Some(&p) = tree.get(next) {
+        next += 1;
+        for &c in children.get(&p).into_iter().flatten() {
+            // A pid cycle cannot happen, but a reused pid racing the scan
+            // must not make us loop.
+            if !tree.contains(&c) {
+                tree.push(c);
+            }
+        }
+    }
+    tree
+}
+
+/// The files `pid` has open (sockets, pipes and other non-paths skipped).
+pub fn open_files(pid: u32) -> Vec<OpenFile> {
+    let mut files = Vec::new();
+    for fd in numeric_entries(Path::new(&format!("/proc/{pid}/fd"))) {
+        let Ok(path) = fs::read_link(format!("/proc/{pid}/fd/{fd}")) else {
+            continue;
+        };
+        if !path.is_absolute() {
+            continue;
+        }
+        let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"));
+        let Some(flags) = info.ok().as_deref().and_then(parse_fdinfo_flags) else {
+            continue;
+        };
+        let mode = flags & O_ACCMODE;
+        files.push(OpenFile {
+            path,
+            fd,
+            writable: mode == O_WRONLY || mode == O_RDWR,
+            append: flags & O_APPEND != 0,
+        });
+    }
+    files
+}
+
+/// DESIGN §5.2 rule 5 (Codex): among the tree's fds, the `*.jsonl` files
+/// open for writing with `O_APPEND` that `accept` approves; newest (by file
+/// mtime) wins.
+pub fn newest_append_writer(root_pid: u32, accept: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+    let mut best: Option<(SystemTime, PathBuf)> = None;
+    for pid in descendants(root_pid) {
+        for file in open_files(pid) {
+            let jsonl = file.path.extension().is_some_and(|e| e == "jsonl");
+            if !(file.writable && file.append && jsonl && accept(&file.path)) {
+                continue;
+            }
+            // A deleted file reads as "path (deleted)" and fails here.
+            let Ok(mtime) = fs::metadata(&file.path).and_then(|m| m.modified()) else {
+                continue;
+            };
+            if best.as_ref().map_or(true, |(t, _)| mtime > *t) {
+                best = Some((mtime, file.path));
+            }
+        }
+    }
+    best.map(|(_, path)| path)
+}
+
+pub fn process_cwd(pid: u32) -> Option<PathBuf> {
+    fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+/// Resident set size in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_status_kib(&status, "VmRSS")
+}
+
+/// User plus system CPU time in clock ticks.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    parse_cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
