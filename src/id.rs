@@ -19,13 +19,17 @@ pub fn new_session_id() -> String {
                     .map(|d| d.as_nanos())
                     .unwrap_or(0)
                     ^ u128::from(std::process::id()) << 64;
-                raw.iter_mut().enumerate().for_each(|(i, b)| *b = (seed >> (i * 7)) as u8);
+                raw.iter_mut()
+                    .enumerate()
+                    .for_each(|(i, b)| *b = (seed >> (i * 7)) as u8);
                 break;
             }
         }
     }
     // 256 is not a multiple of 36; the slight bias does not matter for ids.
-    raw.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+    raw.iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// True for strings that `new_session_id` could have produced (and so are

@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 pub const MAX_SOCKET_PATH: usize = 107;
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 fn home() -> PathBuf {
@@ -27,7 +29,9 @@ fn home() -> PathBuf {
 pub fn runtime_dir() -> PathBuf {
     env_path("AMUX_RUNTIME_DIR")
         .or_else(|| env_path("XDG_RUNTIME_DIR").map(|d| d.join("amux")))
-        .unwrap_or_else(|| PathBuf::from(format!("/tmp/amux-{}", rustix::process::getuid().as_raw())))
+        .unwrap_or_else(|| {
+            PathBuf::from(format!("/tmp/amux-{}", rustix::process::getuid().as_raw()))
+        })
 }
 
 pub fn sessions_dir() -> PathBuf {
@@ -40,12 +44,16 @@ pub fn daemon_socket() -> PathBuf {
 
 /// `$XDG_STATE_HOME/amux`, default `~/.local/state/amux`.
 pub fn state_dir() -> PathBuf {
-    env_path("XDG_STATE_HOME").unwrap_or_else(|| home().join(".local/state")).join("amux")
+    env_path("XDG_STATE_HOME")
+        .unwrap_or_else(|| home().join(".local/state"))
+        .join("amux")
 }
 
 /// `$XDG_CACHE_HOME/amux`, default `~/.cache/amux`.
 pub fn cache_dir() -> PathBuf {
-    env_path("XDG_CACHE_HOME").unwrap_or_else(|| home().join(".cache")).join("amux")
+    env_path("XDG_CACHE_HOME")
+        .unwrap_or_else(|| home().join(".cache"))
+        .join("amux")
 }
 
 /// Creates `<runtime>` and `<runtime>/sessions` (0700) and checks both.
@@ -63,7 +71,12 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(io::Error::new(e.kind(), format!("cannot create {}: {e}", dir.display()))),
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot create {}: {e}", dir.display()),
+            ))
+        }
     }
     let meta = fs::symlink_metadata(dir)?;
     let uid = rustix::process::geteuid().as_raw();
@@ -71,10 +84,16 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         return Err(refusal(dir, "is not a directory"));
     }
     if meta.uid() != uid {
-        return Err(refusal(dir, &format!("is owned by uid {}, not {uid}", meta.uid())));
+        return Err(refusal(
+            dir,
+            &format!("is owned by uid {}, not {uid}", meta.uid()),
+        ));
     }
     if meta.mode() & 0o077 != 0 {
-        return Err(refusal(dir, &format!("has mode {:04o}; it must be 0700", meta.mode() & 0o7777)));
+        return Err(refusal(
+            dir,
+            &format!("has mode {:04o}; it must be 0700", meta.mode() & 0o7777),
+        ));
     }
     Ok(())
 }

@@ -161,3 +161,153 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
     parse_cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::{File, OpenOptions};
+    use std::os::fd::AsRawFd;
+
+    /// A unique scratch directory removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("amux-procfs-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn stat_lines_parse_despite_odd_comm() {
+        let cases: &[(&str, Option<u32>, Option<u64>)] = &[
+            (
+                "42 (bash) S 7 42 42 0 -1 4194560 1 2 3 4 15 6 0 0 20 0 1 0",
+                Some(7),
+                Some(21),
+            ),
+            (
+                "9 (a) b (c)) R 1 9 9 0 -1 0 0 0 0 0 100 200 0 0",
+                Some(1),
+                Some(300),
+            ),
+            ("5 (x", None, None),
+            ("5 (x) S", None, None),
+            ("5 (x) S 1 2", Some(1), None),
+        ];
+        for &(line, ppid, ticks) in cases {
+            assert_eq!(parse_ppid(line), ppid, "{line}");
+            assert_eq!(parse_cpu_ticks(line), ticks, "{line}");
+        }
+    }
+
+    #[test]
+    fn fdinfo_and_status_parse() {
+        let cases: &[(&str, Option<u32>)] = &[
+            ("pos:\t0\nflags:\t0102002\nmnt_id:\t30\n", Some(0o102002)),
+            ("pos:\t0\nflags:\t02\n", Some(2)),
+            ("pos:\t0\nflags:\t09\n", None),
+            ("pos:\t0\n", None),
+        ];
+        for &(text, flags) in cases {
+            assert_eq!(parse_fdinfo_flags(text), flags, "{text:?}");
+        }
+        let status = "Name:\tx\nVmRSSX:\t1 kB\nVmRSS:\t   2048 kB\n";
+        assert_eq!(parse_status_kib(status, "VmRSS"), Some(2048));
+        assert_eq!(parse_status_kib(status, "VmSwap"), None);
+    }
+
+    fn find(pid: u32, file: &File) -> OpenFile {
+        let fd = file.as_raw_fd() as u32;
+        let found = open_files(pid).into_iter().find(|f| f.fd == fd);
+        found.expect("fd listed")
+    }
+
+    #[test]
+    fn open_files_report_access_and_append() {
+        let dir = Scratch::new("open");
+        let log = dir.0.join("a.jsonl");
+        let appender = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let reader = File::open(&log).unwrap();
+        let me = std::process::id();
+        let a = find(me, &appender);
+        assert_eq!(
+            (a.path.as_path(), a.writable, a.append),
+            (log.as_path(), true, true)
+        );
+        let r = find(me, &reader);
+        assert_eq!((r.writable, r.append), (false, false));
+        let accept = |p: &Path| p.starts_with(&dir.0);
+        assert_eq!(newest_append_writer(me, &accept), Some(log.clone()));
+        assert_eq!(newest_append_writer(me, &|_: &Path| false), None);
+    }
+
+    #[test]
+    fn newest_append_writer_prefers_latest_mtime() {
+        let dir = Scratch::new("newest");
+        let open = |name: &str| {
+            let path = dir.0.join(name);
+            let f = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path);
+            (path, f.unwrap())
+        };
+        let (old, old_f) = open("old.jsonl");
+        let (new, new_f) = open("new.jsonl");
+        let (_other, _other_f) = open("not-a-session.log");
+        let now = SystemTime::now();
+        old_f
+            .set_modified(now - std::time::Duration::from_secs(60))
+            .unwrap();
+        new_f.set_modified(now).unwrap();
+        let accept = |p: &Path| p.starts_with(&dir.0);
+        assert_eq!(
+            newest_append_writer(std::process::id(), &accept),
+            Some(new.clone())
+        );
+        new_f
+            .set_modified(now - std::time::Duration::from_secs(120))
+            .unwrap();
+        assert_eq!(newest_append_writer(std::process::id(), &accept), Some(old));
+    }
+
+    #[test]
+    fn descendants_include_a_spawned_child() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let tree = descendants(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(tree.first(), Some(&me));
+        assert!(tree.contains(&child.id()), "{tree:?}");
+        assert!(!descendants(child.id()).contains(&me));
+    }
+
+    #[test]
+    fn own_process_facts() {
+        let me = std::process::id();
+        assert_eq!(process_cwd(me), std::env::current_dir().ok());
+        assert!(rss_kib(me).is_some_and(|k| k > 0));
+        assert!(cpu_ticks(me).is_some());
+        assert_eq!(rss_kib(u32::MAX), None);
+        assert!(open_files(u32::MAX).is_empty());
+    }
+}
