@@ -153,6 +153,11 @@ impl Daemon {
         if !self.store.borrow().live.contains_key(id) {
             return;
         }
+        // Read what the agent wrote last before letting go of its file.
+        let held = self.engine.borrow().binding(id).map(|b| b.file.clone());
+        if let Some(file) = held {
+            self.file_changed(&file);
+        }
         let decisions = self.engine.borrow_mut().apply(Input::Died { sid: id.to_string() }, now_ms());
         self.apply(decisions);
         let Some(mut entry) = self.store.borrow_mut().live.remove(id) else { return };

@@ -99,6 +99,14 @@ impl Entry {
         self.alive && (self.derived.working || self.pending_input)
     }
 
+    /// A turn has finished and nothing was sent since: what `wait --until
+    /// idle` waits for. Kept in dead records, so a `pi -p` that answered
+    /// and exited still counts as having reached idle.
+    pub fn turn_done(&self) -> bool {
+        let has_file = self.conversation.is_some() || self.last_file.is_some();
+        has_file && !self.derived.working && !self.pending_input
+    }
+
     pub fn resume_command(&self) -> Option<Vec<String>> {
         let file = self.conversation.as_ref().map(|c| &c.file).or(self.last_file.as_ref())?;
         let id = self.derived.conversation_id.as_deref().or(self.last_conversation_id.as_deref());
@@ -130,6 +138,7 @@ impl Entry {
             "title": title,
             "status": {"working": self.working(), "error": error, "label": self.derived.label},
             "unread": self.alive && self.derived.unread && !self.pending_input,
+            "turn_done": self.turn_done(),
             "conversation": conversation,
             "last_file": self.last_file,
             "shim": {"active": self.shim_runtime.is_some(), "runtime": self.shim_runtime},
