@@ -139,7 +139,7 @@ pub fn newest_append_writer(root_pid: u32, accept: &dyn Fn(&Path) -> bool) -> Op
             let Ok(mtime) = fs::metadata(&file.path).and_then(|m| m.modified()) else {
                 continue;
             };
-            if best.as_ref().map_or(true, |(t, _)| mtime > *t) {
+            if best.as_ref().is_none_or(|(t, _)| mtime > *t) {
                 best = Some((mtime, file.path));
             }
         }

@@ -27,8 +27,9 @@ pub fn attach(key: &str) -> Result<ExitCode> {
     }
     let sock = crate::runner::socket_for(&id);
     async_io::block_on(async {
-        let (stream, leftover) =
-            client::upgrade(&sock, "/attach", "amux-attach").await.context(|| format!("cannot attach to {id}"))?;
+        let (stream, leftover) = client::upgrade(&sock, "/attach", "amux-attach")
+            .await
+            .context(|| format!("cannot attach to {id}"))?;
         let raw = RawMode::enable(io::stdin().as_fd()).context(|| "terminal".into())?;
         let result = relay(stream, leftover).await;
         drop(raw);
@@ -45,12 +46,21 @@ enum End {
 async fn relay(stream: UnixStream, leftover: Vec<u8>) -> Result<ExitCode> {
     let mut writer = stream.clone();
     if let Some(size) = term::size_of(io::stdin()) {
-        let _ = writer.write_all(&frame::resize(size.ws_col, size.ws_row)).await;
+        let _ = writer
+            .write_all(&frame::resize(size.ws_col, size.ws_row))
+            .await;
     }
-    let stdout = io::stdout().as_fd().try_clone_to_owned().map(std::fs::File::from).context(|| "stdout".into())?;
+    let stdout = io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .context(|| "stdout".into())?;
     let output = output(stream, leftover, Unblock::new(stdout));
     let input = async {
-        let stdin = io::stdin().as_fd().try_clone_to_owned().map(std::fs::File::from);
+        let stdin = io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from);
         let Ok(stdin) = stdin else { return End::Closed };
         let mut stdin = Unblock::new(stdin);
         let mut signals = async_signal::Signals::new([async_signal::Signal::Winch]).ok();
@@ -69,7 +79,9 @@ async fn relay(stream: UnixStream, leftover: Vec<u8>) -> Result<ExitCode> {
             let n = match read {
                 None => {
                     if let Some(size) = term::size_of(io::stdin()) {
-                        let _ = writer.write_all(&frame::resize(size.ws_col, size.ws_row)).await;
+                        let _ = writer
+                            .write_all(&frame::resize(size.ws_col, size.ws_row))
+                            .await;
                     }
                     continue;
                 }
@@ -81,7 +93,12 @@ async fn relay(stream: UnixStream, leftover: Vec<u8>) -> Result<ExitCode> {
                 Some(i) => (&chunk[..i], true),
                 None => (chunk, false),
             };
-            if !send.is_empty() && writer.write_all(&frame::encode(frame::INPUT, send)).await.is_err() {
+            if !send.is_empty()
+                && writer
+                    .write_all(&frame::encode(frame::INPUT, send))
+                    .await
+                    .is_err()
+            {
                 return End::Closed;
             }
             if detach {
@@ -99,7 +116,11 @@ async fn relay(stream: UnixStream, leftover: Vec<u8>) -> Result<ExitCode> {
     }
 }
 
-async fn output(mut stream: UnixStream, mut buf: Vec<u8>, mut stdout: Unblock<std::fs::File>) -> End {
+async fn output(
+    mut stream: UnixStream,
+    mut buf: Vec<u8>,
+    mut stdout: Unblock<std::fs::File>,
+) -> End {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         loop {
@@ -112,7 +133,8 @@ async fn output(mut stream: UnixStream, mut buf: Vec<u8>, mut stdout: Unblock<st
                 }
                 Decoded::Frame(frame::EXIT, payload, _) => {
                     let _ = stdout.flush().await;
-                    let exit: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
+                    let exit: serde_json::Value =
+                        serde_json::from_slice(&payload).unwrap_or_default();
                     return End::Exited(exit["exit_code"].as_u64().unwrap_or(0) as u8);
                 }
                 Decoded::Frame(_, _, used) => {

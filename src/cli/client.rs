@@ -40,7 +40,8 @@ pub fn resolve(key: &str) -> Result<Value> {
             return serde_json::from_slice(&resp.body)
                 .map_err(|e| Error::Failed(format!("bad record from the daemon: {e}")));
         }
-        let pending = resp.status == 404 && paths::sessions_dir().join(format!("{key}.sock")).exists();
+        let pending =
+            resp.status == 404 && paths::sessions_dir().join(format!("{key}.sock")).exists();
         if !pending || Instant::now() >= deadline {
             return Err(api_error(&resp));
         }
@@ -55,7 +56,9 @@ pub fn stdout_error(e: io::Error) -> Error {
 pub fn print_json(value: &Value) -> Result<()> {
     let mut out = io::stdout().lock();
     serde_json::to_writer(&mut out, value).map_err(|e| stdout_error(e.into()))?;
-    out.write_all(b"\n").and_then(|()| out.flush()).map_err(stdout_error)
+    out.write_all(b"\n")
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
 }
 
 pub fn is_tty() -> bool {

@@ -28,7 +28,11 @@ impl Until {
             "working" => Until::Working,
             "exit" => Until::Exit,
             "attributed" => Until::Attributed,
-            _ => return Err(Error::Usage(format!("--until takes idle, working, exit or attributed, not {word:?}"))),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--until takes idle, working, exit or attributed, not {word:?}"
+                )))
+            }
         })
     }
 
@@ -55,7 +59,9 @@ pub fn wait(key: &str, until: Until, timeout: Option<f64>, as_json: bool) -> Res
     let first = resolve(key)?;
     let id = first["id"].as_str().unwrap_or(key).to_string();
     let watch = async {
-        let mut events = Events::open(&sock, "/v1/events").await.map_err(|e| Error::io("daemon event stream", e))?;
+        let mut events = Events::open(&sock, "/v1/events")
+            .await
+            .map_err(|e| Error::io("daemon event stream", e))?;
         // Subscribed: now the current record, then every change.
         let mut record = match resolve(&id) {
             Ok(r) => r,
@@ -67,7 +73,10 @@ pub fn wait(key: &str, until: Until, timeout: Option<f64>, as_json: bool) -> Res
                 Some(false) => return Ok(Err((record, true))),
                 None => {}
             }
-            let next = events.next().await.map_err(|e| Error::io("daemon event stream", e));
+            let next = events
+                .next()
+                .await
+                .map_err(|e| Error::io("daemon event stream", e));
             match next? {
                 Some((event, data)) if event == "session" => {
                     let r: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
@@ -87,7 +96,9 @@ type Outcome = std::result::Result<std::result::Result<Value, (Value, bool)>, Er
 
 fn run_with_timeout<F>(watch: F, timeout: Option<f64>) -> Option<Outcome>
 where
-    F: std::future::Future<Output = std::result::Result<std::result::Result<Value, (Value, bool)>, Error>>,
+    F: std::future::Future<
+        Output = std::result::Result<std::result::Result<Value, (Value, bool)>, Error>,
+    >,
 {
     async_io::block_on(async {
         let watch = async { Some(watch.await) };
@@ -106,7 +117,9 @@ where
 
 fn finish(until: Until, id: &str, outcome: Option<Outcome>, as_json: bool) -> Result<ExitCode> {
     match outcome {
-        None => Err(Error::TimedOut(format!("timed out waiting for session {id} to be {until:?}").to_lowercase())),
+        None => Err(Error::TimedOut(
+            format!("timed out waiting for session {id} to be {until:?}").to_lowercase(),
+        )),
         Some(Err(e)) => Err(e),
         Some(Ok(Ok(record))) => {
             if as_json {
@@ -118,7 +131,9 @@ fn finish(until: Until, id: &str, outcome: Option<Outcome>, as_json: bool) -> Re
             if as_json {
                 print_json(&record)?;
             }
-            Err(Error::Ended(format!("session {id} ended before it was {until:?}").to_lowercase()))
+            Err(Error::Ended(
+                format!("session {id} ended before it was {until:?}").to_lowercase(),
+            ))
         }
     }
 }
@@ -130,7 +145,9 @@ pub fn send(key: &str, text: Option<String>, enter: bool) -> Result<ExitCode> {
         Some(text) => text.into_bytes(),
         None => {
             let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| Error::io("stdin", e))?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io("stdin", e))?;
             buf
         }
     };
@@ -163,14 +180,22 @@ pub fn resume_plan(key: &str) -> Result<(Vec<String>, String)> {
     let record = resolve(key)?;
     let id = record["id"].as_str().unwrap_or(key);
     if record["alive"] == true {
-        return Err(Error::Failed(format!("session {id} is still running; attach to it instead")));
+        return Err(Error::Failed(format!(
+            "session {id} is still running; attach to it instead"
+        )));
     }
     let argv: Vec<String> = record["resume_command"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     if argv.is_empty() {
-        return Err(Error::Failed(format!("session {id} has no conversation to resume")));
+        return Err(Error::Failed(format!(
+            "session {id} has no conversation to resume"
+        )));
     }
     Ok((argv, record["cwd"].as_str().unwrap_or(".").to_string()))
 }

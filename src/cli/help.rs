@@ -116,7 +116,11 @@ pub fn completions(shell: &str) -> Result<&'static str> {
         "bash" => BASH,
         "zsh" => ZSH,
         "fish" => FISH,
-        _ => return Err(Error::Usage(format!("completions for bash, zsh or fish, not {shell:?}"))),
+        _ => {
+            return Err(Error::Usage(format!(
+                "completions for bash, zsh or fish, not {shell:?}"
+            )))
+        }
     })
 }
 

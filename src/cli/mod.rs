@@ -19,20 +19,59 @@ pub enum Command {
     Help(&'static str),
     Version,
     Run(crate::runner::Options, bool),
-    Daemon { foreground: bool, worker: bool },
-    Ls { all: bool, json: bool },
-    Show { key: String, json: bool },
+    Daemon {
+        foreground: bool,
+        worker: bool,
+    },
+    Ls {
+        all: bool,
+        json: bool,
+    },
+    Show {
+        key: String,
+        json: bool,
+    },
     Events,
-    Wait { key: String, until: Until, timeout: Option<f64>, json: bool },
-    Send { key: String, text: Option<String>, enter: bool },
-    Kill { key: String },
-    Attach { key: String },
-    Resume { key: String, detach: bool },
-    Completions { shell: String },
+    Wait {
+        key: String,
+        until: Until,
+        timeout: Option<f64>,
+        json: bool,
+    },
+    Send {
+        key: String,
+        text: Option<String>,
+        enter: bool,
+    },
+    Kill {
+        key: String,
+    },
+    Attach {
+        key: String,
+    },
+    Resume {
+        key: String,
+        detach: bool,
+    },
+    Completions {
+        shell: String,
+    },
 }
 
-pub const VERBS: &[&str] =
-    &["run", "daemon", "ls", "show", "events", "wait", "send", "kill", "attach", "resume", "completions", "help"];
+pub const VERBS: &[&str] = &[
+    "run",
+    "daemon",
+    "ls",
+    "show",
+    "events",
+    "wait",
+    "send",
+    "kill",
+    "attach",
+    "resume",
+    "completions",
+    "help",
+];
 
 pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Command> {
     let args: Vec<OsString> = args.collect();
@@ -53,7 +92,9 @@ pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Command> {
         Some("kill") => keyed(&mut parser, help::KILL, |key| Command::Kill { key }),
         Some("attach") => keyed(&mut parser, help::ATTACH, |key| Command::Attach { key }),
         Some("resume") => parse_resume(&mut parser),
-        Some("completions") => keyed(&mut parser, help::COMPLETIONS, |shell| Command::Completions { shell }),
+        Some("completions") => keyed(&mut parser, help::COMPLETIONS, |shell| {
+            Command::Completions { shell }
+        }),
         Some(opt) if opt.starts_with('-') && opt != "-d" && opt != "--" => {
             Err(Error::Usage(format!("unknown option {opt}")))
         }
@@ -107,7 +148,10 @@ fn parse_show(p: &mut lexopt::Parser) -> Result<Command> {
             _ => return Err(arg.unexpected().into()),
         }
     }
-    Ok(Command::Show { key: key.ok_or_else(|| missing("show", "ID"))?, json })
+    Ok(Command::Show {
+        key: key.ok_or_else(|| missing("show", "ID"))?,
+        json,
+    })
 }
 
 fn parse_wait(p: &mut lexopt::Parser) -> Result<Command> {
@@ -128,7 +172,12 @@ fn parse_wait(p: &mut lexopt::Parser) -> Result<Command> {
             _ => return Err(arg.unexpected().into()),
         }
     }
-    Ok(Command::Wait { key: key.ok_or_else(|| missing("wait", "ID"))?, until, timeout, json })
+    Ok(Command::Wait {
+        key: key.ok_or_else(|| missing("wait", "ID"))?,
+        until,
+        timeout,
+        json,
+    })
 }
 
 fn parse_send(p: &mut lexopt::Parser) -> Result<Command> {
@@ -161,11 +210,18 @@ fn parse_resume(p: &mut lexopt::Parser) -> Result<Command> {
             _ => return Err(arg.unexpected().into()),
         }
     }
-    Ok(Command::Resume { key: key.ok_or_else(|| missing("resume", "ID"))?, detach })
+    Ok(Command::Resume {
+        key: key.ok_or_else(|| missing("resume", "ID"))?,
+        detach,
+    })
 }
 
 /// A verb whose only argument is one key (or word).
-fn keyed(p: &mut lexopt::Parser, text: &'static str, make: impl FnOnce(String) -> Command) -> Result<Command> {
+fn keyed(
+    p: &mut lexopt::Parser,
+    text: &'static str,
+    make: impl FnOnce(String) -> Command,
+) -> Result<Command> {
     let mut key = None;
     while let Some(arg) = p.next()? {
         help_check!(arg, text);
@@ -175,7 +231,8 @@ fn keyed(p: &mut lexopt::Parser, text: &'static str, make: impl FnOnce(String) -
         }
     }
     let usage = text.lines().next().unwrap_or("");
-    key.map(make).ok_or_else(|| Error::Usage(format!("missing argument; {usage}")))
+    key.map(make)
+        .ok_or_else(|| Error::Usage(format!("missing argument; {usage}")))
 }
 
 fn no_args(p: &mut lexopt::Parser, text: &'static str, cmd: Command) -> Result<Command> {
@@ -200,7 +257,12 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Ls { all, json } => query::ls(all, json),
         Command::Show { key, json } => query::show(&key, json),
         Command::Events => query::events(),
-        Command::Wait { key, until, timeout, json } => control::wait(&key, until, timeout, json),
+        Command::Wait {
+            key,
+            until,
+            timeout,
+            json,
+        } => control::wait(&key, until, timeout, json),
         Command::Send { key, text, enter } => control::send(&key, text, enter),
         Command::Kill { key } => control::kill(&key),
         Command::Attach { key } => attach::attach(&key),
@@ -228,6 +290,8 @@ fn resume(key: &str, detach: bool) -> Result<ExitCode> {
 fn print(text: &str) -> Result<ExitCode> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| Error::io("stdout", e))?;
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("stdout", e))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -47,7 +47,10 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         }
         ["v1", "events"] => return events(daemon),
         ["v1", "sessions", key] => match resolve(daemon, key) {
-            Ok(id) => Response::json(200, &daemon.store.borrow().record(&id).unwrap_or(Value::Null)),
+            Ok(id) => Response::json(
+                200,
+                &daemon.store.borrow().record(&id).unwrap_or(Value::Null),
+            ),
             Err(resp) => resp,
         },
         ["v1", "sessions", key, action] => match resolve(daemon, key) {
@@ -70,19 +73,31 @@ fn resolve(daemon: &Daemon, key: &str) -> Result<String, Response> {
 }
 
 fn events(daemon: &Daemon) -> Reply {
-    let replay = daemon.store.borrow().live.values().map(|e| frame("session", &e.record().to_string())).collect();
+    let replay = daemon
+        .store
+        .borrow()
+        .live
+        .values()
+        .map(|e| frame("session", &e.record().to_string()))
+        .collect();
     let subscription = daemon.events.subscribe(replay);
     let head = Response {
         status: 200,
-        headers: vec![("Content-Type", "text/event-stream".into()), ("Cache-Control", "no-cache".into())],
+        headers: vec![
+            ("Content-Type", "text/event-stream".into()),
+            ("Cache-Control", "no-cache".into()),
+        ],
         body: Vec::new(),
     };
-    Reply::Takeover(head, Box::new(move |stream, _| boxed(subscription.pump(stream))))
+    Reply::Takeover(
+        head,
+        Box::new(move |stream, _| boxed(subscription.pump(stream))),
+    )
 }
 
 async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Response {
     if action == "resume" {
-        return resume(daemon, id);
+        return resume(daemon, id).await;
     }
     if !daemon.store.borrow().live.contains_key(id) {
         return Response::error(409, &format!("session {id} has ended"));
@@ -96,30 +111,52 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
             }
             Response::no_content()
         }
-        Ok(r) => Response { status: r.status, headers: vec![("Content-Type", "application/json".into())], body: r.body },
+        Ok(r) => Response {
+            status: r.status,
+            headers: vec![("Content-Type", "application/json".into())],
+            body: r.body,
+        },
         Err(e) => Response::error(409, &format!("session {id} does not answer: {e}")),
     }
 }
 
 /// Starts a detached runner with the dead session's resume command in its
 /// cwd; answers the new session's id.
-fn resume(daemon: &Daemon, id: &str) -> Response {
+async fn resume(daemon: &Daemon, id: &str) -> Response {
     let Some(record) = daemon.store.borrow().record(id) else {
         return Response::error(404, "no such session");
     };
     if record["alive"].as_bool() == Some(true) {
         return Response::error(409, &format!("session {id} is still running"));
     }
-    let Some(argv) = record["resume_command"].as_array().filter(|a| !a.is_empty()) else {
+    let Some(argv) = record["resume_command"]
+        .as_array()
+        .filter(|a| !a.is_empty())
+    else {
         return Response::error(409, &format!("session {id} has no conversation to resume"));
     };
-    let argv: Vec<&str> = argv.iter().filter_map(Value::as_str).collect();
-    let cwd = record["cwd"].as_str().unwrap_or("/");
+    let argv: Vec<String> = argv
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect();
+    let cwd = record["cwd"].as_str().unwrap_or("/").to_string();
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return Response::error(500, &format!("cannot find the amux executable: {e}")),
     };
-    let output = std::process::Command::new(exe).arg("run").arg("-d").arg("--").args(&argv).current_dir(cwd).output();
+    // `run -d` returns once the new runner listens; off the executor.
+    let (argv2, cwd2) = (argv.clone(), cwd.clone());
+    let output = blocking::unblock(move || {
+        std::process::Command::new(exe)
+            .arg("run")
+            .arg("-d")
+            .arg("--")
+            .args(&argv2)
+            .current_dir(cwd2)
+            .output()
+    })
+    .await;
     match output {
         Ok(out) if out.status.success() => {
             let new_id = String::from_utf8_lossy(&out.stdout).trim().to_string();

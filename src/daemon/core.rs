@@ -50,7 +50,10 @@ pub struct Daemon {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Daemon {
@@ -62,7 +65,10 @@ impl Daemon {
             .filter(|r| r.is_absolute())
             .collect();
         let (roots_tx, roots_rx) = async_channel::unbounded();
-        let store = Store { live: Default::default(), dead: super::persist::load() };
+        let store = Store {
+            live: Default::default(),
+            dead: super::persist::load(),
+        };
         Ok(Rc::new(Daemon {
             events: Broadcaster::spawn(&ex),
             ex,
@@ -96,14 +102,22 @@ impl Daemon {
         let new = !self.store.borrow().live.contains_key(id);
         let roots = {
             let mut store = self.store.borrow_mut();
-            let entry = store.live.entry(id.to_string()).or_insert_with(|| Entry::new(id));
+            let entry = store
+                .live
+                .entry(id.to_string())
+                .or_insert_with(|| Entry::new(id));
             entry.apply_meta(meta);
             entry.roots.clone()
         };
         roots.iter().for_each(|r| self.add_root(r));
         if new {
             self.log(&format!("session {id}: runner found"));
-            let decisions = self.engine.borrow_mut().apply(Input::Started { sid: id.to_string() }, now_ms());
+            let decisions = self.engine.borrow_mut().apply(
+                Input::Started {
+                    sid: id.to_string(),
+                },
+                now_ms(),
+            );
             self.apply(decisions);
         }
         self.publish(id);
@@ -114,20 +128,37 @@ impl Daemon {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
             entry.shim_runtime = Some(data["runtime"].as_str().unwrap_or("node").to_string());
         }
-        let decisions = self.engine.borrow_mut().apply(Input::Hello { sid: id.to_string() }, now_ms());
+        let decisions = self.engine.borrow_mut().apply(
+            Input::Hello {
+                sid: id.to_string(),
+            },
+            now_ms(),
+        );
         self.apply(decisions);
         self.publish(id);
     }
 
     pub fn report(self: &Rc<Self>, id: &str, file: PathBuf, source: Source) {
-        let input = Input::Reported { sid: id.to_string(), file, source };
+        let input = Input::Reported {
+            sid: id.to_string(),
+            file,
+            source,
+        };
         let decisions = self.engine.borrow_mut().apply(input, now_ms());
         self.apply(decisions);
     }
 
     pub fn guess(self: &Rc<Self>, id: &str, file: PathBuf, source: Source) {
-        self.log(&format!("session {id}: (FALLBACK) {} guessed {}", source.as_str(), file.display()));
-        let input = Input::Guessed { sid: id.to_string(), file, source };
+        self.log(&format!(
+            "session {id}: (FALLBACK) {} guessed {}",
+            source.as_str(),
+            file.display()
+        ));
+        let input = Input::Guessed {
+            sid: id.to_string(),
+            file,
+            source,
+        };
         let decisions = self.engine.borrow_mut().apply(input, now_ms());
         self.apply(decisions);
     }
@@ -158,9 +189,16 @@ impl Daemon {
         if let Some(file) = held {
             self.file_changed(&file);
         }
-        let decisions = self.engine.borrow_mut().apply(Input::Died { sid: id.to_string() }, now_ms());
+        let decisions = self.engine.borrow_mut().apply(
+            Input::Died {
+                sid: id.to_string(),
+            },
+            now_ms(),
+        );
         self.apply(decisions);
-        let Some(mut entry) = self.store.borrow_mut().live.remove(id) else { return };
+        let Some(mut entry) = self.store.borrow_mut().live.remove(id) else {
+            return;
+        };
         entry.alive = false;
         if entry.exited_at.is_none() {
             entry.exited_at = Some(crate::timefmt::now());
@@ -171,7 +209,8 @@ impl Daemon {
         }
         self.log(&format!("session {id}: ended"));
         self.events.publish("session", &record.to_string());
-        self.events.publish("remove", &serde_json::json!({ "id": id }).to_string());
+        self.events
+            .publish("remove", &serde_json::json!({ "id": id }).to_string());
         self.published.borrow_mut().remove(id);
         self.last_check.borrow_mut().remove(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
@@ -206,7 +245,10 @@ impl Daemon {
         };
         let env = |k: &str| std::env::var(k).ok();
         let retries = adapters::pi_max_retries(Path::new(&cwd), &adapters::pi_agent_dir(&env));
-        let mut followed = Followed { follower: Follower::new(file.clone()), tracker: Tracker::new(kind, retries) };
+        let mut followed = Followed {
+            follower: Follower::new(file.clone()),
+            tracker: Tracker::new(kind, retries),
+        };
         read_new(&mut followed);
         if let Some(dir) = file.parent() {
             if !self.roots.borrow().iter().any(|r| dir.starts_with(r)) {
@@ -217,17 +259,29 @@ impl Daemon {
             let mut store = self.store.borrow_mut();
             if let Some(entry) = store.live.get_mut(sid) {
                 entry.derived = followed.tracker.derived().clone();
-                entry.last_conversation_id = entry.derived.conversation_id.clone().or(entry.last_conversation_id.take());
+                entry.last_conversation_id = entry
+                    .derived
+                    .conversation_id
+                    .clone()
+                    .or(entry.last_conversation_id.take());
                 entry.last_file = Some(file.clone());
                 let since = match &entry.conversation {
                     Some(c) if c.file == file => c.since.clone(),
                     _ => crate::timefmt::now(),
                 };
-                entry.conversation = Some(Conversation { file: file.clone(), source, since });
+                entry.conversation = Some(Conversation {
+                    file: file.clone(),
+                    source,
+                    since,
+                });
             }
         }
         self.files.borrow_mut().insert(file.clone(), followed);
-        self.log(&format!("session {sid}: holds {} (source {})", file.display(), source.as_str()));
+        self.log(&format!(
+            "session {sid}: holds {} (source {})",
+            file.display(),
+            source.as_str()
+        ));
         self.publish(sid);
     }
 
@@ -254,7 +308,8 @@ impl Daemon {
             }
             None => {
                 let ids: Vec<String> = self.store.borrow().live.keys().cloned().collect();
-                ids.iter().for_each(|id| super::sources::check(self, id, false));
+                ids.iter()
+                    .for_each(|id| super::sources::check(self, id, false));
             }
         }
     }
@@ -262,7 +317,11 @@ impl Daemon {
     fn update_derived(&self, sid: &str, derived: adapters::Derived) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
             // A finished turn answers the input sent before it.
-            if entry.pending_input && !derived.working && (derived.unread || derived.error) && derived != entry.derived {
+            if entry.pending_input
+                && !derived.working
+                && (derived.unread || derived.error)
+                && derived != entry.derived
+            {
                 entry.pending_input = false;
             }
             if derived.conversation_id.is_some() {
@@ -289,7 +348,9 @@ impl Daemon {
     }
 
     pub fn publish(&self, id: &str) {
-        let Some(record) = self.store.borrow().live.get(id).map(Entry::record) else { return };
+        let Some(record) = self.store.borrow().live.get(id).map(Entry::record) else {
+            return;
+        };
         let text = record.to_string();
         let mut published = self.published.borrow_mut();
         if published.get(id) != Some(&text) {
@@ -322,9 +383,15 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
     };
     let start = now_ms() / 1000;
     for path in watcher.scan() {
-        let mtime = std::fs::metadata(&path).ok().and_then(|m| m.modified().ok()).map(|t| crate::timefmt::epoch(t));
+        let mtime = std::fs::metadata(&path)
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .map(crate::timefmt::epoch);
         if mtime.is_some_and(|t| start - t < 300) {
-            daemon.recent.borrow_mut().insert(path, mtime.unwrap_or(start));
+            daemon
+                .recent
+                .borrow_mut()
+                .insert(path, mtime.unwrap_or(start));
         }
     }
     enum Next {
@@ -333,13 +400,14 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
     }
     loop {
         let rx = daemon.roots_rx.clone();
-        let next = futures_lite::future::or(async { Next::Batch(watcher.next_batch().await) }, async {
-            match rx.recv().await {
-                Ok(root) => Next::Root(root),
-                Err(_) => std::future::pending().await,
-            }
-        })
-        .await;
+        let next =
+            futures_lite::future::or(async { Next::Batch(watcher.next_batch().await) }, async {
+                match rx.recv().await {
+                    Ok(root) => Next::Root(root),
+                    Err(_) => std::future::pending().await,
+                }
+            })
+            .await;
         match next {
             Next::Root(root) => {
                 let _ = watcher.add_root(root);

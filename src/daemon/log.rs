@@ -14,7 +14,11 @@ impl Log {
     pub fn open() -> Log {
         let dir = crate::paths::state_dir();
         let _ = std::fs::create_dir_all(&dir);
-        let file = OpenOptions::new().create(true).append(true).open(dir.join("daemon.log")).ok();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("daemon.log"))
+            .ok();
         Log { file }
     }
 

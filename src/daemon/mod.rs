@@ -41,7 +41,12 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         .write(true)
         .open(runtime.join("daemon.lock"))
         .context(|| "daemon lock".into())?;
-    if rustix::fs::flock(lock.as_fd(), rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+    if rustix::fs::flock(
+        lock.as_fd(),
+        rustix::fs::FlockOperation::NonBlockingLockExclusive,
+    )
+    .is_err()
+    {
         // Another daemon holds the lock: it serves this user already.
         return Ok(ExitCode::SUCCESS);
     }
@@ -51,11 +56,17 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
     let sock = paths::daemon_socket();
     paths::check_socket_path(&sock).context(|| "daemon socket".into())?;
     let _ = std::fs::remove_file(&sock);
-    let listener = async_net::unix::UnixListener::bind(&sock).context(|| format!("cannot listen on {}", sock.display()))?;
+    let listener = async_net::unix::UnixListener::bind(&sock)
+        .context(|| format!("cannot listen on {}", sock.display()))?;
     let ex = Rc::new(LocalExecutor::new());
     let daemon = core::Daemon::new(ex.clone()).context(|| "daemon start".into())?;
     let result = async_io::block_on(ex.run(async {
-        ex.spawn(crate::http::server::serve(listener, api::handler(daemon.clone()), ex.clone())).detach();
+        ex.spawn(crate::http::server::serve(
+            listener,
+            api::handler(daemon.clone()),
+            ex.clone(),
+        ))
+        .detach();
         ex.spawn(core::watch_roots(daemon.clone())).detach();
         runners::discover(daemon.clone()).await
     }));
@@ -97,7 +108,10 @@ pub fn ensure(wait: bool) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Err(Error::Failed(format!("the daemon did not come up on {}", sock.display())))
+    Err(Error::Failed(format!(
+        "the daemon did not come up on {}",
+        sock.display()
+    )))
 }
 
 fn healthy(sock: &std::path::Path) -> bool {

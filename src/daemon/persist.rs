@@ -14,7 +14,10 @@ fn dir() -> PathBuf {
 }
 
 pub fn save(record: &Value) -> io::Result<()> {
-    let id = record["id"].as_str().filter(|id| crate::id::is_valid(id)).ok_or_else(|| io::Error::other("record without a valid id"))?;
+    let id = record["id"]
+        .as_str()
+        .filter(|id| crate::id::is_valid(id))
+        .ok_or_else(|| io::Error::other("record without a valid id"))?;
     std::fs::create_dir_all(dir())?;
     let mut bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
     bytes.push(b'\n');
@@ -24,14 +27,20 @@ pub fn save(record: &Value) -> io::Result<()> {
 /// Every readable record; unreadable or foreign files are skipped.
 pub fn load() -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(dir()) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir()) else {
+        return out;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
-        let Ok(bytes) = std::fs::read(&path) else { continue };
-        let Ok(record) = serde_json::from_slice::<Value>(&bytes) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Ok(record) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
         if let Some(id) = record["id"].as_str().filter(|id| crate::id::is_valid(id)) {
             out.insert(id.to_string(), record);
         }

@@ -22,7 +22,10 @@ use std::time::Duration;
 pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
     let dir = crate::paths::sessions_dir();
     let mut inotify = Inotify::init()?;
-    inotify.watches().add(&dir, WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE | WatchMask::MOVED_FROM)?;
+    inotify.watches().add(
+        &dir,
+        WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE | WatchMask::MOVED_FROM,
+    )?;
     // Readiness through a dup of the (non-blocking) inotify fd: no `unsafe`
     // `get_mut` needed to read events from the owned `Inotify`.
     let ready = Async::new(inotify.as_fd().try_clone_to_owned()?)?;
@@ -42,7 +45,10 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
             overflow |= event.mask.contains(inotify::EventMask::Q_OVERFLOW);
             let Some(name) = event.name else { continue };
             let path = dir.join(name);
-            if event.mask.intersects(inotify::EventMask::DELETE | inotify::EventMask::MOVED_FROM) {
+            if event
+                .mask
+                .intersects(inotify::EventMask::DELETE | inotify::EventMask::MOVED_FROM)
+            {
                 if let Some(id) = session_id(&path) {
                     daemon.runner_gone(&id);
                 }
@@ -71,7 +77,10 @@ fn found(daemon: &Rc<Daemon>, path: &Path) {
     if !daemon.following.borrow_mut().insert(id.clone()) {
         return;
     }
-    daemon.ex.spawn(follow(daemon.clone(), id, path.to_path_buf())).detach();
+    daemon
+        .ex
+        .spawn(follow(daemon.clone(), id, path.to_path_buf()))
+        .detach();
 }
 
 async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {

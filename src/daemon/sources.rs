@@ -36,7 +36,9 @@ struct Facts {
 pub fn check(daemon: &Rc<Daemon>, id: &str, force: bool) {
     let facts = {
         let store = daemon.store.borrow();
-        let Some(e) = store.live.get(id).filter(|e| e.alive) else { return };
+        let Some(e) = store.live.get(id).filter(|e| e.alive) else {
+            return;
+        };
         Facts {
             kind: e.kind,
             pid: e.pid.unwrap_or(0) as u32,
@@ -112,16 +114,26 @@ fn guess(daemon: &Rc<Daemon>, id: &str, facts: &Facts) {
         .collect();
     let meta: Vec<MetaCandidate<PathBuf>> = derived
         .iter()
-        .map(|(p, d, _)| MetaCandidate { key: p.clone(), header_cwd: d.header_cwd.clone(), created_at: d.created_at })
+        .map(|(p, d, _)| MetaCandidate {
+            key: p.clone(),
+            header_cwd: d.header_cwd.clone(),
+            created_at: d.created_at,
+        })
         .collect();
     if let Some(file) = guess::pick_metadata(&facts.cwd, facts.started, &meta) {
         return daemon.guess(id, file, Source::Metadata);
     }
     let mtimes: Vec<(PathBuf, i64)> = derived.iter().map(|(p, _, m)| (p.clone(), *m)).collect();
     if facts.kind == Kind::Pi {
-        let texts: Vec<(PathBuf, String)> = derived.into_iter().map(|(p, d, _)| (p, d.text_tail)).collect();
+        let texts: Vec<(PathBuf, String)> = derived
+            .into_iter()
+            .map(|(p, d, _)| (p, d.text_tail))
+            .collect();
         let (daemon2, id2) = (daemon.clone(), id.to_string());
-        daemon.ex.spawn(async move { scrollback(daemon2, id2, texts, mtimes).await }).detach();
+        daemon
+            .ex
+            .spawn(async move { scrollback(daemon2, id2, texts, mtimes).await })
+            .detach();
         return;
     }
     if let Some(file) = guess::pick_mtime(&mtimes, now_ms() / 1000) {
@@ -129,14 +141,28 @@ fn guess(daemon: &Rc<Daemon>, id: &str, facts: &Facts) {
     }
 }
 
-async fn scrollback(daemon: Rc<Daemon>, id: String, texts: Vec<(PathBuf, String)>, mtimes: Vec<(PathBuf, i64)>) {
+async fn scrollback(
+    daemon: Rc<Daemon>,
+    id: String,
+    texts: Vec<(PathBuf, String)>,
+    mtimes: Vec<(PathBuf, i64)>,
+) {
     let sock = crate::runner::socket_for(&id);
-    let screen = match crate::http::client::request(&sock, "GET", "/scrollback/text?bytes=16384", b"").await {
-        Ok(r) if r.status == 200 => guess::normalize_text(&String::from_utf8_lossy(&r.body)),
-        _ => return,
-    };
-    let scores: Vec<(PathBuf, f64)> =
-        texts.iter().map(|(p, t)| (p.clone(), guess::similarity(&guess::normalize_text(t), &screen))).collect();
+    let screen =
+        match crate::http::client::request(&sock, "GET", "/scrollback/text?bytes=16384", b"").await
+        {
+            Ok(r) if r.status == 200 => guess::normalize_text(&String::from_utf8_lossy(&r.body)),
+            _ => return,
+        };
+    let scores: Vec<(PathBuf, f64)> = texts
+        .iter()
+        .map(|(p, t)| {
+            (
+                p.clone(),
+                guess::similarity(&guess::normalize_text(t), &screen),
+            )
+        })
+        .collect();
     // The world may have moved on while we asked the runner.
     if !daemon.engine.borrow().wants_guess(&id) {
         return;
@@ -158,7 +184,7 @@ fn candidates(daemon: &Daemon, facts: &Facts) -> Vec<(PathBuf, i64)> {
         .filter(|(p, _)| facts.roots.iter().any(|r| p.starts_with(r)) && engine.holder(p).is_none())
         .map(|(p, t)| (p.clone(), *t))
         .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|c| std::cmp::Reverse(c.1));
     out.truncate(MAX_CANDIDATES);
     out.retain(|(p, _)| facts.kind.accepts(p, &facts.roots, None));
     out

@@ -71,7 +71,11 @@ impl Entry {
         self.kind = serde_json::from_value(meta["kind"].clone()).unwrap_or(Kind::Shell);
         self.command = meta["command"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         self.cwd = text("cwd").unwrap_or_default();
         self.pid = meta["pid"].as_u64();
@@ -83,7 +87,11 @@ impl Entry {
         self.shim_runtime = meta["shim"]["runtime"].as_str().map(str::to_string);
         self.roots = meta["roots"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(PathBuf::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(PathBuf::from))
+                    .collect()
+            })
             .unwrap_or_default();
     }
 
@@ -108,14 +116,23 @@ impl Entry {
     }
 
     pub fn resume_command(&self) -> Option<Vec<String>> {
-        let file = self.conversation.as_ref().map(|c| &c.file).or(self.last_file.as_ref())?;
-        let id = self.derived.conversation_id.as_deref().or(self.last_conversation_id.as_deref());
+        let file = self
+            .conversation
+            .as_ref()
+            .map(|c| &c.file)
+            .or(self.last_file.as_ref())?;
+        let id = self
+            .derived
+            .conversation_id
+            .as_deref()
+            .or(self.last_conversation_id.as_deref());
         self.kind.resume_command(&self.command, file, id)
     }
 
     pub fn record(&self) -> Value {
         let title = self.title();
-        let error = self.derived.error || (self.kind == Kind::Shell && self.exit_code.is_some_and(|c| c != 0));
+        let error = self.derived.error
+            || (self.kind == Kind::Shell && self.exit_code.is_some_and(|c| c != 0));
         let conversation = self.conversation.as_ref().map(|c| {
             json!({
                 "file": c.file,
@@ -167,12 +184,20 @@ impl Store {
         if all {
             out.extend(self.dead.values().cloned());
         }
-        out.sort_by(|a, b| a["started_at"].as_str().cmp(&b["started_at"].as_str()).then(a["id"].as_str().cmp(&b["id"].as_str())));
+        out.sort_by(|a, b| {
+            a["started_at"]
+                .as_str()
+                .cmp(&b["started_at"].as_str())
+                .then(a["id"].as_str().cmp(&b["id"].as_str()))
+        });
         out
     }
 
     pub fn record(&self, id: &str) -> Option<Value> {
-        self.live.get(id).map(Entry::record).or_else(|| self.dead.get(id).cloned())
+        self.live
+            .get(id)
+            .map(Entry::record)
+            .or_else(|| self.dead.get(id).cloned())
     }
 
     /// Resolves an id, a unique id prefix, or a slug (live sessions first).
@@ -181,15 +206,26 @@ impl Store {
         if let Some(id) = ids.clone().find(|id| id.as_str() == key) {
             return Lookup::Found(id);
         }
-        let prefixed: Vec<&String> = ids.filter(|id| !key.is_empty() && id.starts_with(key)).collect();
+        let prefixed: Vec<&String> = ids
+            .filter(|id| !key.is_empty() && id.starts_with(key))
+            .collect();
         match prefixed.as_slice() {
             [one] => return Lookup::Found(one),
             [] => {}
             many => return Lookup::Ambiguous(many.iter().map(|s| s.to_string()).collect()),
         }
-        let live: Vec<&String> = self.live.values().filter(|e| adapters::slugify(&e.title()) == key).map(|e| &e.id).collect();
+        let live: Vec<&String> = self
+            .live
+            .values()
+            .filter(|e| adapters::slugify(&e.title()) == key)
+            .map(|e| &e.id)
+            .collect();
         let matches = if live.is_empty() {
-            self.dead.iter().filter(|(_, r)| r["slug"].as_str() == Some(key)).map(|(id, _)| id).collect()
+            self.dead
+                .iter()
+                .filter(|(_, r)| r["slug"].as_str() == Some(key))
+                .map(|(id, _)| id)
+                .collect()
         } else {
             live
         };
@@ -215,9 +251,15 @@ mod tests {
     #[test]
     fn lookup_by_id_prefix_and_slug() {
         let mut store = Store::default();
-        store.live.insert("abc123".into(), entry("abc123", "Fix the test"));
-        store.live.insert("abd456".into(), entry("abd456", "Other work"));
-        store.dead.insert("zzz999".into(), json!({"id": "zzz999", "slug": "old-one"}));
+        store
+            .live
+            .insert("abc123".into(), entry("abc123", "Fix the test"));
+        store
+            .live
+            .insert("abd456".into(), entry("abd456", "Other work"));
+        store
+            .dead
+            .insert("zzz999".into(), json!({"id": "zzz999", "slug": "old-one"}));
         assert_eq!(store.lookup("abc123"), Lookup::Found("abc123"));
         assert_eq!(store.lookup("abd"), Lookup::Found("abd456"));
         assert!(matches!(store.lookup("ab"), Lookup::Ambiguous(v) if v.len() == 2));
@@ -229,13 +271,30 @@ mod tests {
     #[test]
     fn record_has_the_documented_shape() {
         let mut e = entry("k3j9x2m4qa", "fix the flaky test");
-        e.conversation = Some(Conversation { file: "/f.jsonl".into(), source: Source::Shim, since: "t".into() });
+        e.conversation = Some(Conversation {
+            file: "/f.jsonl".into(),
+            source: Source::Shim,
+            since: "t".into(),
+        });
         e.pending_input = true;
         let r = e.record();
         assert_eq!(r["slug"], "fix-the-flaky-test");
         assert_eq!(r["conversation"]["source"], "shim");
         assert_eq!(r["status"]["working"], true);
-        for key in ["id", "kind", "command", "cwd", "pid", "alive", "exit_code", "started_at", "exited_at", "unread", "shim", "resume_command"] {
+        for key in [
+            "id",
+            "kind",
+            "command",
+            "cwd",
+            "pid",
+            "alive",
+            "exit_code",
+            "started_at",
+            "exited_at",
+            "unread",
+            "shim",
+            "resume_command",
+        ] {
             assert!(r.get(key).is_some(), "{key}");
         }
     }

@@ -141,7 +141,11 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let pty::Pty { controller, user } = pty;
     drop(user);
     // A relative `--session-dir` is relative to the agent's cwd (ours).
-    let roots = kind.session_roots(&argv_str, &|k| std::env::var(k).ok()).into_iter().map(|r| cwd.join(r)).collect();
+    let roots = kind
+        .session_roots(&argv_str, &|k| std::env::var(k).ok())
+        .into_iter()
+        .map(|r| cwd.join(r))
+        .collect();
     let session = Session {
         id: session_id,
         kind,
