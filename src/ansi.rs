@@ -12,6 +12,8 @@
 enum State {
     Ground,
     Escape,
+    /// `ESC` then intermediate bytes (`ESC ( B`): ends at the final byte.
+    EscIntermediate,
     Csi,
     /// Inside a string sequence; `true` when it is an OSC we collect.
     Str(bool),
@@ -39,7 +41,8 @@ pub fn strip(bytes: &[u8]) -> String {
             (State::Escape, b'[') => State::Csi,
             (State::Escape, b']') => State::Str(true),
             (State::Escape, b'P' | b'X' | b'^' | b'_') => State::Str(false),
-            (State::Escape, _) => State::Ground,
+            (State::Escape | State::EscIntermediate, 0x20..=0x2f) => State::EscIntermediate,
+            (State::Escape | State::EscIntermediate, _) => State::Ground,
             (State::Csi, 0x40..=0x7e) => State::Ground,
             (State::Csi, _) => State::Csi,
             (State::Str(_), 0x07) => State::Ground,
