@@ -89,7 +89,8 @@ impl TitleTracker {
                 }
                 (State::Escape, b'[') => State::Csi,
                 (State::Escape, b'P' | b'X' | b'^' | b'_') => State::Str(false),
-                (State::Escape, _) => State::Ground,
+                (State::Escape | State::EscIntermediate, 0x20..=0x2f) => State::EscIntermediate,
+                (State::Escape | State::EscIntermediate, _) => State::Ground,
                 (State::Csi, 0x40..=0x7e) => State::Ground,
                 (State::Csi, _) => State::Csi,
                 (State::Str(osc), 0x07) => {
