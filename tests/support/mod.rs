@@ -93,6 +93,9 @@ impl TestEnv {
             .env("HOME", self.root.join("home"))
             .env("PI_CODING_AGENT_DIR", self.pi_dir())
             .env("AMUX_NO_DAEMON", "1")
+            // pi: no startup network calls (update checks, telemetry).
+            .env("PI_OFFLINE", "1")
+            .env("PI_TELEMETRY", "0")
             .env(MARKER, &self.root)
             .current_dir(self.work());
     }
