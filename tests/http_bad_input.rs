@@ -25,15 +25,26 @@ fn still_serving(sock: &std::path::Path) {
 
 fn raw_reply(sock: &std::path::Path, bytes: &[u8]) -> http::Response {
     let reply = http::raw(sock, bytes);
-    http::parse(&reply).unwrap_or_else(|| panic!("no HTTP reply: {:?}", String::from_utf8_lossy(&reply)))
+    http::parse(&reply)
+        .unwrap_or_else(|| panic!("no HTTP reply: {:?}", String::from_utf8_lossy(&reply)))
 }
 
 #[test]
 fn malformed_request_line_is_400() {
     let (_env, sock) = runner();
-    for bad in [&b"GARBAGE\r\n\r\n"[..], b"GET /meta HTTP/9.9\r\n\r\n", b"GET  /meta HTTP/1.1\r\n\r\n", b"G\0T /meta HTTP/1.1\r\n\r\n"] {
+    for bad in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET /meta HTTP/9.9\r\n\r\n",
+        b"GET  /meta HTTP/1.1\r\n\r\n",
+        b"G\0T /meta HTTP/1.1\r\n\r\n",
+    ] {
         let resp = raw_reply(&sock, bad);
-        assert!(resp.status == 400 || resp.status == 505, "{:?}: {}", String::from_utf8_lossy(bad), resp.head);
+        assert!(
+            resp.status == 400 || resp.status == 505,
+            "{:?}: {}",
+            String::from_utf8_lossy(bad),
+            resp.head
+        );
         resp.assert_error(resp.status);
     }
     raw_reply(&sock, b"GARBAGE\r\n\r\n").assert_error(400);
@@ -43,7 +54,10 @@ fn malformed_request_line_is_400() {
 #[test]
 fn oversized_head_is_431() {
     let (_env, sock) = runner();
-    let big = format!("GET /meta HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9 * 1024));
+    let big = format!(
+        "GET /meta HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(9 * 1024)
+    );
     raw_reply(&sock, big.as_bytes()).assert_error(431);
     let mut many = String::from("GET /meta HTTP/1.1\r\n");
     for i in 0..40 {
@@ -57,7 +71,10 @@ fn oversized_head_is_431() {
 #[test]
 fn oversized_body_is_413() {
     let (_env, sock) = runner();
-    let head = format!("POST /input HTTP/1.1\r\nContent-Length: {}\r\n\r\n", 1024 * 1024 + 1);
+    let head = format!(
+        "POST /input HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+        1024 * 1024 + 1
+    );
     raw_reply(&sock, head.as_bytes()).assert_error(413);
     still_serving(&sock);
 }
@@ -74,15 +91,25 @@ fn length_with_transfer_encoding_is_400() {
 fn stalled_body_is_408_then_closed() {
     let (_env, sock) = runner();
     let mut stream = http::connect(&sock);
-    stream.set_read_timeout(Some(Duration::from_secs(25))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(25)))
+        .expect("timeout");
     let start = Instant::now();
-    stream.write_all(b"POST /resize HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"cols\":").expect("write");
+    stream
+        .write_all(b"POST /resize HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"cols\":")
+        .expect("write");
     let reply = http::read_to_close(&mut stream);
     let waited = start.elapsed();
     let resp = http::parse(&reply).expect("a reply before the close");
     resp.assert_error(408);
-    assert!(waited >= Duration::from_secs(9), "answered after only {waited:?}");
-    assert!(waited < Duration::from_secs(20), "answered after {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(9),
+        "answered after only {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(20),
+        "answered after {waited:?}"
+    );
     still_serving(&sock);
 }
 
@@ -92,7 +119,15 @@ fn bad_shim_events_are_400() {
     http::post(&sock, "/shim/event", b"{not json").assert_error(400);
     http::post(&sock, "/shim/event", br#"{"op":"explode","pid":1}"#).assert_error(400);
     http::post(&sock, "/shim/event", br#"{"op":"write","pid":1}"#).assert_error(400);
-    assert_eq!(http::post(&sock, "/shim/event", br#"{"op":"hello","pid":1,"runtime":"node"}"#).status, 204);
+    assert_eq!(
+        http::post(
+            &sock,
+            "/shim/event",
+            br#"{"op":"hello","pid":1,"runtime":"node"}"#
+        )
+        .status,
+        204
+    );
     assert_eq!(http::meta(&sock)["shim"]["active"], true);
 }
 
@@ -126,7 +161,11 @@ fn many_idle_connections_do_not_block_others() {
     }
     let start = Instant::now();
     still_serving(&sock);
-    assert!(start.elapsed() < Duration::from_secs(5), "/meta took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "/meta took {:?}",
+        start.elapsed()
+    );
     drop(idle);
     still_serving(&sock);
 }
@@ -153,7 +192,11 @@ fn slow_subscriber_is_dropped_and_nothing_stalls() {
     }
     support::wait_until(
         Duration::from_secs(90),
-        || http::get(&sock, "/scrollback/text?bytes=4096").text().contains("flood-done"),
+        || {
+            http::get(&sock, "/scrollback/text?bytes=4096")
+                .text()
+                .contains("flood-done")
+        },
         "the child to write its 50 MB",
     );
     assert_eq!(http::post(&sock, "/input", b"done\r").status, 204);
@@ -161,7 +204,12 @@ fn slow_subscriber_is_dropped_and_nothing_stalls() {
     let seen: Vec<(u16, u16)> = events
         .iter()
         .filter(|e| e.name == "resize")
-        .map(|e| (e.data["cols"].as_u64().unwrap_or(0) as u16, e.data["rows"].as_u64().unwrap_or(0) as u16))
+        .map(|e| {
+            (
+                e.data["cols"].as_u64().unwrap_or(0) as u16,
+                e.data["rows"].as_u64().unwrap_or(0) as u16,
+            )
+        })
         .collect();
     assert_eq!(seen, sizes, "the fast subscriber missed resize events");
     assert_eq!(events.last().map(|e| e.name.as_str()), Some("exit"));
@@ -170,6 +218,12 @@ fn slow_subscriber_is_dropped_and_nothing_stalls() {
     let got = slow.rest(Duration::from_secs(10));
     let resizes = got.iter().filter(|e| e.name == "resize").count();
     eprintln!("slow got {resizes} of {} resize events", sizes.len());
-    assert!(resizes < sizes.len(), "the slow subscriber was never dropped ({resizes} resize events)");
-    assert!(!got.iter().any(|e| e.name == "exit"), "the slow subscriber got everything");
+    assert!(
+        resizes < sizes.len(),
+        "the slow subscriber was never dropped ({resizes} resize events)"
+    );
+    assert!(
+        !got.iter().any(|e| e.name == "exit"),
+        "the slow subscriber got everything"
+    );
 }

@@ -65,7 +65,10 @@ struct Gated {
 fn user_options(env: &TestEnv) -> (String, String) {
     let gate = env.root.join("gate.cjs");
     std::fs::write(&gate, GATE).expect("write gate");
-    (format!("--require {}", gate.display()), format!("--preload {}", gate.display()))
+    (
+        format!("--require {}", gate.display()),
+        format!("--preload {}", gate.display()),
+    )
 }
 
 fn start_gated(env: &TestEnv, agent: Agent, flags: &[&str]) -> Gated {
@@ -74,12 +77,18 @@ fn start_gated(env: &TestEnv, agent: Agent, flags: &[&str]) -> Gated {
     let list = env.root.join("list");
     let mut cmd = env.amux(["run", "-d", "--"]);
     cmd.args(agent.argv()).args(flags).arg("--list").arg(&list);
-    cmd.env("NODE_OPTIONS", node_options).env("BUN_OPTIONS", bun_options).env("AMUX_TEST_GATE", &go);
+    cmd.env("NODE_OPTIONS", node_options)
+        .env("BUN_OPTIONS", bun_options)
+        .env("AMUX_TEST_GATE", &go);
     let id = detached(cmd);
     let mut sse = Sse::connect(&env.sock(&id));
     let meta = sse.next();
     assert_eq!(meta.name, "meta");
-    assert!(meta.data["session_file"].is_null(), "attributed before the gate opened: {}", meta.data);
+    assert!(
+        meta.data["session_file"].is_null(),
+        "attributed before the gate opened: {}",
+        meta.data
+    );
     Gated { id, sse, list, go }
 }
 
@@ -91,7 +100,10 @@ fn detached(mut cmd: Command) -> String {
     cmd.stderr(Stdio::inherit());
     let out = support::output_within(cmd, T);
     assert!(out.status.success(), "amux run -d: {:?}", out.status);
-    String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string()
 }
 
 fn listed(list: &Path) -> Vec<PathBuf> {
@@ -112,15 +124,25 @@ fn attributes_once_despite_appends(agent: Agent) {
     let mut g = start_gated(&env, agent, &["--appends", "1000"]);
     open_gate(&g);
     let events = g.sse.rest(T);
-    assert_eq!(http::names(&events), ["shim", "session_file", "exit"], "{events:?}");
+    assert_eq!(
+        http::names(&events),
+        ["shim", "session_file", "exit"],
+        "{events:?}"
+    );
     let shim = &events.iter().find(|e| e.name == "shim").expect("shim").data;
     assert_eq!(shim["runtime"], if agent.is_bun() { "bun" } else { "node" });
     let files = listed(&g.list);
     assert_eq!(files.len(), 1);
     assert_eq!(session_files(&events), files);
-    let lines = std::fs::read_to_string(&files[0]).expect("session file").lines().count();
+    let lines = std::fs::read_to_string(&files[0])
+        .expect("session file")
+        .lines()
+        .count();
     assert_eq!(lines, 1003, "header, user, assistant and 1000 appends");
-    assert_eq!(events.last().map(|e| e.data["exit_code"].clone()), Some(0.into()));
+    assert_eq!(
+        events.last().map(|e| e.data["exit_code"].clone()),
+        Some(0.into())
+    );
 }
 
 fn rebind_and_back(agent: Agent) {
@@ -158,13 +180,19 @@ fn project_file_is_not_a_session(agent: Agent) {
     // The hook's report of it (if any) came before the list; and the
     // runner must refuse it when told directly too.
     let body = serde_json::json!({"op": "write", "pid": 1, "path": project}).to_string();
-    assert_eq!(http::post(&sock, "/shim/event", body.as_bytes()).status, 204);
+    assert_eq!(
+        http::post(&sock, "/shim/event", body.as_bytes()).status,
+        204
+    );
     let meta = http::meta(&sock);
     assert_eq!(meta["session_file"], first.data["path"], "{meta}");
     assert_eq!(http::post(&sock, "/input", b"\r").status, 204);
     let events = g.sse.rest(T);
     assert_eq!(session_files(&events), Vec::<PathBuf>::new(), "{events:?}");
-    assert_eq!(PathBuf::from(first.data["path"].as_str().expect("path")), listed(&g.list)[0]);
+    assert_eq!(
+        PathBuf::from(first.data["path"].as_str().expect("path")),
+        listed(&g.list)[0]
+    );
 }
 
 fn replay_to_a_late_subscriber(agent: Agent) {
@@ -175,7 +203,11 @@ fn replay_to_a_late_subscriber(agent: Agent) {
     let sock = env.sock(&g.id);
     let mut late = Sse::connect(&sock);
     let replay: Vec<_> = (0..3).map(|_| late.next()).collect();
-    assert_eq!(http::names(&replay), ["meta", "shim", "session_file"], "{replay:?}");
+    assert_eq!(
+        http::names(&replay),
+        ["meta", "shim", "session_file"],
+        "{replay:?}"
+    );
     assert_eq!(replay[0].data["session_file"], first.data["path"]);
     assert_eq!(replay[0].data["shim"]["active"], true);
     assert_eq!(replay[2].data, first.data);
@@ -190,13 +222,19 @@ fn children_see_the_users_environment(agent: Agent) {
     let go = env.root.join("go");
     std::fs::write(&go, "").expect("gate open");
     let mut cmd = env.amux(["run", "--"]);
-    cmd.args(agent.argv()).args(["--spawn-child", "--spawn-self"]);
-    cmd.env("NODE_OPTIONS", &node_options).env("BUN_OPTIONS", &bun_options).env("AMUX_TEST_GATE", &go);
+    cmd.args(agent.argv())
+        .args(["--spawn-child", "--spawn-self"]);
+    cmd.env("NODE_OPTIONS", &node_options)
+        .env("BUN_OPTIONS", &bun_options)
+        .env("AMUX_TEST_GATE", &go);
     let out = support::output_within(cmd, T);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{text}");
-    let children: Vec<serde_json::Value> =
-        text.lines().filter(|l| l.starts_with("{\"child\"")).map(|l| serde_json::from_str(l).expect("child JSON")).collect();
+    let children: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"child\""))
+        .map(|l| serde_json::from_str(l).expect("child JSON"))
+        .collect();
     assert_eq!(children.len(), 2, "{text}");
     for child in &children {
         assert_eq!(child["NODE_OPTIONS"], node_options.as_str(), "{child}");
@@ -225,8 +263,15 @@ fn output_is_unchanged_by_the_preload(agent: Agent) {
     let (plain_out, plain_code) = run_piped(plain);
     assert_eq!(plain_code, Some(3));
     assert_eq!(amux_code, plain_code);
-    assert!(plain_out.starts_with(b"agent done:"), "{:?}", String::from_utf8_lossy(&plain_out));
-    assert_eq!(String::from_utf8_lossy(&amux_out), String::from_utf8_lossy(&plain_out));
+    assert!(
+        plain_out.starts_with(b"agent done:"),
+        "{:?}",
+        String::from_utf8_lossy(&plain_out)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&amux_out),
+        String::from_utf8_lossy(&plain_out)
+    );
     assert_eq!(amux_out, plain_out);
 }
 
@@ -241,7 +286,10 @@ fn no_runner_runs_normally(agent: Agent) {
     let mut hooked = env.command(&argv[0], &argv[1..]);
     hooked
         .args(flags)
-        .env("NODE_OPTIONS", format!("--import file://{}", hook.display()))
+        .env(
+            "NODE_OPTIONS",
+            format!("--import file://{}", hook.display()),
+        )
         .env("BUN_OPTIONS", format!("--preload {}", hook.display()))
         .env("AMUX_RUNNER_SOCK", env.root.join("nowhere.sock"))
         .env("AMUX_HOOK_FIFO", env.root.join("nowhere.fifo"));
@@ -251,7 +299,10 @@ fn no_runner_runs_normally(agent: Agent) {
     let (plain_out, plain_code) = run_piped(plain);
     assert_eq!(plain_code, Some(5));
     let text = String::from_utf8_lossy(&hooked_out).into_owned();
-    assert!(text.contains("\"sock\":false"), "the hook did not load: {text}");
+    assert!(
+        text.contains("\"sock\":false"),
+        "the hook did not load: {text}"
+    );
     assert_eq!((hooked_out, hooked_code), (plain_out, plain_code));
 }
 

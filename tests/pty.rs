@@ -42,7 +42,11 @@ fn resize_reaches_the_child() {
         if term.text()[from..].contains("30 100") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the child never saw 100x30:\n{}", term.text());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never saw 100x30:\n{}",
+            term.text()
+        );
         from = end;
         term.read_some(Duration::from_millis(50));
     }
@@ -56,7 +60,12 @@ fn ctrl_c_kills_the_child_and_exits_130() {
     let mut term = Pty::spawn(&env, ["run", "--", "sleep", "100"], 80, 24);
     term.wait_raw(T);
     term.write(b"\x03");
-    assert_eq!(term.wait_exit(T).code(), Some(130), "screen:\n{}", term.text());
+    assert_eq!(
+        term.wait_exit(T).code(),
+        Some(130),
+        "screen:\n{}",
+        term.text()
+    );
 }
 
 #[test]
@@ -75,7 +84,11 @@ fn terminal_attributes_are_restored() {
     let mut term = Pty::spawn(&env, ["run", "--", "cat"], 80, 24);
     let before = term.initial.clone();
     term.wait_raw(T);
-    assert_ne!(term.termios(), before, "raw mode should differ from the defaults");
+    assert_ne!(
+        term.termios(),
+        before,
+        "raw mode should differ from the defaults"
+    );
     term.write(b"\x04");
     assert_eq!(term.wait_exit(T).code(), Some(0));
     assert!(!term.is_raw(), "terminal left in raw mode");
@@ -88,7 +101,12 @@ fn pipes_in_and_out() {
     let mut cmd = env.amux(["run", "--", "cat"]);
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
-    child.stdin.take().expect("stdin").write_all(b"a\nb\n").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a\nb\n")
+        .expect("write");
     let stdout = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();

@@ -31,14 +31,21 @@ fn pi_flags() -> [&'static str; 4] {
 /// The one conversation file pi wrote.
 fn written_file(env: &TestEnv) -> PathBuf {
     let files = support::jsonl_files(&env.pi_sessions());
-    assert_eq!(files.len(), 1, "pi should write one session file: {files:?}");
+    assert_eq!(
+        files.len(),
+        1,
+        "pi should write one session file: {files:?}"
+    );
     files.into_iter().next().unwrap_or_default()
 }
 
 fn print_mode(launcher: Vec<PathBuf>) {
     let (env, model) = setup();
     let mut cmd = env.amux(["run", "-d", "--"]);
-    cmd.args(launcher).args(pi_flags()).args(["-p", "tell me about quokkas"]).env("PI_OFFLINE", "1");
+    cmd.args(launcher)
+        .args(pi_flags())
+        .args(["-p", "tell me about quokkas"])
+        .env("PI_OFFLINE", "1");
     cmd.stderr(std::process::Stdio::inherit());
     let out = support::output_within(cmd, T);
     assert!(out.status.success(), "amux run -d: {:?}", out.status);
@@ -46,8 +53,15 @@ fn print_mode(launcher: Vec<PathBuf>) {
     let sock = env.sock(&id);
     let events = Sse::connect(&sock).rest(T);
     let screen = http::get(&sock, "/scrollback/text").text();
-    assert!(screen.contains(REPLY), "pi did not print the reply:\n{screen}");
-    assert_eq!(events.last().map(|e| e.data["exit_code"].clone()), Some(0.into()), "{events:?}\n{screen}");
+    assert!(
+        screen.contains(REPLY),
+        "pi did not print the reply:\n{screen}"
+    );
+    assert_eq!(
+        events.last().map(|e| e.data["exit_code"].clone()),
+        Some(0.into()),
+        "{events:?}\n{screen}"
+    );
     assert!(model.requests() >= 1);
     let file = written_file(&env);
     let attributed: Vec<_> = events.iter().filter(|e| e.name == "session_file").collect();
@@ -74,7 +88,12 @@ fn only_socket(env: &TestEnv) -> PathBuf {
         T,
         || {
             let socks: Vec<PathBuf> = std::fs::read_dir(env.sessions())
-                .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "sock")).collect())
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+                        .collect()
+                })
                 .unwrap_or_default();
             found = socks.first().cloned();
             socks.len() == 1
@@ -87,14 +106,21 @@ fn only_socket(env: &TestEnv) -> PathBuf {
 #[test]
 fn interactive_under_node() {
     let (env, model) = setup();
-    let mut args = vec!["run".to_string(), "--".into(), support::pi().display().to_string()];
+    let mut args = vec![
+        "run".to_string(),
+        "--".into(),
+        support::pi().display().to_string(),
+    ];
     args.extend(pi_flags().map(String::from));
     let mut term = Pty::spawn(&env, &args, 100, 30);
     let sock = only_socket(&env);
     // pi drops keys typed before its editor is up: wait for the footer
     // naming the model, drawn with the first full screen.
     let ready = term.wait_for("fake-model", T);
-    assert!(http::meta(&sock)["session_file"].is_null(), "attributed before any conversation");
+    assert!(
+        http::meta(&sock)["session_file"].is_null(),
+        "attributed before any conversation"
+    );
     term.write(b"tell me about quokkas");
     term.wait_for_from(ready, "quokkas", T);
     term.write(b"\r");

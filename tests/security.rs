@@ -14,14 +14,22 @@ const T: Duration = Duration::from_secs(20);
 const NOBODY: u32 = 65534;
 
 fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).mode() & 0o7777
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .mode()
+        & 0o7777
 }
 
 #[test]
 fn runtime_dir_is_created_private() {
     let env = TestEnv::new();
     let out = support::output_within(env.amux(["run", "--", "true"]), T);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(mode(&env.runtime()), 0o700);
     assert_eq!(mode(&env.sessions()), 0o700);
 }
@@ -33,9 +41,18 @@ fn expect_refusal(env: &TestEnv, why: &str) {
     cmd.stderr(std::process::Stdio::piped());
     let out = support::output_within(cmd, T);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "amux accepted the directory; stderr: {stderr}");
-    assert!(stderr.contains(&env.runtime().display().to_string()), "message does not name the dir: {stderr}");
-    assert!(stderr.contains(why), "message does not say why ({why}): {stderr}");
+    assert!(
+        !out.status.success(),
+        "amux accepted the directory; stderr: {stderr}"
+    );
+    assert!(
+        stderr.contains(&env.runtime().display().to_string()),
+        "message does not name the dir: {stderr}"
+    );
+    assert!(
+        stderr.contains(why),
+        "message does not say why ({why}): {stderr}"
+    );
     assert!(!env.work().join("ran").exists(), "the command ran anyway");
 }
 
@@ -75,7 +92,12 @@ fn client(env: &TestEnv, sock: &Path, uid: Option<u32>) -> serde_json::Value {
     }
     let out = support::output_within(cmd, T);
     assert!(out.status.success(), "client failed: {:?}", out.status);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("client output ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "client output ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 #[test]
@@ -94,11 +116,23 @@ fn another_uid_is_closed_without_a_reply() {
 
     // Control: through the same link, our own uid is served.
     let ours = client(&env, &link, None);
-    assert!(ours["text"].as_str().is_some_and(|t| t.starts_with("HTTP/1.1 200")), "{ours}");
+    assert!(
+        ours["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("HTTP/1.1 200")),
+        "{ours}"
+    );
 
     let theirs = client(&env, &link, Some(NOBODY));
-    assert_eq!(theirs["timeout"], serde_json::Value::Null, "the connection was left open: {theirs}");
+    assert_eq!(
+        theirs["timeout"],
+        serde_json::Value::Null,
+        "the connection was left open: {theirs}"
+    );
     assert_eq!(theirs["bytes"], 0, "another uid got a reply: {theirs}");
-    assert!(theirs["error"].is_null() || theirs["error"] != "EACCES", "nobody could not even connect: {theirs}");
+    assert!(
+        theirs["error"].is_null() || theirs["error"] != "EACCES",
+        "nobody could not even connect: {theirs}"
+    );
     assert_eq!(support::http::meta(&env.sock(&id))["alive"], true);
 }

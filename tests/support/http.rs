@@ -24,8 +24,12 @@ pub struct Response {
 
 impl Response {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     pub fn text(&self) -> String {
@@ -36,20 +40,32 @@ impl Response {
     pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     }
 
     /// Asserts the status and a JSON `{"error": "..."}` body.
     pub fn assert_error(&self, status: u16) {
-        assert_eq!(self.status, status, "unexpected reply: {}{}", self.head, self.text());
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected reply: {}{}",
+            self.head,
+            self.text()
+        );
         let json = self.json();
-        assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "no error message in {json}");
+        assert!(
+            json["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "no error message in {json}"
+        );
     }
 }
 
 pub fn connect(sock: &Path) -> UnixStream {
-    let stream = UnixStream::connect(sock).unwrap_or_else(|e| panic!("connect {}: {e}", sock.display()));
+    let stream =
+        UnixStream::connect(sock).unwrap_or_else(|e| panic!("connect {}: {e}", sock.display()));
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     stream.set_write_timeout(Some(TIMEOUT)).expect("timeout");
     stream
@@ -58,13 +74,21 @@ pub fn connect(sock: &Path) -> UnixStream {
 pub fn request(sock: &Path, method: &str, target: &str, body: &[u8]) -> Response {
     let mut head = format!("{method} {target} HTTP/1.1\r\nHost: amux\r\nConnection: close\r\n");
     if !body.is_empty() || method == "POST" {
-        head.push_str(&format!("Content-Length: {}\r\nContent-Type: application/json\r\n", body.len()));
+        head.push_str(&format!(
+            "Content-Length: {}\r\nContent-Type: application/json\r\n",
+            body.len()
+        ));
     }
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body);
     let reply = raw(sock, &bytes);
-    parse(&reply).unwrap_or_else(|| panic!("no HTTP reply to {method} {target}: {:?}", String::from_utf8_lossy(&reply)))
+    parse(&reply).unwrap_or_else(|| {
+        panic!(
+            "no HTTP reply to {method} {target}: {:?}",
+            String::from_utf8_lossy(&reply)
+        )
+    })
 }
 
 pub fn get(sock: &Path, target: &str) -> Response {
@@ -100,7 +124,10 @@ pub fn read_to_close(stream: &mut UnixStream) -> Vec<u8> {
             // A reset after the reply (the server closed with unread
             // input) still leaves us the reply.
             Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return reply,
-            Err(e) => panic!("reading the reply: {e} (got {:?})", String::from_utf8_lossy(&reply)),
+            Err(e) => panic!(
+                "reading the reply: {e} (got {:?})",
+                String::from_utf8_lossy(&reply)
+            ),
         }
     }
 }
@@ -110,7 +137,11 @@ pub fn parse(reply: &[u8]) -> Option<Response> {
     let end = reply.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8_lossy(&reply[..end]).into_owned();
     let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some(Response { status, head, body: reply[end + 4..].to_vec() })
+    Some(Response {
+        status,
+        head,
+        body: reply[end + 4..].to_vec(),
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -128,18 +159,29 @@ pub struct Sse {
 impl Sse {
     pub fn connect(sock: &Path) -> Sse {
         let mut stream = connect(sock);
-        stream.write_all(b"GET /events HTTP/1.1\r\nHost: amux\r\n\r\n").expect("write");
-        let mut sse = Sse { stream, buf: Vec::new() };
+        stream
+            .write_all(b"GET /events HTTP/1.1\r\nHost: amux\r\n\r\n")
+            .expect("write");
+        let mut sse = Sse {
+            stream,
+            buf: Vec::new(),
+        };
         let deadline = Instant::now() + TIMEOUT;
         let end = loop {
             if let Some(end) = sse.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break end;
             }
-            assert!(sse.fill(deadline).expect("read SSE head"), "closed before the SSE head");
+            assert!(
+                sse.fill(deadline).expect("read SSE head"),
+                "closed before the SSE head"
+            );
         };
         let head = String::from_utf8_lossy(&sse.buf[..end]).into_owned();
         assert!(head.starts_with("HTTP/1.1 200"), "GET /events: {head}");
-        assert!(head.to_ascii_lowercase().contains("text/event-stream"), "GET /events: {head}");
+        assert!(
+            head.to_ascii_lowercase().contains("text/event-stream"),
+            "GET /events: {head}"
+        );
         sse.buf.drain(..end + 4);
         sse
     }
@@ -160,7 +202,12 @@ impl Sse {
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     return Err(io::ErrorKind::TimedOut.into())
                 }
                 Err(e) => return Err(e),
@@ -231,11 +278,16 @@ fn parse_frame(frame: &str) -> Event {
             data.push_str(v.trim_start());
         }
     }
-    let data = serde_json::from_str(&data).unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {frame:?}"));
+    let data = serde_json::from_str(&data)
+        .unwrap_or_else(|e| panic!("SSE data is not JSON ({e}): {frame:?}"));
     Event { name, data }
 }
 
 /// Only the names of `events`, skipping the rate-limited `activity` and `title`.
 pub fn names(events: &[Event]) -> Vec<&str> {
-    events.iter().map(|e| e.name.as_str()).filter(|n| !matches!(*n, "activity" | "title")).collect()
+    events
+        .iter()
+        .map(|e| e.name.as_str())
+        .filter(|n| !matches!(*n, "activity" | "title"))
+        .collect()
 }

@@ -44,7 +44,8 @@ pub struct TestEnv {
 impl TestEnv {
     pub fn new() -> TestEnv {
         let mut bytes = [0u8; 6];
-        rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).expect("getrandom");
+        rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty())
+            .expect("getrandom");
         let suffix: String = bytes.iter().map(|b| (b'a' + b % 26) as char).collect();
         let root = PathBuf::from(format!("/tmp/at-{suffix}"));
         std::fs::create_dir(&root).expect("create the test dir");
@@ -79,7 +80,8 @@ impl TestEnv {
 
     /// Makes the whole tree reachable by another uid (security tests).
     pub fn open_to_all(&self) {
-        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
     }
 
     /// Applies the isolated environment (and the kill marker) to `cmd`.
@@ -131,9 +133,15 @@ impl TestEnv {
         cmd.args(args).stderr(Stdio::inherit());
         let out = output_within(cmd, Duration::from_secs(20));
         assert!(out.status.success(), "amux run -d failed: {:?}", out.status);
-        let id = String::from_utf8(out.stdout).expect("utf-8 id").trim().to_string();
+        let id = String::from_utf8(out.stdout)
+            .expect("utf-8 id")
+            .trim()
+            .to_string();
         assert!(id.len() >= 10, "bad session id {id:?}");
-        assert!(self.sock(&id).exists(), "no socket for {id} after run -d returned");
+        assert!(
+            self.sock(&id).exists(),
+            "no socket for {id} after run -d returned"
+        );
         id
     }
 
@@ -146,14 +154,27 @@ impl TestEnv {
     fn kill_marked(&self) {
         let needle = format!("{MARKER}={}\0", self.root.display()).into_bytes();
         let me = std::process::id();
-        let Ok(procs) = std::fs::read_dir("/proc") else { return };
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            return;
+        };
         for entry in procs.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                continue;
+            };
             if pid as u32 == me {
                 continue;
             }
-            let Ok(environ) = std::fs::read(entry.path().join("environ")) else { continue };
-            if environ.windows(needle.len()).any(|w| w == needle.as_slice()) {
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            if environ
+                .windows(needle.len())
+                .any(|w| w == needle.as_slice())
+            {
                 if let Some(pid) = rustix::process::Pid::from_raw(pid) {
                     let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
                 }
@@ -188,7 +209,11 @@ pub fn node() -> PathBuf {
 
 fn installed(rel: &str) -> PathBuf {
     let path = manifest_dir().join(".cache/agents/node_modules").join(rel);
-    assert!(path.exists(), "{} is missing: run ./.ci/setup-agents (or make test)", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run ./.ci/setup-agents (or make test)",
+        path.display()
+    );
     path
 }
 
@@ -207,14 +232,19 @@ pub fn pi_cli_js() -> PathBuf {
 
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 /// Polls `cond` every 10 ms until it holds; panics with `what` at the deadline.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool, what: &str) {
     let deadline = Instant::now() + timeout;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -238,7 +268,11 @@ pub fn output_within(mut cmd: Command, timeout: Duration) -> Output {
     let out_thread = read_all(stdout.map(|s| Box::new(s) as Box<dyn std::io::Read + Send>));
     let err_thread = read_all(stderr.map(|s| Box::new(s) as Box<dyn std::io::Read + Send>));
     let status = wait_child(&mut child, timeout);
-    Output { status, stdout: out_thread.join().unwrap_or_default(), stderr: err_thread.join().unwrap_or_default() }
+    Output {
+        status,
+        stdout: out_thread.join().unwrap_or_default(),
+        stderr: err_thread.join().unwrap_or_default(),
+    }
 }
 
 pub fn wait_child(child: &mut std::process::Child, timeout: Duration) -> std::process::ExitStatus {
@@ -259,7 +293,9 @@ pub fn wait_child(child: &mut std::process::Child, timeout: Duration) -> std::pr
 /// Session files under `dir`, recursively (pi writes one dir per cwd).
 pub fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {

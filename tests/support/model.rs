@@ -42,7 +42,12 @@ impl FakeModel {
                 }
             }
         });
-        FakeModel { port, requests, stop, thread: Some(thread) }
+        FakeModel {
+            port,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// Completions answered so far.
@@ -74,15 +79,21 @@ impl Drop for FakeModel {
 fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some((head, _body)) = read_request(&mut stream) else { return };
+    let Some((head, _body)) = read_request(&mut stream) else {
+        return;
+    };
     let request_line = head.lines().next().unwrap_or("");
     if !(request_line.starts_with("POST ") && request_line.contains("/chat/completions")) {
-        let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     }
     count.fetch_add(1, Ordering::SeqCst);
     let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
-    let split = reply.char_indices().nth(reply.chars().count() / 2).map_or(reply.len(), |(i, _)| i);
+    let split = reply
+        .char_indices()
+        .nth(reply.chars().count() / 2)
+        .map_or(reply.len(), |(i, _)| i);
     let chunk = |delta: serde_json::Value, finish: Option<&str>| {
         let mut obj = serde_json::json!({
             "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000u64,
@@ -94,7 +105,10 @@ fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str) {
         }
         format!("data: {obj}\n\n")
     };
-    let mut out = chunk(serde_json::json!({"role": "assistant", "content": ""}), None);
+    let mut out = chunk(
+        serde_json::json!({"role": "assistant", "content": ""}),
+        None,
+    );
     out += &chunk(serde_json::json!({"content": &reply[..split]}), None);
     out += &chunk(serde_json::json!({"content": &reply[split..]}), None);
     out += &chunk(serde_json::json!({}), Some("stop"));
@@ -116,7 +130,10 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     let length = head
         .lines()
-        .find_map(|l| l.split_once(':').filter(|(n, _)| n.trim().eq_ignore_ascii_case("content-length")))
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
+        })
         .and_then(|(_, v)| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
     while buf.len() < head_end + length {

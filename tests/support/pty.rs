@@ -30,18 +30,29 @@ pub struct Pty {
 }
 
 pub fn open(cols: u16, rows: u16) -> (OwnedFd, OwnedFd) {
-    let controller = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC).expect("openpt");
+    let controller =
+        rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+            .expect("openpt");
     rustix::pty::grantpt(&controller).expect("grantpt");
     rustix::pty::unlockpt(&controller).expect("unlockpt");
     let name = rustix::pty::ptsname(&controller, Vec::new()).expect("ptsname");
-    let user = rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty())
-        .expect("open the user side");
+    let user = rustix::fs::open(
+        name.as_c_str(),
+        OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .expect("open the user side");
     termios::tcsetwinsize(&controller, winsize(cols, rows)).expect("winsize");
     (controller, user)
 }
 
 fn winsize(cols: u16, rows: u16) -> Winsize {
-    Winsize { ws_col: cols, ws_row: rows, ws_xpixel: 0, ws_ypixel: 0 }
+    Winsize {
+        ws_col: cols,
+        ws_row: rows,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    }
 }
 
 impl Pty {
@@ -58,7 +69,13 @@ impl Pty {
         let stdio = || Stdio::from(user.try_clone().expect("dup"));
         cmd.stdin(stdio()).stdout(stdio()).stderr(stdio());
         let child = cmd.spawn().expect("spawn setsid amux");
-        Pty { controller, user, child, output: Vec::new(), initial }
+        Pty {
+            controller,
+            user,
+            child,
+            output: Vec::new(),
+            initial,
+        }
     }
 
     /// The terminal's attributes, as comparable text.
@@ -77,7 +94,11 @@ impl Pty {
     pub fn wait_raw(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         while !self.is_raw() {
-            assert!(Instant::now() < deadline, "amux never put the terminal in raw mode; screen:\n{}", self.text());
+            assert!(
+                Instant::now() < deadline,
+                "amux never put the terminal in raw mode; screen:\n{}",
+                self.text()
+            );
             self.read_some(Duration::from_millis(10));
         }
     }
@@ -101,7 +122,10 @@ impl Pty {
     /// Reads what is available within `timeout`; false when nothing came
     /// (or the other side is gone).
     pub fn read_some(&mut self, timeout: Duration) -> bool {
-        let ts = Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos() as i64 };
+        let ts = Timespec {
+            tv_sec: timeout.as_secs() as i64,
+            tv_nsec: timeout.subsec_nanos() as i64,
+        };
         let mut fds = [PollFd::new(&self.controller, PollFlags::IN)];
         match rustix::event::poll(&mut fds, Some(&ts)) {
             Ok(0) | Err(_) => return false,
@@ -127,11 +151,18 @@ impl Pty {
         let deadline = Instant::now() + timeout;
         loop {
             let hay = &self.output[from.min(self.output.len())..];
-            if let Some(pos) = hay.windows(needle.len()).position(|w| w == needle.as_bytes()) {
+            if let Some(pos) = hay
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
+            {
                 return from + pos + needle.len();
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out after {timeout:?} waiting for {needle:?}; screen so far:\n{}", self.text());
+            assert!(
+                !left.is_zero(),
+                "timed out after {timeout:?} waiting for {needle:?}; screen so far:\n{}",
+                self.text()
+            );
             self.read_some(left.min(Duration::from_millis(200)));
         }
     }
@@ -149,7 +180,11 @@ impl Pty {
                 while self.read_some(Duration::from_millis(20)) {}
                 return status;
             }
-            assert!(Instant::now() < deadline, "amux did not exit within {timeout:?}; screen:\n{}", self.text());
+            assert!(
+                Instant::now() < deadline,
+                "amux did not exit within {timeout:?}; screen:\n{}",
+                self.text()
+            );
             self.read_some(Duration::from_millis(20));
         }
     }
