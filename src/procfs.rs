@@ -1,1 +1,313 @@
-//! TODO
+//! Linux `/proc` helpers: process trees, open files, cwd, memory and CPU.
+//!
+//! Everything here reads small text files or symlinks under `/proc` and
+//! treats any failure as "not there": processes and fds come and go between
+//! listing a directory and reading an entry, so a vanished one is skipped
+//! rather than reported. The process tree is built from the `ppid` field of
+//! every `/proc/<pid>/stat` (one pass, then a walk down from the root),
+//! which works without `CONFIG_PROC_CHILDREN` and sees children of every
+//! thread. Open-file flags come from the octal `flags:` line of
+//! `/proc/<pid>/fdinfo/<fd>`. This is the only platform-specific file.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// `O_ACCMODE` and its values, and `O_APPEND`, as printed (octal) in fdinfo.
+const O_ACCMODE: u32 = 0o3;
+const O_WRONLY: u32 = 0o1;
+const O_RDWR: u32 = 0o2;
+const O_APPEND: u32 = 0o2000;
+
+/// One open file descriptor of a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFile {
+    pub path: PathBuf,
+    pub fd: u32,
+    pub writable: bool,
+    pub append: bool,
+}
+
+/// Numeric entries of a `/proc` directory (pids, fds).
+fn numeric_entries(dir: &Path) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    (entries.flatten())
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .collect()
+}
+
+/// The fields after `comm` in a stat line; `comm` may hold spaces and
+/// parentheses, so we cut at the last `)`.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_ascii_whitespace().collect())
+}
+
+/// `ppid` from a stat line (field 4, the second after `comm`).
+fn parse_ppid(stat: &str) -> Option<u32> {
+    stat_fields(stat)?.get(1)?.parse().ok()
+}
+
+/// `utime + stime` from a stat line (fields 14 and 15).
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let fields = stat_fields(stat)?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The octal `flags:` value of an fdinfo file.
+fn parse_fdinfo_flags(fdinfo: &str) -> Option<u32> {
+    let line = fdinfo.lines().find_map(|l| l.strip_prefix("flags:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
+}
+
+/// A `Key:   123 kB` line of `/proc/<pid>/status`, in KiB.
+fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
+    line.split_ascii_whitespace().next()?.parse().ok()
+}
+
+/// `pid` and every process below it (order: breadth-first from `pid`).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for child in numeric_entries(Path::new("/proc")) {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        if let Some(ppid) = parse_ppid(&stat) {
+            children.entry(ppid).or_default().push(child);
+        }
+    }
+    let mut tree = vec![pid];
+    let mut next = 0;
+    while let Some(&p) = tree.get(next) {
+        next += 1;
+        for &c in children.get(&p).into_iter().flatten() {
+            // A pid cycle cannot happen, but a reused pid racing the scan
+            // must not make us loop.
+            if !tree.contains(&c) {
+                tree.push(c);
+            }
+        }
+    }
+    tree
+}
+
+/// The files `pid` has open (sockets, pipes and other non-paths skipped).
+pub fn open_files(pid: u32) -> Vec<OpenFile> {
+    let mut files = Vec::new();
+    for fd in numeric_entries(Path::new(&format!("/proc/{pid}/fd"))) {
+        let Ok(path) = fs::read_link(format!("/proc/{pid}/fd/{fd}")) else {
+            continue;
+        };
+        if !path.is_absolute() {
+            continue;
+        }
+        let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"));
+        let Some(flags) = info.ok().as_deref().and_then(parse_fdinfo_flags) else {
+            continue;
+        };
+        let mode = flags & O_ACCMODE;
+        files.push(OpenFile {
+            path,
+            fd,
+            writable: mode == O_WRONLY || mode == O_RDWR,
+            append: flags & O_APPEND != 0,
+        });
+    }
+    files
+}
+
+/// DESIGN §5.2 rule 5 (Codex): among the tree's fds, the `*.jsonl` files
+/// open for writing with `O_APPEND` that `accept` approves; newest (by file
+/// mtime) wins.
+pub fn newest_append_writer(root_pid: u32, accept: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
+    let mut best: Option<(SystemTime, PathBuf)> = None;
+    for pid in descendants(root_pid) {
+        for file in open_files(pid) {
+            let jsonl = file.path.extension().is_some_and(|e| e == "jsonl");
+            if !(file.writable && file.append && jsonl && accept(&file.path)) {
+                continue;
+            }
+            // A deleted file reads as "path (deleted)" and fails here.
+            let Ok(mtime) = fs::metadata(&file.path).and_then(|m| m.modified()) else {
+                continue;
+            };
+            if best.as_ref().map_or(true, |(t, _)| mtime > *t) {
+                best = Some((mtime, file.path));
+            }
+        }
+    }
+    best.map(|(_, path)| path)
+}
+
+pub fn process_cwd(pid: u32) -> Option<PathBuf> {
+    fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+/// Resident set size in KiB (`VmRSS`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_status_kib(&status, "VmRSS")
+}
+
+/// User plus system CPU time in clock ticks.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    parse_cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::{File, OpenOptions};
+    use std::os::fd::AsRawFd;
+
+    /// A unique scratch directory removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("amux-procfs-{}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn stat_lines_parse_despite_odd_comm() {
+        let cases: &[(&str, Option<u32>, Option<u64>)] = &[
+            (
+                "42 (bash) S 7 42 42 0 -1 4194560 1 2 3 4 15 6 0 0 20 0 1 0",
+                Some(7),
+                Some(21),
+            ),
+            (
+                "9 (a) b (c)) R 1 9 9 0 -1 0 0 0 0 0 100 200 0 0",
+                Some(1),
+                Some(300),
+            ),
+            ("5 (x", None, None),
+            ("5 (x) S", None, None),
+            ("5 (x) S 1 2", Some(1), None),
+        ];
+        for &(line, ppid, ticks) in cases {
+            assert_eq!(parse_ppid(line), ppid, "{line}");
+            assert_eq!(parse_cpu_ticks(line), ticks, "{line}");
+        }
+    }
+
+    #[test]
+    fn fdinfo_and_status_parse() {
+        let cases: &[(&str, Option<u32>)] = &[
+            ("pos:\t0\nflags:\t0102002\nmnt_id:\t30\n", Some(0o102002)),
+            ("pos:\t0\nflags:\t02\n", Some(2)),
+            ("pos:\t0\nflags:\t09\n", None),
+            ("pos:\t0\n", None),
+        ];
+        for &(text, flags) in cases {
+            assert_eq!(parse_fdinfo_flags(text), flags, "{text:?}");
+        }
+        let status = "Name:\tx\nVmRSSX:\t1 kB\nVmRSS:\t   2048 kB\n";
+        assert_eq!(parse_status_kib(status, "VmRSS"), Some(2048));
+        assert_eq!(parse_status_kib(status, "VmSwap"), None);
+    }
+
+    fn find(pid: u32, file: &File) -> OpenFile {
+        let fd = file.as_raw_fd() as u32;
+        let found = open_files(pid).into_iter().find(|f| f.fd == fd);
+        found.expect("fd listed")
+    }
+
+    #[test]
+    fn open_files_report_access_and_append() {
+        let dir = Scratch::new("open");
+        let log = dir.0.join("a.jsonl");
+        let appender = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let reader = File::open(&log).unwrap();
+        let me = std::process::id();
+        let a = find(me, &appender);
+        assert_eq!(
+            (a.path.as_path(), a.writable, a.append),
+            (log.as_path(), true, true)
+        );
+        let r = find(me, &reader);
+        assert_eq!((r.writable, r.append), (false, false));
+        let accept = |p: &Path| p.starts_with(&dir.0);
+        assert_eq!(newest_append_writer(me, &accept), Some(log.clone()));
+        assert_eq!(newest_append_writer(me, &|_: &Path| false), None);
+    }
+
+    #[test]
+    fn newest_append_writer_prefers_latest_mtime() {
+        let dir = Scratch::new("newest");
+        let open = |name: &str| {
+            let path = dir.0.join(name);
+            let f = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(&path);
+            (path, f.unwrap())
+        };
+        let (old, old_f) = open("old.jsonl");
+        let (new, new_f) = open("new.jsonl");
+        let (_other, _other_f) = open("not-a-session.log");
+        let now = SystemTime::now();
+        old_f
+            .set_modified(now - std::time::Duration::from_secs(60))
+            .unwrap();
+        new_f.set_modified(now).unwrap();
+        let accept = |p: &Path| p.starts_with(&dir.0);
+        assert_eq!(
+            newest_append_writer(std::process::id(), &accept),
+            Some(new.clone())
+        );
+        new_f
+            .set_modified(now - std::time::Duration::from_secs(120))
+            .unwrap();
+        assert_eq!(newest_append_writer(std::process::id(), &accept), Some(old));
+    }
+
+    #[test]
+    fn descendants_include_a_spawned_child() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let tree = descendants(me);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(tree.first(), Some(&me));
+        assert!(tree.contains(&child.id()), "{tree:?}");
+        assert!(!descendants(child.id()).contains(&me));
+    }
+
+    #[test]
+    fn own_process_facts() {
+        let me = std::process::id();
+        assert_eq!(process_cwd(me), std::env::current_dir().ok());
+        assert!(rss_kib(me).is_some_and(|k| k > 0));
+        assert!(cpu_ticks(me).is_some());
+        assert_eq!(rss_kib(u32::MAX), None);
+        assert!(open_files(u32::MAX).is_empty());
+    }
+}

@@ -8,6 +8,11 @@ pub fn now() -> String {
     format(SystemTime::now())
 }
 
+/// Seconds since the epoch (0 before it).
+pub fn epoch(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
 pub fn format(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)

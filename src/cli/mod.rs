@@ -1,12 +1,17 @@
-//! Command-line front end: picks the verb, hands it the `lexopt` parser,
-//! and runs it. `amux CMD…` with a CMD that is no verb means `amux run
-//! CMD…`. Each verb's options are parsed in its own file; help texts live
-//! in `help.rs`.
+//! Command-line front end: picks the verb, parses its options with
+//! `lexopt` into a `Command`, and runs it. `amux CMD…` with a CMD that is
+//! no verb means `amux run CMD…`. Help texts live in `help.rs`.
 
+mod attach;
+mod client;
+mod control;
 mod help;
+mod query;
 mod run;
 
 use crate::error::{Error, Result};
+use control::Until;
+use lexopt::prelude::*;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
@@ -14,21 +19,42 @@ pub enum Command {
     Help(&'static str),
     Version,
     Run(crate::runner::Options, bool),
+    Daemon { foreground: bool, worker: bool },
+    Ls { all: bool, json: bool },
+    Show { key: String, json: bool },
+    Events,
+    Wait { key: String, until: Until, timeout: Option<f64>, json: bool },
+    Send { key: String, text: Option<String>, enter: bool },
+    Kill { key: String },
+    Attach { key: String },
+    Resume { key: String, detach: bool },
+    Completions { shell: String },
 }
 
-pub const VERBS: &[&str] = &["run", "help"];
+pub const VERBS: &[&str] =
+    &["run", "daemon", "ls", "show", "events", "wait", "send", "kill", "attach", "resume", "completions", "help"];
 
 pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Command> {
     let args: Vec<OsString> = args.collect();
     let Some(first) = args.first() else {
         return Ok(Command::Help(help::MAIN));
     };
-    let rest = args[1..].to_vec();
+    let mut parser = lexopt::Parser::from_args(args[1..].to_vec());
     match first.to_str() {
         Some("-h" | "--help" | "help") => Ok(Command::Help(help::MAIN)),
         Some("-V" | "--version") => Ok(Command::Version),
-        Some("run") => run::parse(rest),
-        Some(opt) if opt.starts_with('-') && opt != "-d" => {
+        Some("run") => run::parse(args[1..].to_vec()),
+        Some("daemon") => parse_daemon(&mut parser),
+        Some("ls") => parse_ls(&mut parser),
+        Some("show") => parse_show(&mut parser),
+        Some("events") => no_args(&mut parser, help::EVENTS, Command::Events),
+        Some("wait") => parse_wait(&mut parser),
+        Some("send") => parse_send(&mut parser),
+        Some("kill") => keyed(&mut parser, help::KILL, |key| Command::Kill { key }),
+        Some("attach") => keyed(&mut parser, help::ATTACH, |key| Command::Attach { key }),
+        Some("resume") => parse_resume(&mut parser),
+        Some("completions") => keyed(&mut parser, help::COMPLETIONS, |shell| Command::Completions { shell }),
+        Some(opt) if opt.starts_with('-') && opt != "-d" && opt != "--" => {
             Err(Error::Usage(format!("unknown option {opt}")))
         }
         // Not a verb: the command to run.
@@ -36,25 +62,172 @@ pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Command> {
     }
 }
 
+/// `-h`/`--help` anywhere in a verb's options prints its help.
+macro_rules! help_check {
+    ($arg:expr, $text:expr) => {
+        if matches!($arg, Short('h') | Long("help")) {
+            return Ok(Command::Help($text));
+        }
+    };
+}
+
+fn parse_daemon(p: &mut lexopt::Parser) -> Result<Command> {
+    let (mut foreground, mut worker) = (false, false);
+    while let Some(arg) = p.next()? {
+        help_check!(arg, help::DAEMON);
+        match arg {
+            Long("foreground") => foreground = true,
+            Long("detached-worker") => worker = true,
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::Daemon { foreground, worker })
+}
+
+fn parse_ls(p: &mut lexopt::Parser) -> Result<Command> {
+    let (mut all, mut json) = (false, false);
+    while let Some(arg) = p.next()? {
+        help_check!(arg, help::LS);
+        match arg {
+            Short('a') | Long("all") => all = true,
+            Long("json") => json = true,
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::Ls { all, json })
+}
+
+fn parse_show(p: &mut lexopt::Parser) -> Result<Command> {
+    let (mut key, mut json) = (None, false);
+    while let Some(arg) = p.next()? {
+        help_check!(arg, help::SHOW);
+        match arg {
+            Long("json") => json = true,
+            Value(v) if key.is_none() => key = Some(v.string()?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::Show { key: key.ok_or_else(|| missing("show", "ID"))?, json })
+}
+
+fn parse_wait(p: &mut lexopt::Parser) -> Result<Command> {
+    let (mut key, mut until, mut timeout, mut json) = (None, Until::Idle, None, false);
+    while let Some(arg) = p.next()? {
+        help_check!(arg, help::WAIT);
+        match arg {
+            Long("until") => until = Until::parse(&p.value()?.string()?)?,
+            Long("timeout") => {
+                let secs: f64 = p.value()?.parse()?;
+                if !(secs.is_finite() && secs >= 0.0) {
+                    return Err(Error::Usage("--timeout takes a number of seconds".into()));
+                }
+                timeout = Some(secs);
+            }
+            Long("json") => json = true,
+            Value(v) if key.is_none() => key = Some(v.string()?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::Wait { key: key.ok_or_else(|| missing("wait", "ID"))?, until, timeout, json })
+}
+
+fn parse_send(p: &mut lexopt::Parser) -> Result<Command> {
+    let (mut key, mut text, mut enter) = (None, None, false);
+    while let Some(arg) = p.next()? {
+        help_check!(arg, help::SEND);
+        match arg {
+            Short('e') | Long("enter") => enter = true,
+            Value(v) if key.is_none() => key = Some(v.string()?),
+            Value(v) if text.is_none() => text = Some(v.string()?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    let key = key.ok_or_else(|| missing("send", "ID"))?;
+    let text = match text.as_deref() {
+        None => return Err(missing("send", "TEXT (or - for stdin)")),
+        Some("-") => None,
+        Some(_) => text,
+    };
+    Ok(Command::Send { key, text, enter })
+}
+
+fn parse_resume(p: &mut lexopt::Parser) -> Result<Command> {
+    let (mut key, mut detach) = (None, false);
+    while let Some(arg) = p.next()? {
+        help_check!(arg, help::RESUME);
+        match arg {
+            Short('d') | Long("detach") => detach = true,
+            Value(v) if key.is_none() => key = Some(v.string()?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::Resume { key: key.ok_or_else(|| missing("resume", "ID"))?, detach })
+}
+
+/// A verb whose only argument is one key (or word).
+fn keyed(p: &mut lexopt::Parser, text: &'static str, make: impl FnOnce(String) -> Command) -> Result<Command> {
+    let mut key = None;
+    while let Some(arg) = p.next()? {
+        help_check!(arg, text);
+        match arg {
+            Value(v) if key.is_none() => key = Some(v.string()?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    let usage = text.lines().next().unwrap_or("");
+    key.map(make).ok_or_else(|| Error::Usage(format!("missing argument; {usage}")))
+}
+
+fn no_args(p: &mut lexopt::Parser, text: &'static str, cmd: Command) -> Result<Command> {
+    if let Some(arg) = p.next()? {
+        help_check!(arg, text);
+        return Err(arg.unexpected().into());
+    }
+    Ok(cmd)
+}
+
+fn missing(verb: &str, what: &str) -> Error {
+    Error::Usage(format!("amux {verb}: missing {what}"))
+}
+
 pub fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Help(text) => print(text),
         Command::Version => print(concat!("amux ", env!("CARGO_PKG_VERSION"), "\n")),
-        Command::Run(opts, detach) => {
-            if detach {
-                crate::runner::run_detached(opts)
-            } else {
-                crate::runner::run(opts)
-            }
-        }
+        Command::Run(opts, true) => crate::runner::run_detached(opts),
+        Command::Run(opts, false) => crate::runner::run(opts),
+        Command::Daemon { foreground, worker } => crate::daemon::run(foreground, worker),
+        Command::Ls { all, json } => query::ls(all, json),
+        Command::Show { key, json } => query::show(&key, json),
+        Command::Events => query::events(),
+        Command::Wait { key, until, timeout, json } => control::wait(&key, until, timeout, json),
+        Command::Send { key, text, enter } => control::send(&key, text, enter),
+        Command::Kill { key } => control::kill(&key),
+        Command::Attach { key } => attach::attach(&key),
+        Command::Resume { key, detach } => resume(&key, detach),
+        Command::Completions { shell } => print(help::completions(&shell)?),
+    }
+}
+
+fn resume(key: &str, detach: bool) -> Result<ExitCode> {
+    let (argv, cwd) = control::resume_plan(key)?;
+    std::env::set_current_dir(&cwd).map_err(|e| Error::io(format!("cannot enter {cwd}"), e))?;
+    let opts = crate::runner::Options {
+        size: None,
+        keep: crate::runner::DEFAULT_KEEP,
+        argv: argv.into_iter().map(OsString::from).collect(),
+        detached_worker: false,
+    };
+    if detach {
+        crate::runner::run_detached(opts)
+    } else {
+        crate::runner::run(opts)
     }
 }
 
 fn print(text: &str) -> Result<ExitCode> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| Error::io("stdout", e))?;
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(|e| Error::io("stdout", e))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,105 @@
-//! TODO
+//! The daemon (DESIGN §5): one per user, following every runner and every
+//! agent's session files, and serving `<runtime>/daemon.sock`.
+//!
+//! `run` takes an exclusive `flock` on `<runtime>/daemon.lock` (a second
+//! daemon exits 0 quietly), binds the socket and starts its tasks on one
+//! `LocalExecutor`: the API server, runner discovery (inotify on
+//! `<runtime>/sessions/` plus a scan), one SSE subscription per runner, and
+//! the session-root watcher. Every task reports into `core::Daemon`, which
+//! holds the store and the attribution engine and publishes changes; no
+//! task polls. `ensure` is how runners and client verbs start a daemon
+//! when none answers.
+
+mod api;
+mod core;
+pub mod follow;
+mod log;
+mod persist;
+mod runners;
+mod sources;
+mod store;
+pub mod watch;
+
+use crate::error::{Context, Error, Result};
+use crate::http::client;
+use crate::paths;
+use async_executor::LocalExecutor;
+use std::os::fd::AsFd;
+use std::process::{Command, ExitCode, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
+    if !foreground {
+        ensure(true)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let runtime = paths::ensure_runtime().context(|| "runtime directory".into())?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(runtime.join("daemon.lock"))
+        .context(|| "daemon lock".into())?;
+    if rustix::fs::flock(lock.as_fd(), rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        // Another daemon holds the lock: it serves this user already.
+        return Ok(ExitCode::SUCCESS);
+    }
+    if worker {
+        let _ = rustix::process::setsid();
+    }
+    let sock = paths::daemon_socket();
+    paths::check_socket_path(&sock).context(|| "daemon socket".into())?;
+    let _ = std::fs::remove_file(&sock);
+    let listener = async_net::unix::UnixListener::bind(&sock).context(|| format!("cannot listen on {}", sock.display()))?;
+    let ex = Rc::new(LocalExecutor::new());
+    let daemon = core::Daemon::new(ex.clone()).context(|| "daemon start".into())?;
+    let result = async_io::block_on(ex.run(async {
+        ex.spawn(crate::http::server::serve(listener, api::handler(daemon.clone()), ex.clone())).detach();
+        ex.spawn(core::watch_roots(daemon.clone())).detach();
+        runners::discover(daemon.clone()).await
+    }));
+    let _ = std::fs::remove_file(&sock);
+    drop(lock);
+    result.context(|| "runner discovery".into())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Makes sure a daemon answers on the socket, starting one in the
+/// background if needed. `wait`: block until it answers (client verbs);
+/// otherwise fire and forget (the runner must not delay the agent).
+pub fn ensure(wait: bool) -> Result<()> {
+    let sock = paths::daemon_socket();
+    if healthy(&sock) {
+        return Ok(());
+    }
+    if std::env::var_os("AMUX_NO_DAEMON").is_some_and(|v| !v.is_empty() && v != "0") {
+        return Err(Error::Failed(format!(
+            "no daemon answers on {} and AMUX_NO_DAEMON is set",
+            sock.display()
+        )));
+    }
+    let exe = std::env::current_exe().context(|| "cannot find the amux executable".into())?;
+    Command::new(exe)
+        .args(["daemon", "--foreground", "--detached-worker"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context(|| "cannot start the daemon".into())?;
+    if !wait {
+        return Ok(());
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if healthy(&sock) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(Error::Failed(format!("the daemon did not come up on {}", sock.display())))
+}
+
+fn healthy(sock: &std::path::Path) -> bool {
+    client::request_blocking(sock, "GET", "/v1/health", b"").is_ok_and(|r| r.status == 200)
+}

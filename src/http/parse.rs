@@ -169,13 +169,16 @@ impl<'b> Cursor<'b> {
 
     /// Consumes CRLF or a bare LF. A CR followed by anything else is `err`.
     fn newline(&mut self, err: Error) -> Result<Status<()>, Error> {
-        if next_byte!(self) == b'\r' {
-            self.bump();
-            if next_byte!(self) != b'\n' {
-                return Err(err);
+        match next_byte!(self) {
+            b'\r' => {
+                self.bump();
+                if next_byte!(self) != b'\n' {
+                    return Err(err);
+                }
             }
+            b'\n' => {}
+            _ => return Err(err),
         }
-        // The caller saw CR or LF here; after a CR we checked for LF.
         self.bump();
         Ok(Status::Complete(()))
     }
@@ -228,7 +231,8 @@ fn is_target_byte(b: u8) -> bool {
 /// field-content = field-vchar [ 1*( SP / HTAB / field-vchar ) field-vchar ]
 /// field-vchar   = VCHAR / obs-text        ; obs-text = %x80-FF
 /// ```
-/// So: anything but CTLs other than HTAB (NUL, CR, LF, DEL included).
+/// So every byte but the CTLs (%x00-1F, %x7F) is allowed, HTAB excepted:
+/// NUL, CR and LF never get into a value.
 fn is_value_byte(b: u8) -> bool {
     b == b'\t' || b == b' ' || (0x21..=0x7E).contains(&b) || b >= 0x80
 }

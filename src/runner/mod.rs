@@ -140,7 +140,8 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     .map_err(|e| spawn_error(&argv[0], e))?;
     let pty::Pty { controller, user } = pty;
     drop(user);
-    let roots = kind.session_roots(&argv_str, &|k| std::env::var(k).ok());
+    // A relative `--session-dir` is relative to the agent's cwd (ours).
+    let roots = kind.session_roots(&argv_str, &|k| std::env::var(k).ok()).into_iter().map(|r| cwd.join(r)).collect();
     let session = Session {
         id: session_id,
         kind,
@@ -158,6 +159,9 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         title: None,
         roots,
     };
+    if crate::daemon::ensure(false).is_err() {
+        // AMUX_NO_DAEMON, or no way to start one: the runner works alone.
+    }
     let ex = Rc::new(LocalExecutor::new());
     let result = async_io::block_on(ex.run(relay::main(
         ex.clone(),

@@ -62,6 +62,7 @@ impl Session {
             "shim": self.shim_json(),
             "size": {"cols": self.cols, "rows": self.rows},
             "title": self.title,
+            "roots": self.roots,
         })
     }
 

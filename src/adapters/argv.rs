@@ -1,0 +1,221 @@
+//! Finding the agent in a command line, and where its own arguments start.
+//!
+//! A command is a chain of launchers ending in the agent: `pi`,
+//! `/opt/x/bin/claude`, `node --import x /y/pi-coding-agent/dist/cli.js`,
+//! `bun run /y/cli.js`, `npx -y @openai/codex`, `env A=1 codex`. We walk
+//! the chain word by word, skipping each launcher's own options (and the
+//! values of the few options that take one), until a word names an agent.
+//! The result is the agent's [`Kind`] and the index of that word: what
+//! comes before it and the word itself are the launcher a resume command
+//! keeps; what follows are the agent's arguments, which resume replaces.
+
+use super::Kind;
+use std::path::Path;
+
+/// Runtime options whose value is the next word (`--import x`).
+const VALUE_OPTIONS: &[&str] = &[
+    "-r",
+    "--require",
+    "--import",
+    "--loader",
+    "--experimental-loader",
+    "-C",
+    "--conditions",
+    "--preload",
+    "--cwd",
+    "--env-file",
+    "--title",
+    "--inspect-port",
+    "--config",
+    "--tsconfig-override",
+];
+
+/// Options that make the runtime run inline code: no agent script follows.
+const EVAL_OPTIONS: &[&str] = &["-e", "--eval", "-p", "--print"];
+
+/// The agent's kind and the index of the argv word that names it, or
+/// `None` for anything that is not a known agent.
+pub fn locate(argv: &[String]) -> Option<(Kind, usize)> {
+    let mut i = 0;
+    loop {
+        let word = argv.get(i)?;
+        match basename(word) {
+            "env" => i = skip_env(argv, i + 1),
+            "node" | "nodejs" | "bun" => {
+                i = skip_options(argv, i + 1)?;
+                match argv.get(i).map(String::as_str) {
+                    // `bun run script` and `bun x pkg` (bunx).
+                    Some("run") => i = skip_options(argv, i + 1)?,
+                    Some("x") => return package(argv, i + 1),
+                    _ => {}
+                }
+                return script_kind(argv.get(i)?).map(|k| (k, i));
+            }
+            "npx" | "bunx" | "pnpx" => return package(argv, i + 1),
+            name => {
+                return name_kind(name)
+                    .or_else(|| script_kind(word))
+                    .map(|k| (k, i))
+            }
+        }
+    }
+}
+
+fn basename(word: &str) -> &str {
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// `pi`, `claude`, `codex` as a program name (npm's `.bin` links).
+fn name_kind(name: &str) -> Option<Kind> {
+    match name {
+        "pi" | "pi-coding-agent" => Some(Kind::Pi),
+        "claude" => Some(Kind::Claude),
+        "codex" => Some(Kind::Codex),
+        _ => None,
+    }
+}
+
+/// A script path run by node or bun: named like the agent (`pi`,
+/// `codex.js`), or inside the agent's npm package directory.
+fn script_kind(path: &str) -> Option<Kind> {
+    let base = basename(path);
+    let stem = [".js", ".mjs", ".cjs"]
+        .iter()
+        .find_map(|ext| base.strip_suffix(ext))
+        .unwrap_or(base);
+    if let Some(kind) = name_kind(stem) {
+        return Some(kind);
+    }
+    let parts: Vec<&str> = Path::new(path).iter().filter_map(|c| c.to_str()).collect();
+    if parts.contains(&"pi-coding-agent") {
+        return Some(Kind::Pi);
+    }
+    if parts
+        .windows(2)
+        .any(|w| w == ["@anthropic-ai", "claude-code"])
+    {
+        return Some(Kind::Claude);
+    }
+    if parts.windows(2).any(|w| w == ["@openai", "codex"]) {
+        return Some(Kind::Codex);
+    }
+    None
+}
+
+/// `npx [opts] <package spec>`: the agent is named by its package.
+fn package(argv: &[String], from: usize) -> Option<(Kind, usize)> {
+    let mut i = from;
+    while let Some(word) = argv.get(i) {
+        match word.as_str() {
+            "-p" | "--package" => i += 2,
+            w if w.starts_with('-') => i += 1,
+            spec => {
+                // `@scope/name@1.2.3` and `name@latest` name the same package.
+                let name = match spec.strip_prefix('@') {
+                    Some(rest) => &spec[..1 + rest.find('@').unwrap_or(rest.len())],
+                    None => spec.split('@').next().unwrap_or(spec),
+                };
+                let kind = match name {
+                    "@mariozechner/pi-coding-agent" => Some(Kind::Pi),
+                    "@anthropic-ai/claude-code" => Some(Kind::Claude),
+                    "@openai/codex" => Some(Kind::Codex),
+                    other => name_kind(other),
+                };
+                return kind.map(|k| (k, i));
+            }
+        }
+    }
+    None
+}
+
+/// Skips `env`'s options and `NAME=value` words.
+fn skip_env(argv: &[String], from: usize) -> usize {
+    let mut i = from;
+    while let Some(word) = argv.get(i) {
+        match word.as_str() {
+            "-u" | "--unset" | "-C" | "--chdir" => i += 2,
+            w if w.starts_with('-') || w.contains('=') => i += 1,
+            _ => break,
+        }
+    }
+    i
+}
+
+/// Skips a runtime's options; `None` when they ask it to run inline code.
+fn skip_options(argv: &[String], from: usize) -> Option<usize> {
+    let mut i = from;
+    while let Some(word) = argv.get(i) {
+        match word.as_str() {
+            "--" => return Some(i + 1),
+            w if EVAL_OPTIONS.contains(&w)
+                || w.starts_with("--eval=")
+                || w.starts_with("--print=") =>
+            {
+                return None
+            }
+            w if VALUE_OPTIONS.contains(&w) => i += 2,
+            w if w.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    Some(i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn locate_table() {
+        use Kind::*;
+        for (cmd, want) in [
+            ("pi", Some((Pi, 0))),
+            ("/opt/x/bin/pi --provider fake -p hi", Some((Pi, 0))),
+            ("pi-coding-agent", Some((Pi, 0))),
+            ("node /x/node_modules/.bin/pi", Some((Pi, 1))),
+            ("node /x/pi-coding-agent/dist/cli.js -c", Some((Pi, 1))),
+            (
+                "node --import /h/hook.mjs --no-warnings /x/pi-coding-agent/dist/cli.js",
+                Some((Pi, 4)),
+            ),
+            (
+                "bun /x/@mariozechner/pi-coding-agent/dist/cli.js",
+                Some((Pi, 1)),
+            ),
+            ("bun run /x/pi-coding-agent/dist/cli.js", Some((Pi, 2))),
+            ("bun /x/cli.js", None),
+            ("node -e pi", None),
+            ("node", None),
+            (
+                "npx -y @mariozechner/pi-coding-agent@0.73.1 -p hi",
+                Some((Pi, 2)),
+            ),
+            ("bunx pi", Some((Pi, 1))),
+            ("bun x @openai/codex", Some((Codex, 2))),
+            ("env FOO=1 -u BAR claude --resume x", Some((Claude, 4))),
+            ("claude", Some((Claude, 0))),
+            ("/home/u/.local/bin/claude -p hi", Some((Claude, 0))),
+            (
+                "node /x/@anthropic-ai/claude-code/cli.js",
+                Some((Claude, 1)),
+            ),
+            ("codex", Some((Codex, 0))),
+            (
+                "node /usr/lib/node_modules/@openai/codex/bin/codex.js exec hi",
+                Some((Codex, 1)),
+            ),
+            ("npx @openai/codex", Some((Codex, 1))),
+            ("bash", None),
+            ("/bin/zsh -l", None),
+            ("vim pi", None),
+            ("/home/u/pi-coding-agent-notes/run.sh", None),
+            ("", None),
+        ] {
+            assert_eq!(locate(&argv(cmd)), want, "{cmd:?}");
+        }
+    }
+}

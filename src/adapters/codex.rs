@@ -1,0 +1,218 @@
+//! Codex (`@openai/codex`): rollout files, titles, status.
+//!
+//! A rollout starts with `session_meta` (`payload.id`, `payload.cwd`,
+//! `payload.timestamp`). Turns are bracketed by `event_msg` lines
+//! `task_started` and `task_complete`; the conversation itself is in
+//! `response_item` lines (`payload.type` message with a role,
+//! function_call, …). Codex injects its own context as `user` messages
+//! (`<environment_context>`, `<user_instructions>`, AGENTS.md contents),
+//! so the title is the first user message that is none of those. Older
+//! versions also write `event_msg` `user_message` with the bare prompt.
+
+use super::text::{content_text, push_tail, str_at, string_at, title};
+use super::Derived;
+use serde_json::Value;
+use std::path::Path;
+
+/// How injected context messages begin (besides a whole `<tag>…</tag>`).
+const INJECTED_PREFIXES: &[&str] = &[
+    "# AGENTS.md instructions",
+    "<environment_context>",
+    "<user_instructions>",
+];
+
+#[derive(Default)]
+pub struct State {
+    first_user: Option<String>,
+}
+
+pub fn is_header(v: &Value) -> bool {
+    str_at(v, "type") == Some("session_meta")
+        && v.get("payload").and_then(|p| str_at(p, "id")).is_some()
+}
+
+pub fn feed(st: &mut State, d: &mut Derived, v: &Value) {
+    let Some(p) = v.get("payload") else { return };
+    match (str_at(v, "type"), str_at(p, "type")) {
+        (Some("session_meta"), _) if d.conversation_id.is_none() => {
+            d.conversation_id = string_at(p, "id");
+            d.header_cwd = string_at(p, "cwd");
+            let stamp = str_at(p, "timestamp").or_else(|| str_at(v, "timestamp"));
+            d.created_at = stamp.and_then(crate::timefmt::parse_epoch);
+        }
+        (Some("event_msg"), Some("task_started")) => {
+            d.working = true;
+            d.error = false;
+            d.label = None;
+        }
+        (Some("event_msg"), Some("task_complete")) => d.reply_done(),
+        (Some("event_msg"), Some("turn_aborted")) => {
+            d.working = false;
+            d.label = None;
+        }
+        (Some("event_msg"), Some("error")) => d.failed(str_at(p, "message")),
+        (Some("event_msg"), Some("user_message")) => {
+            user(st, d, str_at(p, "message").unwrap_or(""))
+        }
+        (Some("response_item"), Some("message")) => message(st, d, p),
+        (
+            Some("response_item"),
+            Some("function_call" | "custom_tool_call" | "local_shell_call"),
+        ) => {
+            d.tool(str_at(p, "name").or(Some("shell")));
+        }
+        _ => {}
+    }
+    d.title = st.first_user.clone();
+}
+
+fn message(st: &mut State, d: &mut Derived, p: &Value) {
+    let content = p.get("content").unwrap_or(&Value::Null);
+    match str_at(p, "role") {
+        Some("user") => {
+            let texts = content
+                .as_array()
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter_map(|b| str_at(b, "text"));
+            let real: Vec<&str> = texts.filter(|t| !is_injected(t)).collect();
+            user(st, d, &real.join("\n"));
+        }
+        Some("assistant") => push_tail(&mut d.text_tail, &content_text(content, &["output_text"])),
+        _ => {}
+    }
+}
+
+/// A prompt the user typed. Older Codex writes it twice (`user_message`
+/// and `response_item`); both mean the same turn, so the repeat is harmless.
+fn user(st: &mut State, d: &mut Derived, text: &str) {
+    if text.trim().is_empty() || is_injected(text) {
+        return;
+    }
+    if st.first_user.is_none() {
+        st.first_user = title(text);
+    }
+    d.user_turn(text);
+}
+
+/// Context Codex adds on its own: a known prefix, or one whole
+/// `<tag>…</tag>` block (`<turn_aborted>`, `<user_shell_command>`, …).
+fn is_injected(text: &str) -> bool {
+    let t = text.trim();
+    let wrapped = t.starts_with('<') && t.ends_with('>') && t.contains("</");
+    wrapped || INJECTED_PREFIXES.iter().any(|p| t.starts_with(p))
+}
+
+/// `rollout-<time>-<uuid>.jsonl`: the id is the trailing UUID.
+pub fn id_from_file(file: &Path) -> Option<String> {
+    let stem = file.file_stem()?.to_str()?;
+    let id = stem.get(stem.len().checked_sub(36)?..)?;
+    let uuid = id.bytes().enumerate().all(|(i, b)| {
+        if [8, 13, 18, 23].contains(&i) {
+            b == b'-'
+        } else {
+            b.is_ascii_hexdigit()
+        }
+    });
+    uuid.then(|| id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{fixture, Kind, Tracker};
+    use super::*;
+
+    #[test]
+    fn fixtures_yield_title_status_id_and_resume() {
+        // (file, title, conversation id); all end idle with an unread reply.
+        let table = [
+            (
+                "exec_then_exec_resume_01a20a50",
+                "hi",
+                "01a20a50-879a-7ae1-be9d-0905e51eb173",
+            ),
+            (
+                "exec_tooluse_01a20a55",
+                "run the tool",
+                "01a20a55-a09c-76f2-a7d4-cf26bec14e62",
+            ),
+            (
+                "tui_2turns_01a20a54a807",
+                "hi",
+                "01a20a54-a807-7981-8f32-fc0fece0e494",
+            ),
+            (
+                "tui_then_tui_resume_01a20a5401fa",
+                "hi",
+                "01a20a54-01fa-70e1-8981-c889c7d4dcc6",
+            ),
+        ];
+        for (name, title, id) in table {
+            let d = fixture::derive(Kind::Codex, 3, &format!("codex/{name}.jsonl"));
+            assert_eq!(d.title.as_deref(), Some(title), "{name}");
+            assert_eq!(fixture::status(&d), "idle unread", "{name}");
+            assert_eq!(d.conversation_id.as_deref(), Some(id), "{name}");
+            assert!(
+                d.header_cwd
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("/home/user/work/cproj")),
+                "{name}"
+            );
+            assert!(!d.text_tail.contains("environment_context"), "{name}");
+            let file =
+                format!("/h/.codex/sessions/2026/11/23/rollout-2026-11-23T21-35-13-{id}.jsonl");
+            let argv = fixture::argv("/usr/bin/codex exec --skip-git-repo-check hi");
+            for given in [Some(id), None] {
+                let resume = Kind::Codex.resume_command(&argv, Path::new(&file), given);
+                assert_eq!(
+                    resume,
+                    Some(fixture::argv(&format!("/usr/bin/codex resume {id}"))),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tool_call_and_second_turn_status() {
+        let lines = fixture::lines("codex/exec_tooluse_01a20a55.jsonl");
+        let mut t = Tracker::new(Kind::Codex, 3);
+        let call = lines
+            .iter()
+            .position(|l| l.contains("\"function_call\""))
+            .unwrap();
+        lines[..=call].iter().for_each(|l| t.feed(l.as_bytes()));
+        assert!(t.derived().working);
+        assert_eq!(t.derived().label.as_deref(), Some("tool: exec_command"));
+        let lines = fixture::lines("codex/tui_2turns_01a20a54a807.jsonl");
+        let mut t = Tracker::new(Kind::Codex, 3);
+        let second = lines
+            .iter()
+            .position(|l| l.contains("second message"))
+            .unwrap();
+        lines[..=second].iter().for_each(|l| t.feed(l.as_bytes()));
+        assert!(t.derived().working && !t.derived().unread);
+        assert_eq!(t.derived().title.as_deref(), Some("hi"));
+    }
+
+    #[test]
+    fn injected_context_is_recognised() {
+        for (text, want) in [
+            (
+                "<environment_context>\n  <cwd>/x</cwd>\n</environment_context>",
+                true,
+            ),
+            (
+                "# AGENTS.md instructions for /x\n\n<INSTRUCTIONS>…</INSTRUCTIONS>",
+                true,
+            ),
+            ("<user_instructions>be brief</user_instructions>", true),
+            ("fix <b>this</b>", false),
+            ("hi", false),
+        ] {
+            assert_eq!(is_injected(text), want, "{text:?}");
+        }
+        let bad = Path::new("/s/rollout-2026-11-23T21-35-13-not-a-uuid.jsonl");
+        assert_eq!(id_from_file(bad), None);
+    }
+}

@@ -1,0 +1,349 @@
+//! pi (`@mariozechner/pi-coding-agent`): session files, titles, status.
+//!
+//! A pi file starts with a `session` header (`id`, `cwd`, `timestamp`),
+//! then `message` lines whose `message.role` is user, assistant or
+//! toolResult; assistant messages carry a `stopReason`. `session_info`
+//! lines carry the name set with `/name`. The state kept between lines is
+//! the two title sources and the number of assistant errors in a row: pi
+//! retries a failed request `retry.maxRetries` times, writing one error
+//! message per attempt, so only an unbroken run of maxRetries+1 errors
+//! means the turn has failed (DESIGN §6.1).
+
+use super::text::{content_text, push_tail, str_at, string_at, title};
+use super::Derived;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// pi's own default for `retry.maxRetries`.
+const DEFAULT_MAX_RETRIES: u32 = 3;
+
+pub struct State {
+    max_retries: u32,
+    trailing_errors: u32,
+    name: Option<String>,
+    first_user: Option<String>,
+}
+
+impl State {
+    pub fn new(max_retries: u32) -> State {
+        State {
+            max_retries,
+            trailing_errors: 0,
+            name: None,
+            first_user: None,
+        }
+    }
+}
+
+pub fn is_header(v: &Value) -> bool {
+    str_at(v, "type") == Some("session") && str_at(v, "id").is_some()
+}
+
+pub fn feed(st: &mut State, d: &mut Derived, v: &Value) {
+    match str_at(v, "type") {
+        Some("session") => {
+            d.conversation_id = string_at(v, "id");
+            d.header_cwd = string_at(v, "cwd");
+            d.created_at = str_at(v, "timestamp").and_then(crate::timefmt::parse_epoch);
+        }
+        // An empty name clears it: the title falls back to the first prompt.
+        Some("session_info") => st.name = str_at(v, "name").and_then(title),
+        Some("message") => {
+            if let Some(m) = v.get("message") {
+                message(st, d, m);
+            }
+        }
+        _ => {}
+    }
+    d.title = st.name.clone().or_else(|| st.first_user.clone());
+}
+
+fn message(st: &mut State, d: &mut Derived, m: &Value) {
+    let text = content_text(m.get("content").unwrap_or(&Value::Null), &["text"]);
+    match str_at(m, "role") {
+        Some("user") => {
+            if st.first_user.is_none() {
+                st.first_user = title(&text);
+            }
+            st.trailing_errors = 0;
+            d.user_turn(&text);
+        }
+        Some("assistant") => {
+            push_tail(&mut d.text_tail, &text);
+            assistant(st, d, m);
+        }
+        _ => {}
+    }
+}
+
+fn assistant(st: &mut State, d: &mut Derived, m: &Value) {
+    let stop = str_at(m, "stopReason");
+    if stop != Some("error") {
+        st.trailing_errors = 0;
+    }
+    match stop {
+        Some("toolUse") => {
+            d.error = false;
+            d.tool(last_tool_name(m));
+        }
+        Some("stop" | "length") => d.reply_done(),
+        // The user pressed Escape: nothing failed and nothing new to read.
+        Some("aborted") => {
+            d.working = false;
+            d.error = false;
+            d.label = None;
+        }
+        Some("error") => {
+            st.trailing_errors += 1;
+            if st.trailing_errors > st.max_retries {
+                d.failed(str_at(m, "errorMessage"));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn last_tool_name(m: &Value) -> Option<&str> {
+    let blocks = m.get("content")?.as_array()?;
+    blocks
+        .iter()
+        .rev()
+        .find(|b| str_at(b, "type") == Some("toolCall"))
+        .and_then(|b| str_at(b, "name"))
+}
+
+/// `--session-dir D`, else `$PI_CODING_AGENT_SESSION_DIR`, else
+/// `$PI_CODING_AGENT_DIR/sessions` (default `~/.pi/agent/sessions`).
+pub fn session_root(
+    args: &[String],
+    var: &dyn Fn(&str) -> Option<PathBuf>,
+    home: Option<PathBuf>,
+) -> Option<PathBuf> {
+    let flag = args
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--session-dir") {
+            Some("") => args.get(i + 1).cloned(),
+            Some(rest) => rest.strip_prefix('=').map(str::to_owned),
+            None => None,
+        });
+    flag.map(PathBuf::from)
+        .or_else(|| var("PI_CODING_AGENT_SESSION_DIR"))
+        .or_else(|| agent_dir_from(var, home).map(|d| d.join("sessions")))
+}
+
+/// `$PI_CODING_AGENT_DIR`, default `~/.pi/agent`.
+pub fn agent_dir_from(
+    var: &dyn Fn(&str) -> Option<PathBuf>,
+    home: Option<PathBuf>,
+) -> Option<PathBuf> {
+    var("PI_CODING_AGENT_DIR").or_else(|| home.map(|h| h.join(".pi/agent")))
+}
+
+/// The directory pi keeps a cwd's sessions in: `/home/u/proj` becomes
+/// `--home-u-proj--`.
+pub fn session_dir_name(cwd: &str) -> String {
+    let inner: String = cwd
+        .strip_prefix('/')
+        .unwrap_or(cwd)
+        .chars()
+        .map(|c| {
+            if matches!(c, '/' | '\\' | ':') {
+                '-'
+            } else {
+                c
+            }
+        })
+        .collect();
+    format!("--{inner}--")
+}
+
+/// pi's `retry` settings, project (`<cwd>/.pi/settings.json`) over global
+/// (`<agent_dir>/settings.json`), key by key as pi merges them. Retries
+/// switched off (`retry.enabled: false`) means the first error is final.
+pub fn max_retries(cwd: &Path, agent_dir: &Path) -> u32 {
+    let files = [
+        cwd.join(".pi/settings.json"),
+        agent_dir.join("settings.json"),
+    ];
+    let retry: Vec<Value> = files
+        .iter()
+        .filter_map(|f| std::fs::read(f).ok())
+        .filter_map(|data| serde_json::from_slice::<Value>(&data).ok())
+        .filter_map(|v| v.get("retry").cloned())
+        .collect();
+    let enabled = retry
+        .iter()
+        .find_map(|r| r.get("enabled").and_then(Value::as_bool))
+        .unwrap_or(true);
+    if !enabled {
+        return 0;
+    }
+    let max = retry
+        .iter()
+        .find_map(|r| r.get("maxRetries").and_then(Value::as_u64));
+    max.map_or(DEFAULT_MAX_RETRIES, |n| {
+        u32::try_from(n).unwrap_or(u32::MAX)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{fixture, Kind};
+    use super::*;
+
+    #[test]
+    fn fixtures_yield_title_status_id_and_resume() {
+        // (file, title, status, conversation id)
+        let table = [
+            (
+                "01-short-print-mode",
+                "hello traced",
+                "idle unread",
+                "01a20a4d-6bf5-72a6-a8fb-fd44f3bd356b",
+            ),
+            (
+                "02-resumed-by-session-id",
+                "hello",
+                "idle unread",
+                "01a20a4c-c98f-7012-ab5d-5cc63c62c43a",
+            ),
+            (
+                "03-interactive-toolcall-named-resumed",
+                "research-session-b",
+                "idle unread",
+                "01a20a4e-a7ec-7005-8ef6-3cdf963c809d",
+            ),
+            (
+                "04-forked-with-parentSession",
+                "explicit path turn",
+                "idle unread",
+                "01a20a50-0990-72a5-bb0a-2bc13d572048",
+            ),
+            (
+                "05-first-turn-error",
+                "this will fail",
+                "failed error: Connection error.",
+                "01a20a52-3fb3-7166-abb4-f493537843be",
+            ),
+            (
+                "06-first-turn-aborted",
+                "SLOW please",
+                "idle",
+                "01a20a52-b1b5-7288-be91-bce897982f7a",
+            ),
+            (
+                "07-clone-writeFileSync",
+                "first msg",
+                "idle unread",
+                "01a20a54-55c0-7053-905e-7f7ec08c17f5",
+            ),
+        ];
+        for (name, title, status, id) in table {
+            let file = format!("pi/{name}.jsonl");
+            let d = fixture::derive(Kind::Pi, 3, &file);
+            assert_eq!(d.title.as_deref(), Some(title), "{name}");
+            assert_eq!(fixture::status(&d), status, "{name}");
+            assert_eq!(d.conversation_id.as_deref(), Some(id), "{name}");
+            assert!(
+                d.text_tail.contains(title) || name.starts_with("03"),
+                "{name}: {:?}",
+                d.text_tail
+            );
+            let path = format!("/home/u/.pi/agent/sessions/--home-u--/{name}.jsonl");
+            let resume = Kind::Pi.resume_command(
+                &fixture::argv("/opt/x/pi --model m"),
+                Path::new(&path),
+                Some(id),
+            );
+            assert_eq!(
+                resume,
+                Some(fixture::argv(&format!("/opt/x/pi --session {path} -c"))),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_fields_are_read() {
+        let d = fixture::derive(
+            Kind::Pi,
+            3,
+            "pi/03-interactive-toolcall-named-resumed.jsonl",
+        );
+        assert_eq!(d.header_cwd.as_deref(), Some("/home/user/proj-b"));
+        assert_eq!(
+            d.created_at,
+            crate::timefmt::parse_epoch("2026-11-23T21:27:36Z")
+        );
+    }
+
+    #[test]
+    fn errors_count_only_once_retries_are_exhausted() {
+        // Four errors in a row: final with 3 retries, still retrying with 4.
+        let d = fixture::derive(Kind::Pi, 4, "pi/05-first-turn-error.jsonl");
+        assert!(d.working && !d.error && d.label.is_none(), "{d:?}");
+        let d = fixture::derive(Kind::Pi, 0, "pi/05-first-turn-error.jsonl");
+        assert!(d.error);
+        // A retry that succeeds clears the run of errors.
+        let lines = fixture::lines("pi/05-first-turn-error.jsonl");
+        let mut t = super::super::Tracker::new(Kind::Pi, 3);
+        lines[..6].iter().for_each(|l| t.feed(l.as_bytes()));
+        assert!(t.derived().working && !t.derived().error);
+        t.feed(br#"{"type":"message","message":{"role":"assistant","content":[],"stopReason":"stop"}}"#);
+        lines[6..].iter().for_each(|l| t.feed(l.as_bytes()));
+        assert!(!t.derived().error, "the run restarted after the success");
+    }
+
+    #[test]
+    fn tool_call_is_working_with_a_label_and_user_clears_unread() {
+        let lines = fixture::lines("pi/03-interactive-toolcall-named-resumed.jsonl");
+        let mut t = super::super::Tracker::new(Kind::Pi, 3);
+        for l in &lines[..5] {
+            t.feed(l.as_bytes());
+        }
+        assert!(t.derived().unread && !t.derived().working);
+        t.feed(lines[5].as_bytes());
+        assert!(!t.derived().unread && t.derived().working);
+        t.feed(lines[6].as_bytes());
+        assert_eq!(t.derived().label.as_deref(), Some("tool: bash"));
+        assert_eq!(t.derived().title.as_deref(), Some("hello from tmux"));
+    }
+
+    #[test]
+    fn session_dir_names() {
+        for (cwd, want) in [
+            ("/home/u/proj", "--home-u-proj--"),
+            ("/", "----"),
+            ("/a:b\\c/d", "--a-b-c-d--"),
+        ] {
+            assert_eq!(session_dir_name(cwd), want);
+        }
+    }
+
+    #[test]
+    fn max_retries_reads_project_then_global_settings() {
+        let base = fixture::temp_dir("pi-retries");
+        let (cwd, agent) = (base.join("proj"), base.join("agent"));
+        std::fs::create_dir_all(cwd.join(".pi")).unwrap();
+        std::fs::create_dir_all(&agent).unwrap();
+        assert_eq!(max_retries(&cwd, &agent), 3);
+        std::fs::write(agent.join("settings.json"), r#"{"retry":{"maxRetries":5}}"#).unwrap();
+        assert_eq!(max_retries(&cwd, &agent), 5);
+        std::fs::write(
+            cwd.join(".pi/settings.json"),
+            r#"{"retry":{"maxRetries":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(max_retries(&cwd, &agent), 1);
+        std::fs::write(cwd.join(".pi/settings.json"), "not json").unwrap();
+        assert_eq!(max_retries(&cwd, &agent), 5);
+        std::fs::write(
+            cwd.join(".pi/settings.json"),
+            r#"{"retry":{"enabled":false}}"#,
+        )
+        .unwrap();
+        assert_eq!(max_retries(&cwd, &agent), 0);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}

@@ -1,0 +1,131 @@
+//! `amux attach ID`: the agent's terminal in this one.
+//!
+//! Connects to the runner's `/attach` (framing in `frame.rs`), puts the
+//! terminal in raw mode, sends its size, and relays: keystrokes become
+//! input frames, output frames go to stdout, `SIGWINCH` sends a resize.
+//! The detach key (`Ctrl-\`, byte 0x1c) leaves the agent running; the
+//! agent's exit ends the attach with its status.
+
+use crate::error::{Context, Error, Result};
+use crate::frame::{self, Decoded};
+use crate::http::client;
+use crate::term::{self, RawMode};
+use async_net::unix::UnixStream;
+use blocking::Unblock;
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt, StreamExt};
+use std::io;
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+
+pub const DETACH_KEY: u8 = 0x1c;
+
+pub fn attach(key: &str) -> Result<ExitCode> {
+    let record = super::client::resolve(key)?;
+    let id = record["id"].as_str().unwrap_or(key).to_string();
+    if record["alive"] != true {
+        return Err(Error::Failed(format!("session {id} has ended")));
+    }
+    let sock = crate::runner::socket_for(&id);
+    async_io::block_on(async {
+        let (stream, leftover) =
+            client::upgrade(&sock, "/attach", "amux-attach").await.context(|| format!("cannot attach to {id}"))?;
+        let raw = RawMode::enable(io::stdin().as_fd()).context(|| "terminal".into())?;
+        let result = relay(stream, leftover).await;
+        drop(raw);
+        result
+    })
+}
+
+enum End {
+    Detached,
+    Exited(u8),
+    Closed,
+}
+
+async fn relay(stream: UnixStream, leftover: Vec<u8>) -> Result<ExitCode> {
+    let mut writer = stream.clone();
+    if let Some(size) = term::size_of(io::stdin()) {
+        let _ = writer.write_all(&frame::resize(size.ws_col, size.ws_row)).await;
+    }
+    let stdout = io::stdout().as_fd().try_clone_to_owned().map(std::fs::File::from).context(|| "stdout".into())?;
+    let output = output(stream, leftover, Unblock::new(stdout));
+    let input = async {
+        let stdin = io::stdin().as_fd().try_clone_to_owned().map(std::fs::File::from);
+        let Ok(stdin) = stdin else { return End::Closed };
+        let mut stdin = Unblock::new(stdin);
+        let mut signals = async_signal::Signals::new([async_signal::Signal::Winch]).ok();
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let read = future::or(async { Some(stdin.read(&mut buf).await) }, async {
+                match signals.as_mut() {
+                    Some(s) => {
+                        s.next().await;
+                        None
+                    }
+                    None => std::future::pending().await,
+                }
+            })
+            .await;
+            let n = match read {
+                None => {
+                    if let Some(size) = term::size_of(io::stdin()) {
+                        let _ = writer.write_all(&frame::resize(size.ws_col, size.ws_row)).await;
+                    }
+                    continue;
+                }
+                Some(Ok(0)) | Some(Err(_)) => return End::Closed,
+                Some(Ok(n)) => n,
+            };
+            let chunk = &buf[..n];
+            let (send, detach) = match chunk.iter().position(|&b| b == DETACH_KEY) {
+                Some(i) => (&chunk[..i], true),
+                None => (chunk, false),
+            };
+            if !send.is_empty() && writer.write_all(&frame::encode(frame::INPUT, send)).await.is_err() {
+                return End::Closed;
+            }
+            if detach {
+                return End::Detached;
+            }
+        }
+    };
+    match future::or(output, input).await {
+        End::Detached => {
+            eprint!("\r\n[detached]\r\n");
+            Ok(ExitCode::SUCCESS)
+        }
+        End::Exited(code) => Ok(ExitCode::from(code)),
+        End::Closed => Err(Error::Failed("the session closed the connection".into())),
+    }
+}
+
+async fn output(mut stream: UnixStream, mut buf: Vec<u8>, mut stdout: Unblock<std::fs::File>) -> End {
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        loop {
+            match frame::decode(&buf) {
+                Decoded::Frame(frame::OUTPUT, payload, used) => {
+                    buf.drain(..used);
+                    if stdout.write_all(&payload).await.is_err() {
+                        return End::Closed;
+                    }
+                }
+                Decoded::Frame(frame::EXIT, payload, _) => {
+                    let _ = stdout.flush().await;
+                    let exit: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
+                    return End::Exited(exit["exit_code"].as_u64().unwrap_or(0) as u8);
+                }
+                Decoded::Frame(_, _, used) => {
+                    buf.drain(..used);
+                }
+                Decoded::Partial => break,
+                Decoded::Invalid => return End::Closed,
+            }
+        }
+        let _ = stdout.flush().await;
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return End::Closed,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}

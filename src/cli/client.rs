@@ -1,0 +1,82 @@
+//! What the client verbs share: talking to the daemon (started on demand),
+//! resolving a session key, and printing records.
+//!
+//! A key is an id, a unique id prefix, or a slug; the daemon resolves it.
+//! A just-started session may not be known to the daemon yet, so a key
+//! that names an existing runner socket is retried briefly.
+
+use crate::error::{Error, Result};
+use crate::http::client;
+use crate::paths;
+use serde_json::Value;
+use std::io::{self, Write};
+use std::time::{Duration, Instant};
+
+pub fn daemon_request(method: &str, target: &str, body: &[u8]) -> Result<client::Response> {
+    crate::daemon::ensure(true)?;
+    let sock = paths::daemon_socket();
+    client::request_blocking(&sock, method, target, body)
+        .map_err(|e| Error::io(format!("daemon at {}", sock.display()), e))
+}
+
+pub fn api_error(resp: &client::Response) -> Error {
+    let message = serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("the daemon answered {}", resp.status));
+    Error::Failed(message)
+}
+
+/// The record for `key`, waiting a moment for a runner the daemon has
+/// not discovered yet.
+pub fn resolve(key: &str) -> Result<Value> {
+    if key.is_empty() || key.contains('/') {
+        return Err(Error::Usage(format!("{key:?} is not a session id or slug")));
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let resp = daemon_request("GET", &format!("/v1/sessions/{key}"), b"")?;
+        if resp.status == 200 {
+            return serde_json::from_slice(&resp.body)
+                .map_err(|e| Error::Failed(format!("bad record from the daemon: {e}")));
+        }
+        let pending = resp.status == 404 && paths::sessions_dir().join(format!("{key}.sock")).exists();
+        if !pending || Instant::now() >= deadline {
+            return Err(api_error(&resp));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+pub fn stdout_error(e: io::Error) -> Error {
+    Error::io("stdout", e)
+}
+
+pub fn print_json(value: &Value) -> Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer(&mut out, value).map_err(|e| stdout_error(e.into()))?;
+    out.write_all(b"\n").and_then(|()| out.flush()).map_err(stdout_error)
+}
+
+pub fn is_tty() -> bool {
+    rustix::termios::isatty(io::stdout())
+}
+
+/// One word for a record's state, for tables and scripts.
+pub fn state(record: &Value) -> String {
+    if record["alive"] == false {
+        return match record["exit_code"].as_i64() {
+            Some(code) => format!("exited:{code}"),
+            None => "exited".into(),
+        };
+    }
+    if record["status"]["error"] == true {
+        "error".into()
+    } else if record["status"]["working"] == true {
+        "working".into()
+    } else if record["unread"] == true {
+        "unread".into()
+    } else {
+        "idle".into()
+    }
+}

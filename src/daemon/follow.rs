@@ -1,0 +1,407 @@
+//! Incremental reader of complete lines from an append-only file.
+//!
+//! Each `poll` opens the path afresh (the agents reopen or rename their
+//! files, so a long-held fd could read a stale inode), checks that the file
+//! is still the one we were reading, seeks to our offset, and reads to EOF in
+//! fixed 64 KiB chunks through one reused buffer. Complete lines are handed
+//! out straight from that chunk; only a partial last line is copied into
+//! `pending`, where it waits for its newline.
+//!
+//! "Still the same file" means: same device and inode, not shorter than our
+//! offset, and the last 32 bytes before our offset unchanged (one small
+//! `pread`). Otherwise the file was rewritten and is read again from 0; that
+//! poll returns `truncated` alone so the caller resets its parser before any
+//! new line arrives. Limitation: a rewrite in place (pi's `writeFileSync` on
+//! `/clone`) that keeps the same length-or-more and the same 32 bytes at our
+//! offset goes unnoticed; lines after it are read, earlier ones are not.
+//!
+//! A line longer than `MAX_LINE` is never held whole: once `pending` would
+//! exceed it, the bytes are dropped and everything up to the next newline is
+//! skipped, so memory stays at `MAX_LINE` plus one chunk.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Longest line delivered; longer ones are skipped.
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
+/// Read size: large enough for throughput, small enough to keep per file.
+const CHUNK: usize = 64 * 1024;
+/// Bytes before the offset compared on each poll to notice a rewrite.
+const TAIL: usize = 32;
+/// A `pending` buffer that grew past this is freed once its line is done.
+const KEEP_CAPACITY: usize = 1024 * 1024;
+
+/// What one `poll` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The file was rewritten: the reader restarted from 0 and delivered
+    /// nothing yet. Reset the parser, then poll again.
+    pub truncated: bool,
+    /// Complete non-empty lines delivered.
+    pub lines: usize,
+    /// Bytes read from the file.
+    pub bytes: u64,
+}
+
+/// Follows one file from its last offset.
+pub struct Follower {
+    path: PathBuf,
+    offset: u64,
+    /// (device, inode) of the file read so far; `None` before the first poll.
+    identity: Option<(u64, u64)>,
+    /// The last up-to-`TAIL` bytes before `offset`.
+    tail: Vec<u8>,
+    pending: Vec<u8>,
+    /// Inside an over-long line: drop bytes until the next newline.
+    skipping: bool,
+    chunk: Vec<u8>,
+}
+
+impl Follower {
+    /// A follower that starts at offset 0.
+    pub fn new(path: PathBuf) -> Self {
+        Follower {
+            path,
+            offset: 0,
+            identity: None,
+            tail: Vec::with_capacity(TAIL),
+            pending: Vec::new(),
+            skipping: false,
+            chunk: Vec::new(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of the file read so far (a partial last line is buffered).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Reads what was appended since the last call and calls `on_line` for
+    /// each complete, non-empty line (without its `\n`). See `Progress` for
+    /// the rewrite case.
+    pub fn poll(&mut self, on_line: &mut dyn FnMut(&[u8])) -> io::Result<Progress> {
+        let mut file = File::open(&self.path)?;
+        let meta = file.metadata()?;
+        let identity = (meta.dev(), meta.ino());
+        let same = !matches!(self.identity, Some(id) if id != identity);
+        if !same || meta.len() < self.offset || !self.tail_matches(&file)? {
+            self.restart(identity);
+            return Ok(Progress {
+                truncated: true,
+                ..Progress::default()
+            });
+        }
+        self.identity = Some(identity);
+        file.seek(SeekFrom::Start(self.offset))?;
+        let mut chunk = std::mem::take(&mut self.chunk);
+        chunk.resize(CHUNK, 0);
+        let result = self.read_to_end(&mut file, &mut chunk, on_line);
+        self.chunk = chunk;
+        result
+    }
+
+    fn read_to_end(
+        &mut self,
+        file: &mut File,
+        chunk: &mut [u8],
+        on_line: &mut dyn FnMut(&[u8]),
+    ) -> io::Result<Progress> {
+        let mut progress = Progress::default();
+        loop {
+            let n = match file.read(chunk) {
+                Ok(0) => return Ok(progress),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            let data = &chunk[..n];
+            self.offset += n as u64;
+            progress.bytes += n as u64;
+            self.remember_tail(data);
+            progress.lines += self.split(data, on_line);
+        }
+    }
+
+    /// Whether the bytes just before our offset are still what we read.
+    fn tail_matches(&self, file: &File) -> io::Result<bool> {
+        if self.tail.is_empty() {
+            return Ok(true);
+        }
+        let mut now = [0u8; TAIL];
+        let now = &mut now[..self.tail.len()];
+        match file.read_exact_at(now, self.offset - self.tail.len() as u64) {
+            Ok(()) => Ok(now == self.tail.as_slice()),
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn remember_tail(&mut self, data: &[u8]) {
+        self.tail
+            .extend_from_slice(&data[data.len().saturating_sub(TAIL)..]);
+        let excess = self.tail.len().saturating_sub(TAIL);
+        self.tail.drain(..excess);
+    }
+
+    fn restart(&mut self, identity: (u64, u64)) {
+        self.identity = Some(identity);
+        self.offset = 0;
+        self.tail.clear();
+        self.skipping = false;
+        self.release_pending();
+    }
+
+    /// Delivers the complete lines of `data`, joining the buffered partial
+    /// line first; keeps (or skips) the unterminated rest.
+    fn split(&mut self, mut data: &[u8], on_line: &mut dyn FnMut(&[u8])) -> usize {
+        let mut lines = 0;
+        while let Some(end) = data.iter().position(|&b| b == b'\n') {
+            let line = &data[..end];
+            data = &data[end + 1..];
+            if self.skipping {
+                self.skipping = false;
+                continue;
+            }
+            if self.pending.is_empty() {
+                if !line.is_empty() {
+                    on_line(line);
+                    lines += 1;
+                }
+                continue;
+            }
+            if self.pending.len() + line.len() <= MAX_LINE {
+                self.grow(line.len());
+                self.pending.extend_from_slice(line);
+                on_line(&self.pending);
+                lines += 1;
+            }
+            self.release_pending();
+        }
+        if !self.skipping && !data.is_empty() {
+            if self.pending.len() + data.len() > MAX_LINE {
+                self.release_pending();
+                self.skipping = true;
+            } else {
+                self.grow(data.len());
+                self.pending.extend_from_slice(data);
+            }
+        }
+        lines
+    }
+
+    /// Reserves room for `extra` more bytes without ever exceeding
+    /// `MAX_LINE` of capacity (plain doubling could overshoot it).
+    fn grow(&mut self, extra: usize) {
+        let need = self.pending.len() + extra;
+        if need > self.pending.capacity() {
+            let target = (self.pending.capacity() * 2).clamp(need, MAX_LINE.max(need));
+            self.pending.reserve_exact(target - self.pending.len());
+        }
+    }
+
+    fn release_pending(&mut self) {
+        if self.pending.capacity() > KEEP_CAPACITY {
+            self.pending = Vec::new();
+        } else {
+            self.pending.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::OpenOptions;
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A unique scratch directory removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let dir =
+                std::env::temp_dir().join(format!("amux-follow-{}-{n}-{name}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    use std::fs;
+
+    fn append(path: &Path, data: &[u8]) {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(data).unwrap();
+    }
+
+    fn poll_lines(f: &mut Follower) -> (Progress, Vec<Vec<u8>>) {
+        let mut lines = Vec::new();
+        let p = f.poll(&mut |l| lines.push(l.to_vec())).unwrap();
+        (p, lines)
+    }
+
+    #[test]
+    fn line_in_two_halves_is_delivered_once_and_whole() {
+        let dir = Scratch::new("halves");
+        let path = dir.0.join("s.jsonl");
+        append(&path, b"{\"a\":");
+        let mut f = Follower::new(path.clone());
+        let (p, lines) = poll_lines(&mut f);
+        assert_eq!((p.lines, p.bytes, lines.len()), (0, 5, 0));
+        append(&path, b"1}\n{\"b\"");
+        let (p, lines) = poll_lines(&mut f);
+        assert_eq!(lines, vec![b"{\"a\":1}".to_vec()]);
+        assert_eq!((p.truncated, p.lines, f.offset()), (false, 1, 12));
+        let (_, lines) = poll_lines(&mut f);
+        assert!(lines.is_empty());
+    }
+
+    #[test]
+    fn every_split_point_gives_the_same_lines() {
+        let content: &[u8] = b"a\nbb\n\n\nccc\n\xff\xfe\nlast";
+        let want: Vec<Vec<u8>> = vec![
+            b"a".to_vec(),
+            b"bb".to_vec(),
+            b"ccc".to_vec(),
+            b"\xff\xfe".to_vec(),
+        ];
+        for cut in 0..=content.len() {
+            let dir = Scratch::new("split");
+            let path = dir.0.join("s.jsonl");
+            append(&path, &content[..cut]);
+            let mut f = Follower::new(path.clone());
+            let (_, mut got) = poll_lines(&mut f);
+            append(&path, &content[cut..]);
+            got.extend(poll_lines(&mut f).1);
+            assert_eq!(got, want, "cut at {cut}");
+            assert_eq!(f.offset(), content.len() as u64);
+        }
+    }
+
+    #[test]
+    fn shrink_restarts_from_zero_and_reports_truncated_first() {
+        let dir = Scratch::new("shrink");
+        let path = dir.0.join("s.jsonl");
+        append(&path, b"one\ntwo\n");
+        let mut f = Follower::new(path.clone());
+        assert_eq!(poll_lines(&mut f).1.len(), 2);
+        fs::write(&path, b"x\n").unwrap();
+        let (p, lines) = poll_lines(&mut f);
+        assert!(p.truncated && lines.is_empty());
+        assert_eq!(f.offset(), 0);
+        let (p, lines) = poll_lines(&mut f);
+        assert!(!p.truncated);
+        assert_eq!(lines, vec![b"x".to_vec()]);
+    }
+
+    #[test]
+    fn rewrite_by_rename_or_in_place_restarts() {
+        let dir = Scratch::new("rewrite");
+        let path = dir.0.join("s.jsonl");
+        append(&path, b"aaaa\n");
+        let mut f = Follower::new(path.clone());
+        poll_lines(&mut f);
+        // Longer file, new inode: only the inode tells.
+        let tmp = dir.0.join("tmp");
+        fs::write(&tmp, b"aaaa\nbbbb\n").unwrap();
+        fs::rename(&tmp, &path).unwrap();
+        assert!(poll_lines(&mut f).0.truncated);
+        assert_eq!(poll_lines(&mut f).1.len(), 2);
+        // Same inode, longer, different bytes at our offset: the tail tells.
+        fs::write(&path, b"cccc\ndddd\neeee\n").unwrap();
+        assert!(poll_lines(&mut f).0.truncated);
+        let want: Vec<&[u8]> = vec![b"cccc", b"dddd", b"eeee"];
+        assert_eq!(poll_lines(&mut f).1, want);
+    }
+
+    #[test]
+    fn overlong_line_is_skipped_with_bounded_memory() {
+        let dir = Scratch::new("long");
+        let path = dir.0.join("s.jsonl");
+        append(&path, b"{\"before\":1}\n");
+        let mut f = Follower::new(path.clone());
+        let block = vec![b'x'; 1024 * 1024];
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            append(&path, &block);
+            f.poll(&mut |l| seen.push(l.to_vec())).unwrap();
+            assert!(f.pending.capacity() <= MAX_LINE + CHUNK);
+        }
+        append(&path, b"tail of the long line\n{\"ok\":1}\n");
+        f.poll(&mut |l| seen.push(l.to_vec())).unwrap();
+        assert_eq!(
+            seen,
+            vec![b"{\"before\":1}".to_vec(), b"{\"ok\":1}".to_vec()]
+        );
+        assert!(f.pending.capacity() <= KEEP_CAPACITY);
+    }
+
+    #[test]
+    fn line_of_exactly_max_line_is_delivered() {
+        let dir = Scratch::new("max");
+        let path = dir.0.join("s.jsonl");
+        let mut data = vec![b'y'; MAX_LINE];
+        data.push(b'\n');
+        append(&path, &data);
+        let mut f = Follower::new(path);
+        let mut sizes = Vec::new();
+        f.poll(&mut |l| sizes.push(l.len())).unwrap();
+        assert_eq!(sizes, vec![MAX_LINE]);
+        assert!(f.pending.capacity() <= KEEP_CAPACITY);
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let dir = Scratch::new("missing");
+        let mut f = Follower::new(dir.0.join("nope.jsonl"));
+        let err = f.poll(&mut |_| {}).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    /// Throughput of appended JSONL through `poll`:
+    /// `cargo test --release follow_throughput -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn follow_throughput() {
+        let dir = Scratch::new("bench");
+        let path = dir.0.join("s.jsonl");
+        let line = format!(
+            "{{\"type\":\"message\",\"text\":\"{}\"}}\n",
+            "lorem ipsum ".repeat(80)
+        );
+        let batch = line.repeat(64);
+        let mut f = Follower::new(path.clone());
+        let (mut polled, mut lines, mut bytes) = (std::time::Duration::ZERO, 0usize, 0u64);
+        for _ in 0..(256 * 1024 * 1024 / batch.len()) {
+            append(&path, batch.as_bytes());
+            let start = std::time::Instant::now();
+            let p = f.poll(&mut |l| lines += usize::from(l[0] == b'{')).unwrap();
+            polled += start.elapsed();
+            bytes += p.bytes;
+        }
+        let mbps = bytes as f64 / 1e6 / polled.as_secs_f64();
+        println!("follow: {bytes} bytes, {lines} lines, {polled:?} in poll: {mbps:.0} MB/s");
+        assert_eq!(bytes, f.offset());
+        assert_eq!(lines as u64, bytes / line.len() as u64);
+        assert!(mbps >= 200.0, "{mbps:.0} MB/s");
+    }
+}

@@ -1,0 +1,46 @@
+//! Dead sessions on disk: `<state>/sessions/<id>.json`, one record each,
+//! written atomically when a session dies and loaded when the daemon
+//! starts, so `ls --all` and `resume` survive a daemon restart. Only dead
+//! records are stored; live attribution is never read from disk (runners
+//! replay it).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+
+fn dir() -> PathBuf {
+    crate::paths::state_dir().join("sessions")
+}
+
+pub fn save(record: &Value) -> io::Result<()> {
+    let id = record["id"].as_str().filter(|id| crate::id::is_valid(id)).ok_or_else(|| io::Error::other("record without a valid id"))?;
+    std::fs::create_dir_all(dir())?;
+    let mut bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    crate::paths::write_atomic(&dir().join(format!("{id}.json")), &bytes)
+}
+
+/// Every readable record; unreadable or foreign files are skipped.
+pub fn load() -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir()) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Ok(record) = serde_json::from_slice::<Value>(&bytes) else { continue };
+        if let Some(id) = record["id"].as_str().filter(|id| crate::id::is_valid(id)) {
+            out.insert(id.to_string(), record);
+        }
+    }
+    out
+}
+
+pub fn remove(id: &str) {
+    if crate::id::is_valid(id) {
+        let _ = std::fs::remove_file(dir().join(format!("{id}.json")));
+    }
+}

@@ -1,0 +1,114 @@
+//! Finding runners and following each one.
+//!
+//! `discover` scans `<runtime>/sessions/` once and then waits on inotify
+//! for sockets created (`IN_CREATE`, `IN_MOVED_TO`) or removed
+//! (`IN_DELETE`). Each socket gets one `follow` task: it subscribes to the
+//! runner's `/events`; the replay (`meta`, `shim`, `session_file`) rebuilds
+//! the session after a daemon restart, and the stream's end (or the
+//! socket's removal) means the runner is gone.
+
+use super::core::Daemon;
+use crate::attribution::Source;
+use crate::http::client::Events;
+use async_io::{Async, Timer};
+use inotify::{Inotify, WatchMask};
+use serde_json::Value;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
+    let dir = crate::paths::sessions_dir();
+    let mut inotify = Inotify::init()?;
+    inotify.watches().add(&dir, WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE | WatchMask::MOVED_FROM)?;
+    // Readiness through a dup of the (non-blocking) inotify fd: no `unsafe`
+    // `get_mut` needed to read events from the owned `Inotify`.
+    let ready = Async::new(inotify.as_fd().try_clone_to_owned()?)?;
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        found(&daemon, &entry.path());
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        ready.readable().await?;
+        let events = match inotify.read_events(&mut buf) {
+            Ok(events) => events,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
+        let mut overflow = false;
+        for event in events {
+            overflow |= event.mask.contains(inotify::EventMask::Q_OVERFLOW);
+            let Some(name) = event.name else { continue };
+            let path = dir.join(name);
+            if event.mask.intersects(inotify::EventMask::DELETE | inotify::EventMask::MOVED_FROM) {
+                if let Some(id) = session_id(&path) {
+                    daemon.runner_gone(&id);
+                }
+            } else {
+                found(&daemon, &path);
+            }
+        }
+        if overflow {
+            for entry in std::fs::read_dir(&dir)?.flatten() {
+                found(&daemon, &entry.path());
+            }
+        }
+    }
+}
+
+fn session_id(path: &Path) -> Option<String> {
+    if path.extension()? != "sock" {
+        return None;
+    }
+    let id = path.file_stem()?.to_str()?;
+    crate::id::is_valid(id).then(|| id.to_string())
+}
+
+fn found(daemon: &Rc<Daemon>, path: &Path) {
+    let Some(id) = session_id(path) else { return };
+    if !daemon.following.borrow_mut().insert(id.clone()) {
+        return;
+    }
+    daemon.ex.spawn(follow(daemon.clone(), id, path.to_path_buf())).detach();
+}
+
+async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
+    if let Some(mut events) = connect(&sock).await {
+        while let Ok(Some((event, data))) = events.next().await {
+            let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+            on_event(&daemon, &id, &event, &data);
+        }
+    }
+    daemon.following.borrow_mut().remove(&id);
+    daemon.runner_gone(&id);
+}
+
+/// A socket shows up at `bind`, a moment before `listen`: retry briefly.
+async fn connect(sock: &Path) -> Option<Events> {
+    for _ in 0..50 {
+        match Events::open(sock, "/events").await {
+            Ok(events) => return Some(events),
+            Err(_) if sock.exists() => Timer::after(Duration::from_millis(20)).await,
+            Err(_) => return None,
+        };
+    }
+    None
+}
+
+fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &Value) {
+    match event {
+        "meta" => daemon.on_meta(id, data),
+        "shim" => daemon.on_shim(id, data),
+        "session_file" => {
+            if let Some(path) = data["path"].as_str() {
+                daemon.report(id, PathBuf::from(path), Source::Shim);
+            }
+        }
+        "exit" => daemon.on_exit(id, data),
+        "title" => daemon.on_title(id, data),
+        "activity" => super::sources::check(daemon, id, false),
+        _ => {}
+    }
+}

@@ -1,0 +1,242 @@
+//! The daemon's view of every session: live entries built from their
+//! runners' events, and dead records kept for `ls --all` and `resume`.
+//!
+//! An `Entry` holds what the runner said (`meta`, `shim`, `exit`), the
+//! attribution (file, source, since) and what the adapter's `Tracker`
+//! derived from that file. `record` renders the public JSON of DESIGN
+//! §5.1; it is the only place that shape is written, so `ls --json`,
+//! `show`, `events` and the persisted dead records always agree.
+
+use crate::adapters::{self, Derived, Kind};
+use crate::attribution::Source;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub struct Conversation {
+    pub file: PathBuf,
+    pub source: Source,
+    pub since: String,
+}
+
+pub struct Entry {
+    pub id: String,
+    pub kind: Kind,
+    pub command: Vec<String>,
+    pub cwd: String,
+    pub pid: Option<u64>,
+    pub alive: bool,
+    pub exit_code: Option<i64>,
+    pub started_at: String,
+    pub exited_at: Option<String>,
+    pub terminal_title: Option<String>,
+    pub shim_runtime: Option<String>,
+    pub roots: Vec<PathBuf>,
+    pub conversation: Option<Conversation>,
+    pub derived: Derived,
+    /// Input went in through amux and no turn has finished since: the
+    /// agent counts as working (DESIGN §7, `wait --until idle`).
+    pub pending_input: bool,
+    /// The last file this session held, kept for its dead record.
+    pub last_file: Option<PathBuf>,
+    pub last_conversation_id: Option<String>,
+}
+
+impl Entry {
+    pub fn new(id: &str) -> Entry {
+        Entry {
+            id: id.to_string(),
+            kind: Kind::Shell,
+            command: Vec::new(),
+            cwd: String::new(),
+            pid: None,
+            alive: true,
+            exit_code: None,
+            started_at: String::new(),
+            exited_at: None,
+            terminal_title: None,
+            shim_runtime: None,
+            roots: Vec::new(),
+            conversation: None,
+            derived: Derived::default(),
+            pending_input: false,
+            last_file: None,
+            last_conversation_id: None,
+        }
+    }
+
+    /// Takes the runner's `/meta` snapshot.
+    pub fn apply_meta(&mut self, meta: &Value) {
+        let text = |k: &str| meta[k].as_str().map(str::to_string);
+        self.kind = serde_json::from_value(meta["kind"].clone()).unwrap_or(Kind::Shell);
+        self.command = meta["command"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        self.cwd = text("cwd").unwrap_or_default();
+        self.pid = meta["pid"].as_u64();
+        self.started_at = text("started_at").unwrap_or_default();
+        self.exited_at = text("exited_at");
+        self.exit_code = meta["exit_code"].as_i64();
+        self.alive = meta["alive"].as_bool().unwrap_or(true);
+        self.terminal_title = text("title");
+        self.shim_runtime = meta["shim"]["runtime"].as_str().map(str::to_string);
+        self.roots = meta["roots"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(PathBuf::from)).collect())
+            .unwrap_or_default();
+    }
+
+    pub fn title(&self) -> String {
+        match self.kind {
+            Kind::Shell => adapters::shell_title(&self.command, self.terminal_title.as_deref()),
+            _ => self.derived.title.clone(),
+        }
+        .unwrap_or_else(|| "(new)".to_string())
+    }
+
+    pub fn working(&self) -> bool {
+        self.alive && (self.derived.working || self.pending_input)
+    }
+
+    /// A turn has finished and nothing was sent since: what `wait --until
+    /// idle` waits for. Kept in dead records, so a `pi -p` that answered
+    /// and exited still counts as having reached idle.
+    pub fn turn_done(&self) -> bool {
+        let has_file = self.conversation.is_some() || self.last_file.is_some();
+        has_file && !self.derived.working && !self.pending_input
+    }
+
+    pub fn resume_command(&self) -> Option<Vec<String>> {
+        let file = self.conversation.as_ref().map(|c| &c.file).or(self.last_file.as_ref())?;
+        let id = self.derived.conversation_id.as_deref().or(self.last_conversation_id.as_deref());
+        self.kind.resume_command(&self.command, file, id)
+    }
+
+    pub fn record(&self) -> Value {
+        let title = self.title();
+        let error = self.derived.error || (self.kind == Kind::Shell && self.exit_code.is_some_and(|c| c != 0));
+        let conversation = self.conversation.as_ref().map(|c| {
+            json!({
+                "file": c.file,
+                "id": self.derived.conversation_id,
+                "source": c.source.as_str(),
+                "since": c.since,
+            })
+        });
+        json!({
+            "id": self.id,
+            "kind": self.kind.as_str(),
+            "command": self.command,
+            "cwd": self.cwd,
+            "pid": self.pid,
+            "alive": self.alive,
+            "exit_code": self.exit_code,
+            "started_at": self.started_at,
+            "exited_at": self.exited_at,
+            "slug": adapters::slugify(&title),
+            "title": title,
+            "status": {"working": self.working(), "error": error, "label": self.derived.label},
+            "unread": self.alive && self.derived.unread && !self.pending_input,
+            "turn_done": self.turn_done(),
+            "conversation": conversation,
+            "last_file": self.last_file,
+            "shim": {"active": self.shim_runtime.is_some(), "runtime": self.shim_runtime},
+            "resume_command": self.resume_command(),
+        })
+    }
+}
+
+/// Live entries and dead records, by id.
+#[derive(Default)]
+pub struct Store {
+    pub live: BTreeMap<String, Entry>,
+    pub dead: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Lookup<'a> {
+    Found(&'a str),
+    Unknown,
+    Ambiguous(Vec<String>),
+}
+
+impl Store {
+    pub fn records(&self, all: bool) -> Vec<Value> {
+        let mut out: Vec<Value> = self.live.values().map(Entry::record).collect();
+        if all {
+            out.extend(self.dead.values().cloned());
+        }
+        out.sort_by(|a, b| a["started_at"].as_str().cmp(&b["started_at"].as_str()).then(a["id"].as_str().cmp(&b["id"].as_str())));
+        out
+    }
+
+    pub fn record(&self, id: &str) -> Option<Value> {
+        self.live.get(id).map(Entry::record).or_else(|| self.dead.get(id).cloned())
+    }
+
+    /// Resolves an id, a unique id prefix, or a slug (live sessions first).
+    pub fn lookup<'a>(&'a self, key: &str) -> Lookup<'a> {
+        let ids = self.live.keys().chain(self.dead.keys());
+        if let Some(id) = ids.clone().find(|id| id.as_str() == key) {
+            return Lookup::Found(id);
+        }
+        let prefixed: Vec<&String> = ids.filter(|id| !key.is_empty() && id.starts_with(key)).collect();
+        match prefixed.as_slice() {
+            [one] => return Lookup::Found(one),
+            [] => {}
+            many => return Lookup::Ambiguous(many.iter().map(|s| s.to_string()).collect()),
+        }
+        let live: Vec<&String> = self.live.values().filter(|e| adapters::slugify(&e.title()) == key).map(|e| &e.id).collect();
+        let matches = if live.is_empty() {
+            self.dead.iter().filter(|(_, r)| r["slug"].as_str() == Some(key)).map(|(id, _)| id).collect()
+        } else {
+            live
+        };
+        match matches.as_slice() {
+            [one] => Lookup::Found(one),
+            [] => Lookup::Unknown,
+            many => Lookup::Ambiguous(many.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, title: &str) -> Entry {
+        let mut e = Entry::new(id);
+        e.kind = Kind::Pi;
+        e.derived.title = Some(title.to_string());
+        e
+    }
+
+    #[test]
+    fn lookup_by_id_prefix_and_slug() {
+        let mut store = Store::default();
+        store.live.insert("abc123".into(), entry("abc123", "Fix the test"));
+        store.live.insert("abd456".into(), entry("abd456", "Other work"));
+        store.dead.insert("zzz999".into(), json!({"id": "zzz999", "slug": "old-one"}));
+        assert_eq!(store.lookup("abc123"), Lookup::Found("abc123"));
+        assert_eq!(store.lookup("abd"), Lookup::Found("abd456"));
+        assert!(matches!(store.lookup("ab"), Lookup::Ambiguous(v) if v.len() == 2));
+        assert_eq!(store.lookup("fix-the-test"), Lookup::Found("abc123"));
+        assert_eq!(store.lookup("old-one"), Lookup::Found("zzz999"));
+        assert_eq!(store.lookup("nope"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn record_has_the_documented_shape() {
+        let mut e = entry("k3j9x2m4qa", "fix the flaky test");
+        e.conversation = Some(Conversation { file: "/f.jsonl".into(), source: Source::Shim, since: "t".into() });
+        e.pending_input = true;
+        let r = e.record();
+        assert_eq!(r["slug"], "fix-the-flaky-test");
+        assert_eq!(r["conversation"]["source"], "shim");
+        assert_eq!(r["status"]["working"], true);
+        for key in ["id", "kind", "command", "cwd", "pid", "alive", "exit_code", "started_at", "exited_at", "unread", "shim", "resume_command"] {
+            assert!(r.get(key).is_some(), "{key}");
+        }
+    }
+}
