@@ -35,7 +35,7 @@ enum Agent {
 }
 
 impl Agent {
-    fn argv(self) -> Vec<PathBuf> {
+    fn argv(self, env: &TestEnv) -> Vec<PathBuf> {
         let runtime = match self {
             Agent::NodeEsm | Agent::NodeCjs => support::node(),
             Agent::BunEsm | Agent::BunCjs => support::bun(),
@@ -44,7 +44,7 @@ impl Agent {
             Agent::NodeEsm | Agent::BunEsm => "pi_esm.mjs",
             Agent::NodeCjs | Agent::BunCjs => "pi_cjs.cjs",
         };
-        vec![runtime, support::agent(file)]
+        vec![runtime, env.fake_pi(file)]
     }
 
     fn is_bun(self) -> bool {
@@ -76,7 +76,10 @@ fn start_gated(env: &TestEnv, agent: Agent, flags: &[&str]) -> Gated {
     let go = env.root.join("go");
     let list = env.root.join("list");
     let mut cmd = env.amux(["run", "-d", "--"]);
-    cmd.args(agent.argv()).args(flags).arg("--list").arg(&list);
+    cmd.args(agent.argv(env))
+        .args(flags)
+        .arg("--list")
+        .arg(&list);
     cmd.env("NODE_OPTIONS", node_options)
         .env("BUN_OPTIONS", bun_options)
         .env("AMUX_TEST_GATE", &go);
@@ -222,7 +225,7 @@ fn children_see_the_users_environment(agent: Agent) {
     let go = env.root.join("go");
     std::fs::write(&go, "").expect("gate open");
     let mut cmd = env.amux(["run", "--"]);
-    cmd.args(agent.argv())
+    cmd.args(agent.argv(&env))
         .args(["--spawn-child", "--spawn-self"]);
     cmd.env("NODE_OPTIONS", &node_options)
         .env("BUN_OPTIONS", &bun_options)
@@ -254,8 +257,8 @@ fn output_is_unchanged_by_the_preload(agent: Agent) {
     let env = TestEnv::new();
     let flags = ["--rebind", "--appends", "5", "--exit-code", "3"];
     let mut via_amux = env.amux(["run", "--"]);
-    via_amux.args(agent.argv()).args(flags);
-    let argv = agent.argv();
+    via_amux.args(agent.argv(&env)).args(flags);
+    let argv = agent.argv(&env);
     let plain = env.command(&argv[0], &argv[1..]);
     let mut plain = plain;
     plain.args(flags);
@@ -282,7 +285,7 @@ fn no_runner_runs_normally(agent: Agent) {
     let env = TestEnv::new();
     let hook = support::manifest_dir().join("hook/hook.mjs");
     let flags = ["--rebind", "--spawn-child", "--exit-code", "5"];
-    let argv = agent.argv();
+    let argv = agent.argv(&env);
     let mut hooked = env.command(&argv[0], &argv[1..]);
     hooked
         .args(flags)

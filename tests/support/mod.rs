@@ -203,6 +203,20 @@ pub fn agent(name: &str) -> PathBuf {
     manifest_dir().join("tests/agents").join(name)
 }
 
+impl TestEnv {
+    /// `tests/agents/NAME` seen through a directory named like pi's npm
+    /// package, so amux's argv detector takes `node …/pi-coding-agent/NAME`
+    /// for pi (and injects the preload) as it would the real one.
+    pub fn fake_pi(&self, name: &str) -> PathBuf {
+        let dir = self.root.join("pi-coding-agent");
+        if !dir.exists() {
+            std::os::unix::fs::symlink(manifest_dir().join("tests/agents"), &dir)
+                .expect("symlink the fake agents");
+        }
+        dir.join(name)
+    }
+}
+
 pub fn node() -> PathBuf {
     which("node").expect("node is not on PATH")
 }
