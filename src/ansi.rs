@@ -39,8 +39,6 @@ pub fn strip(bytes: &[u8]) -> String {
                 State::Ground
             }
             (State::Escape, b'[') => State::Csi,
-            // Intermediate bytes (`ESC ( B`): the escape ends at its final byte.
-            (State::Escape, 0x20..=0x2f) => State::Escape,
             (State::Escape, b']') => State::Str(true),
             (State::Escape, b'P' | b'X' | b'^' | b'_') => State::Str(false),
             (State::Escape | State::EscIntermediate, 0x20..=0x2f) => State::EscIntermediate,
