@@ -88,7 +88,6 @@ impl TitleTracker {
                     State::Str(true)
                 }
                 (State::Escape, b'[') => State::Csi,
-                (State::Escape, 0x20..=0x2f) => State::Escape,
                 (State::Escape, b'P' | b'X' | b'^' | b'_') => State::Str(false),
                 (State::Escape | State::EscIntermediate, 0x20..=0x2f) => State::EscIntermediate,
                 (State::Escape | State::EscIntermediate, _) => State::Ground,
