@@ -1,14 +1,31 @@
-# amux — build, test and check. `make` builds the release binary;
-# `make test` installs the pinned test agents and runs every test.
+# amux — build, test, check, benchmark and install.
+#
+# `make` builds the release binary (with DATADIR baked in, so the installed
+# binary finds the installed preload) and the shell completions;
+# `make test` installs the pinned test agents and runs every test;
+# `make install` only copies what `make` built: it never runs cargo, so
+# `sudo make install` after `make` builds nothing as root.
 
-CARGO ?= cargo
+CARGO   ?= cargo
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+DESTDIR ?=
 
-.PHONY: all build test check fmt-check clippy bench
+BIN   = target/release/amux
+COMPL = target/completions
+
+.PHONY: all build test check fmt-check clippy bench install uninstall
 
 all: build
 
 build:
-	$(CARGO) build --release --locked
+	AMUX_DATADIR=$(DATADIR) $(CARGO) build --release --locked
+	mkdir -p $(COMPL)
+	$(BIN) completions bash > $(COMPL)/amux.bash
+	$(BIN) completions zsh > $(COMPL)/_amux
+	$(BIN) completions fish > $(COMPL)/amux.fish
 
 test:
 	./.ci/setup-agents
@@ -22,8 +39,25 @@ clippy:
 
 check: fmt-check clippy test
 
-# Benchmarks live in scripts/bench.sh once written.
 bench: build
-	@if [ -x scripts/bench.sh ]; then scripts/bench.sh; \
-	elif [ -f scripts/bench.sh ]; then sh scripts/bench.sh; \
-	else echo "bench: no scripts/bench.sh yet"; fi
+	./.ci/setup-agents
+	./scripts/bench.sh
+
+install:
+	@test -x $(BIN) || { echo "make install: run 'make' first ($(BIN) is missing)" >&2; exit 1; }
+	install -Dm755 $(BIN) $(DESTDIR)$(BINDIR)/amux
+	install -Dm644 hook/hook.mjs $(DESTDIR)$(DATADIR)/amux/hook.mjs
+	install -Dm644 man/amux.1 $(DESTDIR)$(MANDIR)/man1/amux.1
+	install -Dm644 man/amux-protocol.7 $(DESTDIR)$(MANDIR)/man7/amux-protocol.7
+	install -Dm644 $(COMPL)/amux.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/amux
+	install -Dm644 $(COMPL)/_amux $(DESTDIR)$(DATADIR)/zsh/site-functions/_amux
+	install -Dm644 $(COMPL)/amux.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/amux.fish
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/amux
+	rm -f $(DESTDIR)$(DATADIR)/amux/hook.mjs
+	-rmdir $(DESTDIR)$(DATADIR)/amux 2>/dev/null
+	rm -f $(DESTDIR)$(MANDIR)/man1/amux.1 $(DESTDIR)$(MANDIR)/man7/amux-protocol.7
+	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/amux
+	rm -f $(DESTDIR)$(DATADIR)/zsh/site-functions/_amux
+	rm -f $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/amux.fish

@@ -19,9 +19,8 @@ pub const SOURCE: &str = include_str!("../../hook/hook.mjs");
 const INSTALLED: &str = concat!(env!("AMUX_DATADIR"), "/amux/hook.mjs");
 
 pub fn materialise(runtime: &Path) -> io::Result<PathBuf> {
-    let installed = Path::new(INSTALLED);
-    if usable(installed) && std::fs::read(installed).is_ok_and(|b| b == SOURCE.as_bytes()) {
-        return Ok(installed.to_path_buf());
+    if let Some(installed) = installed_copies().into_iter().find(|p| identical(p)) {
+        return Ok(installed);
     }
     let name = format!(
         "hook-{}.mjs",
@@ -34,12 +33,28 @@ pub fn materialise(runtime: &Path) -> io::Result<PathBuf> {
         runtime.to_path_buf()
     };
     let path = dir.join(name);
-    if std::fs::read(&path).is_ok_and(|b| b == SOURCE.as_bytes()) {
+    if identical(&path) {
         return Ok(path);
     }
     std::fs::create_dir_all(&dir)?;
     paths::write_atomic(&path, SOURCE.as_bytes())?;
     Ok(path)
+}
+
+/// Where an installed preload may be: beside the binary's prefix
+/// (`<prefix>/bin/amux` → `<prefix>/share/amux/hook.mjs`, which also holds
+/// in a `DESTDIR` staging tree), then the `DATADIR` baked in at build time.
+fn installed_copies() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(prefix) = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.parent()?.to_path_buf())) {
+        out.push(prefix.join("share/amux/hook.mjs"));
+    }
+    out.push(PathBuf::from(INSTALLED));
+    out
+}
+
+fn identical(path: &Path) -> bool {
+    usable(path) && std::fs::read(path).is_ok_and(|b| b == SOURCE.as_bytes())
 }
 
 fn usable(path: &Path) -> bool {
