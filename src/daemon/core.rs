@@ -258,12 +258,7 @@ impl Daemon {
         {
             let mut store = self.store.borrow_mut();
             if let Some(entry) = store.live.get_mut(sid) {
-                entry.derived = followed.tracker.derived().clone();
-                entry.last_conversation_id = entry
-                    .derived
-                    .conversation_id
-                    .clone()
-                    .or(entry.last_conversation_id.take());
+                entry.set_derived(followed.tracker.derived().clone());
                 entry.last_file = Some(file.clone());
                 let since = match &entry.conversation {
                     Some(c) if c.file == file => c.since.clone(),
@@ -316,25 +311,14 @@ impl Daemon {
 
     fn update_derived(&self, sid: &str, derived: adapters::Derived) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
-            // A finished turn answers the input sent before it.
-            if entry.pending_input
-                && !derived.working
-                && (derived.unread || derived.error)
-                && derived != entry.derived
-            {
-                entry.pending_input = false;
-            }
-            if derived.conversation_id.is_some() {
-                entry.last_conversation_id = derived.conversation_id.clone();
-            }
-            entry.derived = derived;
+            entry.set_derived(derived);
         }
         self.publish(sid);
     }
 
     pub fn input_sent(&self, sid: &str) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
-            entry.pending_input = true;
+            entry.pending_input = Some(entry.derived.turns_ended);
         }
         self.publish(sid);
     }

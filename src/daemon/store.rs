@@ -36,7 +36,8 @@ pub struct Entry {
     pub derived: Derived,
     /// Input went in through amux and no turn has finished since: the
     /// agent counts as working (DESIGN §7, `wait --until idle`).
-    pub pending_input: bool,
+    /// `Some(n)`: input was sent when `n` turns had ended.
+    pub pending_input: Option<u64>,
     /// The last file this session held, kept for its dead record.
     pub last_file: Option<PathBuf>,
     pub last_conversation_id: Option<String>,
@@ -59,7 +60,7 @@ impl Entry {
             roots: Vec::new(),
             conversation: None,
             derived: Derived::default(),
-            pending_input: false,
+            pending_input: None,
             last_file: None,
             last_conversation_id: None,
         }
@@ -104,7 +105,7 @@ impl Entry {
     }
 
     pub fn working(&self) -> bool {
-        self.alive && (self.derived.working || self.pending_input)
+        self.alive && (self.derived.working || self.pending_input.is_some())
     }
 
     /// A turn has finished and nothing was sent since: what `wait --until
@@ -112,7 +113,19 @@ impl Entry {
     /// and exited still counts as having reached idle.
     pub fn turn_done(&self) -> bool {
         let has_file = self.conversation.is_some() || self.last_file.is_some();
-        has_file && !self.derived.working && !self.pending_input
+        has_file && !self.derived.working && self.pending_input.is_none()
+    }
+
+    /// Takes a new derivation of the file; a turn that ended after the
+    /// input we sent answers it.
+    pub fn set_derived(&mut self, derived: Derived) {
+        if self.pending_input.is_some_and(|n| derived.turns_ended > n) {
+            self.pending_input = None;
+        }
+        if derived.conversation_id.is_some() {
+            self.last_conversation_id = derived.conversation_id.clone();
+        }
+        self.derived = derived;
     }
 
     pub fn resume_command(&self) -> Option<Vec<String>> {
@@ -154,7 +167,7 @@ impl Entry {
             "slug": adapters::slugify(&title),
             "title": title,
             "status": {"working": self.working(), "error": error, "label": self.derived.label},
-            "unread": self.alive && self.derived.unread && !self.pending_input,
+            "unread": self.alive && self.derived.unread && self.pending_input.is_none(),
             "turn_done": self.turn_done(),
             "conversation": conversation,
             "last_file": self.last_file,
@@ -276,7 +289,7 @@ mod tests {
             source: Source::Shim,
             since: "t".into(),
         });
-        e.pending_input = true;
+        e.pending_input = Some(0);
         let r = e.record();
         assert_eq!(r["slug"], "fix-the-flaky-test");
         assert_eq!(r["conversation"]["source"], "shim");
