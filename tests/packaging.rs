@@ -31,7 +31,12 @@ fn files_under(root: &Path) -> Vec<String> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                out.push(path.strip_prefix(root).unwrap_or(&path).display().to_string());
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string(),
+                );
             }
         }
     }
@@ -59,11 +64,18 @@ fn install_stages_the_tree_and_uninstall_removes_it() {
     let env = TestEnv::new();
     let dest = env.root.join("stage");
     let out = make(&env, &["completions", "install"], &dest);
-    assert!(out.status.success(), "make install: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "make install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(files_under(&dest), TREE, "installed tree");
     let amux = dest.join("usr/bin/amux");
     let hook = std::fs::read(dest.join("usr/share/amux/hook.mjs")).expect("installed hook");
-    assert_eq!(hook, std::fs::read(support::manifest_dir().join("hook/hook.mjs")).expect("hook source"));
+    assert_eq!(
+        hook,
+        std::fs::read(support::manifest_dir().join("hook/hook.mjs")).expect("hook source")
+    );
 
     // The installed binary arms the agent with the installed preload and
     // never materialises a cache copy.
@@ -74,30 +86,68 @@ fn install_stages_the_tree_and_uninstall_removes_it() {
     assert!(out.status.success(), "installed amux run -d");
     let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let sock = env.sock(&id);
-    support::wait_until(T, || support::http::meta(&sock)["shim"]["active"] == true, "the shim's hello");
+    support::wait_until(
+        T,
+        || support::http::meta(&sock)["shim"]["active"] == true,
+        "the shim's hello",
+    );
     let cached: Vec<PathBuf> = std::fs::read_dir(env.root.join("cache/amux"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
-    assert!(cached.is_empty(), "the cache was used instead of the installed hook: {cached:?}");
+    assert!(
+        cached.is_empty(),
+        "the cache was used instead of the installed hook: {cached:?}"
+    );
     support::http::post(&sock, "/kill", b"");
 
     let out = make(&env, &["uninstall"], &dest);
-    assert!(out.status.success(), "make uninstall: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(files_under(&dest), Vec::<String>::new(), "files left after uninstall");
+    assert!(
+        out.status.success(),
+        "make uninstall: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        files_under(&dest),
+        Vec::<String>::new(),
+        "files left after uninstall"
+    );
 }
 
 #[test]
 fn man_pages_render_and_lint_clean() {
     for page in ["man/amux.1", "man/amux-protocol.7"] {
         let path = support::manifest_dir().join(page);
-        let out = Command::new("man").args(["-P", "cat", "-l"]).arg(&path).env("MANWIDTH", "80").output().expect("man");
+        let out = Command::new("man")
+            .args(["-P", "cat", "-l"])
+            .arg(&path)
+            .env("MANWIDTH", "80")
+            .output()
+            .expect("man");
         assert!(out.status.success(), "man -l {page}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("amux"), "{page} renders no text");
-        let lint = Command::new("mandoc").args(["-Tlint", "-Wwarning"]).arg(&path).output().expect("mandoc (run .ci/setup-tools)");
-        let said = String::from_utf8_lossy(&lint.stdout).to_string() + &String::from_utf8_lossy(&lint.stderr);
-        assert!(lint.status.success() && said.trim().is_empty(), "mandoc -Tlint {page}:\n{said}");
-        let groff = Command::new("groff").args(["-ww", "-man", "-z"]).arg(&path).output().expect("groff");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("amux"),
+            "{page} renders no text"
+        );
+        let lint = Command::new("mandoc")
+            .args(["-Tlint", "-Wwarning"])
+            .arg(&path)
+            .output()
+            .expect("mandoc (run .ci/setup-tools)");
+        let said = String::from_utf8_lossy(&lint.stdout).to_string()
+            + &String::from_utf8_lossy(&lint.stderr);
+        assert!(
+            lint.status.success() && said.trim().is_empty(),
+            "mandoc -Tlint {page}:\n{said}"
+        );
+        let groff = Command::new("groff")
+            .args(["-ww", "-man", "-z"])
+            .arg(&path)
+            .output()
+            .expect("groff");
         let said = String::from_utf8_lossy(&groff.stderr);
-        assert!(groff.status.success() && said.trim().is_empty(), "groff -ww {page}:\n{said}");
+        assert!(
+            groff.status.success() && said.trim().is_empty(),
+            "groff -ww {page}:\n{said}"
+        );
     }
 }
