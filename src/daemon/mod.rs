@@ -93,6 +93,8 @@ pub fn ensure(wait: bool) -> Result<()> {
     let exe = std::env::current_exe().context(|| "cannot find the amux executable".into())?;
     Command::new(exe)
         .args(["daemon", "--foreground", "--detached-worker"])
+        // Hold no one's working directory (an unmountable disk, a deleted dir).
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
