@@ -9,7 +9,7 @@
 use super::client::{self, api_error, daemon_request, print_json, resolve, state, stdout_error};
 use crate::error::{Error, Result};
 use crate::http::client::Events;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -146,9 +146,10 @@ pub fn events() -> Result<ExitCode> {
             .map_err(|e| Error::io("daemon event stream", e))?
         {
             let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+            // `type` first, so a reader can dispatch on the line's start.
             let line = match event.as_str() {
-                "session" => json!({"type": "session", "session": data}),
-                "remove" => json!({"type": "remove", "id": data["id"]}),
+                "session" => format!("{{\"type\":\"session\",\"session\":{data}}}"),
+                "remove" => format!("{{\"type\":\"remove\",\"id\":{}}}", data["id"]),
                 _ => continue,
             };
             writeln!(out, "{line}")

@@ -189,6 +189,9 @@ impl Daemon {
         if let Some(file) = held {
             self.file_changed(&file);
         }
+        // The dead record keeps what the file said (title, last status);
+        // releasing the file below clears the live view of it.
+        let last_derived = self.store.borrow().live.get(id).map(|e| e.derived.clone());
         let decisions = self.engine.borrow_mut().apply(
             Input::Died {
                 sid: id.to_string(),
@@ -200,6 +203,10 @@ impl Daemon {
             return;
         };
         entry.alive = false;
+        if let Some(derived) = last_derived {
+            entry.derived = derived;
+        }
+        entry.pending_input = None;
         if entry.exited_at.is_none() {
             entry.exited_at = Some(crate::timefmt::now());
         }
@@ -318,7 +325,11 @@ impl Daemon {
 
     pub fn input_sent(&self, sid: &str) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
-            entry.pending_input = Some(entry.derived.turns_ended);
+            // Only agents with a conversation file can show the answer;
+            // a shell's state comes from its exit (DESIGN §6.4).
+            if entry.kind != Kind::Shell {
+                entry.pending_input = Some(entry.derived.turns_ended);
+            }
         }
         self.publish(sid);
     }

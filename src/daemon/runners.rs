@@ -95,6 +95,8 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
 }
 
 /// A socket shows up at `bind`, a moment before `listen`: retry briefly.
+/// One that still refuses after that was left by a runner that died
+/// without cleaning up (SIGKILL): remove it so nobody trips on it again.
 async fn connect(sock: &Path) -> Option<Events> {
     for _ in 0..50 {
         match Events::open(sock, "/events").await {
@@ -102,6 +104,12 @@ async fn connect(sock: &Path) -> Option<Events> {
             Err(_) if sock.exists() => Timer::after(Duration::from_millis(20)).await,
             Err(_) => return None,
         };
+    }
+    let refused = std::os::unix::net::UnixStream::connect(sock)
+        .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused);
+    if refused {
+        let _ = std::fs::remove_file(sock);
+        let _ = std::fs::remove_file(sock.with_extension("fifo"));
     }
     None
 }
