@@ -113,7 +113,12 @@ impl Entry {
     /// and exited still counts as having reached idle.
     pub fn turn_done(&self) -> bool {
         let has_file = self.conversation.is_some() || self.last_file.is_some();
-        has_file && !self.derived.working && self.pending_input.is_none()
+        // A file with no ended turn yet (pi's header written a moment before
+        // the rest of the first turn) is not idle: nothing has finished.
+        has_file
+            && self.derived.turns_ended > 0
+            && !self.derived.working
+            && self.pending_input.is_none()
     }
 
     /// Takes a new derivation of the file; a turn that ended after the
@@ -279,6 +284,36 @@ mod tests {
         assert_eq!(store.lookup("fix-the-test"), Lookup::Found("abc123"));
         assert_eq!(store.lookup("old-one"), Lookup::Found("zzz999"));
         assert_eq!(store.lookup("nope"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn a_turn_is_done_only_after_one_ended_and_input_was_answered() {
+        let mut e = entry("id1", "t");
+        e.conversation = Some(Conversation {
+            file: "/f.jsonl".into(),
+            source: Source::Shim,
+            since: "t".into(),
+        });
+        assert!(!e.turn_done(), "header only: nothing finished yet");
+        e.set_derived(Derived {
+            turns_ended: 1,
+            ..Derived::default()
+        });
+        assert!(e.turn_done());
+        e.pending_input = Some(1);
+        assert!(!e.turn_done(), "input sent, not answered");
+        e.set_derived(Derived {
+            working: true,
+            turns_ended: 1,
+            ..Derived::default()
+        });
+        assert!(!e.turn_done());
+        e.set_derived(Derived {
+            turns_ended: 2,
+            ..Derived::default()
+        });
+        assert!(e.turn_done(), "the next ended turn answers it");
+        assert_eq!(e.pending_input, None);
     }
 
     #[test]
