@@ -20,6 +20,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 const EVERY: Duration = Duration::from_secs(1);
+/// How long a preload agent has to say hello before it may be guessed
+/// (node/bun start in well under a second; this leaves a wide margin).
+const HELLO_GRACE: Duration = Duration::from_secs(5);
 /// Guesses look at this many of the most recently changed files at most.
 const MAX_CANDIDATES: usize = 32;
 /// Candidate files bigger than this are judged by their header only.
@@ -62,9 +65,20 @@ pub fn check(daemon: &Rc<Daemon>, id: &str, force: bool) {
         }
         return;
     }
-    if daemon.engine.borrow().wants_guess(id) {
-        guess(daemon, id, &facts);
+    if !daemon.engine.borrow().wants_guess(id) {
+        return;
     }
+    // An agent that gets the preload says hello within moments of its
+    // start; guessing before then would tie it to an old file in its
+    // directory (and `wait` would believe the guess). Guess only once the
+    // hello is overdue.
+    let age_ms = now_ms() - facts.started * 1000;
+    if facts.kind.uses_preload() && age_ms < HELLO_GRACE.as_millis() as i64 {
+        let left = HELLO_GRACE.saturating_sub(Duration::from_millis(age_ms.max(0) as u64));
+        schedule(daemon, id, left);
+        return;
+    }
+    guess(daemon, id, &facts);
 }
 
 /// True when a check may run now; otherwise schedules one for later.
@@ -75,8 +89,14 @@ fn throttle(daemon: &Rc<Daemon>, id: &str, force: bool) -> bool {
         daemon.last_check.borrow_mut().insert(id.to_string(), now);
         return true;
     }
+    let wait = EVERY.saturating_sub(last.map_or(Duration::ZERO, |t| now.duration_since(t)));
+    schedule(daemon, id, wait);
+    false
+}
+
+/// One deferred check per session (further requests ride along).
+fn schedule(daemon: &Rc<Daemon>, id: &str, wait: Duration) {
     if daemon.scheduled.borrow_mut().insert(id.to_string()) {
-        let wait = EVERY.saturating_sub(last.map_or(Duration::ZERO, |t| now.duration_since(t)));
         let (daemon2, id2) = (daemon.clone(), id.to_string());
         daemon
             .ex
@@ -87,7 +107,6 @@ fn throttle(daemon: &Rc<Daemon>, id: &str, force: bool) -> bool {
             })
             .detach();
     }
-    false
 }
 
 fn claude_pidfile(facts: &Facts) -> Option<PathBuf> {
