@@ -265,7 +265,11 @@ impl Daemon {
         {
             let mut store = self.store.borrow_mut();
             if let Some(entry) = store.live.get_mut(sid) {
-                entry.set_derived(followed.tracker.derived().clone());
+                let derived = followed.tracker.derived().clone();
+                if entry.last_file.as_ref() != Some(&file) {
+                    entry.switch_file(&derived);
+                }
+                entry.set_derived(derived);
                 entry.last_file = Some(file.clone());
                 let since = match &entry.conversation {
                     Some(c) if c.file == file => c.since.clone(),

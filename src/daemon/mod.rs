@@ -68,7 +68,21 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         ))
         .detach();
         ex.spawn(core::watch_roots(daemon.clone())).detach();
-        runners::discover(daemon.clone()).await
+        // SIGTERM/SIGINT/SIGHUP end the daemon cleanly: socket removed,
+        // so the next client starts a fresh one at once.
+        let stop = async {
+            use async_signal::{Signal, Signals};
+            use futures_lite::StreamExt;
+            match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
+                Ok(mut signals) => {
+                    signals.next().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+            daemon.log("stopping on a signal");
+            Ok(())
+        };
+        futures_lite::future::or(runners::discover(daemon.clone()), stop).await
     }));
     let _ = std::fs::remove_file(&sock);
     drop(lock);

@@ -23,6 +23,8 @@ const EVERY: Duration = Duration::from_secs(1);
 /// How long a preload agent has to say hello before it may be guessed
 /// (node/bun start in well under a second; this leaves a wide margin).
 const HELLO_GRACE: Duration = Duration::from_secs(5);
+/// Timestamps are whole seconds and written by other processes.
+const CLOCK_SLACK_S: i64 = 2;
 /// Guesses look at this many of the most recently changed files at most.
 const MAX_CANDIDATES: usize = 32;
 /// Candidate files bigger than this are judged by their header only.
@@ -68,12 +70,12 @@ pub fn check(daemon: &Rc<Daemon>, id: &str, force: bool) {
     if !daemon.engine.borrow().wants_guess(id) {
         return;
     }
-    // An agent that gets the preload says hello within moments of its
-    // start; guessing before then would tie it to an old file in its
-    // directory (and `wait` would believe the guess). Guess only once the
-    // hello is overdue.
+    // A preload agent says hello within moments of its start, and Claude's
+    // pidfile or Codex's open rollout show up as soon; guessing before then
+    // would tie a fresh session to an old file in its directory (and
+    // `wait` would believe the guess). Guess only once they are overdue.
     let age_ms = now_ms() - facts.started * 1000;
-    if facts.kind.uses_preload() && age_ms < HELLO_GRACE.as_millis() as i64 {
+    if age_ms < HELLO_GRACE.as_millis() as i64 {
         let left = HELLO_GRACE.saturating_sub(Duration::from_millis(age_ms.max(0) as u64));
         schedule(daemon, id, left);
         return;
@@ -130,6 +132,12 @@ fn guess(daemon: &Rc<Daemon>, id: &str, facts: &Facts) {
     let derived: Vec<(PathBuf, adapters::Derived, i64)> = candidates
         .into_iter()
         .filter_map(|(path, mtime)| Some((path.clone(), read_derived(facts.kind, &path)?, mtime)))
+        // A file created before the session belongs to an earlier one (a
+        // resumed conversation is not something to guess).
+        .filter(|(_, d, _)| {
+            d.created_at
+                .is_none_or(|c| c >= facts.started - CLOCK_SLACK_S)
+        })
         .collect();
     let meta: Vec<MetaCandidate<PathBuf>> = derived
         .iter()

@@ -121,6 +121,18 @@ impl Entry {
             && self.pending_input.is_none()
     }
 
+    /// The session moved to another file (rebind, `/clear`, `/new`): what
+    /// we knew of the old one no longer applies. Input still awaiting an
+    /// answer is measured against the new file: an empty one will show
+    /// the answer as its first ended turn; one that already shows a turn
+    /// (working or ended) answers for itself through `working`.
+    pub fn switch_file(&mut self, new: &Derived) {
+        self.last_conversation_id = None;
+        if self.pending_input.is_some() {
+            self.pending_input = (new.turns_ended == 0 && !new.working).then_some(0);
+        }
+    }
+
     /// Takes a new derivation of the file; a turn that ended after the
     /// input we sent answers it.
     pub fn set_derived(&mut self, derived: Derived) {
