@@ -43,6 +43,7 @@ pub struct Daemon {
     /// the guesses, with the time they last changed.
     pub recent: RefCell<HashMap<PathBuf, i64>>,
     pub last_check: RefCell<HashMap<String, Instant>>,
+    pub last_guess: RefCell<HashMap<String, Instant>>,
     /// Sessions with a deferred (throttled) source check pending.
     pub scheduled: RefCell<HashSet<String>>,
     published: RefCell<HashMap<String, String>>,
@@ -81,6 +82,7 @@ impl Daemon {
             roots_rx,
             recent: RefCell::new(HashMap::new()),
             last_check: RefCell::new(HashMap::new()),
+            last_guess: RefCell::new(HashMap::new()),
             scheduled: RefCell::new(HashSet::new()),
             published: RefCell::new(HashMap::new()),
             following: RefCell::new(HashSet::new()),
@@ -220,6 +222,7 @@ impl Daemon {
             .publish("remove", &serde_json::json!({ "id": id }).to_string());
         self.published.borrow_mut().remove(id);
         self.last_check.borrow_mut().remove(id);
+        self.last_guess.borrow_mut().remove(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
         let _ = self.engine.borrow_mut().forget(id);
     }

@@ -19,7 +19,11 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-const EVERY: Duration = Duration::from_secs(1);
+/// Agent-provided sources are cheap (a pidfile, a small /proc walk) and
+/// short-lived agents (`claude -p`, `codex exec`) finish in a second:
+/// look often. Guesses read candidate files: at most once per `GUESS_EVERY`.
+const EVERY: Duration = Duration::from_millis(200);
+const GUESS_EVERY: Duration = Duration::from_secs(1);
 /// How long a preload agent has to say hello before it may be guessed
 /// (node/bun start in well under a second; this leaves a wide margin).
 const HELLO_GRACE: Duration = Duration::from_secs(5);
@@ -80,6 +84,16 @@ pub fn check(daemon: &Rc<Daemon>, id: &str, force: bool) {
         schedule(daemon, id, left);
         return;
     }
+    let now = Instant::now();
+    let last = daemon.last_guess.borrow().get(id).copied();
+    if let Some(since) = last
+        .map(|t| now.duration_since(t))
+        .filter(|d| *d < GUESS_EVERY)
+    {
+        schedule(daemon, id, GUESS_EVERY - since);
+        return;
+    }
+    daemon.last_guess.borrow_mut().insert(id.to_string(), now);
     guess(daemon, id, &facts);
 }
 
