@@ -130,6 +130,15 @@ pub fn ensure(wait: bool) -> Result<()> {
     )))
 }
 
+/// A JSON array of strings (argv, resume commands); anything else is empty.
+pub fn strings(value: &serde_json::Value) -> Vec<String> {
+    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
 fn healthy(sock: &std::path::Path) -> bool {
     client::request_blocking(sock, "GET", "/v1/health", b"").is_ok_and(|r| r.status == 200)
 }

@@ -70,14 +70,7 @@ impl Entry {
     pub fn apply_meta(&mut self, meta: &Value) {
         let text = |k: &str| meta[k].as_str().map(str::to_string);
         self.kind = serde_json::from_value(meta["kind"].clone()).unwrap_or(Kind::Shell);
-        self.command = meta["command"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        self.command = super::strings(&meta["command"]);
         self.cwd = text("cwd").unwrap_or_default();
         self.pid = meta["pid"].as_u64();
         self.started_at = text("started_at").unwrap_or_default();
