@@ -45,74 +45,62 @@ enum End {
 
 async fn relay(stream: UnixStream, leftover: Vec<u8>) -> Result<ExitCode> {
     let mut writer = stream.clone();
-    if let Some(size) = term::size_of(io::stdin()) {
-        let _ = writer
-            .write_all(&frame::resize(size.ws_col, size.ws_row))
-            .await;
-    }
-    let stdout = io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(std::fs::File::from)
-        .context(|| "stdout".into())?;
+    send_size(&mut writer).await;
+    let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);
+    let stdout = dup(io::stdout().as_fd()).context(|| "stdout".into())?;
+    let stdin = dup(io::stdin().as_fd()).context(|| "stdin".into())?;
     let output = output(stream, leftover, Unblock::new(stdout));
-    let input = async {
-        let stdin = io::stdin()
-            .as_fd()
-            .try_clone_to_owned()
-            .map(std::fs::File::from);
-        let Ok(stdin) = stdin else { return End::Closed };
-        let mut stdin = Unblock::new(stdin);
-        let mut signals = async_signal::Signals::new([async_signal::Signal::Winch]).ok();
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let read = future::or(async { Some(stdin.read(&mut buf).await) }, async {
-                match signals.as_mut() {
-                    Some(s) => {
-                        s.next().await;
-                        None
-                    }
-                    None => std::future::pending().await,
-                }
-            })
-            .await;
-            let n = match read {
-                None => {
-                    if let Some(size) = term::size_of(io::stdin()) {
-                        let _ = writer
-                            .write_all(&frame::resize(size.ws_col, size.ws_row))
-                            .await;
-                    }
-                    continue;
-                }
-                Some(Ok(0)) | Some(Err(_)) => return End::Closed,
-                Some(Ok(n)) => n,
-            };
-            let chunk = &buf[..n];
-            let (send, detach) = match chunk.iter().position(|&b| b == DETACH_KEY) {
-                Some(i) => (&chunk[..i], true),
-                None => (chunk, false),
-            };
-            if !send.is_empty()
-                && writer
-                    .write_all(&frame::encode(frame::INPUT, send))
-                    .await
-                    .is_err()
-            {
-                return End::Closed;
-            }
-            if detach {
-                return End::Detached;
-            }
-        }
-    };
-    match future::or(output, input).await {
+    match future::or(output, input(writer, Unblock::new(stdin))).await {
         End::Detached => {
             eprint!("\r\n[detached]\r\n");
             Ok(ExitCode::SUCCESS)
         }
         End::Exited(code) => Ok(ExitCode::from(code)),
         End::Closed => Err(Error::Failed("the session closed the connection".into())),
+    }
+}
+
+async fn send_size(writer: &mut UnixStream) {
+    if let Some(size) = term::size_of(io::stdin()) {
+        let _ = writer
+            .write_all(&frame::resize(size.ws_col, size.ws_row))
+            .await;
+    }
+}
+
+/// Keystrokes to input frames until the detach key; `SIGWINCH` to resize
+/// frames.
+async fn input(mut writer: UnixStream, mut stdin: Unblock<std::fs::File>) -> End {
+    let mut signals = async_signal::Signals::new([async_signal::Signal::Winch]).ok();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let winch = async {
+            match signals.as_mut() {
+                Some(s) => s.next().await.map(|_| None).unwrap_or(None),
+                None => std::future::pending().await,
+            }
+        };
+        let read = future::or(async { Some(stdin.read(&mut buf).await) }, winch).await;
+        let n = match read {
+            None => {
+                send_size(&mut writer).await;
+                continue;
+            }
+            Some(Ok(0)) | Some(Err(_)) => return End::Closed,
+            Some(Ok(n)) => n,
+        };
+        let chunk = &buf[..n];
+        let (send, detach) = match chunk.iter().position(|&b| b == DETACH_KEY) {
+            Some(i) => (&chunk[..i], true),
+            None => (chunk, false),
+        };
+        let frame = frame::encode(frame::INPUT, send);
+        if !send.is_empty() && writer.write_all(&frame).await.is_err() {
+            return End::Closed;
+        }
+        if detach {
+            return End::Detached;
+        }
     }
 }
 

@@ -98,6 +98,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let runtime = paths::ensure_runtime().context(|| "runtime directory".into())?;
     let session_id = id::new_session_id();
     let sock = runtime.join("sessions").join(format!("{session_id}.sock"));
+    let fifo = runtime.join("sessions").join(format!("{session_id}.fifo"));
     paths::check_socket_path(&sock).context(|| "session socket".into())?;
     let argv: Vec<OsString> = if opts.argv.is_empty() {
         vec![default_shell()]
@@ -109,47 +110,25 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let kind = Kind::detect(&argv_str);
-    let foreground = !opts.detached_worker;
-    let (cols, rows) = opts
-        .size
-        .or_else(|| {
-            foreground
-                .then(|| term::size_of(std::io::stdin()).map(|w| (w.ws_col, w.ws_row)))
-                .flatten()
-        })
-        .unwrap_or((80, 24));
-    let pty =
-        pty::open(pty::winsize(cols, rows)).context(|| "cannot open a pseudo-terminal".into())?;
-    if foreground {
-        let stdin_tty = rustix::termios::isatty(std::io::stdin());
-        let stdout_tty = rustix::termios::isatty(std::io::stdout());
-        term::adapt_pty_for_pipes(&pty.controller, stdin_tty, stdout_tty)
-            .context(|| "pty attributes".into())?;
-    }
-    let fifo = runtime.join("sessions").join(format!("{session_id}.fifo"));
+    let (cols, rows) = initial_size(&opts);
+    let pty = open_pty(cols, rows, !opts.detached_worker)?;
     let env = child_env(kind, &session_id, &runtime, &sock, &fifo);
     let cwd = std::env::current_dir().context(|| "current directory".into())?;
-    let child = pty::spawn(
-        &pty,
-        &pty::Spawn {
-            argv: &argv,
-            cwd: None,
-            env: &env,
-        },
-    )
-    .map_err(|e| spawn_error(&argv[0], e))?;
+    let spec = pty::Spawn {
+        argv: &argv,
+        cwd: None,
+        env: &env,
+    };
+    let child = pty::spawn(&pty, &spec).map_err(|e| spawn_error(&argv[0], e))?;
     let pty::Pty { controller, user } = pty;
     drop(user);
     // A relative `--session-dir` is relative to the agent's cwd (ours).
-    let roots = kind
-        .session_roots(&argv_str, &|k| std::env::var(k).ok())
-        .into_iter()
-        .map(|r| cwd.join(r))
-        .collect();
+    let roots = kind.session_roots(&argv_str, &|k| std::env::var(k).ok());
     let session = Session {
         id: session_id,
         kind,
         command: argv_str,
+        roots: roots.into_iter().map(|r| cwd.join(r)).collect(),
         cwd,
         pid: child.id(),
         runner_pid: std::process::id(),
@@ -161,24 +140,44 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         cols,
         rows,
         title: None,
-        roots,
     };
-    if crate::daemon::ensure(false).is_err() {
-        // AMUX_NO_DAEMON, or no way to start one: the runner works alone.
-    }
+    // Without a daemon (AMUX_NO_DAEMON, or none can start) the runner
+    // still works alone.
+    let _ = crate::daemon::ensure(false);
     let ex = Rc::new(LocalExecutor::new());
+    let files = (sock.clone(), fifo.clone());
     let result = async_io::block_on(ex.run(relay::main(
         ex.clone(),
         session,
         controller,
-        sock.clone(),
-        fifo.clone(),
+        files,
         child,
         opts,
     )));
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(&fifo);
     result
+}
+
+/// `--size`, else (in the foreground) the user's terminal's, else 80x24:
+/// some TUIs draw nothing in a 0x0 window.
+fn initial_size(opts: &Options) -> (u16, u16) {
+    let terminal = || term::size_of(std::io::stdin()).map(|w| (w.ws_col, w.ws_row));
+    opts.size
+        .or_else(|| (!opts.detached_worker).then(terminal).flatten())
+        .unwrap_or((80, 24))
+}
+
+fn open_pty(cols: u16, rows: u16, foreground: bool) -> Result<pty::Pty> {
+    let pty =
+        pty::open(pty::winsize(cols, rows)).context(|| "cannot open a pseudo-terminal".into())?;
+    if foreground {
+        let stdin_tty = rustix::termios::isatty(std::io::stdin());
+        let stdout_tty = rustix::termios::isatty(std::io::stdout());
+        term::adapt_pty_for_pipes(&pty.controller, stdin_tty, stdout_tty)
+            .context(|| "pty attributes".into())?;
+    }
+    Ok(pty)
 }
 
 fn child_env(

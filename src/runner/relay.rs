@@ -32,8 +32,7 @@ pub async fn main(
     ex: Rc<LocalExecutor<'static>>,
     session: Session,
     controller: OwnedFd,
-    sock: PathBuf,
-    fifo: PathBuf,
+    (sock, fifo): (PathBuf, PathBuf),
     child: Child,
     opts: Options,
 ) -> Result<ExitCode> {
@@ -84,18 +83,30 @@ pub async fn main(
         .await
         .context(|| "waiting for the agent".into())?;
     let stdout = drain(&runner, reader).await;
+    Ok(finish(&runner, status, raw, stdout, detached).await)
+}
+
+/// The exit sequence: publish `exit`, end every stream, restore the
+/// terminal, flush what the agent printed last, linger for subscribers.
+async fn finish(
+    runner: &Runner,
+    status: std::process::ExitStatus,
+    raw: Option<RawMode>,
+    stdout: Option<Unblock<File>>,
+    detached: bool,
+) -> ExitCode {
     let exit = exit_of(status);
     let code = exit_code(&exit);
     let event = runner.session.borrow_mut().set_exit(exit);
     runner.publish(event);
     runner.events.close();
-    end_attachers(&runner);
+    end_attachers(runner);
     drop(raw);
     if let Some(mut out) = stdout {
         let _ = out.flush().await;
     }
-    linger(&runner, detached).await;
-    Ok(code)
+    linger(runner, detached).await;
+    code
 }
 
 fn bind(sock: &Path) -> io::Result<UnixListener> {
