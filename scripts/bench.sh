@@ -15,7 +15,8 @@
 # (figure 6), rebind_agent.mjs (the fake pi agent they drive).
 #
 # Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind events
-#                                           scale follow   (default: all)
+#                                           scale follow follow-e2e
+# (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +47,11 @@ cleanup() {
         pid=${pid%/environ}
         grep -qzx "AMUX_BENCH_MARK=$dir" "$e" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     done
-    rm -rf "$dir"
+    if [[ -n ${BENCH_KEEP:-} ]]; then
+        echo "bench: kept $dir" >&2
+    else
+        rm -rf "$dir"
+    fi
 }
 trap 'cleanup "$current"' EXIT
 trap 'exit 130' INT TERM
