@@ -7,7 +7,11 @@
 //! channel, which aborts a write the connection may be stuck in). Nobody
 //! ever waits on a subscriber. A new subscriber's replay frames are queued
 //! before anything published after it subscribed, because both travel
-//! through the task's one FIFO inbox.
+//! through the task's one FIFO inbox; the queue holds the whole replay on
+//! top of its bound (a daemon with 300 sessions replays 300 frames). The
+//! task yields after each publish, so subscribers' writers run between
+//! frames: a burst published in one go (a daemon catching up after a
+//! stall) is "slow" only for a client that really does not read.
 //!
 //! Frames are `event: NAME\ndata: JSON\n\n` (one line of JSON).
 
@@ -68,7 +72,7 @@ impl Broadcaster {
     }
 
     pub fn subscribe(&self, replay: Vec<Frame>) -> Subscription {
-        let (queue, queue_rx) = async_channel::bounded(QUEUE);
+        let (queue, queue_rx) = async_channel::bounded(QUEUE + replay.len());
         let (kill, kill_rx) = async_channel::bounded(1);
         let _ = self.inbox.try_send(Msg::Subscribe {
             replay,
@@ -118,6 +122,7 @@ async fn run(inbox: Receiver<Msg>) {
                 // A full queue is a slow client: drop it (with its kill
                 // sender), never wait for it.
                 subscribers.retain(|(queue, _)| queue.try_send(frame.clone()).is_ok());
+                future::yield_now().await;
             }
             Msg::Close => {
                 closed = true;
@@ -166,5 +171,41 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.streams.set(self.streams.get().saturating_sub(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_lite::AsyncReadExt;
+
+    /// A replay longer than the bound, then a burst longer than the bound
+    /// published in one go: a client that reads gets every frame.
+    #[test]
+    fn long_replay_and_burst_reach_a_reading_client() {
+        let ex = Rc::new(async_executor::LocalExecutor::new());
+        let (ours, theirs) = UnixStream::pair().expect("socket pair");
+        let n = QUEUE + 44;
+        let got = future::block_on(ex.run(async {
+            let b = Broadcaster::spawn(&ex);
+            let replay = (0..n).map(|i| frame("meta", &i.to_string())).collect();
+            ex.spawn(b.subscribe(replay).pump(ours)).detach();
+            for i in 0..n {
+                b.publish("session", &i.to_string());
+            }
+            b.close();
+            let mut text = String::new();
+            let mut theirs = theirs;
+            let read = theirs.read_to_string(&mut text);
+            let timeout = async {
+                async_io::Timer::after(std::time::Duration::from_secs(10)).await;
+                Ok(0)
+            };
+            future::or(read, timeout).await.expect("read the stream");
+            text
+        }));
+        assert_eq!(got.matches("event: meta\n").count(), n);
+        assert_eq!(got.matches("event: session\n").count(), n);
+        assert!(got.ends_with(&format!("data: {}\n\n", n - 1)));
     }
 }
