@@ -189,6 +189,9 @@ impl Daemon {
         if let Some(file) = held {
             self.file_changed(&file);
         }
+        // Releasing the file clears what it said; the dead record keeps it
+        // (title and slug for `ls --all` and `resume <slug>`).
+        let derived = self.store.borrow().live.get(id).map(|e| e.derived.clone());
         let decisions = self.engine.borrow_mut().apply(
             Input::Died {
                 sid: id.to_string(),
@@ -199,6 +202,7 @@ impl Daemon {
         let Some(mut entry) = self.store.borrow_mut().live.remove(id) else {
             return;
         };
+        entry.derived = derived.unwrap_or_default();
         entry.alive = false;
         if entry.exited_at.is_none() {
             entry.exited_at = Some(crate::timefmt::now());
