@@ -272,17 +272,24 @@ fn identical_sessions_make_the_scrollback_guess_abstain() {
     let reply = "done: the loader now validates every option up front and reports \
                  all problems together with their source file and line";
     let say = json!({"say": format!("> {common}\n{reply}")}).to_string();
-    let a = w.run(&cwd, &["pi", &say]);
-    let b = w.run(&cwd, &["pi", &say]);
-    w.wait_screen(&a, "stand-in ready");
-    w.wait_screen(&b, "stand-in ready");
-    // Created ten minutes before the sessions: metadata abstains.
+    // Both files exist before either session (one file alone would be a
+    // fair pick); created ten minutes earlier, so metadata abstains.
     let old = now_s() - 600;
     let fa = pi_file(&dir, "0000-a", old);
     let fb = pi_file(&dir, "0001-b", old);
     append(&fa, &pi_lines("0000-a", &cwd, old, common, reply));
     append(&fb, &pi_lines("0001-b", &cwd, old, common, reply));
-    std::thread::sleep(Duration::from_millis(2500));
+    let a = w.run(&cwd, &["pi", &say]);
+    let b = w.run(&cwd, &["pi", &say]);
+    w.wait_screen(&a, "stand-in ready");
+    w.wait_screen(&b, "stand-in ready");
+    // Changes without text: the guesses run again, on full screens.
+    let quiet = format!("{}\n", json!({"type": "model_change", "provider": "fake"}));
+    for _ in 0..2 {
+        append(&fa, &quiet);
+        append(&fb, &quiet);
+        std::thread::sleep(Duration::from_millis(1100));
+    }
     for id in [&a, &b] {
         let seen = events.records(id);
         assert!(!seen.is_empty(), "no events for {id}");

@@ -11,6 +11,8 @@
 //! observed through the real CLI (`amux ls --json`, `amux events`) and the
 //! runners' own sockets, polled with generous deadlines.
 
+#![allow(dead_code)]
+
 use crate::support::{self, http, TestEnv};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
