@@ -16,18 +16,22 @@ DESTDIR ?=
 BIN   = target/release/amux
 COMPL = target/completions
 
-.PHONY: all build test check fmt-check clippy bench install uninstall
+.PHONY: all build completions test check fmt-check clippy bench install uninstall
 
 all: build
 
 build:
 	AMUX_DATADIR=$(DATADIR) $(CARGO) build --release --locked
+	$(MAKE) completions
+
+completions:
 	mkdir -p $(COMPL)
 	$(BIN) completions bash > $(COMPL)/amux.bash
 	$(BIN) completions zsh > $(COMPL)/_amux
 	$(BIN) completions fish > $(COMPL)/amux.fish
 
 test:
+	./.ci/setup-tools
 	./.ci/setup-agents
 	$(CARGO) test --locked
 

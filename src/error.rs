@@ -20,6 +20,9 @@ pub enum Error {
     TimedOut(String),
     /// Exit quietly with this status (its cause was already reported).
     Exit(u8),
+    /// The agent's command could not be started: 127 when it does not
+    /// exist, 126 otherwise, as shells do.
+    Spawn { program: String, source: io::Error },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -39,6 +42,8 @@ impl Error {
             Error::Ended(_) => 3,
             Error::TimedOut(_) => 124,
             Error::Exit(code) => *code,
+            Error::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
+            Error::Spawn { .. } => 126,
         }
     }
 
@@ -54,6 +59,7 @@ impl fmt::Display for Error {
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Failed(msg) | Error::Ended(msg) | Error::TimedOut(msg) => f.write_str(msg),
             Error::Exit(code) => write!(f, "exit status {code}"),
+            Error::Spawn { program, source } => write!(f, "cannot run {program}: {source}"),
         }
     }
 }
@@ -61,7 +67,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Spawn { source, .. } => Some(source),
             _ => None,
         }
     }

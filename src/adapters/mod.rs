@@ -212,6 +212,9 @@ pub struct Derived {
     pub created_at: Option<i64>,
     /// The last few KiB of user and assistant text, for the scrollback guess.
     pub text_tail: String,
+    /// Turns that ended (working → not working) so far: lets the daemon
+    /// tell whether a turn finished after input it sent.
+    pub turns_ended: u64,
 }
 
 impl Derived {
@@ -280,11 +283,15 @@ impl Tracker {
             return;
         }
         let d = &mut self.derived;
+        let was_working = d.working;
         match &mut self.state {
             State::Pi(st) => pi::feed(st, d, &v),
             State::Claude(st) => claude::feed(st, d, &v),
             State::Codex(st) => codex::feed(st, d, &v),
             State::Shell => {}
+        }
+        if was_working && !d.working {
+            d.turns_ended += 1;
         }
     }
 

@@ -184,14 +184,7 @@ pub fn resume_plan(key: &str) -> Result<(Vec<String>, String)> {
             "session {id} is still running; attach to it instead"
         )));
     }
-    let argv: Vec<String> = record["resume_command"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let argv = crate::daemon::strings(&record["resume_command"]);
     if argv.is_empty() {
         return Err(Error::Failed(format!(
             "session {id} has no conversation to resume"

@@ -109,6 +109,9 @@ macro_rules! help_check {
         if matches!($arg, Short('h') | Long("help")) {
             return Ok(Command::Help($text));
         }
+        if matches!($arg, Short('V') | Long("version")) {
+            return Ok(Command::Version);
+        }
     };
 }
 

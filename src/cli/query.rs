@@ -9,7 +9,7 @@
 use super::client::{self, api_error, daemon_request, print_json, resolve, state, stdout_error};
 use crate::error::{Error, Result};
 use crate::http::client::Events;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -132,7 +132,10 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
 pub fn events() -> Result<ExitCode> {
     crate::daemon::ensure(true)?;
     let sock = crate::paths::daemon_socket();
-    async_io::block_on(async {
+    // A reader that goes away between events (`amux events | head -1`)
+    // must end us now, not at the next event's failed write.
+    let closed = blocking::unblock(stdout_closed);
+    let stream = async {
         let mut events = Events::open(&sock, "/v1/events")
             .await
             .map_err(|e| Error::io(format!("daemon at {}", sock.display()), e))?;
@@ -143,9 +146,10 @@ pub fn events() -> Result<ExitCode> {
             .map_err(|e| Error::io("daemon event stream", e))?
         {
             let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+            // `type` first, so a reader can dispatch on the line's start.
             let line = match event.as_str() {
-                "session" => json!({"type": "session", "session": data}),
-                "remove" => json!({"type": "remove", "id": data["id"]}),
+                "session" => format!("{{\"type\":\"session\",\"session\":{data}}}"),
+                "remove" => format!("{{\"type\":\"remove\",\"id\":{}}}", data["id"]),
                 _ => continue,
             };
             writeln!(out, "{line}")
@@ -153,5 +157,32 @@ pub fn events() -> Result<ExitCode> {
                 .map_err(stdout_error)?;
         }
         Err(Error::Failed("the daemon closed the event stream".into()))
-    })
+    };
+    async_io::block_on(futures_lite::future::or(stream, async {
+        if closed.await {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::future::pending().await
+    }))
+}
+
+/// Blocks until stdout reports an error or hang-up (a pipe whose reader
+/// closed): `true`. `false` at once if stdout cannot be polled.
+fn stdout_closed() -> bool {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let stdout = std::io::stdout();
+    let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+    loop {
+        match poll(&mut fds, None) {
+            Ok(_)
+                if fds[0]
+                    .revents()
+                    .intersects(PollFlags::ERR | PollFlags::HUP | PollFlags::NVAL) =>
+            {
+                return true
+            }
+            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
 }

@@ -25,6 +25,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command> {
             Long("keep") => opts.keep = parser.value()?.parse()?,
             Long("detached-worker") => opts.detached_worker = true,
             Short('h') | Long("help") => return Ok(Command::Help(help::RUN)),
+            Short('V') | Long("version") => return Ok(Command::Version),
             Value(first) => {
                 opts.argv.push(first);
                 opts.argv.extend(parser.raw_args()?);

@@ -81,18 +81,7 @@ fn events(daemon: &Daemon) -> Reply {
         .map(|e| frame("session", &e.record().to_string()))
         .collect();
     let subscription = daemon.events.subscribe(replay);
-    let head = Response {
-        status: 200,
-        headers: vec![
-            ("Content-Type", "text/event-stream".into()),
-            ("Cache-Control", "no-cache".into()),
-        ],
-        body: Vec::new(),
-    };
-    Reply::Takeover(
-        head,
-        Box::new(move |stream, _| boxed(subscription.pump(stream))),
-    )
+    subscription.into_reply()
 }
 
 async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Response {

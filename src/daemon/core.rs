@@ -43,6 +43,7 @@ pub struct Daemon {
     /// the guesses, with the time they last changed.
     pub recent: RefCell<HashMap<PathBuf, i64>>,
     pub last_check: RefCell<HashMap<String, Instant>>,
+    pub last_guess: RefCell<HashMap<String, Instant>>,
     /// Sessions with a deferred (throttled) source check pending.
     pub scheduled: RefCell<HashSet<String>>,
     published: RefCell<HashMap<String, String>>,
@@ -81,6 +82,7 @@ impl Daemon {
             roots_rx,
             recent: RefCell::new(HashMap::new()),
             last_check: RefCell::new(HashMap::new()),
+            last_guess: RefCell::new(HashMap::new()),
             scheduled: RefCell::new(HashSet::new()),
             published: RefCell::new(HashMap::new()),
             following: RefCell::new(HashSet::new()),
@@ -189,9 +191,9 @@ impl Daemon {
         if let Some(file) = held {
             self.file_changed(&file);
         }
-        // Releasing the file clears what it said; the dead record keeps it
-        // (title and slug for `ls --all` and `resume <slug>`).
-        let derived = self.store.borrow().live.get(id).map(|e| e.derived.clone());
+        // The dead record keeps what the file said (title, last status);
+        // releasing the file below clears the live view of it.
+        let last_derived = self.store.borrow().live.get(id).map(|e| e.derived.clone());
         let decisions = self.engine.borrow_mut().apply(
             Input::Died {
                 sid: id.to_string(),
@@ -202,8 +204,11 @@ impl Daemon {
         let Some(mut entry) = self.store.borrow_mut().live.remove(id) else {
             return;
         };
-        entry.derived = derived.unwrap_or_default();
         entry.alive = false;
+        if let Some(derived) = last_derived {
+            entry.derived = derived;
+        }
+        entry.pending_input = None;
         if entry.exited_at.is_none() {
             entry.exited_at = Some(crate::timefmt::now());
         }
@@ -217,6 +222,7 @@ impl Daemon {
             .publish("remove", &serde_json::json!({ "id": id }).to_string());
         self.published.borrow_mut().remove(id);
         self.last_check.borrow_mut().remove(id);
+        self.last_guess.borrow_mut().remove(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
         let _ = self.engine.borrow_mut().forget(id);
     }
@@ -262,12 +268,11 @@ impl Daemon {
         {
             let mut store = self.store.borrow_mut();
             if let Some(entry) = store.live.get_mut(sid) {
-                entry.derived = followed.tracker.derived().clone();
-                entry.last_conversation_id = entry
-                    .derived
-                    .conversation_id
-                    .clone()
-                    .or(entry.last_conversation_id.take());
+                let derived = followed.tracker.derived().clone();
+                if entry.last_file.as_ref() != Some(&file) {
+                    entry.switch_file(&derived);
+                }
+                entry.set_derived(derived);
                 entry.last_file = Some(file.clone());
                 let since = match &entry.conversation {
                     Some(c) if c.file == file => c.since.clone(),
@@ -320,25 +325,18 @@ impl Daemon {
 
     fn update_derived(&self, sid: &str, derived: adapters::Derived) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
-            // A finished turn answers the input sent before it.
-            if entry.pending_input
-                && !derived.working
-                && (derived.unread || derived.error)
-                && derived != entry.derived
-            {
-                entry.pending_input = false;
-            }
-            if derived.conversation_id.is_some() {
-                entry.last_conversation_id = derived.conversation_id.clone();
-            }
-            entry.derived = derived;
+            entry.set_derived(derived);
         }
         self.publish(sid);
     }
 
     pub fn input_sent(&self, sid: &str) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
-            entry.pending_input = true;
+            // Only agents with a conversation file can show the answer;
+            // a shell's state comes from its exit (DESIGN §6.4).
+            if entry.kind != Kind::Shell {
+                entry.pending_input = Some(entry.derived.turns_ended);
+            }
         }
         self.publish(sid);
     }

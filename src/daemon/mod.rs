@@ -68,7 +68,21 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         ))
         .detach();
         ex.spawn(core::watch_roots(daemon.clone())).detach();
-        runners::discover(daemon.clone()).await
+        // SIGTERM/SIGINT/SIGHUP end the daemon cleanly: socket removed,
+        // so the next client starts a fresh one at once.
+        let stop = async {
+            use async_signal::{Signal, Signals};
+            use futures_lite::StreamExt;
+            match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
+                Ok(mut signals) => {
+                    signals.next().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+            daemon.log("stopping on a signal");
+            Ok(())
+        };
+        futures_lite::future::or(runners::discover(daemon.clone()), stop).await
     }));
     let _ = std::fs::remove_file(&sock);
     drop(lock);
@@ -93,6 +107,8 @@ pub fn ensure(wait: bool) -> Result<()> {
     let exe = std::env::current_exe().context(|| "cannot find the amux executable".into())?;
     Command::new(exe)
         .args(["daemon", "--foreground", "--detached-worker"])
+        // Hold no one's working directory (an unmountable disk, a deleted dir).
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -112,6 +128,15 @@ pub fn ensure(wait: bool) -> Result<()> {
         "the daemon did not come up on {}",
         sock.display()
     )))
+}
+
+/// A JSON array of strings (argv, resume commands); anything else is empty.
+pub fn strings(value: &serde_json::Value) -> Vec<String> {
+    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
 }
 
 fn healthy(sock: &std::path::Path) -> bool {

@@ -19,7 +19,16 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-const EVERY: Duration = Duration::from_secs(1);
+/// Agent-provided sources are cheap (a pidfile, a small /proc walk) and
+/// short-lived agents (`claude -p`, `codex exec`) finish in a second:
+/// look often. Guesses read candidate files: at most once per `GUESS_EVERY`.
+const EVERY: Duration = Duration::from_millis(200);
+const GUESS_EVERY: Duration = Duration::from_secs(1);
+/// How long a preload agent has to say hello before it may be guessed
+/// (node/bun start in well under a second; this leaves a wide margin).
+const HELLO_GRACE: Duration = Duration::from_secs(5);
+/// Timestamps are whole seconds and written by other processes.
+const CLOCK_SLACK_S: i64 = 2;
 /// Guesses look at this many of the most recently changed files at most.
 const MAX_CANDIDATES: usize = 32;
 /// Candidate files bigger than this are judged by their header only.
@@ -62,9 +71,30 @@ pub fn check(daemon: &Rc<Daemon>, id: &str, force: bool) {
         }
         return;
     }
-    if daemon.engine.borrow().wants_guess(id) {
-        guess(daemon, id, &facts);
+    if !daemon.engine.borrow().wants_guess(id) {
+        return;
     }
+    // A preload agent says hello within moments of its start, and Claude's
+    // pidfile or Codex's open rollout show up as soon; guessing before then
+    // would tie a fresh session to an old file in its directory (and
+    // `wait` would believe the guess). Guess only once they are overdue.
+    let age_ms = now_ms() - facts.started * 1000;
+    if age_ms < HELLO_GRACE.as_millis() as i64 {
+        let left = HELLO_GRACE.saturating_sub(Duration::from_millis(age_ms.max(0) as u64));
+        schedule(daemon, id, left);
+        return;
+    }
+    let now = Instant::now();
+    let last = daemon.last_guess.borrow().get(id).copied();
+    if let Some(since) = last
+        .map(|t| now.duration_since(t))
+        .filter(|d| *d < GUESS_EVERY)
+    {
+        schedule(daemon, id, GUESS_EVERY - since);
+        return;
+    }
+    daemon.last_guess.borrow_mut().insert(id.to_string(), now);
+    guess(daemon, id, &facts);
 }
 
 /// True when a check may run now; otherwise schedules one for later.
@@ -75,8 +105,14 @@ fn throttle(daemon: &Rc<Daemon>, id: &str, force: bool) -> bool {
         daemon.last_check.borrow_mut().insert(id.to_string(), now);
         return true;
     }
+    let wait = EVERY.saturating_sub(last.map_or(Duration::ZERO, |t| now.duration_since(t)));
+    schedule(daemon, id, wait);
+    false
+}
+
+/// One deferred check per session (further requests ride along).
+fn schedule(daemon: &Rc<Daemon>, id: &str, wait: Duration) {
     if daemon.scheduled.borrow_mut().insert(id.to_string()) {
-        let wait = EVERY.saturating_sub(last.map_or(Duration::ZERO, |t| now.duration_since(t)));
         let (daemon2, id2) = (daemon.clone(), id.to_string());
         daemon
             .ex
@@ -87,7 +123,6 @@ fn throttle(daemon: &Rc<Daemon>, id: &str, force: bool) -> bool {
             })
             .detach();
     }
-    false
 }
 
 fn claude_pidfile(facts: &Facts) -> Option<PathBuf> {
@@ -111,6 +146,12 @@ fn guess(daemon: &Rc<Daemon>, id: &str, facts: &Facts) {
     let derived: Vec<(PathBuf, adapters::Derived, i64)> = candidates
         .into_iter()
         .filter_map(|(path, mtime)| Some((path.clone(), read_derived(facts.kind, &path)?, mtime)))
+        // A file created before the session belongs to an earlier one (a
+        // resumed conversation is not something to guess).
+        .filter(|(_, d, _)| {
+            d.created_at
+                .is_none_or(|c| c >= facts.started - CLOCK_SLACK_S)
+        })
         .collect();
     let meta: Vec<MetaCandidate<PathBuf>> = derived
         .iter()

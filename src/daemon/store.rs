@@ -36,7 +36,8 @@ pub struct Entry {
     pub derived: Derived,
     /// Input went in through amux and no turn has finished since: the
     /// agent counts as working (DESIGN §7, `wait --until idle`).
-    pub pending_input: bool,
+    /// `Some(n)`: input was sent when `n` turns had ended.
+    pub pending_input: Option<u64>,
     /// The last file this session held, kept for its dead record.
     pub last_file: Option<PathBuf>,
     pub last_conversation_id: Option<String>,
@@ -59,7 +60,7 @@ impl Entry {
             roots: Vec::new(),
             conversation: None,
             derived: Derived::default(),
-            pending_input: false,
+            pending_input: None,
             last_file: None,
             last_conversation_id: None,
         }
@@ -69,14 +70,7 @@ impl Entry {
     pub fn apply_meta(&mut self, meta: &Value) {
         let text = |k: &str| meta[k].as_str().map(str::to_string);
         self.kind = serde_json::from_value(meta["kind"].clone()).unwrap_or(Kind::Shell);
-        self.command = meta["command"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        self.command = super::strings(&meta["command"]);
         self.cwd = text("cwd").unwrap_or_default();
         self.pid = meta["pid"].as_u64();
         self.started_at = text("started_at").unwrap_or_default();
@@ -104,7 +98,7 @@ impl Entry {
     }
 
     pub fn working(&self) -> bool {
-        self.alive && (self.derived.working || self.pending_input)
+        self.alive && (self.derived.working || self.pending_input.is_some())
     }
 
     /// A turn has finished and nothing was sent since: what `wait --until
@@ -112,7 +106,36 @@ impl Entry {
     /// and exited still counts as having reached idle.
     pub fn turn_done(&self) -> bool {
         let has_file = self.conversation.is_some() || self.last_file.is_some();
-        has_file && !self.derived.working && !self.pending_input
+        // A file with no ended turn yet (pi's header written a moment before
+        // the rest of the first turn) is not idle: nothing has finished.
+        has_file
+            && self.derived.turns_ended > 0
+            && !self.derived.working
+            && self.pending_input.is_none()
+    }
+
+    /// The session moved to another file (rebind, `/clear`, `/new`): what
+    /// we knew of the old one no longer applies. Input still awaiting an
+    /// answer is measured against the new file: an empty one will show
+    /// the answer as its first ended turn; one that already shows a turn
+    /// (working or ended) answers for itself through `working`.
+    pub fn switch_file(&mut self, new: &Derived) {
+        self.last_conversation_id = None;
+        if self.pending_input.is_some() {
+            self.pending_input = (new.turns_ended == 0 && !new.working).then_some(0);
+        }
+    }
+
+    /// Takes a new derivation of the file; a turn that ended after the
+    /// input we sent answers it.
+    pub fn set_derived(&mut self, derived: Derived) {
+        if self.pending_input.is_some_and(|n| derived.turns_ended > n) {
+            self.pending_input = None;
+        }
+        if derived.conversation_id.is_some() {
+            self.last_conversation_id = derived.conversation_id.clone();
+        }
+        self.derived = derived;
     }
 
     pub fn resume_command(&self) -> Option<Vec<String>> {
@@ -154,7 +177,7 @@ impl Entry {
             "slug": adapters::slugify(&title),
             "title": title,
             "status": {"working": self.working(), "error": error, "label": self.derived.label},
-            "unread": self.alive && self.derived.unread && !self.pending_input,
+            "unread": self.alive && self.derived.unread && self.pending_input.is_none(),
             "turn_done": self.turn_done(),
             "conversation": conversation,
             "last_file": self.last_file,
@@ -269,6 +292,36 @@ mod tests {
     }
 
     #[test]
+    fn a_turn_is_done_only_after_one_ended_and_input_was_answered() {
+        let mut e = entry("id1", "t");
+        e.conversation = Some(Conversation {
+            file: "/f.jsonl".into(),
+            source: Source::Shim,
+            since: "t".into(),
+        });
+        assert!(!e.turn_done(), "header only: nothing finished yet");
+        e.set_derived(Derived {
+            turns_ended: 1,
+            ..Derived::default()
+        });
+        assert!(e.turn_done());
+        e.pending_input = Some(1);
+        assert!(!e.turn_done(), "input sent, not answered");
+        e.set_derived(Derived {
+            working: true,
+            turns_ended: 1,
+            ..Derived::default()
+        });
+        assert!(!e.turn_done());
+        e.set_derived(Derived {
+            turns_ended: 2,
+            ..Derived::default()
+        });
+        assert!(e.turn_done(), "the next ended turn answers it");
+        assert_eq!(e.pending_input, None);
+    }
+
+    #[test]
     fn record_has_the_documented_shape() {
         let mut e = entry("k3j9x2m4qa", "fix the flaky test");
         e.conversation = Some(Conversation {
@@ -276,7 +329,7 @@ mod tests {
             source: Source::Shim,
             since: "t".into(),
         });
-        e.pending_input = true;
+        e.pending_input = Some(0);
         let r = e.record();
         assert_eq!(r["slug"], "fix-the-flaky-test");
         assert_eq!(r["conversation"]["source"], "shim");

@@ -11,7 +11,8 @@
 //!
 //! Frames are `event: NAME\ndata: JSON\n\n` (one line of JSON).
 
-use super::server::write_timed;
+use super::response::Response;
+use super::server::{boxed, write_timed, Reply};
 use async_channel::{Receiver, Sender};
 use async_net::unix::UnixStream;
 use futures_lite::future;
@@ -130,6 +131,20 @@ async fn run(inbox: Receiver<Msg>) {
 }
 
 impl Subscription {
+    /// The `200 text/event-stream` reply that hands the connection to
+    /// `pump`.
+    pub fn into_reply(self) -> Reply {
+        let head = Response {
+            status: 200,
+            headers: vec![
+                ("Content-Type", "text/event-stream".into()),
+                ("Cache-Control", "no-cache".into()),
+            ],
+            body: Vec::new(),
+        };
+        Reply::Takeover(head, Box::new(move |stream, _| boxed(self.pump(stream))))
+    }
+
     /// Writes frames to `stream` until the queue ends or the subscriber
     /// is dropped for being slow.
     pub async fn pump(self, mut stream: UnixStream) {

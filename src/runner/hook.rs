@@ -46,7 +46,10 @@ pub fn materialise(runtime: &Path) -> io::Result<PathBuf> {
 /// in a `DESTDIR` staging tree), then the `DATADIR` baked in at build time.
 fn installed_copies() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Some(prefix) = std::env::current_exe().ok().and_then(|e| Some(e.parent()?.parent()?.to_path_buf())) {
+    if let Some(prefix) = std::env::current_exe()
+        .ok()
+        .and_then(|e| Some(e.parent()?.parent()?.to_path_buf()))
+    {
         out.push(prefix.join("share/amux/hook.mjs"));
     }
     out.push(PathBuf::from(INSTALLED));

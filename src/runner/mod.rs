@@ -213,7 +213,10 @@ fn default_shell() -> OsString {
 }
 
 fn spawn_error(program: &OsString, e: std::io::Error) -> Error {
-    Error::io(format!("cannot run {}", Path::new(program).display()), e)
+    Error::Spawn {
+        program: Path::new(program).display().to_string(),
+        source: e,
+    }
 }
 
 /// Maps the child's status to ours, the way shells do.

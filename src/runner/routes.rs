@@ -49,18 +49,7 @@ async fn route(runner: &Rc<Runner>, req: Request) -> Reply {
 fn events(runner: &Runner) -> Reply {
     let replay = runner.session.borrow().replay();
     let subscription = runner.events.subscribe(replay);
-    let head = Response {
-        status: 200,
-        headers: vec![
-            ("Content-Type", "text/event-stream".into()),
-            ("Cache-Control", "no-cache".into()),
-        ],
-        body: Vec::new(),
-    };
-    Reply::Takeover(
-        head,
-        Box::new(move |stream, _| boxed(subscription.pump(stream))),
-    )
+    subscription.into_reply()
 }
 
 fn scrollback(runner: &Runner, req: &Request) -> Response {

@@ -62,10 +62,26 @@ impl Pty {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Pty::spawn_with(env, args, cols, rows, |_| {})
+    }
+
+    /// `spawn`, with a last word on the command (e.g. its environment).
+    pub fn spawn_with<I, S>(
+        env: &TestEnv,
+        args: I,
+        cols: u16,
+        rows: u16,
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Pty
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let (controller, user) = open(cols, rows);
         let initial = format!("{:?}", termios::tcgetattr(&user).expect("tcgetattr"));
         let mut cmd = env.command("setsid", ["-w", "-c", super::amux_bin()]);
         cmd.args(args);
+        adjust(&mut cmd);
         let stdio = || Stdio::from(user.try_clone().expect("dup"));
         cmd.stdin(stdio()).stdout(stdio()).stderr(stdio());
         let child = cmd.spawn().expect("spawn setsid amux");
