@@ -138,8 +138,14 @@ fn two_runners_on_one_file_the_later_writer_holds_it() {
 }
 
 /// Rule 3: after hello and before any write, a session is offered no
-/// guess: a fresh matching file in its directory stays unheld — until a
-/// session without hello comes along (proof the file was guessable).
+/// guess: a matching file in its directory stays unheld for longer than a
+/// session without hello waits for its hello — until such a session comes
+/// along and gets it (proof the file was guessable all along).
+///
+/// The file's header is stamped a little ahead of the clock, so that it is
+/// neither older than either session (the daemon skips those) nor outside
+/// the metadata window of either: only the hello gate keeps it from the
+/// first session.
 #[test]
 fn hello_without_write_stays_unattributed() {
     let mut w = World::new();
@@ -151,17 +157,17 @@ fn hello_without_write_stays_unattributed() {
     w.shim(&gated, &json!({"op": "hello", "pid": 1, "runtime": "node"}));
     w.wait_record(&gated, "shim-active", |r| r["shim"]["active"] == true);
 
-    let now = now_s();
-    let stale = pi_file(&dir, "0000-stale", now - 60);
+    let stamp = now_s() + 30;
+    let stale = pi_file(&dir, "0000-stale", stamp);
     append(
         &stale,
-        &pi_lines("0000-stale", &cwd, now - 60, "an old chat", "ok"),
+        &pi_lines("0000-stale", &cwd, stamp, "an old chat", "ok"),
     );
-    for i in 0..5 {
-        std::thread::sleep(Duration::from_millis(500));
+    // Past the 5 s a preload agent has to say hello, plus guess rounds.
+    for i in 0..8 {
+        std::thread::sleep(Duration::from_millis(1000));
         append(&stale, &pi_name(&format!("old chat {i}")));
     }
-    std::thread::sleep(Duration::from_millis(500));
     let seen = events.records(&gated);
     assert!(!seen.is_empty(), "no events for {gated}");
     assert!(
@@ -184,11 +190,13 @@ fn a_dead_runner_releases_its_file_and_keeps_resume() {
     let cwd = w.cwd("proj");
     let dir = w.pi_dir_for(&cwd);
     let id = w.run(&cwd, &["pi"]);
-    let now = now_s();
-    let file = pi_file(&dir, "0000-held", now);
+    // Stamped a little ahead, so that it is not older than the newcomer
+    // below (the daemon never guesses a file older than the session).
+    let stamp = now_s() + 20;
+    let file = pi_file(&dir, "0000-held", stamp);
     append(
         &file,
-        &pi_lines("0000-held", &cwd, now, "work to resume", "ok"),
+        &pi_lines("0000-held", &cwd, stamp, "work to resume", "ok"),
     );
     w.shim_write(&id, &file);
     w.wait_holds(&id, &file, "shim");
@@ -200,6 +208,7 @@ fn a_dead_runner_releases_its_file_and_keeps_resume() {
         "dead session still listed as live"
     );
     assert_eq!(dead["last_file"].as_str(), file.to_str());
+    assert!(dead["conversation"].is_null(), "{dead:#}");
     assert_eq!(dead["exit_code"], 0);
     assert_eq!(dead["title"], "work to resume");
     let resume = json!(["pi", "--session", file, "-c"]);
@@ -273,22 +282,24 @@ fn identical_sessions_make_the_scrollback_guess_abstain() {
                  all problems together with their source file and line";
     let say = json!({"say": format!("> {common}\n{reply}")}).to_string();
     // Both files exist before either session (one file alone would be a
-    // fair pick); created ten minutes earlier, so metadata abstains.
-    let old = now_s() - 600;
-    let fa = pi_file(&dir, "0000-a", old);
-    let fb = pi_file(&dir, "0001-b", old);
-    append(&fa, &pi_lines("0000-a", &cwd, old, common, reply));
-    append(&fb, &pi_lines("0001-b", &cwd, old, common, reply));
+    // fair pick). Their headers are stamped ten minutes ahead: outside the
+    // metadata window, yet not older than the sessions (those are skipped).
+    let stamp = now_s() + 600;
+    let fa = pi_file(&dir, "0000-a", stamp);
+    let fb = pi_file(&dir, "0001-b", stamp);
+    append(&fa, &pi_lines("0000-a", &cwd, stamp, common, reply));
+    append(&fb, &pi_lines("0001-b", &cwd, stamp, common, reply));
     let a = w.run(&cwd, &["pi", &say]);
     let b = w.run(&cwd, &["pi", &say]);
     w.wait_screen(&a, "stand-in ready");
     w.wait_screen(&b, "stand-in ready");
     // Changes without text: the guesses run again, on full screens.
     let quiet = format!("{}\n", json!({"type": "model_change", "provider": "fake"}));
-    for _ in 0..2 {
+    // Past the 5 s a preload agent has to say hello, plus guess rounds.
+    for _ in 0..8 {
         append(&fa, &quiet);
         append(&fb, &quiet);
-        std::thread::sleep(Duration::from_millis(1100));
+        std::thread::sleep(Duration::from_millis(1000));
     }
     for id in [&a, &b] {
         let seen = events.records(id);
@@ -309,7 +320,7 @@ fn identical_sessions_make_the_scrollback_guess_abstain() {
     for (id, file, x) in [(&a, &fa, "alpha"), (&b, &fb, "bravo")] {
         w.tell(id, &json!({"say": own(x)}));
         w.wait_screen(id, "dashboards");
-        let line = json!({"type": "message", "id": "m3", "timestamp": daemon::iso(old),
+        let line = json!({"type": "message", "id": "m3", "timestamp": daemon::iso(stamp),
             "message": {"role": "user", "content": [{"type": "text", "text": own(x)}]}});
         append(file, &format!("{line}\n"));
     }
