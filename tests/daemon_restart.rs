@@ -89,7 +89,6 @@ fn restart_relearns_three_shim_attributions_from_the_runners() {
     );
     let took = start.elapsed();
     println!("daemon restart: all three attributions back after {took:?} (target 1 s)");
-    eprintln!("daemon restart: all three attributions back after {took:?} (target 1 s)");
 
     let records = w.ls(true);
     assert_eq!(records.len(), 4, "{records:#?}");
