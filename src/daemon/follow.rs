@@ -4,8 +4,9 @@
 //! files, so a long-held fd could read a stale inode), checks that the file
 //! is still the one we were reading, seeks to our offset, and reads to EOF in
 //! fixed 64 KiB chunks through one reused buffer. Complete lines are handed
-//! out straight from that chunk; only a partial last line is copied into
-//! `pending`, where it waits for its newline.
+//! out straight from that chunk. A partial last line is not kept: only where
+//! it starts is remembered, and once its newline arrives the whole line is
+//! read back from the file with one `pread`.
 //!
 //! "Still the same file" means: same device and inode, not shorter than our
 //! offset, and the last 32 bytes before our offset unchanged (one small
@@ -15,9 +16,9 @@
 //! `/clone`) that keeps the same length-or-more and the same 32 bytes at our
 //! offset goes unnoticed; lines after it are read, earlier ones are not.
 //!
-//! A line longer than `MAX_LINE` is never held whole: once `pending` would
-//! exceed it, the bytes are dropped and everything up to the next newline is
-//! skipped, so memory stays at `MAX_LINE` plus one chunk.
+//! A line longer than `MAX_LINE` is never held at all: its length is known
+//! from where it starts and where its newline is, so it is skipped without
+//! being read back. Memory stays at one chunk plus the one line delivered.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -30,8 +31,6 @@ pub const MAX_LINE: usize = 16 * 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 /// Bytes before the offset compared on each poll to notice a rewrite.
 const TAIL: usize = 32;
-/// A `pending` buffer that grew past this is freed once its line is done.
-const KEEP_CAPACITY: usize = 1024 * 1024;
 
 /// What one `poll` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +52,8 @@ pub struct Follower {
     identity: Option<(u64, u64)>,
     /// The last up-to-`TAIL` bytes before `offset`.
     tail: Vec<u8>,
-    pending: Vec<u8>,
-    /// Inside an over-long line: drop bytes until the next newline.
-    skipping: bool,
+    /// Where the unterminated line read so far starts, if any.
+    line_start: Option<u64>,
     chunk: Vec<u8>,
 }
 
@@ -67,8 +65,7 @@ impl Follower {
             offset: 0,
             identity: None,
             tail: Vec::with_capacity(TAIL),
-            pending: Vec::new(),
-            skipping: false,
+            line_start: None,
             chunk: Vec::new(),
         }
     }
@@ -77,7 +74,7 @@ impl Follower {
         &self.path
     }
 
-    /// Bytes of the file read so far (a partial last line is buffered).
+    /// Bytes of the file read so far (a partial last line included).
     pub fn offset(&self) -> u64 {
         self.offset
     }
@@ -121,10 +118,11 @@ impl Follower {
                 Err(err) => return Err(err),
             };
             let data = &chunk[..n];
+            let base = self.offset;
             self.offset += n as u64;
             progress.bytes += n as u64;
             self.remember_tail(data);
-            progress.lines += self.split(data, on_line);
+            progress.lines += self.split(file, base, data, on_line)?;
         }
     }
 
@@ -153,64 +151,46 @@ impl Follower {
         self.identity = Some(identity);
         self.offset = 0;
         self.tail.clear();
-        self.skipping = false;
-        self.release_pending();
+        self.line_start = None;
     }
 
-    /// Delivers the complete lines of `data`, joining the buffered partial
-    /// line first; keeps (or skips) the unterminated rest.
-    fn split(&mut self, mut data: &[u8], on_line: &mut dyn FnMut(&[u8])) -> usize {
+    /// Delivers the complete lines of `data` (read at file offset `base`).
+    /// A line begun in an earlier chunk is read back whole from `file`, or
+    /// skipped when longer than `MAX_LINE`; an unterminated rest is only
+    /// remembered by its start.
+    fn split(
+        &mut self,
+        file: &File,
+        base: u64,
+        mut data: &[u8],
+        on_line: &mut dyn FnMut(&[u8]),
+    ) -> io::Result<usize> {
         let mut lines = 0;
+        let mut pos = base;
         while let Some(end) = data.iter().position(|&b| b == b'\n') {
-            let line = &data[..end];
-            data = &data[end + 1..];
-            if self.skipping {
-                self.skipping = false;
-                continue;
-            }
-            if self.pending.is_empty() {
-                if !line.is_empty() {
-                    on_line(line);
+            match self.line_start.take() {
+                None if end > 0 => {
+                    on_line(&data[..end]);
                     lines += 1;
                 }
-                continue;
+                None => {}
+                Some(start) => {
+                    let len = pos + end as u64 - start;
+                    if len > 0 && len <= MAX_LINE as u64 {
+                        let mut line = vec![0; len as usize];
+                        file.read_exact_at(&mut line, start)?;
+                        on_line(&line);
+                        lines += 1;
+                    }
+                }
             }
-            if self.pending.len() + line.len() <= MAX_LINE {
-                self.grow(line.len());
-                self.pending.extend_from_slice(line);
-                on_line(&self.pending);
-                lines += 1;
-            }
-            self.release_pending();
+            data = &data[end + 1..];
+            pos += end as u64 + 1;
         }
-        if !self.skipping && !data.is_empty() {
-            if self.pending.len() + data.len() > MAX_LINE {
-                self.release_pending();
-                self.skipping = true;
-            } else {
-                self.grow(data.len());
-                self.pending.extend_from_slice(data);
-            }
+        if !data.is_empty() && self.line_start.is_none() {
+            self.line_start = Some(pos);
         }
-        lines
-    }
-
-    /// Reserves room for `extra` more bytes without ever exceeding
-    /// `MAX_LINE` of capacity (plain doubling could overshoot it).
-    fn grow(&mut self, extra: usize) {
-        let need = self.pending.len() + extra;
-        if need > self.pending.capacity() {
-            let target = (self.pending.capacity() * 2).clamp(need, MAX_LINE.max(need));
-            self.pending.reserve_exact(target - self.pending.len());
-        }
-    }
-
-    fn release_pending(&mut self) {
-        if self.pending.capacity() > KEEP_CAPACITY {
-            self.pending = Vec::new();
-        } else {
-            self.pending.clear();
-        }
+        Ok(lines)
     }
 }
 
@@ -344,7 +324,9 @@ mod tests {
         for _ in 0..20 {
             append(&path, &block);
             f.poll(&mut |l| seen.push(l.to_vec())).unwrap();
-            assert!(f.pending.capacity() <= MAX_LINE + CHUNK);
+            // Only the start of the growing line is kept, never its bytes.
+            assert_eq!(f.line_start, Some(13));
+            assert!(f.chunk.capacity() <= CHUNK);
         }
         append(&path, b"tail of the long line\n{\"ok\":1}\n");
         f.poll(&mut |l| seen.push(l.to_vec())).unwrap();
@@ -352,7 +334,7 @@ mod tests {
             seen,
             vec![b"{\"before\":1}".to_vec(), b"{\"ok\":1}".to_vec()]
         );
-        assert!(f.pending.capacity() <= KEEP_CAPACITY);
+        assert_eq!(f.line_start, None);
     }
 
     #[test]
@@ -366,7 +348,7 @@ mod tests {
         let mut sizes = Vec::new();
         f.poll(&mut |l| sizes.push(l.len())).unwrap();
         assert_eq!(sizes, vec![MAX_LINE]);
-        assert!(f.pending.capacity() <= KEEP_CAPACITY);
+        assert_eq!(f.line_start, None);
     }
 
     #[test]
