@@ -227,13 +227,27 @@ impl Daemon {
         let _ = self.engine.borrow_mut().forget(id);
     }
 
+    /// Applies the engine's decisions, then publishes each touched session
+    /// once: a rebind (release + bind) is one change to subscribers, never
+    /// a moment with no conversation.
     pub fn apply(self: &Rc<Self>, decisions: Vec<Decision>) {
+        let mut touched: Vec<String> = Vec::new();
         for decision in decisions {
-            match decision {
-                Decision::Release { sid, file } => self.release(&sid, &file),
-                Decision::Bind { sid, file, source } => self.bind(&sid, file, source),
+            let sid = match decision {
+                Decision::Release { sid, file } => {
+                    self.release(&sid, &file);
+                    sid
+                }
+                Decision::Bind { sid, file, source } => {
+                    self.bind(&sid, file, source);
+                    sid
+                }
+            };
+            if !touched.contains(&sid) {
+                touched.push(sid);
             }
         }
+        touched.iter().for_each(|sid| self.publish(sid));
     }
 
     fn release(&self, sid: &str, file: &Path) {
@@ -245,7 +259,6 @@ impl Daemon {
             }
         }
         self.log(&format!("session {sid}: released {}", file.display()));
-        self.publish(sid);
     }
 
     fn bind(&self, sid: &str, file: PathBuf, source: Source) {
@@ -291,7 +304,6 @@ impl Daemon {
             file.display(),
             source.as_str()
         ));
-        self.publish(sid);
     }
 
     /// A `*.jsonl` under a watched root changed.
