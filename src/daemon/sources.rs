@@ -222,12 +222,11 @@ fn candidates(daemon: &Daemon, facts: &Facts) -> Vec<(PathBuf, i64)> {
         .recent
         .borrow()
         .iter()
-        .filter(|(p, _)| facts.roots.iter().any(|r| p.starts_with(r)) && engine.holder(p).is_none())
+        .filter(|(p, _)| engine.holder(p).is_none() && facts.kind.accepts(p, &facts.roots, None))
         .map(|(p, t)| (p.clone(), *t))
         .collect();
     out.sort_by_key(|c| std::cmp::Reverse(c.1));
     out.truncate(MAX_CANDIDATES);
-    out.retain(|(p, _)| facts.kind.accepts(p, &facts.roots, None));
     out
 }
 
