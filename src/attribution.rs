@@ -162,6 +162,7 @@ impl Engine {
 
     /// Hello seen, no authoritative report yet: a fresh agent with no
     /// conversation, never offered to a guess.
+    #[cfg(test)]
     pub fn is_hello_gated(&self, sid: &str) -> bool {
         self.sessions
             .get(sid)
@@ -177,10 +178,12 @@ impl Engine {
     }
 
     /// The file the session held last; kept after death for the dead record.
+    #[cfg(test)]
     pub fn last_file(&self, sid: &str) -> Option<&Path> {
         self.sessions.get(sid)?.last_file.as_deref()
     }
 
+    #[cfg(test)]
     pub fn is_live(&self, sid: &str) -> bool {
         self.sessions.get(sid).is_some_and(|s| s.live)
     }

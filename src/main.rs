@@ -6,8 +6,6 @@
 //! agent's own status through (128+N for signal N).
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
-// Scaffolding: removed once every module is wired in.
-#![allow(dead_code)]
 
 mod adapters;
 mod ansi;

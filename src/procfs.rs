@@ -52,6 +52,7 @@ fn parse_ppid(stat: &str) -> Option<u32> {
 }
 
 /// `utime + stime` from a stat line (fields 14 and 15).
+#[cfg(test)]
 fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     let fields = stat_fields(stat)?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
@@ -66,6 +67,7 @@ fn parse_fdinfo_flags(fdinfo: &str) -> Option<u32> {
 }
 
 /// A `Key:   123 kB` line of `/proc/<pid>/status`, in KiB.
+#[cfg(test)]
 fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
     let line = status
         .lines()
@@ -147,17 +149,20 @@ pub fn newest_append_writer(root_pid: u32, accept: &dyn Fn(&Path) -> bool) -> Op
     best.map(|(_, path)| path)
 }
 
+#[cfg(test)]
 pub fn process_cwd(pid: u32) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/cwd")).ok()
 }
 
 /// Resident set size in KiB (`VmRSS`).
+#[cfg(test)]
 pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     parse_status_kib(&status, "VmRSS")
 }
 
 /// User plus system CPU time in clock ticks.
+#[cfg(test)]
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
     parse_cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }

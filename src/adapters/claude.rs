@@ -178,6 +178,7 @@ fn strip_wrappers(text: &str) -> String {
 }
 
 /// `$CLAUDE_CONFIG_DIR`, default `~/.claude`.
+#[cfg(test)]
 pub fn config_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     let var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     config_dir_from(&var, var("HOME"))

@@ -183,11 +183,6 @@ pub fn pi_agent_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
     pi::agent_dir_from(&var, var("HOME")).unwrap_or_else(|| PathBuf::from("/.pi/agent"))
 }
 
-/// The directory pi keeps a cwd's sessions in (`--home-u-proj--`).
-pub fn pi_session_dir_name(cwd: &str) -> String {
-    pi::session_dir_name(cwd)
-}
-
 /// A shell's title: the terminal title it set, else its command line.
 pub fn shell_title(argv: &[String], terminal_title: Option<&str>) -> Option<String> {
     shell::title(argv, terminal_title)

@@ -142,6 +142,7 @@ pub fn agent_dir_from(
 
 /// The directory pi keeps a cwd's sessions in: `/home/u/proj` becomes
 /// `--home-u-proj--`.
+#[cfg(test)]
 pub fn session_dir_name(cwd: &str) -> String {
     let inner: String = cwd
         .strip_prefix('/')

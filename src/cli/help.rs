@@ -109,6 +109,7 @@ Usage: amux completions bash|zsh|fish
 Prints a completion script for the shell.
 ";
 
+#[cfg(test)]
 const VERB_WORDS: &str = "run ls show events wait send kill attach resume daemon completions help";
 
 pub fn completions(shell: &str) -> Result<&'static str> {

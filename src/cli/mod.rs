@@ -58,21 +58,6 @@ pub enum Command {
     },
 }
 
-pub const VERBS: &[&str] = &[
-    "run",
-    "daemon",
-    "ls",
-    "show",
-    "events",
-    "wait",
-    "send",
-    "kill",
-    "attach",
-    "resume",
-    "completions",
-    "help",
-];
-
 pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Command> {
     let args: Vec<OsString> = args.collect();
     let Some(first) = args.first() else {

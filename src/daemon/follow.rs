@@ -23,7 +23,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Longest line delivered; longer ones are skipped.
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -70,11 +70,8 @@ impl Follower {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Bytes of the file read so far (a partial last line included).
+    #[cfg(test)]
     pub fn offset(&self) -> u64 {
         self.offset
     }
@@ -199,6 +196,7 @@ mod tests {
     use super::*;
     use std::fs::OpenOptions;
     use std::io::Write;
+    use std::path::Path;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A unique scratch directory removed on drop.

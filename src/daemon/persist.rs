@@ -47,9 +47,3 @@ pub fn load() -> BTreeMap<String, Value> {
     }
     out
 }
-
-pub fn remove(id: &str) {
-    if crate::id::is_valid(id) {
-        let _ = std::fs::remove_file(dir().join(format!("{id}.json")));
-    }
-}

@@ -79,11 +79,6 @@ impl Response {
         resp
     }
 
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
-        self
-    }
-
     /// Serialises the status line, headers and body. Without a body length
     /// (`None`), the body runs until the connection closes (SSE, upgrades).
     pub fn encode(&self, keep_alive: bool, with_length: bool) -> Vec<u8> {

@@ -148,8 +148,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize, usize)>, Response> {
     let body_len = req
         .body_length(parse::MAX_BODY)
         .map_err(|e| Response::error(e.status(), e.message()))?;
-    let target = req.target.unwrap_or("/");
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = req.path();
+    let query = req
+        .target
+        .and_then(|t| t.split_once('?'))
+        .map_or("", |(_, q)| q);
     let request = Request {
         method: req.method.unwrap_or("").to_string(),
         path: path.to_string(),

@@ -35,6 +35,7 @@ impl Ring {
         self.bytes.range(skip..).copied().collect()
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.bytes.len()
     }
