@@ -22,6 +22,8 @@ mod paths;
 mod procfs;
 mod pty;
 mod runner;
+#[cfg(test)]
+mod scratch;
 mod term;
 mod timefmt;
 
