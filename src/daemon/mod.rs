@@ -105,7 +105,7 @@ pub fn ensure(wait: bool) -> Result<()> {
         )));
     }
     let exe = std::env::current_exe().context(|| "cannot find the amux executable".into())?;
-    Command::new(exe)
+    let mut daemon = Command::new(exe)
         .args(["daemon", "--foreground", "--detached-worker"])
         // Hold no one's working directory (an unmountable disk, a deleted dir).
         .current_dir("/")
@@ -114,6 +114,8 @@ pub fn ensure(wait: bool) -> Result<()> {
         .stderr(Stdio::null())
         .spawn()
         .context(|| "cannot start the daemon".into())?;
+    // Reap it whenever it ends, so a long-lived runner never keeps a zombie.
+    std::thread::spawn(move || daemon.wait());
     if !wait {
         return Ok(());
     }
