@@ -244,7 +244,9 @@ fn a_session_without_shim_is_attributed_by_metadata() {
             "--wait-stdin",
         ],
     );
-    support::wait_until(daemon::T, || list.exists(), "the fake pi to list its file");
+    // The list is created before its line lands: wait for the line.
+    let listed = || std::fs::read_to_string(&list).is_ok_and(|t| t.contains('\n'));
+    support::wait_until(daemon::T, listed, "the fake pi to list its file");
     let written = std::fs::read_to_string(&list).expect("list");
     let shim_file = Path::new(written.lines().next().expect("one file"));
     let r = w.wait_holds(&shimmed, shim_file, "shim");

@@ -49,7 +49,9 @@ fn restart_relearns_three_shim_attributions_from_the_runners() {
     let live: Vec<(String, PathBuf)> = live
         .into_iter()
         .map(|(id, list)| {
-            support::wait_until(daemon::T, || list.exists(), "the fake pi to list its file");
+            // The list is created before its line lands: wait for the line.
+            let listed = || std::fs::read_to_string(&list).is_ok_and(|t| t.contains('\n'));
+            support::wait_until(daemon::T, listed, "the fake pi to list its file");
             let text = std::fs::read_to_string(&list).expect("list");
             let file = PathBuf::from(text.lines().next().expect("a file"));
             w.wait_holds(&id, &file, "shim");
