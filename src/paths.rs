@@ -38,6 +38,16 @@ pub fn sessions_dir() -> PathBuf {
     runtime_dir().join("sessions")
 }
 
+/// A runner's socket, `<runtime>/sessions/<id>.sock`.
+pub fn session_socket(id: &str) -> PathBuf {
+    sessions_dir().join(format!("{id}.sock"))
+}
+
+/// The FIFO the preload writes its events to, beside the socket.
+pub fn session_fifo(id: &str) -> PathBuf {
+    sessions_dir().join(format!("{id}.fifo"))
+}
+
 pub fn daemon_socket() -> PathBuf {
     runtime_dir().join("daemon.sock")
 }
@@ -118,6 +128,17 @@ pub fn check_socket_path(path: &Path) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Removes a socket nobody listens on any more (its runner died without
+/// cleaning up), with the FIFO beside it. A live socket is left alone.
+pub fn remove_if_stale(sock: &Path) {
+    let refused = std::os::unix::net::UnixStream::connect(sock)
+        .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused);
+    if refused {
+        let _ = fs::remove_file(sock);
+        let _ = fs::remove_file(sock.with_extension("fifo"));
+    }
 }
 
 /// Writes `data` to `path` atomically: temp file in the same directory,

@@ -25,7 +25,7 @@ pub fn attach(key: &str) -> Result<ExitCode> {
     if record["alive"] != true {
         return Err(Error::Failed(format!("session {id} has ended")));
     }
-    let sock = crate::runner::socket_for(&id);
+    let sock = crate::paths::session_socket(&id);
     async_io::block_on(async {
         let (stream, leftover) = client::upgrade(&sock, "/attach", "amux-attach")
             .await

@@ -40,8 +40,7 @@ pub fn resolve(key: &str) -> Result<Value> {
             return serde_json::from_slice(&resp.body)
                 .map_err(|e| Error::Failed(format!("bad record from the daemon: {e}")));
         }
-        let pending =
-            resp.status == 404 && paths::sessions_dir().join(format!("{key}.sock")).exists();
+        let pending = resp.status == 404 && paths::session_socket(key).exists();
         if !pending || Instant::now() >= deadline {
             return Err(api_error(&resp));
         }

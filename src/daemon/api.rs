@@ -91,7 +91,7 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
     if !daemon.store.borrow().live.contains_key(id) {
         return Response::error(409, &format!("session {id} has ended"));
     }
-    let sock = crate::runner::socket_for(id);
+    let sock = crate::paths::session_socket(id);
     let path = if action == "input" { "/input" } else { "/kill" };
     match client::request(&sock, "POST", path, &body).await {
         Ok(r) if r.status < 300 => {

@@ -50,6 +50,11 @@ pub struct Daemon {
     pub following: RefCell<HashSet<String>>,
 }
 
+/// Size past which `recent` forgets files unchanged for `RECENT_KEEP_S`
+/// (far beyond every guess's window).
+const MAX_RECENT: usize = 4096;
+const RECENT_KEEP_S: i64 = 1800;
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -266,8 +271,14 @@ impl Daemon {
             Some(e) => (e.kind, e.cwd.clone()),
             None => return,
         };
-        let env = |k: &str| std::env::var(k).ok();
-        let retries = adapters::pi_max_retries(Path::new(&cwd), &adapters::pi_agent_dir(&env));
+        // Only pi's status depends on its retry setting (two file reads).
+        let retries = match kind {
+            Kind::Pi => {
+                let env = |k: &str| std::env::var(k).ok();
+                adapters::pi_max_retries(Path::new(&cwd), &adapters::pi_agent_dir(&env))
+            }
+            _ => 3,
+        };
         let mut followed = Followed {
             follower: Follower::new(file.clone()),
             tracker: Tracker::new(kind, retries),
@@ -309,7 +320,13 @@ impl Daemon {
     /// A `*.jsonl` under a watched root changed.
     pub fn file_changed(self: &Rc<Self>, path: &Path) {
         let now = now_ms() / 1000;
-        self.recent.borrow_mut().insert(path.to_path_buf(), now);
+        let mut recent = self.recent.borrow_mut();
+        recent.insert(path.to_path_buf(), now);
+        // Bounded: a burst of files must not grow the daemon for good.
+        if recent.len() > MAX_RECENT {
+            recent.retain(|_, t| now - *t < RECENT_KEEP_S);
+        }
+        drop(recent);
         let followed = {
             let mut files = self.files.borrow_mut();
             match files.get_mut(path) {
@@ -328,7 +345,15 @@ impl Daemon {
                 }
             }
             None => {
-                let ids: Vec<String> = self.store.borrow().live.keys().cloned().collect();
+                // Only sessions whose roots hold the file can be concerned.
+                let ids: Vec<String> = self
+                    .store
+                    .borrow()
+                    .live
+                    .values()
+                    .filter(|e| e.roots.iter().any(|r| path.starts_with(r)))
+                    .map(|e| e.id.clone())
+                    .collect();
                 ids.iter()
                     .for_each(|id| super::sources::check(self, id, false));
             }

@@ -92,18 +92,7 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
     }
     daemon.following.borrow_mut().remove(&id);
     daemon.runner_gone(&id);
-    remove_if_stale(&sock);
-}
-
-/// A socket nobody listens on any more was left by a runner that died
-/// without cleaning up (SIGKILL): remove it and its FIFO.
-fn remove_if_stale(sock: &Path) {
-    let refused = std::os::unix::net::UnixStream::connect(sock)
-        .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused);
-    if refused {
-        let _ = std::fs::remove_file(sock);
-        let _ = std::fs::remove_file(sock.with_extension("fifo"));
-    }
+    crate::paths::remove_if_stale(&sock);
 }
 
 /// A socket shows up at `bind`, a moment before `listen`: retry briefly.
@@ -115,7 +104,7 @@ async fn connect(sock: &Path) -> Option<Events> {
             Err(_) => return None,
         };
     }
-    remove_if_stale(sock);
+    crate::paths::remove_if_stale(sock);
     None
 }
 

@@ -32,7 +32,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -97,8 +97,8 @@ impl Runner {
 pub fn run(opts: Options) -> Result<ExitCode> {
     let runtime = paths::ensure_runtime().context(|| "runtime directory".into())?;
     let session_id = id::new_session_id();
-    let sock = runtime.join("sessions").join(format!("{session_id}.sock"));
-    let fifo = runtime.join("sessions").join(format!("{session_id}.fifo"));
+    let sock = paths::session_socket(&session_id);
+    let fifo = paths::session_fifo(&session_id);
     paths::check_socket_path(&sock).context(|| "session socket".into())?;
     let argv: Vec<OsString> = if opts.argv.is_empty() {
         vec![default_shell()]
@@ -242,7 +242,3 @@ pub const DRAIN_QUIET: Duration = Duration::from_millis(100);
 pub const DEFAULT_KEEP: usize = ring::DEFAULT_CAPACITY;
 /// (see above)
 pub const LINGER: Duration = Duration::from_secs(2);
-
-pub fn socket_for(id: &str) -> PathBuf {
-    paths::sessions_dir().join(format!("{id}.sock"))
-}

@@ -110,11 +110,8 @@ async fn finish(
 }
 
 fn bind(sock: &Path) -> io::Result<UnixListener> {
-    // A socket left by a crashed runner with the same (random) id: remove
-    // it only if nobody answers on it.
-    if sock.exists() && std::os::unix::net::UnixStream::connect(sock).is_err() {
-        std::fs::remove_file(sock)?;
-    }
+    // A socket left by a crashed runner with the same (random) id.
+    crate::paths::remove_if_stale(sock);
     UnixListener::bind(sock)
 }
 
