@@ -42,6 +42,7 @@ pub struct Daemon {
     /// Files seen changing (or recent at start), by path: candidates for
     /// the guesses, with the time they last changed.
     pub recent: RefCell<HashMap<PathBuf, i64>>,
+    recent_limit: std::cell::Cell<usize>,
     pub last_check: RefCell<HashMap<String, Instant>>,
     pub last_guess: RefCell<HashMap<String, Instant>>,
     /// Sessions with a deferred (throttled) source check pending.
@@ -86,6 +87,7 @@ impl Daemon {
             roots_tx,
             roots_rx,
             recent: RefCell::new(HashMap::new()),
+            recent_limit: std::cell::Cell::new(MAX_RECENT),
             last_check: RefCell::new(HashMap::new()),
             last_guess: RefCell::new(HashMap::new()),
             scheduled: RefCell::new(HashSet::new()),
@@ -322,9 +324,12 @@ impl Daemon {
         let now = now_ms() / 1000;
         let mut recent = self.recent.borrow_mut();
         recent.insert(path.to_path_buf(), now);
-        // Bounded: a burst of files must not grow the daemon for good.
-        if recent.len() > MAX_RECENT {
+        // Bounded: a burst of files must not grow the daemon for good. The
+        // limit doubles past what survives a pruning, so pruning stays
+        // amortised O(1) per change even while every file is recent.
+        if recent.len() > self.recent_limit.get() {
             recent.retain(|_, t| now - *t < RECENT_KEEP_S);
+            self.recent_limit.set(MAX_RECENT.max(2 * recent.len()));
         }
         drop(recent);
         let followed = {
