@@ -1,35 +1,48 @@
 //! Which session holds which conversation file: the rules of DESIGN §5.2 as
 //! a pure state machine.
 //!
-//! How it works: the daemon turns what it learns (a runner appeared, the
-//! preload said hello, a runner replayed `session_file`, a fallback guess
-//! matched, a runner went away) into an [`Input`] and calls
+//! How it works: the daemon turns what it learns (a runner appeared, its
+//! replay was read, the preload said hello, a runner reported a file, a
+//! fallback guess matched, a runner went away) into an [`Input`] and calls
 //! [`Engine::apply`] with the current time. The engine keeps one `Slot` per
-//! session id and a reverse map `file -> holder`; the two always agree (a
-//! file has at most one holder, a session at most one file). `apply`
+//! session id and a reverse map `file -> holders`; the two always agree (a
+//! session holds at most one file; a file may be held by several live
+//! sessions, as when two terminals continue one conversation). `apply`
 //! returns the changes as [`Decision`]s in the order they happened — every
 //! release before the bind that caused it — so the daemon can update
 //! records and followers without diffing state. There is no I/O and no
 //! clock here: the same inputs give the same decisions, which is what lets
 //! a restarted daemon rebuild everything from the runners' replay.
 //!
-//! A guess that is withdrawn (hello-gating, or another session's
-//! authoritative report on the file) also forgets it as the session's
-//! `last_file`: it was never evidence, so a dead record must not offer to
-//! resume it. A file lost at death or to another authoritative binder stays
-//! the session's `last_file`.
+//! The engine is the one owner of a session's binding and of its
+//! `last_file`. A session holds the file it last reported authoritatively,
+//! whoever else holds it too: when one of two terminals on a conversation
+//! dies, the other still holds it. A guess is weaker: an authoritative
+//! report on a guessed file withdraws the guess. A withdrawn guess is also
+//! forgotten as the session's `last_file` (it was never evidence, so a dead
+//! record must not offer to resume it); a file lost at death stays.
+//!
+//! Guesses are offered only to sessions whose runner replay has been read
+//! (`Replayed`): after a daemon restart the replay carries the preload's
+//! hello and file, and guessing before it would tie a covered session to
+//! someone else's file.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// How a file was learned, strongest first (DESIGN §5.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     Shim,
     AgentPidfile,
     Procfd,
+    /// The file named on the agent's launch command line (`pi --session F`,
+    /// `claude --resume ID`, `codex resume ID`): held before it writes.
+    Argv,
     Metadata,
     Scrollback,
     Mtime,
@@ -47,6 +60,7 @@ impl Source {
             Source::Shim => "shim",
             Source::AgentPidfile => "agent-pidfile",
             Source::Procfd => "procfd",
+            Source::Argv => "argv",
             Source::Metadata => "metadata",
             Source::Scrollback => "scrollback",
             Source::Mtime => "mtime",
@@ -87,10 +101,14 @@ pub enum Input {
     Started {
         sid: SessionId,
     },
+    /// The runner's replay (meta, hello, file) has been read in full.
+    Replayed {
+        sid: SessionId,
+    },
     Hello {
         sid: SessionId,
     },
-    /// Authoritative: `source` is `Shim`, `AgentPidfile` or `Procfd`.
+    /// Authoritative: `source` is `Shim`, `AgentPidfile`, `Procfd` or `Argv`.
     Reported {
         sid: SessionId,
         file: PathBuf,
@@ -110,6 +128,7 @@ pub enum Input {
 #[derive(Debug, Default)]
 struct Slot {
     live: bool,
+    replayed: bool,
     hello: bool,
     /// An authoritative report was seen: guesses are never offered again.
     reported: bool,
@@ -120,7 +139,7 @@ struct Slot {
 #[derive(Debug, Default)]
 pub struct Engine {
     sessions: HashMap<SessionId, Slot>,
-    holders: HashMap<PathBuf, SessionId>,
+    holders: HashMap<PathBuf, Vec<SessionId>>,
 }
 
 impl Engine {
@@ -134,6 +153,11 @@ impl Engine {
         match input {
             Input::Started { sid } => {
                 self.live_slot(&sid);
+            }
+            Input::Replayed { sid } => {
+                if let Some(slot) = self.live_slot(&sid) {
+                    slot.replayed = true;
+                }
             }
             Input::Hello { sid } => self.hello(&sid, &mut out),
             Input::Reported { sid, file, source } if !source.is_guess() => {
@@ -156,8 +180,9 @@ impl Engine {
         self.sessions.get(sid)?.binding.as_ref()
     }
 
-    pub fn holder(&self, file: &Path) -> Option<&str> {
-        self.holders.get(file).map(String::as_str)
+    /// Every live session holding `file`, in the order they bound it.
+    pub fn holders(&self, file: &Path) -> &[SessionId] {
+        self.holders.get(file).map_or(&[], Vec::as_slice)
     }
 
     /// Hello seen, no authoritative report yet: a fresh agent with no
@@ -169,16 +194,15 @@ impl Engine {
             .is_some_and(|s| s.live && s.hello && !s.reported)
     }
 
-    /// Live, no authoritative signal ever, not hello-gated, not already
-    /// guessed: may be offered guesses.
+    /// Live, replay read, no authoritative signal ever, not hello-gated,
+    /// not already guessed: may be offered guesses.
     pub fn wants_guess(&self, sid: &str) -> bool {
         self.sessions
             .get(sid)
-            .is_some_and(|s| s.live && !s.hello && !s.reported && s.binding.is_none())
+            .is_some_and(|s| s.live && s.replayed && !s.hello && !s.reported && s.binding.is_none())
     }
 
     /// The file the session held last; kept after death for the dead record.
-    #[cfg(test)]
     pub fn last_file(&self, sid: &str) -> Option<&Path> {
         self.sessions.get(sid)?.last_file.as_deref()
     }
@@ -236,19 +260,25 @@ impl Engine {
         };
         slot.reported = true;
         if let Some(b) = slot.binding.as_mut().filter(|b| b.file == file) {
-            // Same file again: nothing changes, `since` stays. Only a guess
-            // confirmed by authority is worth telling (the label changes).
-            if b.source.is_guess() {
+            // Same file again: `since` stays. Only a stronger source is
+            // worth telling (the label changes: a guess or the launch
+            // line confirmed by the agent).
+            if source < b.source {
                 b.source = source;
                 out.push(Decision::Bind { sid, file, source });
             }
             return;
         }
         self.withdraw(&sid, out);
-        // Last binder wins: two terminals on one conversation.
-        if let Some(prev) = self.holders.get(&file).cloned() {
-            self.withdraw(&prev, out);
-        }
+        // A guess on this file was wrong: the agent says it is someone
+        // else's. Other authoritative holders keep it (N:1).
+        let guessed: Vec<SessionId> = self
+            .holders(&file)
+            .iter()
+            .filter(|h| self.binding(h).is_some_and(|b| b.source.is_guess()))
+            .cloned()
+            .collect();
+        guessed.iter().for_each(|g| self.withdraw(g, out));
         self.bind(sid, file, source, now_ms, out);
     }
 
@@ -279,7 +309,10 @@ impl Engine {
             source,
             since: now_ms,
         });
-        self.holders.insert(file.clone(), sid.clone());
+        self.holders
+            .entry(file.clone())
+            .or_default()
+            .push(sid.clone());
         out.push(Decision::Bind { sid, file, source });
     }
 
@@ -298,7 +331,12 @@ impl Engine {
 
     fn release(&mut self, sid: &str, out: &mut Vec<Decision>) -> Option<Binding> {
         let binding = self.sessions.get_mut(sid)?.binding.take()?;
-        self.holders.remove(&binding.file);
+        if let Some(holders) = self.holders.get_mut(&binding.file) {
+            holders.retain(|h| h != sid);
+            if holders.is_empty() {
+                self.holders.remove(&binding.file);
+            }
+        }
         out.push(Decision::Release {
             sid: sid.to_owned(),
             file: binding.file.clone(),
@@ -314,6 +352,10 @@ mod tests {
 
     fn started(sid: &str) -> Input {
         Input::Started { sid: sid.into() }
+    }
+    /// Started and its replay read: what a guess needs.
+    fn up(sid: &str) -> Input {
+        Input::Replayed { sid: sid.into() }
     }
     fn hello(sid: &str) -> Input {
         Input::Hello { sid: sid.into() }
@@ -375,10 +417,17 @@ mod tests {
                 Check::Holds(sid, file, source) => {
                     let b = engine.binding(sid).expect("binding");
                     assert_eq!((b.file.as_path(), b.source), (Path::new(file), source));
-                    assert_eq!(engine.holder(Path::new(file)), Some(sid));
+                    assert!(engine.holders(Path::new(file)).iter().any(|h| h == sid));
                 }
                 Check::Unbound(sid) => assert_eq!(engine.binding(sid), None, "{sid}"),
-                Check::Holder(file, want) => assert_eq!(engine.holder(Path::new(file)), want),
+                Check::Holder(file, want) => {
+                    let got: Vec<&str> = engine
+                        .holders(Path::new(file))
+                        .iter()
+                        .map(String::as_str)
+                        .collect();
+                    assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "{file}")
+                }
                 Check::Last(sid, want) => {
                     assert_eq!(engine.last_file(sid), want.map(Path::new), "{sid}")
                 }
@@ -390,14 +439,20 @@ mod tests {
     }
 
     fn assert_consistent(engine: &Engine) {
-        for (file, sid) in &engine.holders {
-            let b = engine.binding(sid).expect("holder has a binding");
-            assert_eq!(&b.file, file);
+        for (file, sids) in &engine.holders {
+            assert!(!sids.is_empty(), "{file:?} has an empty holder list");
+            for sid in sids {
+                let b = engine.binding(sid).expect("holder has a binding");
+                assert_eq!(&b.file, file);
+            }
         }
         for (sid, slot) in &engine.sessions {
             if let Some(b) = &slot.binding {
                 assert!(slot.live, "{sid} is dead but holds {b:?}");
-                assert_eq!(engine.holder(&b.file), Some(sid.as_str()));
+                assert_eq!(
+                    engine.holders(&b.file).iter().filter(|h| *h == sid).count(),
+                    1
+                );
             }
         }
     }
@@ -406,7 +461,7 @@ mod tests {
     fn shim_overrides_earlier_guess() {
         scenario(
             vec![
-                (started("a"), vec![]),
+                (up("a"), vec![]),
                 (guess("a", "/g", Mtime), vec![bind("a", "/g", Mtime)]),
                 (
                     report("a", "/f", Shim),
@@ -426,7 +481,7 @@ mod tests {
     fn authority_confirming_the_guessed_file_relabels_it() {
         let engine = scenario(
             vec![
-                (started("a"), vec![]),
+                (up("a"), vec![]),
                 (guess("a", "/f", Metadata), vec![bind("a", "/f", Metadata)]),
                 (report("a", "/f", Procfd), vec![bind("a", "/f", Procfd)]),
             ],
@@ -454,41 +509,72 @@ mod tests {
     }
 
     #[test]
-    fn two_sessions_reporting_one_file_later_holds_it() {
+    fn two_sessions_reporting_one_file_both_hold_it() {
         scenario(
             vec![
                 (report("a", "/f", Shim), vec![bind("a", "/f", Shim)]),
                 (
                     report("b", "/f", AgentPidfile),
-                    vec![rel("a", "/f"), bind("b", "/f", AgentPidfile)],
+                    vec![bind("b", "/f", AgentPidfile)],
                 ),
+                // The second binder's death leaves the first one holding it.
+                (died("b"), vec![rel("b", "/f")]),
             ],
             &[
-                Check::Holds("b", "/f", AgentPidfile),
-                Check::Unbound("a"),
-                // It did work on /f, and it reported: no guess for it.
-                Check::Last("a", Some("/f")),
+                Check::Holds("a", "/f", Shim),
+                Check::Holder("/f", Some("a")),
+                Check::Unbound("b"),
+                Check::Last("b", Some("/f")),
                 Check::Wants("a", false),
             ],
         );
     }
 
     #[test]
-    fn rebind_onto_a_held_file_releases_both_in_order() {
+    fn rebind_onto_a_held_file_shares_it() {
         scenario(
             vec![
                 (report("a", "/f1", Shim), vec![bind("a", "/f1", Shim)]),
                 (report("b", "/f2", Shim), vec![bind("b", "/f2", Shim)]),
                 (
                     report("a", "/f2", Shim),
-                    vec![rel("a", "/f1"), rel("b", "/f2"), bind("a", "/f2", Shim)],
+                    vec![rel("a", "/f1"), bind("a", "/f2", Shim)],
                 ),
+                (died("a"), vec![rel("a", "/f2")]),
             ],
             &[
-                Check::Holds("a", "/f2", Shim),
-                Check::Unbound("b"),
+                Check::Holds("b", "/f2", Shim),
                 Check::Holder("/f1", None),
+                Check::Holder("/f2", Some("b")),
             ],
+        );
+    }
+
+    #[test]
+    fn launch_line_file_is_held_and_confirmed_by_the_preload() {
+        let engine = scenario(
+            vec![
+                (started("a"), vec![]),
+                (report("a", "/f", Argv), vec![bind("a", "/f", Argv)]),
+                (hello("a"), vec![]),
+                (report("a", "/f", Shim), vec![bind("a", "/f", Shim)]),
+                (report("a", "/f", Argv), vec![]),
+            ],
+            &[Check::Holds("a", "/f", Shim), Check::Wants("a", false)],
+        );
+        assert_eq!(engine.binding("a").map(|b| b.since), Some(1000));
+    }
+
+    #[test]
+    fn no_guess_before_the_replay_is_read() {
+        scenario(
+            vec![
+                (started("a"), vec![]),
+                (guess("a", "/f", Metadata), vec![]),
+                (up("a"), vec![]),
+                (guess("a", "/f", Metadata), vec![bind("a", "/f", Metadata)]),
+            ],
+            &[Check::Holds("a", "/f", Metadata)],
         );
     }
 
@@ -576,7 +662,7 @@ mod tests {
     fn death_keeps_a_guessed_last_file() {
         scenario(
             vec![
-                (started("a"), vec![]),
+                (up("a"), vec![]),
                 (guess("a", "/f", Mtime), vec![bind("a", "/f", Mtime)]),
                 (died("a"), vec![rel("a", "/f")]),
                 (guess("a", "/g", Mtime), vec![]),
@@ -590,9 +676,9 @@ mod tests {
         scenario(
             vec![
                 (report("a", "/f", Shim), vec![bind("a", "/f", Shim)]),
-                (started("b"), vec![]),
+                (up("b"), vec![]),
                 (guess("b", "/f", Metadata), vec![]),
-                (started("c"), vec![]),
+                (up("c"), vec![]),
                 (guess("c", "/g", Mtime), vec![bind("c", "/g", Mtime)]),
                 (guess("b", "/g", Scrollback), vec![]),
             ],
@@ -609,7 +695,7 @@ mod tests {
     fn second_guess_for_a_guessed_session_is_rejected() {
         scenario(
             vec![
-                (started("a"), vec![]),
+                (up("a"), vec![]),
                 (guess("a", "/f", Metadata), vec![bind("a", "/f", Metadata)]),
                 (guess("a", "/g", Mtime), vec![]),
             ],
@@ -621,7 +707,7 @@ mod tests {
     fn authoritative_for_another_session_takes_a_guessed_file() {
         scenario(
             vec![
-                (started("a"), vec![]),
+                (up("a"), vec![]),
                 (guess("a", "/f", Mtime), vec![bind("a", "/f", Mtime)]),
                 (
                     report("b", "/f", Procfd),
@@ -678,7 +764,7 @@ mod tests {
     fn mismatched_sources_are_ignored() {
         scenario(
             vec![
-                (started("a"), vec![]),
+                (up("a"), vec![]),
                 (report("a", "/f", Mtime), vec![]),
                 (guess("a", "/f", Shim), vec![]),
             ],
@@ -695,7 +781,7 @@ mod tests {
         assert!(!engine.forget("a"));
         assert!(engine.forget("b"));
         assert!(!engine.forget("b"));
-        assert_eq!(engine.holder(Path::new("/f")), Some("a"));
+        assert_eq!(engine.holders(Path::new("/f")), ["a".to_string()]);
     }
 
     #[test]
@@ -704,6 +790,7 @@ mod tests {
             (Shim, "shim", false),
             (AgentPidfile, "agent-pidfile", false),
             (Procfd, "procfd", false),
+            (Argv, "argv", false),
             (Metadata, "metadata", true),
             (Scrollback, "scrollback", true),
             (Mtime, "mtime", true),

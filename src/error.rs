@@ -18,6 +18,10 @@ pub enum Error {
     Ended(String),
     /// `wait`: the timeout passed: exit 124.
     TimedOut(String),
+    /// `wait --until idle`: the turn finished in an error: exit 4.
+    TurnFailed(String),
+    /// No daemon answered, even after starting one and retrying: exit 5.
+    Unreachable(String),
     /// Exit quietly with this status (its cause was already reported).
     Exit(u8),
     /// The agent's command could not be started: 127 when it does not
@@ -41,6 +45,8 @@ impl Error {
             Error::Io { .. } | Error::Failed(_) => 1,
             Error::Ended(_) => 3,
             Error::TimedOut(_) => 124,
+            Error::TurnFailed(_) => 4,
+            Error::Unreachable(_) => 5,
             Error::Exit(code) => *code,
             Error::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
             Error::Spawn { .. } => 126,
@@ -57,7 +63,11 @@ impl fmt::Display for Error {
         match self {
             Error::Usage(msg) => write!(f, "{msg} (see 'amux --help')"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
-            Error::Failed(msg) | Error::Ended(msg) | Error::TimedOut(msg) => f.write_str(msg),
+            Error::Failed(msg)
+            | Error::Ended(msg)
+            | Error::TimedOut(msg)
+            | Error::TurnFailed(msg)
+            | Error::Unreachable(msg) => f.write_str(msg),
             Error::Exit(code) => write!(f, "exit status {code}"),
             Error::Spawn { program, source } => write!(f, "cannot run {program}: {source}"),
         }

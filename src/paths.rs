@@ -43,6 +43,12 @@ pub fn session_socket(id: &str) -> PathBuf {
     sessions_dir().join(format!("{id}.sock"))
 }
 
+/// The runner's final `/meta`, written when its agent exits and before its
+/// socket goes: the daemon learns the exit status even if it missed it.
+pub fn session_exit_file(id: &str) -> PathBuf {
+    sessions_dir().join(format!("{id}.exit"))
+}
+
 /// The FIFO the preload writes its events to, beside the socket.
 pub fn session_fifo(id: &str) -> PathBuf {
     sessions_dir().join(format!("{id}.fifo"))

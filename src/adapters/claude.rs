@@ -230,7 +230,7 @@ pub fn pidfile_conversation(config_dir: &Path, pid: u32) -> Option<(PathBuf, Str
 }
 
 /// Session ids are UUIDs; anything else could be a path.
-fn is_id(s: &str) -> bool {
+pub(super) fn is_id(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 

@@ -16,6 +16,7 @@
 mod argv;
 pub mod claude;
 mod codex;
+mod launch;
 mod pi;
 mod shell;
 mod text;
@@ -74,6 +75,15 @@ impl Kind {
             Kind::Shell => None,
         };
         root.into_iter().collect()
+    }
+
+    /// The conversation file the launch command line names (`pi --session
+    /// F`, `claude --resume ID`, `codex resume ID`), resolved in `cwd`
+    /// against this agent's `roots` (see `launch.rs`).
+    pub fn launch_file(self, argv: &[String], cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+        let args = argv::locate(argv).map_or(&[][..], |(_, i)| &argv[i + 1..]);
+        launch::file(self, args, cwd, roots)
+            .filter(|f| self.accepts(f, roots, None) || self == Kind::Pi)
     }
 
     /// DESIGN §4.3: an absolute `*.jsonl` path under one of `roots`, or a

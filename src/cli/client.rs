@@ -15,8 +15,43 @@ use std::time::{Duration, Instant};
 pub fn daemon_request(method: &str, target: &str, body: &[u8]) -> Result<client::Response> {
     crate::daemon::ensure(true)?;
     let sock = paths::daemon_socket();
-    client::request_blocking(&sock, method, target, body)
-        .map_err(|e| Error::io(format!("daemon at {}", sock.display()), e))
+    client::request_blocking(&sock, method, target, body).map_err(|e| match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
+            Error::Unreachable(format!("daemon at {}: {e}", sock.display()))
+        }
+        _ => Error::io(format!("daemon at {}", sock.display()), e),
+    })
+}
+
+/// How long `wait` and `events` keep trying to reach a daemon that went
+/// away (restarted, killed) before giving up.
+const RECONNECT: Duration = Duration::from_secs(10);
+
+/// The daemon's event stream, starting a daemon if none runs and retrying
+/// for `RECONNECT`: the daemon is stateless, so a new one serves the same
+/// sessions once their runners have replayed to it.
+pub async fn subscribe() -> Result<client::Events> {
+    let sock = paths::daemon_socket();
+    let deadline = Instant::now() + RECONNECT;
+    loop {
+        let open = futures_lite::future::or(client::Events::open(&sock, "/v1/events"), async {
+            async_io::Timer::after(client::DEADLINE).await;
+            Err(io::Error::new(io::ErrorKind::TimedOut, "no answer"))
+        });
+        match open.await {
+            Ok(events) => return Ok(events),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(Error::Unreachable(format!(
+                    "daemon at {}: {e}",
+                    sock.display()
+                )))
+            }
+            Err(_) => {
+                let _ = blocking::unblock(|| crate::daemon::ensure(true)).await;
+                async_io::Timer::after(Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
 
 pub fn api_error(resp: &client::Response) -> Error {

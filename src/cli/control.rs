@@ -1,17 +1,20 @@
 //! `amux wait`, `send`, `kill` and `resume`: acting on one session.
 //!
-//! `wait` subscribes to the daemon's events first and only then reads the
-//! record, so no change can slip between the two; each `session` event for
-//! our id is tested against the condition. The exit statuses are DESIGN
-//! §7's: 0 reached, 3 the session ended first, 124 timed out.
+//! `wait` judges the record it resolved at once; otherwise it subscribes to
+//! the daemon's events first and only then reads the record again, so no
+//! change can slip between the two; each `session` event for our id is
+//! tested against the condition. A daemon that goes away is reconnected
+//! to. The exit statuses are DESIGN §7's: 0 reached, 3 the session ended
+//! first, 4 its turn failed (`--until idle`), 5 no daemon could be
+//! reached, 124 timed out.
 
-use super::client::{api_error, daemon_request, print_json, resolve};
+use super::client::{api_error, daemon_request, print_json, resolve, subscribe};
 use crate::error::{Error, Result};
-use crate::http::client::Events;
+use crate::http::client;
 use serde_json::Value;
 use std::io::Read;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Until {
@@ -51,54 +54,98 @@ impl Until {
             (false, true) => None,
         }
     }
+
+    fn word(self) -> &'static str {
+        match self {
+            Until::Idle => "idle",
+            Until::Working => "working",
+            Until::Exit => "exit",
+            Until::Attributed => "attributed",
+        }
+    }
 }
 
+/// How a wait ended, with the record that decided it.
+enum Verdict {
+    Reached(Value),
+    Ended(Value),
+}
+
+impl Verdict {
+    fn of(until: Until, record: Value) -> Option<Verdict> {
+        match until.judge(&record)? {
+            true => Some(Verdict::Reached(record)),
+            false => Some(Verdict::Ended(record)),
+        }
+    }
+}
+
+/// `amux wait`: the current record is judged first, always (so `--timeout
+/// 0` answers from it); then the daemon's events, reconnecting when the
+/// daemon restarts (it is stateless: the runners replay to the new one).
 pub fn wait(key: &str, until: Until, timeout: Option<f64>, as_json: bool) -> Result<ExitCode> {
-    crate::daemon::ensure(true)?;
-    let sock = crate::paths::daemon_socket();
     let first = resolve(key)?;
     let id = first["id"].as_str().unwrap_or(key).to_string();
-    let watch = async {
-        let mut events = Events::open(&sock, "/v1/events")
-            .await
-            .map_err(|e| Error::io("daemon event stream", e))?;
-        // Subscribed: now the current record, then every change.
-        let mut record = match resolve(&id) {
-            Ok(r) => r,
-            Err(_) => first.clone(),
-        };
-        loop {
-            match until.judge(&record) {
-                Some(true) => return Ok(Ok(record)),
-                Some(false) => return Ok(Err((record, true))),
-                None => {}
-            }
-            let next = events
-                .next()
-                .await
-                .map_err(|e| Error::io("daemon event stream", e));
-            match next? {
-                Some((event, data)) if event == "session" => {
-                    let r: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                    if r["id"] == id.as_str() {
-                        record = r;
-                    }
-                }
-                Some(_) => {}
-                None => return Err(Error::Failed("the daemon closed the event stream".into())),
-            }
-        }
+    let verdict = match Verdict::of(until, first) {
+        Some(v) => Some(Ok(v)),
+        None => run_with_timeout(watch(&id, until), timeout),
     };
-    finish(until, &id, run_with_timeout(watch, timeout), as_json)
+    finish(until, &id, verdict, as_json)
 }
 
-type Outcome = std::result::Result<std::result::Result<Value, (Value, bool)>, Error>;
+async fn watch(id: &str, until: Until) -> Result<Verdict> {
+    loop {
+        let mut events = subscribe().await?;
+        // Subscribed: now the current record, then every change.
+        if let Some(record) = current(id).await? {
+            if let Some(v) = Verdict::of(until, record) {
+                return Ok(v);
+            }
+        } else {
+            continue;
+        }
+        while let Ok(Some((event, data))) = events.next().await {
+            if event != "session" {
+                continue;
+            }
+            let record: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+            if record["id"] == id {
+                if let Some(v) = Verdict::of(until, record) {
+                    return Ok(v);
+                }
+            }
+        }
+        // The stream ended: the daemon went away. Reconnect.
+    }
+}
 
-fn run_with_timeout<F>(watch: F, timeout: Option<f64>) -> Option<Outcome>
+/// The session's record now; `None` when the daemon does not answer (the
+/// caller reconnects). A session the daemon does not know yet while its
+/// runner's socket exists (a daemon just restarted) is waited for.
+async fn current(id: &str) -> Result<Option<Value>> {
+    let sock = crate::paths::daemon_socket();
+    let target = format!("/v1/sessions/{id}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let resp = match client::request_within(client::DEADLINE, &sock, "GET", &target, b"").await
+        {
+            Ok(resp) => resp,
+            Err(_) => return Ok(None),
+        };
+        if resp.status == 200 {
+            return Ok(serde_json::from_slice(&resp.body).ok());
+        }
+        let pending = resp.status == 404 && crate::paths::session_socket(id).exists();
+        if !pending || Instant::now() >= deadline {
+            return Err(api_error(&resp));
+        }
+        async_io::Timer::after(Duration::from_millis(25)).await;
+    }
+}
+
+fn run_with_timeout<F>(watch: F, timeout: Option<f64>) -> Option<Result<Verdict>>
 where
-    F: std::future::Future<
-        Output = std::result::Result<std::result::Result<Value, (Value, bool)>, Error>,
-    >,
+    F: std::future::Future<Output = Result<Verdict>>,
 {
     async_io::block_on(async {
         let watch = async { Some(watch.await) };
@@ -115,27 +162,38 @@ where
     })
 }
 
-fn finish(until: Until, id: &str, outcome: Option<Outcome>, as_json: bool) -> Result<ExitCode> {
-    match outcome {
-        None => Err(Error::TimedOut(
-            format!("timed out waiting for session {id} to be {until:?}").to_lowercase(),
-        )),
-        Some(Err(e)) => Err(e),
-        Some(Ok(Ok(record))) => {
-            if as_json {
-                print_json(&record)?;
-            }
-            Ok(ExitCode::SUCCESS)
+fn finish(
+    until: Until,
+    id: &str,
+    verdict: Option<Result<Verdict>>,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let word = until.word();
+    let (record, error) = match verdict {
+        None => {
+            return Err(Error::TimedOut(format!(
+                "timed out waiting for session {id} to be {word}"
+            )))
         }
-        Some(Ok(Err((record, _)))) => {
-            if as_json {
-                print_json(&record)?;
-            }
-            Err(Error::Ended(
-                format!("session {id} ended before it was {until:?}").to_lowercase(),
-            ))
+        Some(Err(e)) => return Err(e),
+        // A turn that ended in an error is finished, but not idle.
+        Some(Ok(Verdict::Reached(record)))
+            if until == Until::Idle && record["status"]["error"] == true =>
+        {
+            let label = record["status"]["label"].as_str().unwrap_or("error");
+            let e = Error::TurnFailed(format!("session {id}: the turn failed ({label})"));
+            (record, Some(e))
         }
+        Some(Ok(Verdict::Reached(record))) => (record, None),
+        Some(Ok(Verdict::Ended(record))) => {
+            let e = Error::Ended(format!("session {id} ended before it was {word}"));
+            (record, Some(e))
+        }
+    };
+    if as_json {
+        print_json(&record)?;
     }
+    error.map_or(Ok(ExitCode::SUCCESS), Err)
 }
 
 pub fn send(key: &str, text: Option<String>, enter: bool) -> Result<ExitCode> {

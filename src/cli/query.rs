@@ -6,10 +6,13 @@
 //! line and flushes each: `{"type":"session","session":{…}}` or
 //! `{"type":"remove","id":"…"}`.
 
-use super::client::{self, api_error, daemon_request, print_json, resolve, state, stdout_error};
+use super::client::{
+    self, api_error, daemon_request, print_json, resolve, state, stdout_error, subscribe,
+};
 use crate::error::{Error, Result};
-use crate::http::client::Events;
+use crate::http::client as http;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -74,11 +77,21 @@ fn row(record: &Value) -> [String; 6] {
     [
         text(&record["id"]),
         text(&record["kind"]),
-        state(record),
+        state_with_label(record),
         text(&conversation["source"]),
         text(&record["title"]),
         text(file),
     ]
+}
+
+/// The state word, with what the agent is at (`working (tool: bash)`,
+/// `error (error: Connection error.)`) for a live session.
+fn state_with_label(record: &Value) -> String {
+    let word = state(record);
+    match record["status"]["label"].as_str() {
+        Some(label) if record["alive"] == true => format!("{word} ({label})"),
+        _ => word,
+    }
 }
 
 pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
@@ -101,6 +114,10 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
     text += &line("id", record["id"].as_str().unwrap_or("").into());
     text += &line("kind", record["kind"].as_str().unwrap_or("").into());
     text += &line("state", state(&record));
+    text += &line(
+        "label",
+        record["status"]["label"].as_str().unwrap_or("-").into(),
+    );
     text += &line("title", record["title"].as_str().unwrap_or("").into());
     text += &line("command", join(&record["command"]).unwrap_or_default());
     text += &line("cwd", record["cwd"].as_str().unwrap_or("").into());
@@ -129,34 +146,51 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `amux events`: the daemon's stream as NDJSON. When the daemon goes away
+/// (restarted, killed) we reconnect; its new snapshot re-states every live
+/// session, and a session that ended meanwhile gets its `remove` line.
 pub fn events() -> Result<ExitCode> {
     crate::daemon::ensure(true)?;
-    let sock = crate::paths::daemon_socket();
     // A reader that goes away between events (`amux events | head -1`)
     // must end us now, not at the next event's failed write.
     let closed = blocking::unblock(stdout_closed);
     let stream = async {
-        let mut events = Events::open(&sock, "/v1/events")
-            .await
-            .map_err(|e| Error::io(format!("daemon at {}", sock.display()), e))?;
         let mut out = std::io::stdout().lock();
-        while let Some((event, data)) = events
-            .next()
-            .await
-            .map_err(|e| Error::io("daemon event stream", e))?
-        {
-            let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-            // `type` first, so a reader can dispatch on the line's start.
-            let line = match event.as_str() {
-                "session" => format!("{{\"type\":\"session\",\"session\":{data}}}"),
-                "remove" => format!("{{\"type\":\"remove\",\"id\":{}}}", data["id"]),
-                _ => continue,
-            };
-            writeln!(out, "{line}")
-                .and_then(|()| out.flush())
-                .map_err(stdout_error)?;
+        let mut live: BTreeSet<String> = BTreeSet::new();
+        let mut reconnected = false;
+        loop {
+            let mut events = subscribe().await?;
+            if let Some(now) = live_ids().await.filter(|_| reconnected) {
+                for gone in live.iter().filter(|id| !now.contains(*id)) {
+                    let line = format!(
+                        "{{\"type\":\"remove\",\"id\":{}}}",
+                        Value::from(gone.as_str())
+                    );
+                    print_line(&mut out, &line)?;
+                }
+                live = now;
+            }
+            while let Ok(Some((event, data))) = events.next().await {
+                let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                let id = data["id"].as_str().unwrap_or_default().to_string();
+                // `type` first, so a reader can dispatch on the line's start.
+                let line = match event.as_str() {
+                    "session" => {
+                        if data["alive"] == true {
+                            live.insert(id);
+                        }
+                        format!("{{\"type\":\"session\",\"session\":{data}}}")
+                    }
+                    "remove" => {
+                        live.remove(&id);
+                        format!("{{\"type\":\"remove\",\"id\":{}}}", data["id"])
+                    }
+                    _ => continue,
+                };
+                print_line(&mut out, &line)?;
+            }
+            reconnected = true;
         }
-        Err(Error::Failed("the daemon closed the event stream".into()))
     };
     async_io::block_on(futures_lite::future::or(stream, async {
         if closed.await {
@@ -164,6 +198,27 @@ pub fn events() -> Result<ExitCode> {
         }
         std::future::pending().await
     }))
+}
+
+fn print_line(out: &mut impl Write, line: &str) -> Result<()> {
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
+}
+
+/// The ids of the live sessions the daemon knows now (`None` if it does
+/// not answer: then nothing is said to be gone).
+async fn live_ids() -> Option<BTreeSet<String>> {
+    let sock = crate::paths::daemon_socket();
+    let resp = http::request_within(http::DEADLINE, &sock, "GET", "/v1/sessions", b"").await;
+    let records: Vec<Value> = match resp {
+        Ok(r) if r.status == 200 => serde_json::from_slice(&r.body).ok()?,
+        _ => return None,
+    };
+    let ids = records
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string));
+    Some(ids.collect())
 }
 
 /// Blocks until stdout reports an error or hang-up (a pipe whose reader

@@ -43,14 +43,11 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         ["v1", "health"] => Response::json(200, &json!({"ok": true, "pid": std::process::id()})),
         ["v1", "sessions"] => {
             let all = req.query_param("all").is_some_and(|v| v != "0");
-            Response::json(200, &Value::Array(daemon.store.borrow().records(all)))
+            Response::json(200, &Value::Array(daemon.records(all)))
         }
         ["v1", "events"] => return events(daemon),
         ["v1", "sessions", key] => match resolve(daemon, key) {
-            Ok(id) => Response::json(
-                200,
-                &daemon.store.borrow().record(&id).unwrap_or(Value::Null),
-            ),
+            Ok(id) => Response::json(200, &daemon.record(&id).unwrap_or(Value::Null)),
             Err(resp) => resp,
         },
         ["v1", "sessions", key, action] => match resolve(daemon, key) {
@@ -78,7 +75,7 @@ fn events(daemon: &Daemon) -> Reply {
         .borrow()
         .live
         .values()
-        .map(|e| frame("session", &e.record().to_string()))
+        .map(|e| frame("session", &daemon.render(e).to_string()))
         .collect();
     let subscription = daemon.events.subscribe(replay);
     subscription.into_reply()
@@ -96,7 +93,9 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
     match client::request(&sock, "POST", path, &body).await {
         Ok(r) if r.status < 300 => {
             if action == "input" && !body.is_empty() {
-                daemon.input_sent(id);
+                // Marked here, before we answer: a `wait` right after
+                // `send` must already see the input as pending.
+                daemon.input(id, body.iter().any(|b| matches!(b, b'\r' | b'\n')));
             }
             Response::no_content()
         }
@@ -112,7 +111,7 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
 /// Starts a detached runner with the dead session's resume command in its
 /// cwd; answers the new session's id.
 async fn resume(daemon: &Daemon, id: &str) -> Response {
-    let Some(record) = daemon.store.borrow().record(id) else {
+    let Some(record) = daemon.record(id) else {
         return Response::error(404, "no such session");
     };
     if record["alive"].as_bool() == Some(true) {

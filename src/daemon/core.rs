@@ -10,7 +10,7 @@
 
 use super::follow::Follower;
 use super::log::Log;
-use super::store::{Conversation, Entry, Store};
+use super::store::{Entry, Held, Store};
 use super::watch::{TreeWatcher, WatchEvent};
 use crate::adapters::{self, Kind, Tracker};
 use crate::attribution::{Decision, Engine, Input, Source};
@@ -55,6 +55,10 @@ pub struct Daemon {
 /// (far beyond every guess's window).
 const MAX_RECENT: usize = 4096;
 const RECENT_KEEP_S: i64 = 1800;
+/// How long a session must stay unchanged (terminal and file) after input
+/// before that input counts as consumed without a turn. Agents at work
+/// redraw a spinner many times a second, so this is far from a busy one.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -106,6 +110,23 @@ impl Daemon {
         }
     }
 
+    /// The record of a live entry, with what the engine says it holds.
+    pub fn render(&self, entry: &Entry) -> Value {
+        let engine = self.engine.borrow();
+        entry.record(Held {
+            binding: engine.binding(&entry.id),
+            last_file: engine.last_file(&entry.id),
+        })
+    }
+
+    pub fn records(&self, all: bool) -> Vec<Value> {
+        self.store.borrow().records(all, &|e| self.render(e))
+    }
+
+    pub fn record(&self, id: &str) -> Option<Value> {
+        self.store.borrow().record(id, &|e| self.render(e))
+    }
+
     /// The runner's `meta` event (first on every subscription).
     pub fn on_meta(self: &Rc<Self>, id: &str, meta: &Value) {
         let new = !self.store.borrow().live.contains_key(id);
@@ -130,6 +151,19 @@ impl Daemon {
             self.apply(decisions);
         }
         self.publish(id);
+    }
+
+    /// The runner's replay has been read: its hello and file are known,
+    /// so its sources may be checked and, failing all, guesses made.
+    pub fn on_ready(self: &Rc<Self>, id: &str) {
+        if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
+            entry.replayed = true;
+        }
+        let input = Input::Replayed {
+            sid: id.to_string(),
+        };
+        let decisions = self.engine.borrow_mut().apply(input, now_ms());
+        self.apply(decisions);
         super::sources::check(self, id, true);
     }
 
@@ -189,18 +223,28 @@ impl Daemon {
     }
 
     /// The runner is gone (stream ended, socket removed): DESIGN §5.2 rule 4.
+    /// The dead record is what the session was at its end — title, file,
+    /// source — and is published as it is, then removed from the live view:
+    /// subscribers never see it let go of its file first.
     pub fn runner_gone(self: &Rc<Self>, id: &str) {
         if !self.store.borrow().live.contains_key(id) {
             return;
         }
+        self.absorb_exit_file(id);
         // Read what the agent wrote last before letting go of its file.
         let held = self.engine.borrow().binding(id).map(|b| b.file.clone());
         if let Some(file) = held {
             self.file_changed(&file);
         }
-        // The dead record keeps what the file said (title, last status);
-        // releasing the file below clears the live view of it.
-        let last_derived = self.store.borrow().live.get(id).map(|e| e.derived.clone());
+        let Some(mut entry) = self.store.borrow_mut().live.remove(id) else {
+            return;
+        };
+        entry.alive = false;
+        entry.input.pending = None;
+        if entry.exited_at.is_none() {
+            entry.exited_at = Some(crate::timefmt::now());
+        }
+        let record = self.render(&entry);
         let decisions = self.engine.borrow_mut().apply(
             Input::Died {
                 sid: id.to_string(),
@@ -208,20 +252,18 @@ impl Daemon {
             now_ms(),
         );
         self.apply(decisions);
-        let Some(mut entry) = self.store.borrow_mut().live.remove(id) else {
-            return;
-        };
-        entry.alive = false;
-        if let Some(derived) = last_derived {
-            entry.derived = derived;
-        }
-        entry.pending_input = None;
-        if entry.exited_at.is_none() {
-            entry.exited_at = Some(crate::timefmt::now());
-        }
-        let record = entry.record();
-        if let Err(e) = super::persist::save(&record) {
-            self.log(&format!("session {id}: cannot save its record: {e}"));
+        self.bury(id, record);
+        let _ = self.engine.borrow_mut().forget(id);
+    }
+
+    /// Keeps a dead record: on disk (then the runner's exit file has done
+    /// its job), in the store, and told to subscribers.
+    fn bury(&self, id: &str, record: Value) {
+        match super::persist::save(&record) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(crate::paths::session_exit_file(id));
+            }
+            Err(e) => self.log(&format!("session {id}: cannot save its record: {e}")),
         }
         self.log(&format!("session {id}: ended"));
         self.events.publish("session", &record.to_string());
@@ -231,7 +273,89 @@ impl Daemon {
         self.last_check.borrow_mut().remove(id);
         self.last_guess.borrow_mut().remove(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
-        let _ = self.engine.borrow_mut().forget(id);
+    }
+
+    /// The runner's exit file, if it wrote one: its final `meta`.
+    fn read_exit_file(id: &str) -> Option<Value> {
+        let bytes = std::fs::read(crate::paths::session_exit_file(id)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Takes the exit status from the runner's exit file into the live
+    /// entry when its `exit` event was missed (the daemon was restarting,
+    /// or the socket went before the stream was read to its end).
+    fn absorb_exit_file(&self, id: &str) {
+        let Some(meta) = Self::read_exit_file(id) else {
+            return;
+        };
+        if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
+            if entry.exit_code.is_none() {
+                entry.exit_code = meta["exit_code"].as_i64();
+            }
+            if let Some(at) = meta["exited_at"].as_str() {
+                entry.exited_at.get_or_insert_with(|| at.to_string());
+            }
+        }
+    }
+
+    /// An exit file appeared, or was found at start. A live session takes
+    /// it when its runner goes; a dead record missing its status takes it
+    /// now; a session that ended while no daemon ran becomes a dead record.
+    pub fn exit_file_seen(self: &Rc<Self>, id: &str) {
+        if self.store.borrow().live.contains_key(id) {
+            return;
+        }
+        if crate::paths::session_socket(id).exists() {
+            // Its runner still lingers: following it ends in `runner_gone`.
+            return;
+        }
+        let Some(meta) = Self::read_exit_file(id) else {
+            return;
+        };
+        let known = self.store.borrow().dead.get(id).cloned();
+        let record = match known {
+            Some(mut record) => {
+                if !record["exit_code"].is_null() {
+                    let _ = std::fs::remove_file(crate::paths::session_exit_file(id));
+                    return;
+                }
+                record["exit_code"] = meta["exit_code"].clone();
+                record
+            }
+            None => self.record_from_meta(id, &meta),
+        };
+        self.bury(id, record);
+    }
+
+    /// A dead record for a session the daemon never saw alive, from its
+    /// runner's final `meta` and the file it held.
+    fn record_from_meta(&self, id: &str, meta: &Value) -> Value {
+        let mut entry = Entry::new(id);
+        entry.apply_meta(meta);
+        entry.alive = false;
+        let file = meta["session_file"].as_str().map(PathBuf::from);
+        let source = match meta["session_file_source"].as_str() {
+            Some("argv") => Source::Argv,
+            _ => Source::Shim,
+        };
+        let binding = file.map(|file| {
+            let mut followed = Followed {
+                follower: Follower::new(file.clone()),
+                tracker: Tracker::new(entry.kind, self.retries(&entry)),
+            };
+            read_new(&mut followed);
+            entry.set_derived(followed.tracker.derived().clone());
+            crate::attribution::Binding {
+                file,
+                source,
+                since: crate::timefmt::parse_epoch(&entry.started_at).unwrap_or(0) * 1000,
+            }
+        });
+        self.log(&format!("session {id}: ended while no daemon ran"));
+        entry.record(Held {
+            binding: binding.as_ref(),
+            last_file: binding.as_ref().map(|b| b.file.as_path()),
+        })
     }
 
     /// Applies the engine's decisions, then publishes each touched session
@@ -258,60 +382,63 @@ impl Daemon {
     }
 
     fn release(&self, sid: &str, file: &Path) {
-        self.files.borrow_mut().remove(file);
+        // Another session on the same conversation keeps it followed.
+        if self.engine.borrow().holders(file).is_empty() {
+            self.files.borrow_mut().remove(file);
+        }
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
-            if entry.conversation.as_ref().is_some_and(|c| c.file == file) {
-                entry.conversation = None;
-                entry.derived = Default::default();
+            if entry.derived_from.as_deref() == Some(file) {
+                entry.drop_derived();
             }
         }
         self.log(&format!("session {sid}: released {}", file.display()));
     }
 
-    fn bind(&self, sid: &str, file: PathBuf, source: Source) {
-        let (kind, cwd) = match self.store.borrow().live.get(sid) {
-            Some(e) => (e.kind, e.cwd.clone()),
-            None => return,
-        };
-        // Only pi's status depends on its retry setting (two file reads).
-        let retries = match kind {
+    /// pi's retry setting for this session (its cwd's settings); the other
+    /// agents do not have one.
+    fn retries(&self, entry: &Entry) -> u32 {
+        match entry.kind {
             Kind::Pi => {
                 let env = |k: &str| std::env::var(k).ok();
-                adapters::pi_max_retries(Path::new(&cwd), &adapters::pi_agent_dir(&env))
+                adapters::pi_max_retries(Path::new(&entry.cwd), &adapters::pi_agent_dir(&env))
             }
             _ => 3,
+        }
+    }
+
+    fn bind(&self, sid: &str, file: PathBuf, source: Source) {
+        let retries = match self.store.borrow().live.get(sid) {
+            Some(e) => (e.kind, self.retries(e)),
+            None => return,
         };
-        let mut followed = Followed {
-            follower: Follower::new(file.clone()),
-            tracker: Tracker::new(kind, retries),
+        let derived = {
+            let mut files = self.files.borrow_mut();
+            let followed = files.entry(file.clone()).or_insert_with(|| {
+                let mut followed = Followed {
+                    follower: Follower::new(file.clone()),
+                    tracker: Tracker::new(retries.0, retries.1),
+                };
+                read_new(&mut followed);
+                followed
+            });
+            followed.tracker.derived().clone()
         };
-        read_new(&mut followed);
         if let Some(dir) = file.parent() {
             if !self.roots.borrow().iter().any(|r| dir.starts_with(r)) {
                 self.add_root(dir);
             }
         }
-        {
-            let mut store = self.store.borrow_mut();
-            if let Some(entry) = store.live.get_mut(sid) {
-                let derived = followed.tracker.derived().clone();
-                if entry.last_file.as_ref() != Some(&file) {
+        if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
+            if entry.derived_from.as_ref() != Some(&file) {
+                // A first file is the session's own new conversation; any
+                // later one (or one named at launch) is a switch.
+                if entry.derived_from.is_some() || source == Source::Argv {
                     entry.switch_file(&derived);
                 }
-                entry.set_derived(derived);
-                entry.last_file = Some(file.clone());
-                let since = match &entry.conversation {
-                    Some(c) if c.file == file => c.since.clone(),
-                    _ => crate::timefmt::now(),
-                };
-                entry.conversation = Some(Conversation {
-                    file: file.clone(),
-                    source,
-                    since,
-                });
+                entry.derived_from = Some(file.clone());
             }
+            entry.set_derived(derived);
         }
-        self.files.borrow_mut().insert(file.clone(), followed);
         self.log(&format!(
             "session {sid}: holds {} (source {})",
             file.display(),
@@ -336,17 +463,18 @@ impl Daemon {
             let mut files = self.files.borrow_mut();
             match files.get_mut(path) {
                 Some(f) => {
+                    let before = f.follower.offset();
                     read_new(f);
-                    Some(f.tracker.derived().clone())
+                    Some((f.tracker.derived().clone(), f.follower.offset() != before))
                 }
                 None => None,
             }
         };
         match followed {
-            Some(derived) => {
-                let holder = self.engine.borrow().holder(path).map(str::to_string);
-                if let Some(sid) = holder {
-                    self.update_derived(&sid, derived);
+            Some((derived, grew)) => {
+                let holders = self.engine.borrow().holders(path).to_vec();
+                for sid in holders {
+                    self.update_derived(&sid, derived.clone(), grew);
                 }
             }
             None => {
@@ -365,22 +493,93 @@ impl Daemon {
         }
     }
 
-    fn update_derived(&self, sid: &str, derived: adapters::Derived) {
+    fn update_derived(&self, sid: &str, derived: adapters::Derived, grew: bool) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
+            if grew {
+                entry.input.last_change = Some(Instant::now());
+            }
             entry.set_derived(derived);
         }
         self.publish(sid);
     }
 
-    pub fn input_sent(&self, sid: &str) {
-        if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
-            // Only agents with a conversation file can show the answer;
-            // a shell's state comes from its exit (DESIGN §6.4).
-            if entry.kind != Kind::Shell {
-                entry.pending_input = Some(entry.derived.turns_ended);
+    /// Input reached the session. Input that ends a line (`submitted`)
+    /// awaits an answer; any input means the user saw the screen.
+    pub fn input(self: &Rc<Self>, sid: &str, submitted: bool) {
+        let pending_at = {
+            let mut store = self.store.borrow_mut();
+            let Some(entry) = store.live.get_mut(sid) else {
+                return;
+            };
+            if submitted {
+                entry.submitted(Instant::now());
+            } else {
+                entry.mark_read();
             }
+            entry.input.pending_at.filter(|_| submitted)
+        };
+        if let Some(at) = pending_at {
+            self.schedule_quiet(sid, at, at + QUIET);
         }
         self.publish(sid);
+    }
+
+    /// An attacher joined or left: a terminal shows the session.
+    pub fn on_attach(&self, sid: &str, data: &Value) {
+        if data["attachers"].as_u64().unwrap_or(0) > 0 {
+            if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
+                entry.mark_read();
+            }
+            self.publish(sid);
+        }
+    }
+
+    /// The terminal showed output: the agent is doing something.
+    pub fn on_activity(self: &Rc<Self>, sid: &str) {
+        if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
+            entry.input.last_change = Some(Instant::now());
+        }
+        super::sources::check(self, sid, false);
+    }
+
+    /// Pending input the agent took without starting a turn (a command
+    /// such as pi's `/name`, a keystroke a TUI swallowed) would otherwise
+    /// read as working forever: once neither the terminal nor the file has
+    /// changed for `QUIET` since, the input counts as consumed. The check
+    /// belongs to one input (`token`) and re-arms only while the session
+    /// keeps changing.
+    fn schedule_quiet(self: &Rc<Self>, sid: &str, token: Instant, at: Instant) {
+        let (daemon, sid) = (self.clone(), sid.to_string());
+        self.ex
+            .spawn(async move {
+                async_io::Timer::at(at).await;
+                daemon.quiet_check(&sid, token);
+            })
+            .detach();
+    }
+
+    fn quiet_check(self: &Rc<Self>, sid: &str, token: Instant) {
+        let again = {
+            let mut store = self.store.borrow_mut();
+            let Some(entry) = store.live.get_mut(sid) else {
+                return;
+            };
+            if entry.input.pending_at != Some(token) || entry.input.pending.is_none() {
+                return;
+            }
+            let due = entry.input.last_change.unwrap_or(token).max(token) + QUIET;
+            if Instant::now() < due {
+                Some(due)
+            } else {
+                entry.input.pending = None;
+                entry.input.consumed = !entry.derived.working;
+                None
+            }
+        };
+        match again {
+            Some(due) => self.schedule_quiet(sid, token, due),
+            None => self.publish(sid),
+        }
     }
 
     /// After an inotify overflow: re-read every followed file.
@@ -392,7 +591,7 @@ impl Daemon {
     }
 
     pub fn publish(&self, id: &str) {
-        let Some(record) = self.store.borrow().live.get(id).map(Entry::record) else {
+        let Some(record) = self.store.borrow().live.get(id).map(|e| self.render(e)) else {
             return;
         };
         let text = record.to_string();

@@ -71,7 +71,6 @@ impl Follower {
     }
 
     /// Bytes of the file read so far (a partial last line included).
-    #[cfg(test)]
     pub fn offset(&self) -> u64 {
         self.offset
     }

@@ -95,11 +95,19 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
 /// otherwise fire and forget (the runner must not delay the agent).
 pub fn ensure(wait: bool) -> Result<()> {
     let sock = paths::daemon_socket();
-    if healthy(&sock) {
-        return Ok(());
+    match health(&sock) {
+        Health::Ok => return Ok(()),
+        // Starting another would only find this one's lock.
+        Health::Stalled => {
+            return Err(Error::Unreachable(format!(
+                "the daemon on {} does not answer (stopped or overloaded)",
+                sock.display()
+            )))
+        }
+        Health::Absent => {}
     }
     if std::env::var_os("AMUX_NO_DAEMON").is_some_and(|v| !v.is_empty() && v != "0") {
-        return Err(Error::Failed(format!(
+        return Err(Error::Unreachable(format!(
             "no daemon answers on {} and AMUX_NO_DAEMON is set",
             sock.display()
         )));
@@ -121,12 +129,12 @@ pub fn ensure(wait: bool) -> Result<()> {
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if healthy(&sock) {
+        if health(&sock) == Health::Ok {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Err(Error::Failed(format!(
+    Err(Error::Unreachable(format!(
         "the daemon did not come up on {}",
         sock.display()
     )))
@@ -141,6 +149,29 @@ pub fn strings(value: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-fn healthy(sock: &std::path::Path) -> bool {
-    client::request_blocking(sock, "GET", "/v1/health", b"").is_ok_and(|r| r.status == 200)
+#[derive(PartialEq)]
+enum Health {
+    Ok,
+    /// Something holds the socket but gives no answer in time.
+    Stalled,
+    /// Nothing listens there.
+    Absent,
+}
+
+/// A working daemon answers its health check in well under a millisecond.
+const HEALTH_DEADLINE: Duration = Duration::from_secs(1);
+
+fn health(sock: &std::path::Path) -> Health {
+    let answer = async_io::block_on(client::request_within(
+        HEALTH_DEADLINE,
+        sock,
+        "GET",
+        "/v1/health",
+        b"",
+    ));
+    match answer {
+        Ok(r) if r.status == 200 => Health::Ok,
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Health::Stalled,
+        _ => Health::Absent,
+    }
 }

@@ -65,7 +65,12 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
 }
 
 fn session_id(path: &Path) -> Option<String> {
-    if path.extension()? != "sock" {
+    id_with(path, "sock")
+}
+
+/// The id of `<id>.<ext>` in the sessions directory.
+fn id_with(path: &Path, ext: &str) -> Option<String> {
+    if path.extension()? != ext {
         return None;
     }
     let id = path.file_stem()?.to_str()?;
@@ -73,6 +78,9 @@ fn session_id(path: &Path) -> Option<String> {
 }
 
 fn found(daemon: &Rc<Daemon>, path: &Path) {
+    if let Some(id) = id_with(path, "exit") {
+        return daemon.exit_file_seen(&id);
+    }
     let Some(id) = session_id(path) else { return };
     if !daemon.following.borrow_mut().insert(id.clone()) {
         return;
@@ -93,6 +101,8 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
     daemon.following.borrow_mut().remove(&id);
     daemon.runner_gone(&id);
     crate::paths::remove_if_stale(&sock);
+    // A runner that ended before we could follow it left its exit file.
+    daemon.exit_file_seen(&id);
 }
 
 /// A socket shows up at `bind`, a moment before `listen`: retry briefly.
@@ -113,13 +123,22 @@ fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &Value) {
         "meta" => daemon.on_meta(id, data),
         "shim" => daemon.on_shim(id, data),
         "session_file" => {
+            // The launch line's file (`pi --session F`) until the agent
+            // itself reports; every other report is the preload's.
+            let source = match data["source"].as_str() {
+                Some("argv") => Source::Argv,
+                _ => Source::Shim,
+            };
             if let Some(path) = data["path"].as_str() {
-                daemon.report(id, PathBuf::from(path), Source::Shim);
+                daemon.report(id, PathBuf::from(path), source);
             }
         }
+        "ready" => daemon.on_ready(id),
         "exit" => daemon.on_exit(id, data),
         "title" => daemon.on_title(id, data),
-        "activity" => super::sources::check(daemon, id, false),
+        "input" => daemon.input(id, data["enter"] == true),
+        "attach" => daemon.on_attach(id, data),
+        "activity" => daemon.on_activity(id),
         _ => {}
     }
 }

@@ -222,7 +222,7 @@ fn candidates(daemon: &Daemon, facts: &Facts) -> Vec<(PathBuf, i64)> {
         .recent
         .borrow()
         .iter()
-        .filter(|(p, _)| engine.holder(p).is_none() && facts.kind.accepts(p, &facts.roots, None))
+        .filter(|(p, _)| engine.holders(p).is_empty() && facts.kind.accepts(p, &facts.roots, None))
         .map(|(p, t)| (p.clone(), *t))
         .collect();
     out.sort_by_key(|c| std::cmp::Reverse(c.1));

@@ -8,16 +8,11 @@
 //! `show`, `events` and the persisted dead records always agree.
 
 use crate::adapters::{self, Derived, Kind};
-use crate::attribution::Source;
+use crate::attribution::Binding;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-pub struct Conversation {
-    pub file: PathBuf,
-    pub source: Source,
-    pub since: String,
-}
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 pub struct Entry {
     pub id: String,
@@ -32,15 +27,40 @@ pub struct Entry {
     pub terminal_title: Option<String>,
     pub shim_runtime: Option<String>,
     pub roots: Vec<PathBuf>,
-    pub conversation: Option<Conversation>,
+    /// The runner's replay has been read: only then are its sources
+    /// checked and guesses considered (a restart must not guess first).
+    pub replayed: bool,
+    /// What the adapter's tracker derived, and from which file: a cache
+    /// of the followed file, reset when the session lets go of it.
     pub derived: Derived,
-    /// Input went in through amux and no turn has finished since: the
-    /// agent counts as working (DESIGN §7, `wait --until idle`).
-    /// `Some(n)`: input was sent when `n` turns had ended.
-    pub pending_input: Option<u64>,
-    /// The last file this session held, kept for its dead record.
-    pub last_file: Option<PathBuf>,
+    pub derived_from: Option<PathBuf>,
+    pub input: InputState,
     pub last_conversation_id: Option<String>,
+}
+
+/// What input sent to the session means for its state (DESIGN §7).
+#[derive(Default)]
+pub struct InputState {
+    /// Input was submitted (it ended a line) and no turn has finished
+    /// since: the agent counts as working. `Some(n)`: sent when `n` turns
+    /// had ended.
+    pub pending: Option<u64>,
+    /// When the pending input went in: its quiet check belongs to it.
+    pub pending_at: Option<Instant>,
+    /// The last submitted input was consumed without a turn (`/name`):
+    /// the agent is idle again, and that counts as done for `wait`.
+    pub consumed: bool,
+    /// Turns the user has seen: typing or attaching reads every reply so far.
+    pub read_upto: u64,
+    /// When the session last showed a change (terminal output, file line).
+    pub last_change: Option<Instant>,
+}
+
+/// What the attribution engine says of a session, for its record.
+#[derive(Clone, Copy, Default)]
+pub struct Held<'a> {
+    pub binding: Option<&'a Binding>,
+    pub last_file: Option<&'a Path>,
 }
 
 impl Entry {
@@ -58,10 +78,10 @@ impl Entry {
             terminal_title: None,
             shim_runtime: None,
             roots: Vec::new(),
-            conversation: None,
+            replayed: false,
             derived: Derived::default(),
-            pending_input: None,
-            last_file: None,
+            derived_from: None,
+            input: InputState::default(),
             last_conversation_id: None,
         }
     }
@@ -98,39 +118,66 @@ impl Entry {
     }
 
     pub fn working(&self) -> bool {
-        self.alive && (self.derived.working || self.pending_input.is_some())
+        self.alive && (self.derived.working || self.input.pending.is_some())
     }
 
-    /// A turn has finished and nothing was sent since: what `wait --until
-    /// idle` waits for. Kept in dead records, so a `pi -p` that answered
-    /// and exited still counts as having reached idle.
-    pub fn turn_done(&self) -> bool {
-        let has_file = self.conversation.is_some() || self.last_file.is_some();
+    /// A turn has finished (or the last input was consumed without one)
+    /// and nothing was sent since: what `wait --until idle` waits for.
+    /// Kept in dead records, so a `pi -p` that answered and exited still
+    /// counts as having reached idle.
+    pub fn turn_done(&self, held: Held) -> bool {
+        let has_file = held.binding.is_some() || held.last_file.is_some();
         // A file with no ended turn yet (pi's header written a moment before
         // the rest of the first turn) is not idle: nothing has finished.
-        has_file
-            && self.derived.turns_ended > 0
-            && !self.derived.working
-            && self.pending_input.is_none()
+        let finished = (has_file && self.derived.turns_ended > 0) || self.input.consumed;
+        finished && !self.derived.working && self.input.pending.is_none()
+    }
+
+    pub fn unread(&self) -> bool {
+        self.alive
+            && self.derived.unread
+            && self.input.pending.is_none()
+            && self.derived.turns_ended > self.input.read_upto
+    }
+
+    /// Someone typed into the session or attached to it: every reply so
+    /// far has been on a terminal in front of them.
+    pub fn mark_read(&mut self) {
+        self.input.read_upto = self.derived.turns_ended;
+    }
+
+    /// Input that ends a line went in: the agent owes an answer.
+    pub fn submitted(&mut self, now: Instant) {
+        self.mark_read();
+        if self.kind == Kind::Shell {
+            // A shell's state comes from its exit (DESIGN §6.4).
+            return;
+        }
+        self.input.pending = Some(self.derived.turns_ended);
+        self.input.pending_at = Some(now);
+        self.input.consumed = false;
+        self.input.last_change = Some(now);
     }
 
     /// The session moved to another file (rebind, `/clear`, `/new`): what
     /// we knew of the old one no longer applies. Input still awaiting an
     /// answer is measured against the new file: an empty one will show
     /// the answer as its first ended turn; one that already shows a turn
-    /// (working or ended) answers for itself through `working`.
+    /// (working or ended) answers for itself through `working`. What the
+    /// new file shows on arrival is on the user's screen: read.
     pub fn switch_file(&mut self, new: &Derived) {
         self.last_conversation_id = None;
-        if self.pending_input.is_some() {
-            self.pending_input = (new.turns_ended == 0 && !new.working).then_some(0);
+        if self.input.pending.is_some() {
+            self.input.pending = (new.turns_ended == 0 && !new.working).then_some(0);
         }
+        self.input.read_upto = new.turns_ended;
     }
 
     /// Takes a new derivation of the file; a turn that ended after the
     /// input we sent answers it.
     pub fn set_derived(&mut self, derived: Derived) {
-        if self.pending_input.is_some_and(|n| derived.turns_ended > n) {
-            self.pending_input = None;
+        if self.input.pending.is_some_and(|n| derived.turns_ended > n) {
+            self.input.pending = None;
         }
         if derived.conversation_id.is_some() {
             self.last_conversation_id = derived.conversation_id.clone();
@@ -138,12 +185,14 @@ impl Entry {
         self.derived = derived;
     }
 
-    pub fn resume_command(&self) -> Option<Vec<String>> {
-        let file = self
-            .conversation
-            .as_ref()
-            .map(|c| &c.file)
-            .or(self.last_file.as_ref())?;
+    /// The file is no longer this session's: nothing derived from it stays.
+    pub fn drop_derived(&mut self) {
+        self.derived = Derived::default();
+        self.derived_from = None;
+    }
+
+    pub fn resume_command(&self, held: Held) -> Option<Vec<String>> {
+        let file = held.binding.map(|b| b.file.as_path()).or(held.last_file)?;
         let id = self
             .derived
             .conversation_id
@@ -152,16 +201,16 @@ impl Entry {
         self.kind.resume_command(&self.command, file, id)
     }
 
-    pub fn record(&self) -> Value {
+    pub fn record(&self, held: Held) -> Value {
         let title = self.title();
         let error = self.derived.error
             || (self.kind == Kind::Shell && self.exit_code.is_some_and(|c| c != 0));
-        let conversation = self.conversation.as_ref().map(|c| {
+        let conversation = held.binding.map(|b| {
             json!({
-                "file": c.file,
-                "id": self.derived.conversation_id,
-                "source": c.source.as_str(),
-                "since": c.since,
+                "file": b.file,
+                "id": self.derived.conversation_id.as_ref().or(self.last_conversation_id.as_ref()),
+                "source": b.source.as_str(),
+                "since": crate::timefmt::format(UNIX_EPOCH + Duration::from_millis(b.since.max(0) as u64)),
             })
         });
         json!({
@@ -177,12 +226,12 @@ impl Entry {
             "slug": adapters::slugify(&title),
             "title": title,
             "status": {"working": self.working(), "error": error, "label": self.derived.label},
-            "unread": self.alive && self.derived.unread && self.pending_input.is_none(),
-            "turn_done": self.turn_done(),
+            "unread": self.unread(),
+            "turn_done": self.turn_done(held),
             "conversation": conversation,
-            "last_file": self.last_file,
+            "last_file": held.last_file,
             "shim": {"active": self.shim_runtime.is_some(), "runtime": self.shim_runtime},
-            "resume_command": self.resume_command(),
+            "resume_command": self.resume_command(held),
         })
     }
 }
@@ -202,8 +251,10 @@ pub enum Lookup<'a> {
 }
 
 impl Store {
-    pub fn records(&self, all: bool) -> Vec<Value> {
-        let mut out: Vec<Value> = self.live.values().map(Entry::record).collect();
+    /// Every live record (rendered by `render`), then the dead ones with
+    /// `all`, oldest first.
+    pub fn records(&self, all: bool, render: &dyn Fn(&Entry) -> Value) -> Vec<Value> {
+        let mut out: Vec<Value> = self.live.values().map(render).collect();
         if all {
             out.extend(self.dead.values().cloned());
         }
@@ -216,10 +267,10 @@ impl Store {
         out
     }
 
-    pub fn record(&self, id: &str) -> Option<Value> {
+    pub fn record(&self, id: &str, render: &dyn Fn(&Entry) -> Value) -> Option<Value> {
         self.live
             .get(id)
-            .map(Entry::record)
+            .map(render)
             .or_else(|| self.dead.get(id).cloned())
     }
 
@@ -294,43 +345,66 @@ mod tests {
     #[test]
     fn a_turn_is_done_only_after_one_ended_and_input_was_answered() {
         let mut e = entry("id1", "t");
-        e.conversation = Some(Conversation {
-            file: "/f.jsonl".into(),
-            source: Source::Shim,
-            since: "t".into(),
-        });
-        assert!(!e.turn_done(), "header only: nothing finished yet");
+        let binding = shim_binding();
+        let held = Held {
+            binding: Some(&binding),
+            last_file: None,
+        };
+        assert!(!e.turn_done(held), "header only: nothing finished yet");
         e.set_derived(Derived {
             turns_ended: 1,
             ..Derived::default()
         });
-        assert!(e.turn_done());
-        e.pending_input = Some(1);
-        assert!(!e.turn_done(), "input sent, not answered");
+        assert!(e.turn_done(held));
+        e.submitted(Instant::now());
+        assert_eq!(e.input.pending, Some(1));
+        assert!(!e.turn_done(held), "input sent, not answered");
         e.set_derived(Derived {
             working: true,
             turns_ended: 1,
             ..Derived::default()
         });
-        assert!(!e.turn_done());
+        assert!(!e.turn_done(held));
         e.set_derived(Derived {
             turns_ended: 2,
+            unread: true,
             ..Derived::default()
         });
-        assert!(e.turn_done(), "the next ended turn answers it");
-        assert_eq!(e.pending_input, None);
+        assert!(e.turn_done(held), "the next ended turn answers it");
+        assert_eq!(e.input.pending, None);
+        assert!(e.unread(), "a reply nobody saw yet");
+        e.mark_read();
+        assert!(!e.unread(), "typing or attaching reads it");
+    }
+
+    fn shim_binding() -> Binding {
+        Binding {
+            file: "/f.jsonl".into(),
+            source: crate::attribution::Source::Shim,
+            since: 0,
+        }
+    }
+
+    #[test]
+    fn input_consumed_without_a_turn_is_done() {
+        let mut e = entry("id2", "t");
+        e.submitted(Instant::now());
+        assert!(e.working());
+        e.input.pending = None;
+        e.input.consumed = true;
+        assert!(!e.working());
+        assert!(e.turn_done(Held::default()));
     }
 
     #[test]
     fn record_has_the_documented_shape() {
         let mut e = entry("k3j9x2m4qa", "fix the flaky test");
-        e.conversation = Some(Conversation {
-            file: "/f.jsonl".into(),
-            source: Source::Shim,
-            since: "t".into(),
+        let binding = shim_binding();
+        e.submitted(Instant::now());
+        let r = e.record(Held {
+            binding: Some(&binding),
+            last_file: Some(Path::new("/f.jsonl")),
         });
-        e.pending_input = Some(0);
-        let r = e.record();
         assert_eq!(r["slug"], "fix-the-flaky-test");
         assert_eq!(r["conversation"]["source"], "shim");
         assert_eq!(r["status"]["working"], true);

@@ -12,6 +12,7 @@ use futures_lite::io::BufReader;
 use futures_lite::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use std::io;
 use std::path::Path;
+use std::time::Duration;
 
 /// Largest response body we read (records of many sessions fit easily).
 const MAX_RESPONSE: usize = 64 << 20;
@@ -97,14 +98,37 @@ pub async fn request(sock: &Path, method: &str, target: &str, body: &[u8]) -> io
     Ok(Response { status, body })
 }
 
-/// Blocking convenience for the CLI.
+/// How long a client waits for a whole answer: far beyond any answer a
+/// working daemon or runner gives, short enough that a stopped one is an
+/// error, not a hang.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+/// `request`, or `TimedOut` once `limit` has passed (connect included).
+pub async fn request_within(
+    limit: Duration,
+    sock: &Path,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> io::Result<Response> {
+    futures_lite::future::or(request(sock, method, target, body), async {
+        async_io::Timer::after(limit).await;
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no answer within {} s", limit.as_secs_f32()),
+        ))
+    })
+    .await
+}
+
+/// Blocking convenience for the CLI, with the client `DEADLINE`.
 pub fn request_blocking(
     sock: &Path,
     method: &str,
     target: &str,
     body: &[u8],
 ) -> io::Result<Response> {
-    async_io::block_on(request(sock, method, target, body))
+    async_io::block_on(request_within(DEADLINE, sock, method, target, body))
 }
 
 /// An open SSE stream.

@@ -124,18 +124,22 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     drop(user);
     // A relative `--session-dir` is relative to the agent's cwd (ours).
     let roots = kind.session_roots(&argv_str, &|k| std::env::var(k).ok());
+    let roots: Vec<_> = roots.into_iter().map(|r| cwd.join(r)).collect();
+    // A resumed conversation is held from the start (see adapters/launch.rs).
+    let launch_file = kind.launch_file(&argv_str, &cwd, &roots);
     let session = Session {
         id: session_id,
         kind,
         command: argv_str,
-        roots: roots.into_iter().map(|r| cwd.join(r)).collect(),
+        roots,
+        file_from_argv: launch_file.is_some(),
+        session_file: launch_file,
         cwd,
         pid: child.id(),
         runner_pid: std::process::id(),
         started_at: crate::timefmt::now(),
         exit: None,
         exited_at: None,
-        session_file: None,
         shim: None,
         cols,
         rows,

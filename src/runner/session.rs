@@ -31,6 +31,9 @@ pub struct Session {
     pub exit: Option<Exit>,
     pub exited_at: Option<String>,
     pub session_file: Option<PathBuf>,
+    /// `session_file` is the one the launch line named and the agent has
+    /// not reported it yet (source `argv`, not `shim`).
+    pub file_from_argv: bool,
     pub shim: Option<Shim>,
     pub cols: u16,
     pub rows: u16,
@@ -59,6 +62,7 @@ impl Session {
             "started_at": self.started_at,
             "exited_at": self.exited_at,
             "session_file": self.session_file,
+            "session_file_source": self.session_file.as_ref().map(|_| self.file_source()),
             "shim": self.shim_json(),
             "size": {"cols": self.cols, "rows": self.rows},
             "title": self.title,
@@ -80,8 +84,8 @@ impl Session {
         if self.shim.is_some() {
             frames.push(frame("shim", &self.shim_json().to_string()));
         }
-        if let Some(path) = &self.session_file {
-            frames.push(frame("session_file", &json!({"path": path}).to_string()));
+        if self.session_file.is_some() {
+            frames.push(frame("session_file", &self.file_json().to_string()));
         }
         if self.exit.is_some() {
             frames.push(frame("exit", &self.exit_json().to_string()));
@@ -105,14 +109,29 @@ impl Session {
         ("shim", self.shim_json().to_string())
     }
 
-    /// `None` when `path` is already the session file (no event).
+    fn file_source(&self) -> &'static str {
+        if self.file_from_argv {
+            "argv"
+        } else {
+            "shim"
+        }
+    }
+
+    /// The `session_file` event: `source` is `argv` for the launch line's
+    /// file, `shim` once the agent reported it.
+    fn file_json(&self) -> Value {
+        json!({"path": self.session_file, "source": self.file_source()})
+    }
+
+    /// The preload reported `path`. `None` when it is already the session
+    /// file as the agent's own report (no event).
     pub fn set_session_file(&mut self, path: PathBuf) -> Option<(&'static str, String)> {
-        if self.session_file.as_ref() == Some(&path) {
+        if self.session_file.as_ref() == Some(&path) && !self.file_from_argv {
             return None;
         }
-        let data = json!({"path": path}).to_string();
         self.session_file = Some(path);
-        Some(("session_file", data))
+        self.file_from_argv = false;
+        Some(("session_file", self.file_json().to_string()))
     }
 
     pub fn set_size(&mut self, cols: u16, rows: u16) -> (&'static str, String) {

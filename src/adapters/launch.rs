@@ -1,0 +1,153 @@
+//! The conversation a launch command line names, before the agent writes.
+//!
+//! `pi --session F`, `claude --resume ID` (or `--session-id ID`) and
+//! `codex resume ID` hold that conversation from their first moment — and
+//! a resumed pi writes nothing until its next prompt, so waiting for the
+//! preload would leave the session looking new. The runner asks here once
+//! at start and reports the file with source `argv`; the agent's own
+//! report later confirms or overrides it. Each rule reads only the words
+//! after the agent's own (see `argv.rs`), and names a file only when the
+//! value is unambiguous: pi's `--session` given a path, Claude's flags
+//! given an id, Codex's `resume` given an id whose rollout exists.
+
+use super::{claude, codex, Kind};
+use std::path::{Path, PathBuf};
+
+/// The conversation file `args` (the words after the agent's) name, in
+/// `cwd`, with the agent's session `roots`.
+pub fn file(kind: Kind, args: &[String], cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+    match kind {
+        Kind::Pi => {
+            let value = option(args, &["--session"])?;
+            value
+                .ends_with(".jsonl")
+                .then(|| cwd.join(value))
+                .filter(|p| !p.as_os_str().is_empty())
+        }
+        Kind::Claude => {
+            // A fork gets a new id: the file is not the one named.
+            if args.iter().any(|a| a == "--fork-session") {
+                return None;
+            }
+            let id = option(args, &["--resume", "-r", "--session-id"])?;
+            let id = Some(id).filter(|id| claude::is_id(id))?;
+            let dir = claude::project_dir_name(cwd.to_str()?);
+            Some(roots.first()?.join(dir).join(format!("{id}.jsonl")))
+        }
+        Kind::Codex => {
+            let at = args.iter().position(|a| a == "resume")?;
+            let id = args[at + 1..].iter().find(|a| !a.starts_with('-'))?;
+            find_rollout(roots.first()?, id)
+        }
+        Kind::Shell => None,
+    }
+}
+
+/// The value of the first of `names` in `args`: `--name V` or `--name=V`.
+fn option<'a>(args: &'a [String], names: &[&str]) -> Option<&'a str> {
+    args.iter().enumerate().find_map(|(i, a)| {
+        names.iter().find_map(|name| match a.strip_prefix(name) {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        })
+    })
+}
+
+/// Codex keeps `YYYY/MM/DD/rollout-<time>-<id>.jsonl` under its root.
+fn find_rollout(root: &Path, id: &str) -> Option<PathBuf> {
+    let suffix = format!("-{id}.jsonl");
+    let mut dirs = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() && depth < 3 {
+                dirs.push((path, depth + 1));
+            } else if kind.is_file()
+                && name.starts_with("rollout-")
+                && name.ends_with(&suffix)
+                && codex::id_from_file(&path).as_deref() == Some(id)
+            {
+                return Some(path);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture;
+    use super::*;
+
+    #[test]
+    fn launch_lines_name_their_files() {
+        let cwd = Path::new("/home/u/proj");
+        let roots = |r: &str| vec![PathBuf::from(r)];
+        let pi = roots("/h/.pi/agent/sessions");
+        let claude = roots("/h/.claude/projects");
+        let table: &[(Kind, &str, Option<&str>)] = &[
+            (Kind::Pi, "--session /s/a.jsonl -c", Some("/s/a.jsonl")),
+            (
+                Kind::Pi,
+                "--session=rel/a.jsonl",
+                Some("/home/u/proj/rel/a.jsonl"),
+            ),
+            (Kind::Pi, "--session 0193abcd", None),
+            (Kind::Pi, "-c", None),
+            (Kind::Pi, "--session", None),
+            (
+                Kind::Claude,
+                "--resume 60abc85e-1111-2222-3333-444455556666",
+                Some("/h/.claude/projects/-home-u-proj/60abc85e-1111-2222-3333-444455556666.jsonl"),
+            ),
+            (
+                Kind::Claude,
+                "-r abc-1",
+                Some("/h/.claude/projects/-home-u-proj/abc-1.jsonl"),
+            ),
+            (
+                Kind::Claude,
+                "--session-id=abc-2",
+                Some("/h/.claude/projects/-home-u-proj/abc-2.jsonl"),
+            ),
+            (Kind::Claude, "--resume abc-1 --fork-session", None),
+            (Kind::Claude, "--resume ../etc", None),
+            (Kind::Claude, "-p hello", None),
+        ];
+        for (kind, args, want) in table {
+            let r = if *kind == Kind::Pi { &pi } else { &claude };
+            let got = file(*kind, &fixture::argv(args), cwd, r);
+            assert_eq!(got.as_deref(), want.map(Path::new), "{kind:?} {args}");
+        }
+    }
+
+    #[test]
+    fn codex_resume_finds_the_rollout() {
+        let root = fixture::temp_dir("launch-codex");
+        let id = "01a20a54-a807-7000-8000-000000000001";
+        let day = root.join("2026/11/30");
+        std::fs::create_dir_all(&day).unwrap();
+        let rollout = day.join(format!("rollout-2026-11-30T10-00-00-{id}.jsonl"));
+        std::fs::write(&rollout, "{}\n").unwrap();
+        let roots = vec![root.clone()];
+        let cwd = Path::new("/w");
+        let args = |s: &str| fixture::argv(s);
+        assert_eq!(
+            file(Kind::Codex, &args(&format!("resume {id}")), cwd, &roots),
+            Some(rollout)
+        );
+        assert_eq!(file(Kind::Codex, &args("resume --last"), cwd, &roots), None);
+        let other = "01a20a54-a807-7000-8000-000000000002";
+        assert_eq!(
+            file(Kind::Codex, &args(&format!("resume {other}")), cwd, &roots),
+            None
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
