@@ -23,6 +23,21 @@ pub fn encode(kind: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `payload` as consecutive frames of `kind`, none over `MAX_FRAME` (an
+/// empty payload still makes one empty frame).
+pub fn encode_chunked(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let frames = payload.len().div_ceil(MAX_FRAME).max(1);
+    let mut out = Vec::with_capacity(frames * HEADER + payload.len());
+    let mut chunks = payload.chunks(MAX_FRAME);
+    for _ in 0..frames {
+        let chunk = chunks.next().unwrap_or_default();
+        out.push(kind);
+        out.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
 pub fn resize(cols: u16, rows: u16) -> Vec<u8> {
     let mut payload = cols.to_be_bytes().to_vec();
     payload.extend_from_slice(&rows.to_be_bytes());
@@ -82,5 +97,25 @@ mod tests {
         assert_eq!(decode(&bytes[..6]), Decoded::Partial);
         assert_eq!(decode(b"z\0\0\0\0"), Decoded::Invalid);
         assert_eq!(decode(&[b'i', 0xff, 0xff, 0xff, 0xff]), Decoded::Invalid);
+    }
+
+    #[test]
+    fn chunked_frames_stay_under_the_limit() {
+        for len in [0, 1, MAX_FRAME, MAX_FRAME + 1, 3 * MAX_FRAME - 7] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut bytes = &encode_chunked(OUTPUT, &payload)[..];
+            let mut joined = Vec::new();
+            let mut frames = 0;
+            while !bytes.is_empty() {
+                let Decoded::Frame(OUTPUT, part, used) = decode(bytes) else {
+                    panic!("len {len}: not a whole output frame")
+                };
+                joined.extend_from_slice(&part);
+                bytes = &bytes[used..];
+                frames += 1;
+            }
+            assert_eq!(joined, payload, "len {len}");
+            assert_eq!(frames, len.div_ceil(MAX_FRAME).max(1), "len {len}");
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! The runner's tasks and its exit sequence.
 //!
 //! `main` binds the socket, starts the tasks, waits for the child, and
-//! then finishes in a fixed order: drain the PTY, publish `exit`, restore
-//! the terminal, flush stdout, linger for subscribers, return the status.
+//! then finishes in a fixed order: drain the PTY, write `<id>.exit`,
+//! publish `exit`, restore the terminal, flush stdout, linger for
+//! subscribers, return the status (the caller then removes the socket).
 //! The PTY reader is the hot path: one read into a reused 64 KiB buffer,
 //! then stdout, ring, attachers and the title tracker each see the slice;
 //! `activity` is published at most every `ACTIVITY_EVERY`.
@@ -44,7 +45,7 @@ pub async fn main(
         ring: RefCell::new(super::ring::Ring::new(opts.keep)),
         controller: Async::new(File::from(controller)).context(|| "pty".into())?,
         input,
-        attachers: RefCell::new(Vec::new()),
+        viewers: super::viewers::Viewers::new(!opts.detached_worker),
         ex: ex.clone(),
         title: RefCell::new(Default::default()),
         last_output: Cell::new(Instant::now()),
@@ -98,6 +99,7 @@ async fn finish(
     let exit = exit_of(status);
     let code = exit_code(&exit);
     let event = runner.session.borrow_mut().set_exit(exit);
+    write_exit_file(runner);
     runner.publish(event);
     runner.events.close();
     end_attachers(runner);
@@ -107,6 +109,19 @@ async fn finish(
     }
     linger(runner, detached).await;
     code
+}
+
+/// Leaves the final `/meta` in `<id>.exit` before the socket goes: a
+/// daemon that is slow, down or restarting still learns the status.
+fn write_exit_file(runner: &Runner) {
+    let (id, meta) = {
+        let session = runner.session.borrow();
+        (session.id.clone(), session.meta().to_string())
+    };
+    let path = crate::paths::session_exit_file(&id);
+    if let Err(e) = crate::paths::write_private(&path, meta.as_bytes()) {
+        eprintln!("amux: cannot write {}: {e}", path.display());
+    }
 }
 
 fn bind(sock: &Path) -> io::Result<UnixListener> {
@@ -158,14 +173,9 @@ async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Unblock<File>>) -> Opti
 
 fn fan_out(runner: &Runner, chunk: &[u8]) {
     runner.ring.borrow_mut().push(chunk);
-    {
-        let mut attachers = runner.attachers.borrow_mut();
-        if !attachers.is_empty() {
-            let frame: Rc<[u8]> = crate::frame::encode(crate::frame::OUTPUT, chunk).into();
-            // A full queue is a slow attacher: drop it, never wait.
-            attachers.retain(|tx| tx.try_send(frame.clone()).is_ok());
-        }
-    }
+    runner
+        .viewers
+        .send_all(|| crate::frame::encode(crate::frame::OUTPUT, chunk).into());
     if runner.title.borrow_mut().feed(chunk) {
         let title = runner.title.borrow().title().map(str::to_string);
         runner.session.borrow_mut().title = title.clone();
@@ -219,6 +229,7 @@ async fn read_stdin(runner: Rc<Runner>) {
         match stdin.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                runner.typed(&buf[..n]);
                 if runner.input.send(buf[..n].to_vec()).await.is_err() {
                     return;
                 }
@@ -304,9 +315,7 @@ pub fn handle_shim_line(runner: &Runner, line: &[u8]) {
 fn end_attachers(runner: &Runner) {
     let exit = runner.session.borrow().exit_json().to_string();
     let frame: Rc<[u8]> = crate::frame::encode(crate::frame::EXIT, exit.as_bytes()).into();
-    for tx in runner.attachers.borrow_mut().drain(..) {
-        let _ = tx.try_send(frame.clone());
-    }
+    runner.viewers.end_all(frame);
 }
 
 async fn linger(runner: &Runner, detached: bool) {
