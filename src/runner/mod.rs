@@ -13,6 +13,7 @@
 
 mod attach;
 mod detach;
+mod exit;
 mod hook;
 mod relay;
 mod ring;
