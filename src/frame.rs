@@ -5,7 +5,9 @@
 //! agent exited (runner → client; payload is the exit JSON), `i` input
 //! (client → runner, raw bytes for the PTY), `r` resize (client → runner,
 //! payload `cols: u16 BE, rows: u16 BE`). A payload is at most `MAX_FRAME`
-//! bytes; a bigger length or an unknown kind ends the stream.
+//! bytes; a bigger length or an unknown kind ends the stream, so a sender
+//! with more (the attach replay, up to `--keep` bytes) uses
+//! `encode_chunked`, which cuts it into consecutive frames of one kind.
 
 pub const MAX_FRAME: usize = 1 << 20;
 pub const HEADER: usize = 5;
