@@ -5,7 +5,9 @@
 //! agent exited (runner → client; payload is the exit JSON), `i` input
 //! (client → runner, raw bytes for the PTY), `r` resize (client → runner,
 //! payload `cols: u16 BE, rows: u16 BE`). A payload is at most `MAX_FRAME`
-//! bytes; a bigger length or an unknown kind ends the stream.
+//! bytes; a bigger length or an unknown kind ends the stream, so a sender
+//! with more (the attach replay, up to `--keep` bytes) uses
+//! `encode_chunked`, which cuts it into consecutive frames of one kind.
 
 pub const MAX_FRAME: usize = 1 << 20;
 pub const HEADER: usize = 5;
@@ -20,6 +22,21 @@ pub fn encode(kind: u8, payload: &[u8]) -> Vec<u8> {
     out.push(kind);
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(payload);
+    out
+}
+
+/// `payload` as consecutive frames of `kind`, none over `MAX_FRAME` (an
+/// empty payload still makes one empty frame).
+pub fn encode_chunked(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let frames = payload.len().div_ceil(MAX_FRAME).max(1);
+    let mut out = Vec::with_capacity(frames * HEADER + payload.len());
+    let mut chunks = payload.chunks(MAX_FRAME);
+    for _ in 0..frames {
+        let chunk = chunks.next().unwrap_or_default();
+        out.push(kind);
+        out.extend_from_slice(&(chunk.len() as u32).to_be_bytes());
+        out.extend_from_slice(chunk);
+    }
     out
 }
 
@@ -82,5 +99,25 @@ mod tests {
         assert_eq!(decode(&bytes[..6]), Decoded::Partial);
         assert_eq!(decode(b"z\0\0\0\0"), Decoded::Invalid);
         assert_eq!(decode(&[b'i', 0xff, 0xff, 0xff, 0xff]), Decoded::Invalid);
+    }
+
+    #[test]
+    fn chunked_frames_stay_under_the_limit() {
+        for len in [0, 1, MAX_FRAME, MAX_FRAME + 1, 3 * MAX_FRAME - 7] {
+            let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut bytes = &encode_chunked(OUTPUT, &payload)[..];
+            let mut joined = Vec::new();
+            let mut frames = 0;
+            while !bytes.is_empty() {
+                let Decoded::Frame(OUTPUT, part, used) = decode(bytes) else {
+                    panic!("len {len}: not a whole output frame")
+                };
+                joined.extend_from_slice(&part);
+                bytes = &bytes[used..];
+                frames += 1;
+            }
+            assert_eq!(joined, payload, "len {len}");
+            assert_eq!(frames, len.div_ceil(MAX_FRAME).max(1), "len {len}");
+        }
     }
 }

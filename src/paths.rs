@@ -54,6 +54,12 @@ pub fn session_fifo(id: &str) -> PathBuf {
     sessions_dir().join(format!("{id}.fifo"))
 }
 
+/// A runner's final `/meta`, `<runtime>/sessions/<id>.exit`, written
+/// before its socket goes so the exit status outlives the runner.
+pub fn session_exit_file(id: &str) -> PathBuf {
+    sessions_dir().join(format!("{id}.exit"))
+}
+
 pub fn daemon_socket() -> PathBuf {
     runtime_dir().join("daemon.sock")
 }
@@ -150,14 +156,30 @@ pub fn remove_if_stale(sock: &Path) {
 /// Writes `data` to `path` atomically: temp file in the same directory,
 /// fsync, rename. A reader sees the old or the new content, never half.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, data, 0o666)
+}
+
+/// `write_atomic` for a file only we may read (mode 0600 from creation,
+/// so it is never readable by others, not even as the temp file).
+pub fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_atomic_mode(path, data, 0o600)
+}
+
+fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
         std::process::id()
     ));
-    let mut file = fs::File::create(&tmp)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)?;
     file.write_all(data)?;
     file.sync_all()?;
     drop(file);

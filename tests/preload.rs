@@ -214,6 +214,7 @@ fn replay_to_a_late_subscriber(agent: Agent) {
     assert_eq!(replay[0].data["session_file"], first.data["path"]);
     assert_eq!(replay[0].data["shim"]["active"], true);
     assert_eq!(replay[2].data, first.data);
+    assert_eq!(late.next().name, "ready", "ready ends the replay");
     assert_eq!(http::post(&sock, "/input", b"\r").status, 204);
     assert_eq!(http::names(&late.rest(T)), ["exit"]);
 }

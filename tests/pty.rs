@@ -1,9 +1,11 @@
 //! `amux run` in the foreground, driven through a real terminal (and through
-//! pipes): echo, window size, ^C, exit status, terminal restore.
+//! pipes): echo, window size, ^C, exit status and the `.exit` file left
+//! for the daemon, terminal restore, `input` events for typed keys.
 
 mod support;
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 use support::pty::Pty;
@@ -76,6 +78,55 @@ fn exit_status_passes_through() {
     // Same without a terminal.
     let out = support::output_within(env.amux(["sh", "-c", "exit 7"]), T);
     assert_eq!(out.status.code(), Some(7));
+}
+
+#[test]
+fn exit_status_is_left_in_a_private_exit_file() {
+    let env = TestEnv::new();
+    let out = support::output_within(env.amux(["run", "--", "sh", "-c", "exit 7"]), T);
+    assert_eq!(out.status.code(), Some(7));
+    let files: Vec<_> = std::fs::read_dir(env.sessions())
+        .expect("sessions dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let exits: Vec<_> = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "exit"))
+        .collect();
+    assert_eq!(exits.len(), 1, "one .exit file, and only it: {files:?}");
+    assert_eq!(files.len(), 1, "socket and FIFO are gone: {files:?}");
+    let exit = exits[0];
+    let mode = std::fs::metadata(exit).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", exit.display());
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(exit).expect("read")).expect("JSON");
+    assert_eq!(meta["exit_code"], 7, "{meta}");
+    assert_eq!(meta["alive"], false, "{meta}");
+    assert!(meta["exited_at"].is_string(), "{meta}");
+    let id = meta["id"].as_str().expect("id");
+    assert_eq!(exit.file_stem().and_then(|s| s.to_str()), Some(id));
+}
+
+#[test]
+fn typed_keys_are_input_events() {
+    let env = TestEnv::new();
+    let mut term = Pty::spawn(&env, ["run", "--", "cat"], 80, 24);
+    term.wait_raw(T);
+    let sock = std::fs::read_dir(env.sessions())
+        .expect("sessions dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "sock"))
+        .expect("a session socket");
+    let mut events = support::http::Sse::connect(&sock);
+    events.next_named("ready");
+    term.write(b"ab");
+    assert_eq!(events.next_named("input").data["enter"], false);
+    term.write(b"c\r");
+    assert_eq!(events.next_named("input").data["enter"], true);
+    term.write(b"\x04");
+    assert_eq!(term.wait_exit(T).code(), Some(0));
 }
 
 #[test]

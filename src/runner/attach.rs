@@ -3,8 +3,11 @@
 //! After `101 Switching Protocols`, the connection carries frames both
 //! ways. The kept output goes first, then live output from the PTY reader's
 //! fan-out (a bounded queue: an attacher that cannot keep up is dropped,
-//! never waited on). Input frames join the PTY writer's queue; resize
-//! frames resize the PTY, so the agent fits the attaching terminal.
+//! never waited on). The replay is cut into frames of at most `MAX_FRAME`
+//! (`--keep` may exceed it). Input frames join the PTY writer's queue;
+//! resize frames resize the PTY, so the agent fits the attaching terminal,
+//! and are remembered per attacher, so that when it leaves the PTY goes
+//! back to the size of a terminal still showing the agent (`viewers.rs`).
 
 use super::Runner;
 use crate::frame::{self, Decoded};
@@ -43,29 +46,36 @@ pub fn upgrade(runner: Rc<Runner>, req: &Request) -> Reply {
 
 async fn session(runner: Rc<Runner>, stream: UnixStream, leftover: Vec<u8>) {
     let (tx, rx) = async_channel::bounded::<Rc<[u8]>>(QUEUE);
-    let replay = frame::encode(frame::OUTPUT, &runner.ring.borrow().tail(usize::MAX));
-    if runner.alive() {
-        runner.attachers.borrow_mut().push(tx);
+    // Taken together with joining (no await between): no output is lost
+    // or sent twice between the replay and the live frames.
+    let replay = frame::encode_chunked(frame::OUTPUT, &runner.ring.borrow().tail(usize::MAX));
+    let id = if runner.alive() {
+        Some(runner.attacher_joined(tx))
     } else {
         let exit = runner.session.borrow().exit_json().to_string();
         let _ = tx.try_send(frame::encode(frame::EXIT, exit.as_bytes()).into());
         drop(tx);
-    }
+        None
+    };
     let mut writer = stream.clone();
     let outgoing = async move {
         if writer.write_all(&replay).await.is_err() {
             return;
         }
+        drop(replay);
         while let Ok(frame) = rx.recv().await {
             if writer.write_all(&frame).await.is_err() {
                 return;
             }
         }
     };
-    future::or(outgoing, incoming(runner, stream, leftover)).await;
+    future::or(outgoing, incoming(&runner, id, stream, leftover)).await;
+    if let Some(id) = id {
+        runner.attacher_left(id);
+    }
 }
 
-async fn incoming(runner: Rc<Runner>, mut stream: UnixStream, mut buf: Vec<u8>) {
+async fn incoming(runner: &Runner, id: Option<u64>, mut stream: UnixStream, mut buf: Vec<u8>) {
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         loop {
@@ -74,12 +84,16 @@ async fn incoming(runner: Rc<Runner>, mut stream: UnixStream, mut buf: Vec<u8>) 
                     buf.drain(..used);
                     match kind {
                         frame::INPUT => {
+                            runner.typed(&payload);
                             if runner.input.send(payload).await.is_err() {
                                 return;
                             }
                         }
                         frame::RESIZE => {
-                            if let Some((cols, rows)) = frame::parse_resize(&payload) {
+                            if let (Some((cols, rows)), Some(id)) =
+                                (frame::parse_resize(&payload), id)
+                            {
+                                runner.viewers.set_size(id, cols, rows);
                                 let _ = runner.resize(cols, rows);
                             }
                         }

@@ -13,12 +13,14 @@
 
 mod attach;
 mod detach;
+mod exit;
 mod hook;
 mod relay;
 mod ring;
 mod routes;
 mod session;
 mod shim;
+mod viewers;
 
 use crate::adapters::Kind;
 use crate::ansi::TitleTracker;
@@ -54,7 +56,7 @@ pub struct Runner {
     pub ring: RefCell<ring::Ring>,
     pub controller: Async<File>,
     pub input: async_channel::Sender<Vec<u8>>,
-    pub attachers: RefCell<Vec<async_channel::Sender<Rc<[u8]>>>>,
+    pub viewers: viewers::Viewers,
     pub ex: Rc<LocalExecutor<'static>>,
     pub title: RefCell<TitleTracker>,
     pub last_output: Cell<Instant>,

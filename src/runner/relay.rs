@@ -1,21 +1,23 @@
-//! The runner's tasks and its exit sequence.
+//! The runner's tasks: PTY reader and writer, stdin, signals.
 //!
 //! `main` binds the socket, starts the tasks, waits for the child, and
-//! then finishes in a fixed order: drain the PTY, publish `exit`, restore
-//! the terminal, flush stdout, linger for subscribers, return the status.
+//! then hands over to `exit.rs`: drain the PTY, write `<id>.exit`,
+//! publish `exit`, restore the terminal, flush stdout, linger for
+//! subscribers, return the status (the caller then removes the socket).
 //! The PTY reader is the hot path: one read into a reused 64 KiB buffer,
 //! then stdout, ring, attachers and the title tracker each see the slice;
 //! `activity` is published at most every `ACTIVITY_EVERY`.
 
-use super::{exit_code, exit_of, routes, session::Session, Options, Runner, DRAIN_QUIET, LINGER};
+use super::exit::{drain, finish};
+use super::{routes, session::Session, Options, Runner};
 use crate::error::{Context, Result};
 use crate::http::{server, sse::Broadcaster};
 use crate::term::{self, RawMode};
 use async_executor::LocalExecutor;
-use async_io::{Async, Timer};
+use async_io::Async;
 use async_net::unix::UnixListener;
 use blocking::Unblock;
-use futures_lite::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io;
@@ -44,7 +46,7 @@ pub async fn main(
         ring: RefCell::new(super::ring::Ring::new(opts.keep)),
         controller: Async::new(File::from(controller)).context(|| "pty".into())?,
         input,
-        attachers: RefCell::new(Vec::new()),
+        viewers: super::viewers::Viewers::new(!opts.detached_worker),
         ex: ex.clone(),
         title: RefCell::new(Default::default()),
         last_output: Cell::new(Instant::now()),
@@ -57,7 +59,8 @@ pub async fn main(
     ))
     .detach();
     if fifo.exists() {
-        ex.spawn(read_fifo(runner.clone(), fifo)).detach();
+        ex.spawn(super::shim::read_fifo(runner.clone(), fifo))
+            .detach();
     }
     ex.spawn(write_pty(runner.clone(), input_rx)).detach();
     ex.spawn(signals(runner.clone(), !opts.detached_worker))
@@ -84,29 +87,6 @@ pub async fn main(
         .context(|| "waiting for the agent".into())?;
     let stdout = drain(&runner, reader).await;
     Ok(finish(&runner, status, raw, stdout, detached).await)
-}
-
-/// The exit sequence: publish `exit`, end every stream, restore the
-/// terminal, flush what the agent printed last, linger for subscribers.
-async fn finish(
-    runner: &Runner,
-    status: std::process::ExitStatus,
-    raw: Option<RawMode>,
-    stdout: Option<Unblock<File>>,
-    detached: bool,
-) -> ExitCode {
-    let exit = exit_of(status);
-    let code = exit_code(&exit);
-    let event = runner.session.borrow_mut().set_exit(exit);
-    runner.publish(event);
-    runner.events.close();
-    end_attachers(runner);
-    drop(raw);
-    if let Some(mut out) = stdout {
-        let _ = out.flush().await;
-    }
-    linger(runner, detached).await;
-    code
 }
 
 fn bind(sock: &Path) -> io::Result<UnixListener> {
@@ -158,14 +138,9 @@ async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Unblock<File>>) -> Opti
 
 fn fan_out(runner: &Runner, chunk: &[u8]) {
     runner.ring.borrow_mut().push(chunk);
-    {
-        let mut attachers = runner.attachers.borrow_mut();
-        if !attachers.is_empty() {
-            let frame: Rc<[u8]> = crate::frame::encode(crate::frame::OUTPUT, chunk).into();
-            // A full queue is a slow attacher: drop it, never wait.
-            attachers.retain(|tx| tx.try_send(frame.clone()).is_ok());
-        }
-    }
+    runner
+        .viewers
+        .send_all(|| crate::frame::encode(crate::frame::OUTPUT, chunk).into());
     if runner.title.borrow_mut().feed(chunk) {
         let title = runner.title.borrow().title().map(str::to_string);
         runner.session.borrow_mut().title = title.clone();
@@ -182,22 +157,6 @@ fn fan_out(runner: &Runner, chunk: &[u8]) {
         runner.last_activity.set(Some(now));
         runner.events.publish("activity", "{}");
     }
-}
-
-/// Waits for the reader to see EOF, or for output to go quiet.
-async fn drain(
-    runner: &Runner,
-    reader: async_executor::Task<Option<Unblock<File>>>,
-) -> Option<Unblock<File>> {
-    let quiet = async {
-        loop {
-            Timer::after(Duration::from_millis(20)).await;
-            if runner.last_output.get().elapsed() >= DRAIN_QUIET {
-                return None;
-            }
-        }
-    };
-    futures_lite::future::or(reader, quiet).await
 }
 
 async fn write_pty(runner: Rc<Runner>, input: async_channel::Receiver<Vec<u8>>) {
@@ -219,6 +178,7 @@ async fn read_stdin(runner: Rc<Runner>) {
         match stdin.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                runner.typed(&buf[..n]);
                 if runner.input.send(buf[..n].to_vec()).await.is_err() {
                     return;
                 }
@@ -261,60 +221,5 @@ async fn signals(runner: Rc<Runner>, foreground: bool) {
                 runner.signal_child(forwarded);
             }
         }
-    }
-}
-
-async fn read_fifo(runner: Rc<Runner>, path: PathBuf) {
-    // O_RDWR: we hold a writer ourselves, so the FIFO never reports EOF
-    // when one agent process closes it.
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(_) => return,
-    };
-    let Ok(fifo) = Async::new(file) else { return };
-    let mut reader = futures_lite::io::BufReader::new(fifo);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let mut limited = (&mut reader).take(super::shim::MAX_EVENT as u64);
-        match limited.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => handle_shim_line(&runner, &line),
-        }
-    }
-}
-
-pub fn handle_shim_line(runner: &Runner, line: &[u8]) {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return;
-    }
-    let result = super::shim::apply(&mut runner.session.borrow_mut(), line);
-    // A malformed line on the FIFO has nobody to answer; it is dropped
-    // (over HTTP the same error gets a 400).
-    if let Ok(events) = result {
-        events.into_iter().for_each(|e| runner.publish(e));
-    }
-}
-
-fn end_attachers(runner: &Runner) {
-    let exit = runner.session.borrow().exit_json().to_string();
-    let frame: Rc<[u8]> = crate::frame::encode(crate::frame::EXIT, exit.as_bytes()).into();
-    for tx in runner.attachers.borrow_mut().drain(..) {
-        let _ = tx.try_send(frame.clone());
-    }
-}
-
-async fn linger(runner: &Runner, detached: bool) {
-    let deadline = Instant::now() + LINGER;
-    while Instant::now() < deadline {
-        if !detached && runner.events.open_streams() == 0 {
-            return;
-        }
-        Timer::after(Duration::from_millis(20)).await;
     }
 }

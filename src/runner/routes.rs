@@ -47,7 +47,10 @@ async fn route(runner: &Rc<Runner>, req: Request) -> Reply {
 }
 
 fn events(runner: &Runner) -> Reply {
-    let replay = runner.session.borrow().replay();
+    let mut replay = runner.session.borrow().replay();
+    // Tells the subscriber the current state is complete: what follows is
+    // live.
+    replay.push(crate::http::sse::frame("ready", "{}"));
     let subscription = runner.events.subscribe(replay);
     subscription.into_reply()
 }

@@ -5,13 +5,19 @@
 //! `append` carry a path, which becomes the session file only if the
 //! adapter accepts it: under its session root, or a file whose first line
 //! is its session header. Anything else is an error the caller reports
-//! (400 over HTTP, a log line for the FIFO), never a crash.
+//! (400 over HTTP, a log line for the FIFO), never a crash. `read_fifo`
+//! is the FIFO's task: lines of at most `MAX_EVENT` bytes, each applied
+//! like a `POST /shim/event` body.
 
 use super::session::Session;
+use super::Runner;
+use async_io::Async;
+use futures_lite::{AsyncBufReadExt, AsyncReadExt};
 use serde::Deserialize;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// Shim events are small; this bounds what the FIFO reader buffers.
 pub const MAX_EVENT: usize = 512 * 1024;
@@ -86,4 +92,41 @@ fn first_line(path: &Path) -> Option<Vec<u8>> {
         line.pop();
     }
     Some(line)
+}
+
+pub async fn read_fifo(runner: Rc<Runner>, path: PathBuf) {
+    // O_RDWR: we hold a writer ourselves, so the FIFO never reports EOF
+    // when one agent process closes it.
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(_) => return,
+    };
+    let Ok(fifo) = Async::new(file) else { return };
+    let mut reader = futures_lite::io::BufReader::new(fifo);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let mut limited = (&mut reader).take(MAX_EVENT as u64);
+        match limited.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => handle_shim_line(&runner, &line),
+        }
+    }
+}
+
+fn handle_shim_line(runner: &Runner, line: &[u8]) {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return;
+    }
+    let result = apply(&mut runner.session.borrow_mut(), line);
+    // A malformed line on the FIFO has nobody to answer; it is dropped
+    // (over HTTP the same error gets a 400).
+    if let Ok(events) = result {
+        events.into_iter().for_each(|e| runner.publish(e));
+    }
 }

@@ -283,11 +283,12 @@ fn parse_frame(frame: &str) -> Event {
     Event { name, data }
 }
 
-/// Only the names of `events`, skipping the rate-limited `activity` and `title`.
+/// Only the names of `events`, skipping the rate-limited `activity` and
+/// `title`, and `ready` (the end-of-replay marker, checked on its own).
 pub fn names(events: &[Event]) -> Vec<&str> {
     events
         .iter()
         .map(|e| e.name.as_str())
-        .filter(|n| !matches!(*n, "activity" | "title"))
+        .filter(|n| !matches!(*n, "activity" | "title" | "ready"))
         .collect()
 }
