@@ -54,12 +54,6 @@ pub fn session_fifo(id: &str) -> PathBuf {
     sessions_dir().join(format!("{id}.fifo"))
 }
 
-/// A runner's final `/meta`, `<runtime>/sessions/<id>.exit`, written
-/// before its socket goes so the exit status outlives the runner.
-pub fn session_exit_file(id: &str) -> PathBuf {
-    sessions_dir().join(format!("{id}.exit"))
-}
-
 pub fn daemon_socket() -> PathBuf {
     runtime_dir().join("daemon.sock")
 }
