@@ -600,7 +600,7 @@ mod tests {
     fn guess_made_before_hello_is_dropped_at_hello() {
         scenario(
             vec![
-                (started("a"), vec![]),
+                (up("a"), vec![]),
                 (
                     guess("a", "/old", Scrollback),
                     vec![bind("a", "/old", Scrollback)],

@@ -107,7 +107,7 @@ fn rebind_moves_the_session_and_releases_the_old_file() {
 
 /// Rule 1: two runners report one file: the later one holds it.
 #[test]
-fn two_runners_on_one_file_the_later_writer_holds_it() {
+fn two_runners_on_one_file_both_hold_it_and_the_survivor_keeps_it() {
     let mut w = World::new();
     w.start_daemon();
     let cwd = w.cwd("proj");
@@ -125,16 +125,25 @@ fn two_runners_on_one_file_the_later_writer_holds_it() {
     w.wait_holds(&a, &file, "shim");
     w.shim_write(&b, &file);
     w.wait_holds(&b, &file, "shim");
-    let a_rec = w.wait_record(&a, "released", |r| r["conversation"].is_null());
-    assert_eq!(a_rec["title"], "(new)");
-    assert_eq!(holder_of(&w.ls(false), &file), vec![b.as_str()]);
-
-    // Updates now reach the holder only; the loser is not handed it back.
-    append(&file, &pi_name("shared and renamed"));
-    w.wait_record(&b, "renamed", |r| r["title"] == "shared and renamed");
-    std::thread::sleep(Duration::from_millis(1200));
+    // Both write the one conversation: both hold it, both show it.
     let records = w.ls(false);
-    assert_eq!(holder_of(&records, &file), vec![b.as_str()]);
+    let mut holders = holder_of(&records, &file);
+    holders.sort();
+    let mut both = vec![a.as_str(), b.as_str()];
+    both.sort();
+    assert_eq!(holders, both);
+    append(&file, &pi_name("shared and renamed"));
+    w.wait_record(&a, "renamed", |r| r["title"] == "shared and renamed");
+    w.wait_record(&b, "renamed", |r| r["title"] == "shared and renamed");
+
+    // The second binder's death leaves the first holding it (issue 7 #2).
+    w.tell(&b, &json!({"exit": 0}));
+    w.wait_record_all(&b, true, "dead", |r| r["alive"] == false);
+    std::thread::sleep(Duration::from_millis(500));
+    let records = w.ls(false);
+    assert_eq!(holder_of(&records, &file), vec![a.as_str()]);
+    append(&file, &pi_name("still shared"));
+    w.wait_record(&a, "renamed again", |r| r["title"] == "still shared");
 }
 
 /// Rule 3: after hello and before any write, a session is offered no
@@ -208,7 +217,13 @@ fn a_dead_runner_releases_its_file_and_keeps_resume() {
         "dead session still listed as live"
     );
     assert_eq!(dead["last_file"].as_str(), file.to_str());
-    assert!(dead["conversation"].is_null(), "{dead:#}");
+    // The dead record keeps what it held at its end (issue 7 #8).
+    assert_eq!(
+        dead["conversation"]["file"].as_str(),
+        file.to_str(),
+        "{dead:#}"
+    );
+    assert_eq!(dead["conversation"]["source"], "shim");
     assert_eq!(dead["exit_code"], 0);
     assert_eq!(dead["title"], "work to resume");
     let resume = json!(["pi", "--session", file, "-c"]);

@@ -54,6 +54,14 @@ pub async fn subscribe() -> Result<client::Events> {
     }
 }
 
+/// The pid of the daemon answering now, if one does.
+pub async fn daemon_pid() -> Option<u64> {
+    let sock = paths::daemon_socket();
+    let resp = client::request_within(client::DEADLINE, &sock, "GET", "/v1/health", b"").await;
+    let health: Value = serde_json::from_slice(&resp.ok()?.body).ok()?;
+    health["pid"].as_u64()
+}
+
 pub fn api_error(resp: &client::Response) -> Error {
     let message = serde_json::from_slice::<Value>(&resp.body)
         .ok()

@@ -148,7 +148,8 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
 
 /// `amux events`: the daemon's stream as NDJSON. When the daemon goes away
 /// (restarted, killed) we reconnect; its new snapshot re-states every live
-/// session, and a session that ended meanwhile gets its `remove` line.
+/// session, and a session that ended meanwhile gets its `remove` line. A
+/// reader the daemon dropped for falling behind gets an error instead.
 pub fn events() -> Result<ExitCode> {
     crate::daemon::ensure(true)?;
     // A reader that goes away between events (`amux events | head -1`)
@@ -160,6 +161,7 @@ pub fn events() -> Result<ExitCode> {
         let mut reconnected = false;
         loop {
             let mut events = subscribe().await?;
+            let pid = client::daemon_pid().await;
             if let Some(now) = live_ids().await.filter(|_| reconnected) {
                 for gone in live.iter().filter(|id| !now.contains(*id)) {
                     let line = format!(
@@ -188,6 +190,14 @@ pub fn events() -> Result<ExitCode> {
                     _ => continue,
                 };
                 print_line(&mut out, &line)?;
+            }
+            // The same daemon still answers: it dropped us for falling
+            // behind, and what we missed is lost. Only a daemon that went
+            // away is reconnected to.
+            if pid.is_some() && client::daemon_pid().await == pid {
+                return Err(Error::Failed(
+                    "the daemon dropped this event stream: its reader fell behind".into(),
+                ));
             }
             reconnected = true;
         }
