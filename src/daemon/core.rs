@@ -48,6 +48,8 @@ pub struct Daemon {
     /// Sessions with a deferred (throttled) source check pending.
     pub scheduled: RefCell<HashSet<String>>,
     published: RefCell<HashMap<String, String>>,
+    /// The input state last saved for each live session (see `live.rs`).
+    saved: RefCell<HashMap<String, super::live::Saved>>,
     pub following: RefCell<HashSet<String>>,
 }
 
@@ -96,6 +98,7 @@ impl Daemon {
             last_guess: RefCell::new(HashMap::new()),
             scheduled: RefCell::new(HashSet::new()),
             published: RefCell::new(HashMap::new()),
+            saved: RefCell::new(HashMap::new()),
             following: RefCell::new(HashSet::new()),
         }))
     }
@@ -142,6 +145,7 @@ impl Daemon {
         roots.iter().for_each(|r| self.add_root(r));
         if new {
             self.log(&format!("session {id}: runner found"));
+            self.restore_input(id);
             let decisions = self.engine.borrow_mut().apply(
                 Input::Started {
                     sid: id.to_string(),
@@ -151,6 +155,22 @@ impl Daemon {
             self.apply(decisions);
         }
         self.publish(id);
+    }
+
+    /// A previous daemon's input bookkeeping for this session, if any.
+    fn restore_input(self: &Rc<Self>, id: &str) {
+        let Some(saved) = super::live::load(id) else {
+            return;
+        };
+        let now = Instant::now();
+        let pending = saved.pending.is_some();
+        if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
+            entry.restore(saved.clone(), now);
+        }
+        self.saved.borrow_mut().insert(id.to_string(), saved);
+        if pending {
+            self.schedule_quiet(id, now, now + QUIET);
+        }
     }
 
     /// The runner's replay has been read: its hello and file are known,
@@ -270,6 +290,8 @@ impl Daemon {
         self.events
             .publish("remove", &serde_json::json!({ "id": id }).to_string());
         self.published.borrow_mut().remove(id);
+        self.saved.borrow_mut().remove(id);
+        super::live::remove(id);
         self.last_check.borrow_mut().remove(id);
         self.last_guess.borrow_mut().remove(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
@@ -591,15 +613,37 @@ impl Daemon {
     }
 
     pub fn publish(&self, id: &str) {
-        let Some(record) = self.store.borrow().live.get(id).map(|e| self.render(e)) else {
+        let Some((record, saved)) = self.store.borrow().live.get(id).map(|e| {
+            let file = self.engine.borrow().binding(id).map(|b| b.file.clone());
+            (self.render(e), e.input.saved(file.as_deref()))
+        }) else {
             return;
         };
+        self.save_input(id, saved);
         let text = record.to_string();
         let mut published = self.published.borrow_mut();
         if published.get(id) != Some(&text) {
             self.events.publish("session", &text);
             published.insert(id.to_string(), text);
         }
+    }
+}
+
+impl Daemon {
+    /// Saves a session's input state when it changed since the last save.
+    fn save_input(&self, id: &str, saved: super::live::Saved) {
+        let mut last = self.saved.borrow_mut();
+        if last.get(id) == Some(&saved) {
+            return;
+        }
+        // Nothing to keep yet: no file needs writing.
+        if last.get(id).is_none() && saved == super::live::Saved::default() {
+            return;
+        }
+        if let Err(e) = super::live::save(id, &saved) {
+            self.log(&format!("session {id}: cannot save its input state: {e}"));
+        }
+        last.insert(id.to_string(), saved);
     }
 }
 

@@ -13,6 +13,7 @@
 mod api;
 mod core;
 pub mod follow;
+mod live;
 mod log;
 mod persist;
 mod runners;

@@ -7,6 +7,7 @@
 //! §5.1; it is the only place that shape is written, so `ls --json`,
 //! `show`, `events` and the persisted dead records always agree.
 
+use super::live::Saved;
 use crate::adapters::{self, Derived, Kind};
 use crate::attribution::Binding;
 use serde_json::{json, Value};
@@ -63,7 +64,31 @@ pub struct Held<'a> {
     pub last_file: Option<&'a Path>,
 }
 
+impl InputState {
+    /// What must outlive a daemon restart (see `live.rs`).
+    pub fn saved(&self, file: Option<&Path>) -> Saved {
+        Saved {
+            pending: self.pending,
+            consumed: self.consumed,
+            read_upto: self.read_upto,
+            file: file.map(Path::to_path_buf),
+        }
+    }
+}
+
 impl Entry {
+    /// Takes back what a previous daemon saved; the pending input (if any)
+    /// counts from now for its quiet check.
+    pub fn restore(&mut self, saved: Saved, now: Instant) {
+        self.input.pending = saved.pending;
+        self.input.pending_at = saved.pending.map(|_| now);
+        self.input.last_change = Some(now);
+        self.input.consumed = saved.consumed;
+        self.input.read_upto = saved.read_upto;
+        // Rebinding this file on replay is no switch: the counts hold.
+        self.derived_from = saved.file;
+    }
+
     pub fn new(id: &str) -> Entry {
         Entry {
             id: id.to_string(),

@@ -1,0 +1,50 @@
+//! What the daemon knows of a live session that no runner replays: the
+//! input it owes an answer to and the replies the user has read.
+//!
+//! Attribution and the conversation's state come back after a restart from
+//! the runners' replay and the files; these few facts came only from the
+//! daemon's own bookkeeping, so a restart lost them (`wait --until idle`
+//! after `send` returned at once; read replies came back unread). They are
+//! kept as `<runtime>/daemon/<id>.json` (0600; the runtime dir is private
+//! and usually memory-backed), written when they change, read when the
+//! session's runner is found again, and removed when the session dies.
+
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Saved {
+    /// Submitted input awaiting an answer: the turns ended when it went in.
+    pub pending: Option<u64>,
+    /// The last input was consumed without a turn.
+    pub consumed: bool,
+    /// Turns the user has seen.
+    pub read_upto: u64,
+    /// The file those counts are of.
+    pub file: Option<PathBuf>,
+}
+
+fn path(id: &str) -> PathBuf {
+    crate::paths::runtime_dir()
+        .join("daemon")
+        .join(format!("{id}.json"))
+}
+
+pub fn save(id: &str, saved: &Saved) -> io::Result<()> {
+    let file = path(id);
+    if let Some(dir) = file.parent() {
+        crate::paths::ensure_private_dir(dir)?;
+    }
+    let bytes = serde_json::to_vec(saved).map_err(io::Error::other)?;
+    crate::paths::write_private(&file, &bytes)
+}
+
+pub fn load(id: &str) -> Option<Saved> {
+    let bytes = std::fs::read(path(id)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+pub fn remove(id: &str) {
+    let _ = std::fs::remove_file(path(id));
+}
