@@ -116,6 +116,11 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let pty = open_pty(cols, rows, !opts.detached_worker)?;
     let env = child_env(kind, &session_id, &runtime, &sock, &fifo);
     let cwd = std::env::current_dir().context(|| "current directory".into())?;
+    // Listening before the agent starts: its preload's first events (and
+    // a daemon's first look) must find the socket and the FIFO's reader.
+    let listener =
+        relay::bind(&sock).context(|| format!("cannot listen on {}", sock.display()))?;
+    let fifo_reader = shim::open_fifo(&fifo);
     let spec = pty::Spawn {
         argv: &argv,
         cwd: None,
@@ -148,18 +153,16 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         title: None,
     };
     // Without a daemon (AMUX_NO_DAEMON, or none can start) the runner
-    // still works alone.
-    let _ = crate::daemon::ensure(false);
+    // still works alone; and it never waits for one (a stopped daemon
+    // must not hold up the agent's terminal).
+    std::thread::spawn(|| crate::daemon::ensure(false));
     let ex = Rc::new(LocalExecutor::new());
-    let files = (sock.clone(), fifo.clone());
-    let result = async_io::block_on(ex.run(relay::main(
-        ex.clone(),
-        session,
+    let io = relay::Io {
         controller,
-        files,
-        child,
-        opts,
-    )));
+        listener,
+        fifo: fifo_reader,
+    };
+    let result = async_io::block_on(ex.run(relay::main(ex.clone(), session, io, child, opts)));
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(&fifo);
     result

@@ -22,7 +22,7 @@ use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ExitCode};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -30,15 +30,25 @@ use std::time::{Duration, Instant};
 const ACTIVITY_EVERY: Duration = Duration::from_millis(500);
 const CHUNK: usize = 64 * 1024;
 
+/// What the runner set up before its agent started.
+pub struct Io {
+    pub controller: OwnedFd,
+    pub listener: UnixListener,
+    /// The preload's FIFO, opened for reading (none for agents without it).
+    pub fifo: Option<File>,
+}
+
 pub async fn main(
     ex: Rc<LocalExecutor<'static>>,
     session: Session,
-    controller: OwnedFd,
-    (sock, fifo): (PathBuf, PathBuf),
+    Io {
+        controller,
+        listener,
+        fifo,
+    }: Io,
     child: Child,
     opts: Options,
 ) -> Result<ExitCode> {
-    let listener = bind(&sock).context(|| format!("cannot listen on {}", sock.display()))?;
     let (input, input_rx) = async_channel::bounded(64);
     let runner = Rc::new(Runner {
         session: RefCell::new(session),
@@ -58,7 +68,7 @@ pub async fn main(
         ex.clone(),
     ))
     .detach();
-    if fifo.exists() {
+    if let Some(fifo) = fifo {
         ex.spawn(super::shim::read_fifo(runner.clone(), fifo))
             .detach();
     }
@@ -89,7 +99,7 @@ pub async fn main(
     Ok(finish(&runner, status, raw, stdout, detached).await)
 }
 
-fn bind(sock: &Path) -> io::Result<UnixListener> {
+pub fn bind(sock: &Path) -> io::Result<UnixListener> {
     // A socket left by a crashed runner with the same (random) id.
     crate::paths::remove_if_stale(sock);
     UnixListener::bind(sock)

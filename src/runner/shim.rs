@@ -94,17 +94,21 @@ fn first_line(path: &Path) -> Option<Vec<u8>> {
     Some(line)
 }
 
-pub async fn read_fifo(runner: Rc<Runner>, path: PathBuf) {
-    // O_RDWR: we hold a writer ourselves, so the FIFO never reports EOF
-    // when one agent process closes it.
-    let file = match std::fs::OpenOptions::new()
+/// The FIFO's reading end, if the runner made one. O_RDWR: we hold a
+/// writer ourselves, so the FIFO never reports EOF when one agent process
+/// closes it (and opening it never blocks).
+pub fn open_fifo(path: &Path) -> Option<std::fs::File> {
+    if !path.exists() {
+        return None;
+    }
+    std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(_) => return,
-    };
+        .open(path)
+        .ok()
+}
+
+pub async fn read_fifo(runner: Rc<Runner>, file: std::fs::File) {
     let Ok(fifo) = Async::new(file) else { return };
     let mut reader = futures_lite::io::BufReader::new(fifo);
     let mut line = Vec::new();
