@@ -149,6 +149,36 @@ pub fn remove_if_stale(sock: &Path) {
 
 /// Writes `data` to `path` atomically: temp file in the same directory,
 /// fsync, rename. A reader sees the old or the new content, never half.
+/// Opens a file an agent or a user can name (a reported conversation, a
+/// guess candidate, a pidfile) for reading, as untrusted: without blocking
+/// (a FIFO named `x.jsonl` must not hang us), without following a symbolic
+/// link in its last component (a link out of the agent's roots must not
+/// make another file a conversation), and only if it is a regular file.
+pub fn open_untrusted(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
+/// `fs::read` of an untrusted file (see `open_untrusted`), at most `limit`
+/// bytes.
+pub fn read_untrusted(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut data = Vec::new();
+    open_untrusted(path)?.take(limit).read_to_end(&mut data)?;
+    Ok(data)
+}
+
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     write_atomic_mode(path, data, 0o666)
 }

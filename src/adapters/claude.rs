@@ -211,7 +211,8 @@ pub fn project_dir_name(cwd: &str) -> String {
 /// live process, and names the transcript it is writing:
 /// `<config_dir>/projects/<cwd mangled>/<sessionId>.jsonl`, with the id.
 pub fn pidfile_conversation(config_dir: &Path, pid: u32) -> Option<(PathBuf, String)> {
-    let data = std::fs::read(config_dir.join("sessions").join(format!("{pid}.json"))).ok()?;
+    let pidfile = config_dir.join("sessions").join(format!("{pid}.json"));
+    let data = crate::paths::read_untrusted(&pidfile, 1 << 20).ok()?;
     let v: Value = serde_json::from_slice(&data).ok()?;
     // A stale file for a recycled pid would name someone else's transcript.
     if v.get("pid")

@@ -169,7 +169,7 @@ pub fn max_retries(cwd: &Path, agent_dir: &Path) -> u32 {
     ];
     let retry: Vec<Value> = files
         .iter()
-        .filter_map(|f| std::fs::read(f).ok())
+        .filter_map(|f| crate::paths::read_untrusted(f, 1 << 20).ok())
         .filter_map(|data| serde_json::from_slice::<Value>(&data).ok())
         .filter_map(|v| v.get("retry").cloned())
         .collect();

@@ -118,8 +118,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let cwd = std::env::current_dir().context(|| "current directory".into())?;
     // Listening before the agent starts: its preload's first events (and
     // a daemon's first look) must find the socket and the FIFO's reader.
-    let listener =
-        relay::bind(&sock).context(|| format!("cannot listen on {}", sock.display()))?;
+    let listener = relay::bind(&sock).context(|| format!("cannot listen on {}", sock.display()))?;
     let fifo_reader = shim::open_fifo(&fifo);
     let spec = pty::Spawn {
         argv: &argv,
