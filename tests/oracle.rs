@@ -82,7 +82,9 @@ const DOWN_SAFE: &[&str] = &[
     "kill_agent",
 ];
 const MAX_LIVE: usize = 6;
-const SETTLE: Duration = Duration::from_secs(5);
+/// Claude and Codex sessions take ~4.5 s to be attributed today (see the
+/// report in the commit); a little more than that is "at once" here.
+const SETTLE: Duration = Duration::from_secs(6);
 const SETTLE_RESTART: Duration = Duration::from_secs(15);
 const ACK: Duration = Duration::from_secs(15);
 const BURST_FILES: usize = 12_000;
@@ -192,6 +194,7 @@ struct Oracle {
     seen_wrong: BTreeSet<String>,
     wrong_ops: BTreeMap<String, usize>,
     restarts: Vec<Duration>,
+    began: Instant,
     daemon_up: bool,
     enabled: Vec<(&'static str, u32)>,
     node: PathBuf,
@@ -259,6 +262,7 @@ impl Oracle {
             seen_wrong: BTreeSet::new(),
             wrong_ops: BTreeMap::new(),
             restarts: Vec::new(),
+            began: Instant::now(),
             daemon_up: false,
             enabled,
             node: support::node(),
@@ -268,7 +272,8 @@ impl Oracle {
     }
 
     fn note(&mut self, line: String) {
-        self.log.push(format!("#{} {line}", self.ops));
+        let ms = self.began.elapsed().as_millis();
+        self.log.push(format!("#{} {ms}ms {line}", self.ops));
     }
 
     fn text(&mut self, what: &str) -> String {
@@ -527,7 +532,6 @@ impl Oracle {
             self.tell(i, json!({"op": "exit", "code": code}));
         }
         self.die(i, Some(code));
-        self.w.env.wait_gone(&id, ACK);
         format!("{id} code {code}")
     }
 
@@ -540,9 +544,7 @@ impl Oracle {
     fn kill_agent(&mut self, i: usize) -> String {
         Self::kill(self.sessions[i].pid);
         self.die(i, Some(128 + 9));
-        let id = self.sessions[i].id.clone();
-        self.w.env.wait_gone(&id, ACK);
-        format!("{id} pid {}", self.sessions[i].pid)
+        format!("{} pid {}", self.sessions[i].id, self.sessions[i].pid)
     }
 
     fn kill_runner(&mut self, i: usize) -> String {
@@ -825,6 +827,10 @@ impl Oracle {
                 out.push(format!("{tag}: missing"));
                 continue;
             };
+            let got = &r["conversation"]["source"];
+            if x.file.is_some() && !x.sources.iter().any(|s| got == *s) {
+                out.push(format!("{tag}: conversation.source: want {:?}, got {got}", x.sources));
+            }
             let mut field = |name: &str, want: Value, got: &Value| {
                 if &want != got {
                     out.push(format!("{tag}: {name}: want {want}, got {got}"));
@@ -835,10 +841,6 @@ impl Oracle {
             let exit = if x.alive { Value::Null } else { json!(x.exit) };
             field("exit_code", exit, &r["exit_code"]);
             field("conversation.file", json!(x.file), &r["conversation"]["file"]);
-            let got = &r["conversation"]["source"];
-            if x.file.is_some() && !x.sources.iter().any(|s| got == *s) {
-                out.push(format!("{tag}: conversation.source: want {:?}, got {got}", x.sources));
-            }
             let title = if x.alive { self.title_of(x) } else { x.dead_title.clone() };
             field("title", json!(title), &r["title"]);
             field("state", json!(self.state_of(x)), &json!(state(r)));
@@ -869,7 +871,8 @@ impl Oracle {
                 Ok(records) => self.diff(&records),
                 Err(e) => vec![e],
             };
-            if diff.is_empty() {
+            // Going on past wrong answers, a known one waits no more.
+            if diff.iter().all(|d| self.keep_going && self.seen_wrong.contains(d)) {
                 return Some(start.elapsed());
             }
             if start.elapsed() >= deadline {
@@ -977,6 +980,8 @@ fn churn_oracle() {
         };
         let deadline = if op == "daemon_restart" { SETTLE_RESTART } else { SETTLE };
         let took = o.settle(deadline, op);
+        let ms = took.map_or("-".into(), |d| d.as_millis().to_string());
+        o.note(format!("  settled in {ms} ms"));
         if op == "daemon_restart" {
             o.restarts.push(took.unwrap_or(deadline));
         }
