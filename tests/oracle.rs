@@ -316,7 +316,8 @@ impl Oracle {
             .append(true)
             .open(self.ctl(&id, "cmd"))
             .expect("open cmd");
-        f.write_all(format!("{cmd}\n").as_bytes()).expect("write cmd");
+        f.write_all(format!("{cmd}\n").as_bytes())
+            .expect("write cmd");
         self.wait_ack(&id, &cmd.to_string(), |a| a["done"] == seq)
     }
 
@@ -386,7 +387,8 @@ impl Oracle {
     /// Registers a session started by `run -d` or `resume -d`, once its
     /// agent is up.
     fn adopt(&mut self, id: String, kind: Kind, sources: Vec<&'static str>) -> usize {
-        let ready = (kind != Kind::Shell).then(|| self.wait_ack(&id, "ready", |a| a["ready"] == true));
+        let ready =
+            (kind != Kind::Shell).then(|| self.wait_ack(&id, "ready", |a| a["ready"] == true));
         let meta = http::meta(&self.w.env.sock(&id));
         self.sessions.push(Sess {
             id: id.clone(),
@@ -409,7 +411,11 @@ impl Oracle {
             self.bind(i, &ready, None);
             self.sessions[i].sources = sources;
         }
-        self.note(format!("  {id} = {} pid {}", kind.as_str(), self.sessions[i].pid));
+        self.note(format!(
+            "  {id} = {} pid {}",
+            kind.as_str(),
+            self.sessions[i].pid
+        ));
         i
     }
 
@@ -435,7 +441,11 @@ impl Oracle {
         let (mut argv, rt) = self.pi_argv();
         argv.extend(["--session".into(), s(&file).into(), "-c".into()]);
         let i = self.spawn(Kind::Pi, &argv, vec!["argv"]);
-        Some(format!("{} ({rt}) --session {}", self.sessions[i].id, file.display()))
+        Some(format!(
+            "{} ({rt}) --session {}",
+            self.sessions[i].id,
+            file.display()
+        ))
     }
 
     fn pi_files(&self) -> Vec<PathBuf> {
@@ -552,7 +562,10 @@ impl Oracle {
         std::thread::sleep(Duration::from_millis(50));
         Self::kill(self.sessions[i].pid);
         self.die(i, None);
-        format!("{} runner {}", self.sessions[i].id, self.sessions[i].runner_pid)
+        format!(
+            "{} runner {}",
+            self.sessions[i].id, self.sessions[i].runner_pid
+        )
     }
 
     /// `amux send ID TEXT --enter`: the agent takes the line as a turn.
@@ -563,7 +576,11 @@ impl Oracle {
             self.w.amux(["send", id.as_str(), text.as_str(), "--enter"]),
             daemon::T,
         );
-        assert!(out.status.success(), "amux send: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "amux send: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let ack = self.wait_ack(&id, "the sent line", |a| a["stdin"] == text.as_str());
         let file = self.bind(i, &ack, Some("shim"));
         self.model(&file).user(&text, "unread");
@@ -588,7 +605,11 @@ impl Oracle {
             return None;
         }
         let out = support::output_within(self.w.amux(["resume", "-d", old.as_str()]), daemon::T);
-        assert!(out.status.success(), "amux resume: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "amux resume: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let sources = match kind {
             Kind::Pi => vec!["argv"],
@@ -620,7 +641,11 @@ impl Oracle {
     /// Thousands of files in a fresh directory under pi's root (created,
     /// written, removed) while an agent takes a turn.
     fn burst(&mut self) -> String {
-        let dir = self.w.env.pi_sessions().join(format!("--burst{}--", self.n));
+        let dir = self
+            .w
+            .env
+            .pi_sessions()
+            .join(format!("--burst{}--", self.n));
         let files = BURST_FILES;
         let worker = std::thread::spawn(move || {
             let _ = std::fs::create_dir_all(&dir);
@@ -670,7 +695,9 @@ impl Oracle {
     /// Picks and runs one applicable operation; `down` restricts the
     /// choice to `DOWN_SAFE`. Returns the operation's name when it ran.
     fn random_op(&mut self, down: bool) -> Option<&'static str> {
-        let live = self.live(&[Kind::Pi, Kind::Claude, Kind::Codex, Kind::Shell]).len();
+        let live = self
+            .live(&[Kind::Pi, Kind::Claude, Kind::Codex, Kind::Shell])
+            .len();
         let choices: Vec<(&'static str, u32)> = self
             .enabled
             .iter()
@@ -697,10 +724,16 @@ impl Oracle {
             .map(|c| c.0)?;
         let what = self.apply(op, down)?;
         self.ops += 1;
-        if matches!(op, "daemon_restart" | "burst" | "rewrite" | "kill_agent" | "kill_runner") {
+        if matches!(
+            op,
+            "daemon_restart" | "burst" | "rewrite" | "kill_agent" | "kill_runner"
+        ) {
             self.faults += 1;
         }
-        self.note(format!("{op}{} {what}", if down { " (daemon down)" } else { "" }));
+        self.note(format!(
+            "{op}{} {what}",
+            if down { " (daemon down)" } else { "" }
+        ));
         Some(op)
     }
 
@@ -808,7 +841,10 @@ impl Oracle {
     fn ls(&self) -> Result<Vec<Value>, String> {
         let out = support::output_within(self.w.amux(["ls", "--json", "--all"]), daemon::T);
         if !out.status.success() {
-            return Err(format!("amux ls failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "amux ls failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
         v.as_array().cloned().ok_or_else(|| "not an array".into())
@@ -822,14 +858,22 @@ impl Oracle {
             .filter_map(|r| Some((r["id"].as_str()?, r)))
             .collect();
         for x in &self.sessions {
-            let tag = format!("{} ({}{})", x.id, x.kind.as_str(), if x.alive { "" } else { ", dead" });
+            let tag = format!(
+                "{} ({}{})",
+                x.id,
+                x.kind.as_str(),
+                if x.alive { "" } else { ", dead" }
+            );
             let Some(r) = by_id.get(x.id.as_str()) else {
                 out.push(format!("{tag}: missing"));
                 continue;
             };
             let got = &r["conversation"]["source"];
             if x.file.is_some() && !x.sources.iter().any(|s| got == *s) {
-                out.push(format!("{tag}: conversation.source: want {:?}, got {got}", x.sources));
+                out.push(format!(
+                    "{tag}: conversation.source: want {:?}, got {got}",
+                    x.sources
+                ));
             }
             let mut field = |name: &str, want: Value, got: &Value| {
                 if &want != got {
@@ -840,8 +884,16 @@ impl Oracle {
             field("alive", json!(x.alive), &r["alive"]);
             let exit = if x.alive { Value::Null } else { json!(x.exit) };
             field("exit_code", exit, &r["exit_code"]);
-            field("conversation.file", json!(x.file), &r["conversation"]["file"]);
-            let title = if x.alive { self.title_of(x) } else { x.dead_title.clone() };
+            field(
+                "conversation.file",
+                json!(x.file),
+                &r["conversation"]["file"],
+            );
+            let title = if x.alive {
+                self.title_of(x)
+            } else {
+                x.dead_title.clone()
+            };
             field("title", json!(title), &r["title"]);
             field("state", json!(self.state_of(x)), &json!(state(r)));
         }
@@ -869,10 +921,23 @@ impl Oracle {
         loop {
             let diff = match self.ls() {
                 Ok(records) => self.diff(&records),
-                Err(e) => vec![e],
+                Err(_) if start.elapsed() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(e) => {
+                    let pid = self.w.daemon_pid();
+                    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .unwrap_or_else(|_| "gone".into());
+                    self.keep_going = false;
+                    vec![format!("{e}; daemon {pid}: {stat}")]
+                }
             };
             // Going on past wrong answers, a known one waits no more.
-            if diff.iter().all(|d| self.keep_going && self.seen_wrong.contains(d)) {
+            if diff
+                .iter()
+                .all(|d| self.keep_going && self.seen_wrong.contains(d))
+            {
                 return Some(start.elapsed());
             }
             if start.elapsed() >= deadline {
@@ -884,7 +949,10 @@ impl Oracle {
     }
 
     fn fail(&mut self, op: &str, diff: &[String]) {
-        let new: Vec<&String> = diff.iter().filter(|d| !self.seen_wrong.contains(*d)).collect();
+        let new: Vec<&String> = diff
+            .iter()
+            .filter(|d| !self.seen_wrong.contains(*d))
+            .collect();
         self.wrong += new.len();
         if !new.is_empty() {
             *self.wrong_ops.entry(op.to_string()).or_default() += new.len();
@@ -894,7 +962,11 @@ impl Oracle {
             self.ops, self.seed, self.seed
         );
         for d in diff {
-            let mark = if self.seen_wrong.contains(d) { "  (again) " } else { "  " };
+            let mark = if self.seen_wrong.contains(d) {
+                "  (again) "
+            } else {
+                "  "
+            };
             msg.push_str(&format!("{mark}{d}\n"));
         }
         self.seen_wrong.extend(diff.iter().cloned());
@@ -937,7 +1009,12 @@ impl Oracle {
 impl Drop for Oracle {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("oracle: seed {} ops {}; log:\n{}", self.seed, self.ops, self.log.join("\n"));
+            eprintln!(
+                "oracle: seed {} ops {}; log:\n{}",
+                self.seed,
+                self.ops,
+                self.log.join("\n")
+            );
         }
     }
 }
@@ -978,7 +1055,11 @@ fn churn_oracle() {
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
-        let deadline = if op == "daemon_restart" { SETTLE_RESTART } else { SETTLE };
+        let deadline = if op == "daemon_restart" {
+            SETTLE_RESTART
+        } else {
+            SETTLE
+        };
         let took = o.settle(deadline, op);
         let ms = took.map_or("-".into(), |d| d.as_millis().to_string());
         o.note(format!("  settled in {ms} ms"));
@@ -988,5 +1069,10 @@ fn churn_oracle() {
     }
     let summary = o.summary();
     println!("{summary}");
-    assert_eq!(o.wrong, 0, "{summary}\noperation log:\n{}", o.log.join("\n"));
+    assert_eq!(
+        o.wrong,
+        0,
+        "{summary}\noperation log:\n{}",
+        o.log.join("\n")
+    );
 }
