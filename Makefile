@@ -16,7 +16,7 @@ DESTDIR ?=
 BIN   = target/release/amux
 COMPL = target/completions
 
-.PHONY: all build completions test check fmt-check clippy bench install uninstall
+.PHONY: all build completions test soak check fmt-check clippy bench install uninstall
 
 all: build
 
@@ -34,6 +34,12 @@ test:
 	./.ci/setup-tools
 	./.ci/setup-agents
 	$(CARGO) test --locked
+
+# The churn oracle (tests/oracle.rs) for SOAK_SECONDS (default 30 min);
+# SOAK_SEED, ORACLE_OPS and ORACLE_KEEP_GOING=1 pass through.
+soak:
+	./.ci/setup-agents
+	SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(CARGO) test --locked --release --test oracle -- --nocapture
 
 fmt-check:
 	$(CARGO) fmt --check
