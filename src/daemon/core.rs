@@ -130,8 +130,14 @@ impl Daemon {
         self.store.borrow().record(id, &|e| self.render(e))
     }
 
-    /// The runner's `meta` event (first on every subscription).
-    pub fn on_meta(self: &Rc<Self>, id: &str, meta: &Value) {
+    /// The runner's `meta` event (first on every subscription). `false`
+    /// for a session already buried (a restarted daemon finding a runner
+    /// that lingers after its agent ended): its dead record stands, and
+    /// the runner is not followed.
+    pub fn on_meta(self: &Rc<Self>, id: &str, meta: &Value) -> bool {
+        if self.store.borrow().dead.contains_key(id) {
+            return false;
+        }
         let new = !self.store.borrow().live.contains_key(id);
         let roots = {
             let mut store = self.store.borrow_mut();
@@ -155,6 +161,7 @@ impl Daemon {
             self.apply(decisions);
         }
         self.publish(id);
+        true
     }
 
     /// A previous daemon's input bookkeeping for this session, if any.
@@ -167,9 +174,17 @@ impl Daemon {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
             entry.restore(saved.clone(), now);
         }
-        self.saved.borrow_mut().insert(id.to_string(), saved);
+        self.saved.borrow_mut().insert(id.to_string(), saved.clone());
         if pending {
             self.schedule_quiet(id, now, now + QUIET);
+        }
+        // What only the daemon had found (the runner replays the preload's
+        // and the launch line's file itself); the agent's own source
+        // corrects it at the next check if it moved on meanwhile.
+        if let (Some(file), Some(source @ (Source::AgentPidfile | Source::Procfd))) =
+            (saved.file, saved.source)
+        {
+            self.report(id, file, source);
         }
     }
 
@@ -614,8 +629,8 @@ impl Daemon {
 
     pub fn publish(&self, id: &str) {
         let Some((record, saved)) = self.store.borrow().live.get(id).map(|e| {
-            let file = self.engine.borrow().binding(id).map(|b| b.file.clone());
-            (self.render(e), e.input.saved(file.as_deref()))
+            let engine = self.engine.borrow();
+            (self.render(e), e.input.saved(engine.binding(id)))
         }) else {
             return;
         };

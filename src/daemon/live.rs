@@ -9,6 +9,7 @@
 //! and usually memory-backed), written when they change, read when the
 //! session's runner is found again, and removed when the session dies.
 
+use crate::attribution::Source;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::PathBuf;
@@ -21,8 +22,11 @@ pub struct Saved {
     pub consumed: bool,
     /// Turns the user has seen.
     pub read_upto: u64,
-    /// The file those counts are of.
+    /// The file those counts are of, and how it was learned: a file only
+    /// the daemon found (Claude's pidfile, Codex's fd) is not replayed by
+    /// the runner, and an agent that ended meanwhile can no longer show it.
     pub file: Option<PathBuf>,
+    pub source: Option<Source>,
 }
 
 fn path(id: &str) -> PathBuf {

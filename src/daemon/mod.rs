@@ -69,18 +69,24 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         ))
         .detach();
         ex.spawn(core::watch_roots(daemon.clone())).detach();
-        // SIGTERM/SIGINT/SIGHUP end the daemon cleanly: socket removed,
-        // so the next client starts a fresh one at once.
+        // SIGTERM/SIGINT end the daemon cleanly: socket removed, so the
+        // next client starts a fresh one at once. SIGHUP is taken and
+        // logged, not obeyed: a terminal that goes away (the one a daemon
+        // was started from, or any a runner held) must not stop it.
         let stop = async {
             use async_signal::{Signal, Signals};
             use futures_lite::StreamExt;
-            match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
-                Ok(mut signals) => {
-                    signals.next().await;
+            let Ok(mut signals) = Signals::new([Signal::Term, Signal::Int, Signal::Hup]) else {
+                return std::future::pending().await;
+            };
+            while let Some(Ok(signal)) = signals.next().await {
+                if signal == Signal::Hup {
+                    daemon.log("SIGHUP ignored");
+                    continue;
                 }
-                Err(_) => std::future::pending::<()>().await,
+                daemon.log(&format!("stopping on {signal:?}"));
+                break;
             }
-            daemon.log("stopping on a signal");
             Ok(())
         };
         futures_lite::future::or(runners::discover(daemon.clone()), stop).await

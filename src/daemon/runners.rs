@@ -95,7 +95,9 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
     if let Some(mut events) = connect(&sock).await {
         while let Ok(Some((event, data))) = events.next().await {
             let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-            on_event(&daemon, &id, &event, &data);
+            if !on_event(&daemon, &id, &event, &data) {
+                break;
+            }
         }
     }
     daemon.following.borrow_mut().remove(&id);
@@ -118,9 +120,10 @@ async fn connect(sock: &Path) -> Option<Events> {
     None
 }
 
-fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &Value) {
+/// `false`: stop following this runner.
+fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &Value) -> bool {
     match event {
-        "meta" => daemon.on_meta(id, data),
+        "meta" => return daemon.on_meta(id, data),
         "shim" => daemon.on_shim(id, data),
         "session_file" => {
             // The launch line's file (`pi --session F`) until the agent
@@ -141,4 +144,5 @@ fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &Value) {
         "activity" => daemon.on_activity(id),
         _ => {}
     }
+    true
 }

@@ -66,12 +66,13 @@ pub struct Held<'a> {
 
 impl InputState {
     /// What must outlive a daemon restart (see `live.rs`).
-    pub fn saved(&self, file: Option<&Path>) -> Saved {
+    pub fn saved(&self, binding: Option<&Binding>) -> Saved {
         Saved {
             pending: self.pending,
             consumed: self.consumed,
             read_upto: self.read_upto,
-            file: file.map(Path::to_path_buf),
+            file: binding.map(|b| b.file.clone()),
+            source: binding.map(|b| b.source),
         }
     }
 }
@@ -86,7 +87,7 @@ impl Entry {
         self.input.consumed = saved.consumed;
         self.input.read_upto = saved.read_upto;
         // Rebinding this file on replay is no switch: the counts hold.
-        self.derived_from = saved.file;
+        self.derived_from = saved.file.clone();
     }
 
     pub fn new(id: &str) -> Entry {
@@ -188,14 +189,14 @@ impl Entry {
     /// we knew of the old one no longer applies. Input still awaiting an
     /// answer is measured against the new file: an empty one will show
     /// the answer as its first ended turn; one that already shows a turn
-    /// (working or ended) answers for itself through `working`. What the
-    /// new file shows on arrival is on the user's screen: read.
+    /// (working or ended) answers for itself through `working`. None of
+    /// the new file's replies has been read here yet.
     pub fn switch_file(&mut self, new: &Derived) {
         self.last_conversation_id = None;
         if self.input.pending.is_some() {
             self.input.pending = (new.turns_ended == 0 && !new.working).then_some(0);
         }
-        self.input.read_upto = new.turns_ended;
+        self.input.read_upto = 0;
     }
 
     /// Takes a new derivation of the file; a turn that ended after the
@@ -203,6 +204,12 @@ impl Entry {
     pub fn set_derived(&mut self, derived: Derived) {
         if self.input.pending.is_some_and(|n| derived.turns_ended > n) {
             self.input.pending = None;
+        }
+        // Fewer turns than before: the file was rewritten and counted
+        // anew, so the counts we kept against it mean nothing now.
+        if derived.turns_ended < self.derived.turns_ended {
+            self.input.read_upto = 0;
+            self.input.pending = self.input.pending.map(|_| derived.turns_ended);
         }
         if derived.conversation_id.is_some() {
             self.last_conversation_id = derived.conversation_id.clone();
