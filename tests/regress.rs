@@ -9,8 +9,8 @@ use daemon::{append, holds, now_s, pi_file, pi_lines, pi_name, World};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::pty::Pty;
 
@@ -241,9 +241,9 @@ fn daemon_restart_never_guesses_for_preload_sessions() {
                     );
                 }
             }
-            let all_back = live.iter().all(|(id, file)| {
-                find(&records, id).is_some_and(|r| holds(&r, file, "shim"))
-            });
+            let all_back = live
+                .iter()
+                .all(|(id, file)| find(&records, id).is_some_and(|r| holds(&r, file, "shim")));
             if all_back && back_at.is_none() {
                 back_at = Some(start.elapsed());
             }
@@ -276,7 +276,9 @@ fn no_title_flicker_when_a_session_ends() {
         (&exits, &f1, "exits by itself"),
         (&killed, &f2, "killed by amux"),
     ] {
-        events.wait_for("its remove", |l| l["type"] == "remove" && l["id"] == id.as_str());
+        events.wait_for("its remove", |l| {
+            l["type"] == "remove" && l["id"] == id.as_str()
+        });
         let lines: Vec<Value> = events
             .lines()
             .into_iter()
@@ -335,7 +337,9 @@ fn wait_and_events_survive_a_daemon_kill() {
         );
     };
 
-    assert!(out(&w, &["send", &id, "second", "--enter"]).status.success());
+    assert!(out(&w, &["send", &id, "second", "--enter"])
+        .status
+        .success());
     let spawn = |args: &[&str]| -> Child {
         amux(&w, args)
             .stdout(Stdio::piped())
@@ -347,7 +351,9 @@ fn wait_and_events_survive_a_daemon_kill() {
     // any daemon); the reply comes 2.5 s later, after the restart.
     let mut waiter = spawn(&["wait", &id, "--until", "idle", "--timeout", "30"]);
     let events = Events::start(&w);
-    events.wait_for("the session in events", |l| l["session"]["id"] == id.as_str());
+    events.wait_for("the session in events", |l| {
+        l["session"]["id"] == id.as_str()
+    });
     std::thread::sleep(Duration::from_millis(300));
     assert!(
         waiter.try_wait().expect("try_wait").is_none(),
@@ -412,8 +418,11 @@ fn a_failed_turn_is_an_error() {
     let p2 = w.cwd("p2");
     let p3 = w.cwd("p3");
     let mut ids = Vec::new();
-    for (cwd, name, errors) in [(&p1, "0000-one", 1), (&p2, "0001-four", 4), (&p3, "0002-three", 3)]
-    {
+    for (cwd, name, errors) in [
+        (&p1, "0000-one", 1),
+        (&p2, "0001-four", 4),
+        (&p3, "0002-three", 3),
+    ] {
         let id = w.run(cwd, &["pi"]);
         let now = now_s();
         let file = pi_file(&w.pi_dir_for(cwd), name, now);
@@ -429,7 +438,10 @@ fn a_failed_turn_is_an_error() {
         ids.push(id);
     }
     for id in &ids[..2] {
-        let o = out(&w, &["wait", id, "--until", "idle", "--json", "--timeout", "10"]);
+        let o = out(
+            &w,
+            &["wait", id, "--until", "idle", "--json", "--timeout", "10"],
+        );
         assert_eq!(o.status.code(), Some(4), "wait on {id}: {}", err(&o));
         let rec: Value = serde_json::from_slice(&o.stdout).expect("wait --json prints the record");
         assert_eq!(rec["id"], id.as_str());
@@ -461,7 +473,9 @@ fn unread_clears_on_typing_and_on_attach() {
     // No newline: the stand-in never reads it as a command.
     let o = out(&w, &["send", &id, "x"]);
     assert!(o.status.success(), "send: {}", err(&o));
-    wait_rec(&w, &id, false, "read after typing", |r| r["unread"] == false);
+    wait_rec(&w, &id, false, "read after typing", |r| {
+        r["unread"] == false
+    });
 
     // A new reply: unread again; an attach alone reads it.
     append(&file, &user("more"));
