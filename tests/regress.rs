@@ -257,6 +257,13 @@ fn daemon_restart_never_guesses_for_preload_sessions() {
         assert_ne!(new, old, "round {round}: the same daemon answers");
         println!("round {round}: both back after {back_at:?}");
     }
+    // A guess shown between two polls would still be in the log.
+    assert!(
+        !w.log().is_empty(),
+        "no daemon log at {}",
+        w.state().display()
+    );
+    assert!(!w.log().contains("FALLBACK"), "log:\n{}", w.log());
 }
 
 /// Item 8: a dead session's events keep its title and file until `remove`.
