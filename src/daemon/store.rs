@@ -31,8 +31,9 @@ pub struct Entry {
     /// The runner's replay has been read: only then are its sources
     /// checked and guesses considered (a restart must not guess first).
     pub replayed: bool,
-    /// What the adapter's tracker derived, and from which file: a cache
-    /// of the followed file, reset when the session lets go of it.
+    /// What the adapter's tracker derived (a cache of the followed file,
+    /// reset when the session lets go of it), and the file the session's
+    /// input counts are of.
     pub derived: Derived,
     pub derived_from: Option<PathBuf>,
     pub input: InputState,
@@ -218,9 +219,9 @@ impl Entry {
     }
 
     /// The file is no longer this session's: nothing derived from it stays.
+    /// `derived_from` does: the next file bound is a switch from it.
     pub fn drop_derived(&mut self) {
         self.derived = Derived::default();
-        self.derived_from = None;
     }
 
     pub fn resume_command(&self, held: Held) -> Option<Vec<String>> {
