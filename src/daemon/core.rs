@@ -174,7 +174,9 @@ impl Daemon {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
             entry.restore(saved.clone(), now);
         }
-        self.saved.borrow_mut().insert(id.to_string(), saved.clone());
+        self.saved
+            .borrow_mut()
+            .insert(id.to_string(), saved.clone());
         if pending {
             self.schedule_quiet(id, now, now + QUIET);
         }
