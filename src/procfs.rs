@@ -12,7 +12,6 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// `O_ACCMODE` and its values, and `O_APPEND`, as printed (octal) in fdinfo.
 const O_ACCMODE: u32 = 0o3;
@@ -127,10 +126,13 @@ pub fn open_files(pid: u32) -> Vec<OpenFile> {
 }
 
 /// DESIGN §5.2 rule 5 (Codex): among the tree's fds, the `*.jsonl` files
-/// open for writing with `O_APPEND` that `accept` approves; newest (by file
-/// mtime) wins.
+/// open for writing with `O_APPEND` that `accept` approves; the newest
+/// opened wins (after `/new` Codex keeps the old rollout open too). That
+/// is the highest fd: the kernel hands out the lowest free one, so a later
+/// open gets a higher number unless an earlier fd was closed. Not the
+/// file's mtime: another session resumed on the old rollout writes it too.
 pub fn newest_append_writer(root_pid: u32, accept: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
-    let mut best: Option<(SystemTime, PathBuf)> = None;
+    let mut best: Option<(u32, PathBuf)> = None;
     for pid in descendants(root_pid) {
         for file in open_files(pid) {
             let jsonl = file.path.extension().is_some_and(|e| e == "jsonl");
@@ -138,11 +140,11 @@ pub fn newest_append_writer(root_pid: u32, accept: &dyn Fn(&Path) -> bool) -> Op
                 continue;
             }
             // A deleted file reads as "path (deleted)" and fails here.
-            let Ok(mtime) = fs::metadata(&file.path).and_then(|m| m.modified()) else {
+            if !file.path.exists() {
                 continue;
-            };
-            if best.as_ref().is_none_or(|(t, _)| mtime > *t) {
-                best = Some((mtime, file.path));
+            }
+            if best.as_ref().is_none_or(|(fd, _)| file.fd > *fd) {
+                best = Some((file.fd, file.path));
             }
         }
     }

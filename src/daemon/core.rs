@@ -8,6 +8,8 @@
 //! so subscribers see changes, not noise. Bound files are followed with a
 //! `Follower` (complete lines only) feeding the adapter's `Tracker`.
 
+mod ended;
+
 use super::follow::Follower;
 use super::log::Log;
 use super::store::{Entry, Held, Store};
@@ -193,8 +195,9 @@ impl Daemon {
     /// The runner's replay has been read: its hello and file are known,
     /// so its sources may be checked and, failing all, guesses made.
     pub fn on_ready(self: &Rc<Self>, id: &str) {
-        if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
-            entry.replayed = true;
+        match self.store.borrow_mut().live.get_mut(id) {
+            Some(entry) => entry.replayed = true,
+            None => return,
         }
         let input = Input::Replayed {
             sid: id.to_string(),
@@ -243,13 +246,15 @@ impl Daemon {
         self.apply(decisions);
     }
 
-    pub fn on_exit(&self, id: &str, data: &Value) {
+    /// The agent exited: the session is dead now, whether or not its
+    /// runner lingers a moment longer, so it leaves the live list at once
+    /// (a live listing never holds a dead session).
+    pub fn on_exit(self: &Rc<Self>, id: &str, data: &Value) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
             entry.exit_code = data["exit_code"].as_i64();
-            entry.alive = false;
             entry.exited_at = Some(crate::timefmt::now());
         }
-        self.publish(id);
+        self.runner_gone(id);
     }
 
     pub fn on_title(&self, id: &str, data: &Value) {
@@ -257,144 +262,6 @@ impl Daemon {
             entry.terminal_title = data["title"].as_str().map(str::to_string);
         }
         self.publish(id);
-    }
-
-    /// The runner is gone (stream ended, socket removed): DESIGN §5.2 rule 4.
-    /// The dead record is what the session was at its end — title, file,
-    /// source — and is published as it is, then removed from the live view:
-    /// subscribers never see it let go of its file first.
-    pub fn runner_gone(self: &Rc<Self>, id: &str) {
-        if !self.store.borrow().live.contains_key(id) {
-            return;
-        }
-        self.absorb_exit_file(id);
-        // Read what the agent wrote last before letting go of its file.
-        let held = self.engine.borrow().binding(id).map(|b| b.file.clone());
-        if let Some(file) = held {
-            self.file_changed(&file);
-        }
-        let Some(mut entry) = self.store.borrow_mut().live.remove(id) else {
-            return;
-        };
-        entry.alive = false;
-        entry.input.pending = None;
-        if entry.exited_at.is_none() {
-            entry.exited_at = Some(crate::timefmt::now());
-        }
-        let record = self.render(&entry);
-        let decisions = self.engine.borrow_mut().apply(
-            Input::Died {
-                sid: id.to_string(),
-            },
-            now_ms(),
-        );
-        self.apply(decisions);
-        self.bury(id, record);
-        let _ = self.engine.borrow_mut().forget(id);
-    }
-
-    /// Keeps a dead record: on disk (then the runner's exit file has done
-    /// its job), in the store, and told to subscribers.
-    fn bury(&self, id: &str, record: Value) {
-        match super::persist::save(&record) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(crate::paths::session_exit_file(id));
-            }
-            Err(e) => self.log(&format!("session {id}: cannot save its record: {e}")),
-        }
-        self.log(&format!("session {id}: ended"));
-        self.events.publish("session", &record.to_string());
-        self.events
-            .publish("remove", &serde_json::json!({ "id": id }).to_string());
-        self.published.borrow_mut().remove(id);
-        self.saved.borrow_mut().remove(id);
-        super::live::remove(id);
-        self.last_check.borrow_mut().remove(id);
-        self.last_guess.borrow_mut().remove(id);
-        self.store.borrow_mut().dead.insert(id.to_string(), record);
-    }
-
-    /// The runner's exit file, if it wrote one: its final `meta`.
-    fn read_exit_file(id: &str) -> Option<Value> {
-        let bytes = std::fs::read(crate::paths::session_exit_file(id)).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
-
-    /// Takes the exit status from the runner's exit file into the live
-    /// entry when its `exit` event was missed (the daemon was restarting,
-    /// or the socket went before the stream was read to its end).
-    fn absorb_exit_file(&self, id: &str) {
-        let Some(meta) = Self::read_exit_file(id) else {
-            return;
-        };
-        if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
-            if entry.exit_code.is_none() {
-                entry.exit_code = meta["exit_code"].as_i64();
-            }
-            if let Some(at) = meta["exited_at"].as_str() {
-                entry.exited_at.get_or_insert_with(|| at.to_string());
-            }
-        }
-    }
-
-    /// An exit file appeared, or was found at start. A live session takes
-    /// it when its runner goes; a dead record missing its status takes it
-    /// now; a session that ended while no daemon ran becomes a dead record.
-    pub fn exit_file_seen(self: &Rc<Self>, id: &str) {
-        if self.store.borrow().live.contains_key(id) {
-            return;
-        }
-        if crate::paths::session_socket(id).exists() {
-            // Its runner still lingers: following it ends in `runner_gone`.
-            return;
-        }
-        let Some(meta) = Self::read_exit_file(id) else {
-            return;
-        };
-        let known = self.store.borrow().dead.get(id).cloned();
-        let record = match known {
-            Some(mut record) => {
-                if !record["exit_code"].is_null() {
-                    let _ = std::fs::remove_file(crate::paths::session_exit_file(id));
-                    return;
-                }
-                record["exit_code"] = meta["exit_code"].clone();
-                record
-            }
-            None => self.record_from_meta(id, &meta),
-        };
-        self.bury(id, record);
-    }
-
-    /// A dead record for a session the daemon never saw alive, from its
-    /// runner's final `meta` and the file it held.
-    fn record_from_meta(&self, id: &str, meta: &Value) -> Value {
-        let mut entry = Entry::new(id);
-        entry.apply_meta(meta);
-        entry.alive = false;
-        let file = meta["session_file"].as_str().map(PathBuf::from);
-        let source = match meta["session_file_source"].as_str() {
-            Some("argv") => Source::Argv,
-            _ => Source::Shim,
-        };
-        let binding = file.map(|file| {
-            let mut followed = Followed {
-                follower: Follower::new(file.clone()),
-                tracker: Tracker::new(entry.kind, self.retries(&entry)),
-            };
-            read_new(&mut followed);
-            entry.set_derived(followed.tracker.derived().clone());
-            crate::attribution::Binding {
-                file,
-                source,
-                since: crate::timefmt::parse_epoch(&entry.started_at).unwrap_or(0) * 1000,
-            }
-        });
-        self.log(&format!("session {id}: ended while no daemon ran"));
-        entry.record(Held {
-            binding: binding.as_ref(),
-            last_file: binding.as_ref().map(|b| b.file.as_path()),
-        })
     }
 
     /// Applies the engine's decisions, then publishes each touched session
@@ -632,7 +499,7 @@ impl Daemon {
     pub fn publish(&self, id: &str) {
         let Some((record, saved)) = self.store.borrow().live.get(id).map(|e| {
             let engine = self.engine.borrow();
-            (self.render(e), e.input.saved(engine.binding(id)))
+            (self.render(e), e.saved(engine.binding(id)))
         }) else {
             return;
         };

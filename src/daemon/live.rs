@@ -11,6 +11,7 @@
 
 use crate::attribution::Source;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::io;
 use std::path::PathBuf;
 
@@ -27,6 +28,9 @@ pub struct Saved {
     /// the runner, and an agent that ended meanwhile can no longer show it.
     pub file: Option<PathBuf>,
     pub source: Option<Source>,
+    /// The runner's `meta` as first seen: what a dead record is made of
+    /// if the runner is killed while no daemon runs.
+    pub meta: Option<Value>,
 }
 
 fn path(id: &str) -> PathBuf {
@@ -51,4 +55,20 @@ pub fn load(id: &str) -> Option<Saved> {
 
 pub fn remove(id: &str) {
     let _ = std::fs::remove_file(path(id));
+}
+
+/// The ids of every session with saved state.
+pub fn ids() -> Vec<String> {
+    let dir = crate::paths::runtime_dir().join("daemon");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let id = name.strip_suffix(".json")?;
+            crate::id::is_valid(id).then(|| id.to_string())
+        })
+        .collect()
 }

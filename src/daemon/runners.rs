@@ -32,6 +32,10 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
     for entry in std::fs::read_dir(&dir)?.flatten() {
         found(&daemon, &entry.path());
     }
+    // Sessions a previous daemon followed whose runner is gone for good.
+    for id in super::live::ids() {
+        daemon.gone_unseen(&id);
+    }
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         ready.readable().await?;
@@ -79,7 +83,7 @@ fn id_with(path: &Path, ext: &str) -> Option<String> {
 
 fn found(daemon: &Rc<Daemon>, path: &Path) {
     if let Some(id) = id_with(path, "exit") {
-        return daemon.exit_file_seen(&id);
+        return daemon.gone_unseen(&id);
     }
     let Some(id) = session_id(path) else { return };
     if !daemon.following.borrow_mut().insert(id.clone()) {
@@ -103,13 +107,16 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
     daemon.following.borrow_mut().remove(&id);
     daemon.runner_gone(&id);
     crate::paths::remove_if_stale(&sock);
-    // A runner that ended before we could follow it left its exit file.
-    daemon.exit_file_seen(&id);
+    // A runner that ended before we could follow it left its exit file
+    // (or was killed, and only a previous daemon's state tells of it).
+    daemon.gone_unseen(&id);
 }
 
-/// A socket shows up at `bind`, a moment before `listen`: retry briefly.
+/// A socket shows up at `bind`, a moment before `listen`: retry briefly
+/// (runners listen before their agent starts, so a refusal that lasts is
+/// a dead runner's socket).
 async fn connect(sock: &Path) -> Option<Events> {
-    for _ in 0..50 {
+    for _ in 0..10 {
         match Events::open(sock, "/events").await {
             Ok(events) => return Some(events),
             Err(_) if sock.exists() => Timer::after(Duration::from_millis(20)).await,
@@ -137,7 +144,11 @@ fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &Value) -> bool {
             }
         }
         "ready" => daemon.on_ready(id),
-        "exit" => daemon.on_exit(id, data),
+        "exit" => {
+            // Buried now: nothing the runner says after this matters.
+            daemon.on_exit(id, data);
+            return false;
+        }
         "title" => daemon.on_title(id, data),
         "input" => daemon.input(id, data["enter"] == true),
         "attach" => daemon.on_attach(id, data),

@@ -38,6 +38,8 @@ pub struct Entry {
     pub derived_from: Option<PathBuf>,
     pub input: InputState,
     pub last_conversation_id: Option<String>,
+    /// The runner's first `meta`, kept for `live.rs`.
+    pub runner_meta: Option<Value>,
 }
 
 /// What input sent to the session means for its state (DESIGN §7).
@@ -65,20 +67,19 @@ pub struct Held<'a> {
     pub last_file: Option<&'a Path>,
 }
 
-impl InputState {
+impl Entry {
     /// What must outlive a daemon restart (see `live.rs`).
     pub fn saved(&self, binding: Option<&Binding>) -> Saved {
         Saved {
-            pending: self.pending,
-            consumed: self.consumed,
-            read_upto: self.read_upto,
+            pending: self.input.pending,
+            consumed: self.input.consumed,
+            read_upto: self.input.read_upto,
             file: binding.map(|b| b.file.clone()),
             source: binding.map(|b| b.source),
+            meta: self.runner_meta.clone(),
         }
     }
-}
 
-impl Entry {
     /// Takes back what a previous daemon saved; the pending input (if any)
     /// counts from now for its quiet check.
     pub fn restore(&mut self, saved: Saved, now: Instant) {
@@ -110,11 +111,13 @@ impl Entry {
             derived_from: None,
             input: InputState::default(),
             last_conversation_id: None,
+            runner_meta: None,
         }
     }
 
     /// Takes the runner's `/meta` snapshot.
     pub fn apply_meta(&mut self, meta: &Value) {
+        self.runner_meta.get_or_insert_with(|| meta.clone());
         let text = |k: &str| meta[k].as_str().map(str::to_string);
         self.kind = serde_json::from_value(meta["kind"].clone()).unwrap_or(Kind::Shell);
         self.command = super::strings(&meta["command"]);

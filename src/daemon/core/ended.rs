@@ -1,0 +1,188 @@
+//! How sessions end: DESIGN §5.2 rule 4, and the records that must
+//! survive whatever the daemon was doing at the time.
+//!
+//! A session ends when its agent exits (the runner's `exit` event), when
+//! its runner's stream ends or its socket goes, or — found at a daemon's
+//! start — when it ended while no daemon ran. In every case the dead
+//! record is what the session was at its end (title, file, source, exit
+//! status), published once and then removed from the live view, saved to
+//! the state dir, and only then are the runner's exit file and the
+//! daemon's own live state for it deleted: until the record is safe, the
+//! next daemon can still rebuild it from them. A runner writes
+//! `<id>.exit` (its final `meta`) before its socket goes; a runner that was
+//! SIGKILLed writes nothing, and then the daemon's saved live state (the
+//! runner's first `meta`, the file) makes a record with an unknown exit
+//! status.
+
+use super::{now_ms, read_new, Daemon, Followed};
+use crate::adapters::Tracker;
+use crate::attribution::{Binding, Input, Source};
+use crate::daemon::follow::Follower;
+use crate::daemon::live;
+use crate::daemon::store::{Entry, Held};
+use crate::paths;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+impl Daemon {
+    /// The runner is gone (stream ended, socket removed) or its agent
+    /// exited: the session is dead.
+    pub fn runner_gone(self: &Rc<Self>, id: &str) {
+        if !self.store.borrow().live.contains_key(id) {
+            return;
+        }
+        self.absorb_exit_file(id);
+        // Read what the agent wrote last before letting go of its file.
+        let held = self.engine.borrow().binding(id).map(|b| b.file.clone());
+        if let Some(file) = held {
+            self.file_changed(&file);
+        }
+        let Some(mut entry) = self.store.borrow_mut().live.remove(id) else {
+            return;
+        };
+        entry.alive = false;
+        entry.input.pending = None;
+        if entry.exited_at.is_none() {
+            entry.exited_at = Some(crate::timefmt::now());
+        }
+        let record = self.render(&entry);
+        let decisions = self.engine.borrow_mut().apply(
+            Input::Died {
+                sid: id.to_string(),
+            },
+            now_ms(),
+        );
+        self.apply(decisions);
+        self.bury(id, record);
+        let _ = self.engine.borrow_mut().forget(id);
+    }
+
+    /// Keeps a dead record: on disk (then what the next daemon would have
+    /// rebuilt it from goes), in the store, and told to subscribers.
+    fn bury(&self, id: &str, record: Value) {
+        match crate::daemon::persist::save(&record) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(paths::session_exit_file(id));
+                live::remove(id);
+            }
+            Err(e) => self.log(&format!("session {id}: cannot save its record: {e}")),
+        }
+        self.log(&format!("session {id}: ended"));
+        self.events.publish("session", &record.to_string());
+        self.events
+            .publish("remove", &serde_json::json!({ "id": id }).to_string());
+        self.published.borrow_mut().remove(id);
+        self.saved.borrow_mut().remove(id);
+        self.last_check.borrow_mut().remove(id);
+        self.last_guess.borrow_mut().remove(id);
+        self.store.borrow_mut().dead.insert(id.to_string(), record);
+    }
+
+    /// The runner's exit file, if it wrote one: its final `meta`.
+    fn read_exit_file(id: &str) -> Option<Value> {
+        let bytes = std::fs::read(paths::session_exit_file(id)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Takes the exit status from the runner's exit file into the live
+    /// entry when its `exit` event was missed (the daemon was restarting,
+    /// or the socket went before the stream was read to its end).
+    fn absorb_exit_file(&self, id: &str) {
+        let Some(meta) = Self::read_exit_file(id) else {
+            return;
+        };
+        if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
+            if entry.exit_code.is_none() {
+                entry.exit_code = meta["exit_code"].as_i64();
+            }
+            if let Some(at) = meta["exited_at"].as_str() {
+                entry.exited_at.get_or_insert_with(|| at.to_string());
+            }
+        }
+    }
+
+    /// A session whose runner is gone without the daemon seeing it go: its
+    /// exit file appeared, or a daemon starting found its exit file or its
+    /// saved live state with no runner behind it. A live session takes the
+    /// exit file when its runner goes; a dead record missing its status
+    /// takes it now; otherwise it becomes a dead record.
+    pub fn gone_unseen(self: &Rc<Self>, id: &str) {
+        if self.store.borrow().live.contains_key(id) || paths::session_socket(id).exists() {
+            // Its runner still runs or lingers: following it ends it.
+            return;
+        }
+        let exit = Self::read_exit_file(id);
+        let saved = live::load(id);
+        if exit.is_none() && saved.is_none() {
+            return;
+        }
+        let known = self.store.borrow().dead.get(id).cloned();
+        let record = match known {
+            Some(mut record) => {
+                let code = exit.as_ref().map(|m| m["exit_code"].clone());
+                match code.filter(|c| !c.is_null() && record["exit_code"].is_null()) {
+                    Some(code) => record["exit_code"] = code,
+                    None => {
+                        let _ = std::fs::remove_file(paths::session_exit_file(id));
+                        live::remove(id);
+                        return;
+                    }
+                }
+                record
+            }
+            None => match self.record_unseen(id, exit, saved) {
+                Some(record) => record,
+                None => return live::remove(id),
+            },
+        };
+        self.bury(id, record);
+    }
+
+    /// A dead record for a session that ended while no daemon watched:
+    /// from its runner's final `meta` (or, without one, the first `meta`
+    /// a daemon kept, with the exit status unknown) and the file it held.
+    fn record_unseen(
+        &self,
+        id: &str,
+        exit: Option<Value>,
+        saved: Option<live::Saved>,
+    ) -> Option<Value> {
+        let (exit_known, mut meta) = match exit {
+            Some(meta) => (true, meta),
+            None => (false, saved.as_ref()?.meta.clone()?),
+        };
+        if !exit_known {
+            meta["exit_code"] = Value::Null;
+        }
+        let mut entry = Entry::new(id);
+        entry.apply_meta(&meta);
+        entry.alive = false;
+        let from_runner = meta["session_file"].as_str().map(|f| {
+            let source = match meta["session_file_source"].as_str() {
+                Some("argv") => Source::Argv,
+                _ => Source::Shim,
+            };
+            (PathBuf::from(f), source)
+        });
+        let from_daemon = saved.and_then(|s| Some((s.file?, s.source?)));
+        let binding = from_daemon.or(from_runner).map(|(file, source)| {
+            let mut followed = Followed {
+                follower: Follower::new(file.clone()),
+                tracker: Tracker::new(entry.kind, self.retries(&entry)),
+            };
+            read_new(&mut followed);
+            entry.set_derived(followed.tracker.derived().clone());
+            Binding {
+                file,
+                source,
+                since: crate::timefmt::parse_epoch(&entry.started_at).unwrap_or(0) * 1000,
+            }
+        });
+        self.log(&format!("session {id}: ended while no daemon watched"));
+        Some(entry.record(Held {
+            binding: binding.as_ref(),
+            last_file: binding.as_ref().map(|b| b.file.as_path()),
+        }))
+    }
+}
