@@ -246,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn newest_append_writer_prefers_latest_mtime() {
+    fn newest_append_writer_prefers_the_latest_opened() {
         let dir = Scratch::new("newest");
         let open = |name: &str| {
             let path = dir.0.join(name);
@@ -260,19 +260,21 @@ mod tests {
         let (old, old_f) = open("old.jsonl");
         let (new, new_f) = open("new.jsonl");
         let (_other, _other_f) = open("not-a-session.log");
-        let now = SystemTime::now();
-        old_f
-            .set_modified(now - std::time::Duration::from_secs(60))
-            .unwrap();
-        new_f.set_modified(now).unwrap();
+        assert!(new_f.as_raw_fd() > old_f.as_raw_fd());
         let accept = |p: &Path| p.starts_with(&dir.0);
         assert_eq!(
             newest_append_writer(std::process::id(), &accept),
             Some(new.clone())
         );
+        // Someone else writing the old one (a second session resumed on
+        // it) does not make it this process's conversation again.
+        let now = std::time::SystemTime::now();
         new_f
             .set_modified(now - std::time::Duration::from_secs(120))
             .unwrap();
+        old_f.set_modified(now).unwrap();
+        assert_eq!(newest_append_writer(std::process::id(), &accept), Some(new));
+        drop(new_f);
         assert_eq!(newest_append_writer(std::process::id(), &accept), Some(old));
     }
 
