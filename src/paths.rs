@@ -21,8 +21,10 @@ fn env_path(name: &str) -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// `$HOME`; without one, our own runtime directory stands in (never `/`,
+/// which would put our state in `/.local/state`).
 fn home() -> PathBuf {
-    env_path("HOME").unwrap_or_else(|| PathBuf::from("/"))
+    env_path("HOME").unwrap_or_else(|| runtime_dir().join("home"))
 }
 
 /// `$AMUX_RUNTIME_DIR`, else `$XDG_RUNTIME_DIR/amux`, else `/tmp/amux-<uid>`.
@@ -78,6 +80,23 @@ pub fn ensure_runtime() -> io::Result<PathBuf> {
     ensure_private_dir(&runtime)?;
     ensure_private_dir(&runtime.join("sessions"))?;
     Ok(runtime)
+}
+
+/// Creates `dir` (and missing parents) 0700, and closes an existing one of
+/// ours that group or others could enter: state and cache hold the user's
+/// prompts (titles), command lines and conversation paths.
+pub fn ensure_own_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    match DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    let meta = fs::metadata(dir)?;
+    if meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// Creates `dir` 0700 if missing, then refuses it unless we own it and
@@ -179,22 +198,15 @@ pub fn read_untrusted(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     Ok(data)
 }
 
-pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    write_atomic_mode(path, data, 0o666)
-}
-
-/// `write_atomic` for a file only we may read (mode 0600 from creation,
-/// so it is never readable by others, not even as the temp file).
+/// Writes `path` atomically (a temp file beside it, fsync, rename) for
+/// only us to read: mode 0600 from creation, so not even the temp file is
+/// readable by others. A failed write (a full disk) leaves no temp file.
 pub fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
-    write_atomic_mode(path, data, 0o600)
-}
-
-fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
-        ".{}.{}.tmp",
+        "{TEMP_PREFIX}{}.{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
         std::process::id()
     ));
@@ -202,14 +214,43 @@ fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         .write(true)
         .create(true)
         .truncate(true)
-        .mode(mode)
+        .mode(0o600)
         .open(&tmp)?;
-    file.write_all(data)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, path).inspect_err(|_| {
+    let written = file
+        .write_all(data)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&tmp, path));
+    if written.is_err() {
         let _ = fs::remove_file(&tmp);
-    })
+    }
+    written
+}
+
+/// How our temp files start (`.<name>.<pid>.tmp`).
+pub const TEMP_PREFIX: &str = ".";
+
+/// Removes temp files a killed writer left in `dir` (`.<name>.<pid>.tmp`
+/// whose writer is gone).
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX)?.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let pid = rest.rsplit('.').next().and_then(|p| p.parse::<i32>().ok());
+        let alive = pid
+            .and_then(rustix::process::Pid::from_raw)
+            .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+        if !alive || pid == Some(std::process::id() as i32) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]

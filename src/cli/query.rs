@@ -31,6 +31,7 @@ pub fn ls(all: bool, as_json: bool) -> Result<ExitCode> {
     }
     let records: Vec<Value> = serde_json::from_slice(&resp.body)
         .map_err(|e| Error::Failed(format!("bad answer from the daemon: {e}")))?;
+    warn_from_daemon();
     if as_json {
         print_json(&Value::Array(records))?;
         return Ok(ExitCode::SUCCESS);
@@ -64,6 +65,20 @@ pub fn ls(all: bool, as_json: bool) -> Result<ExitCode> {
     }
     out.flush().map_err(stdout_error)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the daemon wants the user told (records it cannot save), one line
+/// each on stderr.
+fn warn_from_daemon() {
+    let Ok(resp) = daemon_request("GET", "/v1/health", b"") else {
+        return;
+    };
+    let health: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    for warning in health["warnings"].as_array().into_iter().flatten() {
+        if let Some(text) = warning.as_str() {
+            eprintln!("amux: warning: {text}");
+        }
+    }
 }
 
 fn row(record: &Value) -> [String; 6] {

@@ -40,8 +40,10 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         return Reply::Done(Response::method_not_allowed(allow));
     }
     Reply::Done(match parts.as_slice() {
-        ["v1", "health"] => Response::json(200, &json!({"ok": true, "pid": std::process::id()})),
+        ["v1", "health"] => Response::json(200, &health(daemon)),
         ["v1", "sessions"] => {
+            super::runners::sync_exits(daemon);
+            daemon.retry_saves();
             let all = req.query_param("all").is_some_and(|v| v != "0");
             Response::json(200, &Value::Array(daemon.records(all)))
         }
@@ -57,6 +59,23 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         _ => Response::error(404, "no such path"),
     })
 }
+
+/// What `/v1/health` answers: who we are, what protocol we speak, and
+/// what the user should be told (records that cannot be saved).
+fn health(daemon: &Daemon) -> Value {
+    let warnings: Vec<String> = daemon.state_warning.borrow().iter().cloned().collect();
+    json!({
+        "ok": true,
+        "pid": std::process::id(),
+        "version": env!("CARGO_PKG_VERSION"),
+        "protocol": PROTOCOL,
+        "warnings": warnings,
+    })
+}
+
+/// The version of the daemon socket's API (amux-protocol(7)); it changes
+/// when a client of an older amux would misread an answer.
+pub const PROTOCOL: u32 = 1;
 
 fn resolve(daemon: &Daemon, key: &str) -> Result<String, Response> {
     match daemon.store.borrow().lookup(key) {

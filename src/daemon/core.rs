@@ -50,6 +50,9 @@ pub struct Daemon {
     /// Sessions with a deferred (throttled) source check pending.
     pub scheduled: RefCell<HashSet<String>>,
     published: RefCell<HashMap<String, String>>,
+    /// Dead records not yet on disk, and why (see `ended.rs`).
+    unsaved: RefCell<std::collections::BTreeSet<String>>,
+    pub state_warning: RefCell<Option<String>>,
     /// The input state last saved for each live session (see `live.rs`).
     saved: RefCell<HashMap<String, super::live::Saved>>,
     pub following: RefCell<HashSet<String>>,
@@ -101,6 +104,8 @@ impl Daemon {
             scheduled: RefCell::new(HashSet::new()),
             published: RefCell::new(HashMap::new()),
             saved: RefCell::new(HashMap::new()),
+            unsaved: RefCell::new(Default::default()),
+            state_warning: RefCell::new(None),
             following: RefCell::new(HashSet::new()),
         }))
     }

@@ -12,13 +12,19 @@ pub struct Log {
 
 impl Log {
     pub fn open() -> Log {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let dir = crate::paths::state_dir();
-        let _ = std::fs::create_dir_all(&dir);
+        let _ = crate::paths::ensure_own_dir(&dir);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(dir.join("daemon.log"))
             .ok();
+        // A log an older amux made world-readable is closed now.
+        if let Some(f) = &file {
+            let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
         Log { file }
     }
 

@@ -18,14 +18,17 @@ pub fn save(record: &Value) -> io::Result<()> {
         .as_str()
         .filter(|id| crate::id::is_valid(id))
         .ok_or_else(|| io::Error::other("record without a valid id"))?;
-    std::fs::create_dir_all(dir())?;
+    crate::paths::ensure_own_dir(&crate::paths::state_dir())?;
+    crate::paths::ensure_own_dir(&dir())?;
     let mut bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    crate::paths::write_atomic(&dir().join(format!("{id}.json")), &bytes)
+    crate::paths::write_private(&dir().join(format!("{id}.json")), &bytes)
 }
 
-/// Every readable record; unreadable or foreign files are skipped.
+/// Every readable record; unreadable or foreign files are skipped, and
+/// temp files of a save that was killed are removed.
 pub fn load() -> BTreeMap<String, Value> {
+    crate::paths::remove_stale_temps(&dir());
     let mut out = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(dir()) else {
         return out;

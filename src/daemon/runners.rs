@@ -55,6 +55,8 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
             {
                 if let Some(id) = session_id(&path) {
                     daemon.runner_gone(&id);
+                    // One that ended before we followed it left an exit file.
+                    daemon.gone_unseen(&id);
                 }
             } else {
                 found(&daemon, &path);
@@ -63,6 +65,25 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
         if overflow {
             for entry in std::fs::read_dir(&dir)?.flatten() {
                 found(&daemon, &entry.path());
+            }
+        }
+    }
+}
+
+/// Buries every session whose exit file is there but whose end we have
+/// not seen yet: a listing right after a short foreground `amux run`
+/// must not wait for inotify to tell us.
+pub fn sync_exits(daemon: &Rc<Daemon>) {
+    let Ok(entries) = std::fs::read_dir(crate::paths::sessions_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if let Some(id) = id_with(&entry.path(), "exit") {
+            let store = daemon.store.borrow();
+            let unseen = !store.dead.contains_key(&id);
+            drop(store);
+            if unseen {
+                daemon.gone_unseen(&id);
             }
         }
     }

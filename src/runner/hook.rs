@@ -36,8 +36,8 @@ pub fn materialise(runtime: &Path) -> io::Result<PathBuf> {
     if identical(&path) {
         return Ok(path);
     }
-    std::fs::create_dir_all(&dir)?;
-    paths::write_atomic(&path, SOURCE.as_bytes())?;
+    paths::ensure_own_dir(&dir)?;
+    paths::write_private(&path, SOURCE.as_bytes())?;
     Ok(path)
 }
 

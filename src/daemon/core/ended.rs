@@ -61,14 +61,8 @@ impl Daemon {
     /// Keeps a dead record: on disk (then what the next daemon would have
     /// rebuilt it from goes), in the store, and told to subscribers.
     fn bury(&self, id: &str, record: Value) {
-        match crate::daemon::persist::save(&record) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(paths::session_exit_file(id));
-                live::remove(id);
-            }
-            Err(e) => self.log(&format!("session {id}: cannot save its record: {e}")),
-        }
         self.log(&format!("session {id}: ended"));
+        self.save_dead(id, &record);
         self.events.publish("session", &record.to_string());
         self.events
             .publish("remove", &serde_json::json!({ "id": id }).to_string());
@@ -77,6 +71,53 @@ impl Daemon {
         self.last_check.borrow_mut().remove(id);
         self.last_guess.borrow_mut().remove(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
+        self.retry_saves();
+    }
+
+    /// Saves a dead record; once it is on disk, what it was rebuilt from
+    /// goes. A record that cannot be saved (a full disk, a read-only state
+    /// dir) is kept in memory, retried at the next save or listing, and
+    /// the failure shown to `amux ls` until it clears.
+    fn save_dead(&self, id: &str, record: &Value) -> bool {
+        match crate::daemon::persist::save(record) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(paths::session_exit_file(id));
+                live::remove(id);
+                self.unsaved.borrow_mut().remove(id);
+                true
+            }
+            Err(e) => {
+                let first = self.unsaved.borrow().is_empty();
+                self.unsaved.borrow_mut().insert(id.to_string());
+                let warning = format!(
+                    "cannot save session records in {}: {e}; kept in memory only",
+                    paths::state_dir().display()
+                );
+                if first {
+                    self.log(&warning);
+                }
+                *self.state_warning.borrow_mut() = Some(warning);
+                false
+            }
+        }
+    }
+
+    /// Tries again to save the records that could not be saved.
+    pub fn retry_saves(&self) {
+        let ids: Vec<String> = self.unsaved.borrow().iter().cloned().collect();
+        for id in ids {
+            let record = self.store.borrow().dead.get(&id).cloned();
+            match record {
+                Some(record) if !self.save_dead(&id, &record) => return,
+                Some(_) => {}
+                None => {
+                    self.unsaved.borrow_mut().remove(&id);
+                }
+            }
+        }
+        if self.state_warning.borrow_mut().take().is_some() {
+            self.log("session records are saved again");
+        }
     }
 
     /// The runner's exit file, if it wrote one: its final `meta`.
