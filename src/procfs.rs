@@ -100,6 +100,23 @@ pub fn descendants(pid: u32) -> Vec<u32> {
     tree
 }
 
+/// Every process (other than us) with `path` open: who still holds a
+/// terminal after its session's leader is gone. Walks all of `/proc`:
+/// call it off the executor.
+pub fn holders(path: &Path) -> Vec<u32> {
+    let me = std::process::id();
+    numeric_entries(Path::new("/proc"))
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            let fds = numeric_entries(Path::new(&format!("/proc/{pid}/fd")));
+            fds.iter().any(|fd| {
+                fs::read_link(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|l| l == path)
+            })
+        })
+        .collect()
+}
+
 /// The files `pid` has open (sockets, pipes and other non-paths skipped).
 pub fn open_files(pid: u32) -> Vec<OpenFile> {
     let mut files = Vec::new();

@@ -1,7 +1,8 @@
 //! The runner's exit sequence, once the child's status is known.
 //!
 //! `drain` lets the PTY reader finish (EOF, or output quiet for
-//! `DRAIN_QUIET`: a grandchild may hold the terminal forever). `finish`
+//! `DRAIN_QUIET`, or `DRAIN_MAX` at most: a grandchild may hold the
+//! terminal forever); `hang_up` then ends whatever still holds it. `finish`
 //! then goes in a fixed order: record the exit, write `<id>.exit` (the
 //! final `/meta`, 0600, atomically) so the status survives whatever
 //! happens to the socket, publish `exit` and end every stream, restore the
@@ -9,6 +10,13 @@
 //! the socket only after that, so the `.exit` file always exists first.
 
 use super::{exit_code, exit_of, Runner, DRAIN_QUIET, LINGER};
+use std::os::unix::ffi::OsStrExt;
+
+/// The longest a runner waits for its terminal to go quiet after the agent
+/// exited.
+const DRAIN_MAX: Duration = Duration::from_secs(1);
+/// How long leftovers on the terminal have to leave after their hangup.
+const HANGUP_GRACE: Duration = Duration::from_millis(300);
 use crate::term::RawMode;
 use async_io::Timer;
 use blocking::Unblock;
@@ -18,20 +26,47 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-/// Waits for the reader to see EOF, or for output to go quiet.
+/// Waits for the reader to see EOF, for output to go quiet, or at most
+/// `DRAIN_MAX`: a grandchild that left the agent's session may hold the
+/// terminal and write to it forever. `true` when the terminal was closed
+/// by all (EOF); otherwise someone still holds it.
 pub async fn drain(
     runner: &Runner,
     reader: async_executor::Task<Option<Unblock<File>>>,
-) -> Option<Unblock<File>> {
+) -> (Option<Unblock<File>>, bool) {
     let quiet = async {
+        let end = Instant::now() + DRAIN_MAX;
         loop {
             Timer::after(Duration::from_millis(20)).await;
-            if runner.last_output.get().elapsed() >= DRAIN_QUIET {
-                return None;
+            if runner.last_output.get().elapsed() >= DRAIN_QUIET || Instant::now() >= end {
+                return (None, false);
             }
         }
     };
-    futures_lite::future::or(reader, quiet).await
+    futures_lite::future::or(async { (reader.await, true) }, quiet).await
+}
+
+/// What is left on the terminal after the agent exited (a daemonised
+/// grandchild) gets the hangup a closing terminal would give it, then
+/// SIGKILL if it is still there: the session is over, and nothing may
+/// keep writing to a terminal nobody reads.
+pub async fn hang_up(runner: &Runner) {
+    let Ok(name) = rustix::pty::ptsname(runner.controller.get_ref(), Vec::new()) else {
+        return;
+    };
+    let pts = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name.as_bytes()));
+    blocking::unblock(move || {
+        use rustix::process::{kill_process, Pid, Signal};
+        let signal = |pids: &[u32], signal: Signal| {
+            for pid in pids.iter().filter_map(|&p| Pid::from_raw(p as i32)) {
+                let _ = kill_process(pid, signal);
+            }
+        };
+        signal(&crate::procfs::holders(&pts), Signal::HUP);
+        std::thread::sleep(HANGUP_GRACE);
+        signal(&crate::procfs::holders(&pts), Signal::KILL);
+    })
+    .await
 }
 
 /// The exit sequence: write `<id>.exit`, publish `exit`, end every

@@ -95,7 +95,10 @@ pub async fn main(
     let status = blocking::unblock(move || child.wait())
         .await
         .context(|| "waiting for the agent".into())?;
-    let stdout = drain(&runner, reader).await;
+    let (stdout, closed) = drain(&runner, reader).await;
+    if !closed {
+        super::exit::hang_up(&runner).await;
+    }
     Ok(finish(&runner, status, raw, stdout, detached).await)
 }
 
