@@ -116,6 +116,7 @@ impl Daemon {
 
     fn add_root(&self, root: &Path) {
         if root.is_absolute() && self.roots.borrow_mut().insert(root.to_path_buf()) {
+            self.log(&format!("watching {}", root.display()));
             let _ = self.roots_tx.try_send(root.to_path_buf());
         }
     }
@@ -334,8 +335,13 @@ impl Daemon {
             });
             followed.tracker.derived().clone()
         };
+        // A bound file is followed wherever it really lives: outside every
+        // root, or under one through a symlinked directory (which the tree
+        // walk does not enter), its directory gets a watch of its own.
         if let Some(dir) = file.parent() {
-            if !self.roots.borrow().iter().any(|r| dir.starts_with(r)) {
+            let outside = !self.roots.borrow().iter().any(|r| dir.starts_with(r));
+            let linked = std::fs::canonicalize(dir).is_ok_and(|real| real != dir);
+            if outside || linked {
                 self.add_root(dir);
             }
         }
