@@ -63,7 +63,7 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
 /// What `/v1/health` answers: who we are, what protocol we speak, and
 /// what the user should be told (records that cannot be saved).
 fn health(daemon: &Daemon) -> Value {
-    let warnings: Vec<String> = daemon.state_warning.borrow().iter().cloned().collect();
+    let warnings: Vec<String> = daemon.warnings.borrow().values().cloned().collect();
     json!({
         "ok": true,
         "pid": std::process::id(),

@@ -52,7 +52,8 @@ pub struct Daemon {
     published: RefCell<HashMap<String, String>>,
     /// Dead records not yet on disk, and why (see `ended.rs`).
     unsaved: RefCell<std::collections::BTreeSet<String>>,
-    pub state_warning: RefCell<Option<String>>,
+    /// What the user must be told (`/v1/health`, `amux ls`), by topic.
+    pub warnings: RefCell<std::collections::BTreeMap<&'static str, String>>,
     /// The input state last saved for each live session (see `live.rs`).
     saved: RefCell<HashMap<String, super::live::Saved>>,
     pub following: RefCell<HashSet<String>>,
@@ -105,7 +106,7 @@ impl Daemon {
             published: RefCell::new(HashMap::new()),
             saved: RefCell::new(HashMap::new()),
             unsaved: RefCell::new(Default::default()),
-            state_warning: RefCell::new(None),
+            warnings: RefCell::new(Default::default()),
             following: RefCell::new(HashSet::new()),
         }))
     }
@@ -525,6 +526,20 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// Says once (log and `amux ls`) that the inotify watch limit left some
+    /// directories unwatched, and how to raise it.
+    fn note_watch_limit(&self, watcher: &TreeWatcher) {
+        if !watcher.limited() || self.warnings.borrow().contains_key("watches") {
+            return;
+        }
+        let warning = "the inotify watch limit is reached: some session directories are \
+                       not watched and their sessions may not change state; raise it with \
+                       'sysctl fs.inotify.max_user_watches=524288'"
+            .to_string();
+        self.log(&warning);
+        self.warnings.borrow_mut().insert("watches", warning);
+    }
+
     /// Saves a session's input state when it changed since the last save.
     fn save_input(&self, id: &str, saved: super::live::Saved) {
         let mut last = self.saved.borrow_mut();
@@ -559,10 +574,16 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
     let mut watcher = match TreeWatcher::new(roots) {
         Ok(w) => w,
         Err(e) => {
-            daemon.log(&format!("cannot watch session roots: {e}"));
+            let warning = format!(
+                "cannot watch the agents' session files ({e}): states will not change; \
+                 raise fs.inotify.max_user_instances (sysctl) and restart the daemon"
+            );
+            daemon.log(&warning);
+            daemon.warnings.borrow_mut().insert("inotify", warning);
             return;
         }
     };
+    daemon.note_watch_limit(&watcher);
     let start = now_ms() / 1000;
     for path in watcher.scan() {
         let mtime = std::fs::metadata(&path)
@@ -593,6 +614,7 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
         match next {
             Next::Root(root) => {
                 let _ = watcher.add_root(root);
+                daemon.note_watch_limit(&watcher);
             }
             Next::Batch(Err(e)) => {
                 daemon.log(&format!("session-root watcher failed: {e}"));

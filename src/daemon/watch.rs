@@ -101,6 +101,11 @@ fn is_jsonl(name: &OsStr) -> bool {
     name.as_bytes().ends_with(b".jsonl")
 }
 
+/// The per-user inotify watch limit (`ENOSPC` from `inotify_add_watch`).
+fn over_limit(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(28)
+}
+
 /// Errors that only mean "this directory is not there (any more)".
 fn tolerable(err: &io::Error) -> bool {
     use io::ErrorKind::*;
@@ -136,6 +141,9 @@ pub struct TreeWatcher {
     roots: Vec<PathBuf>,
     dirs: HashMap<WatchDescriptor, Dir>,
     buf: Vec<u8>,
+    /// A directory could not be watched for the watch limit: what fits is
+    /// watched, the rest is retried at the next overflow rescan.
+    limited: bool,
 }
 
 impl TreeWatcher {
@@ -149,6 +157,7 @@ impl TreeWatcher {
             roots: Vec::new(),
             dirs: HashMap::new(),
             buf: vec![0; EVENT_BUF],
+            limited: false,
         };
         for root in roots {
             watcher.add_root(root)?;
@@ -165,6 +174,11 @@ impl TreeWatcher {
         self.establish(&root, &mut Vec::new(), false)?;
         self.prune_ancestors();
         Ok(())
+    }
+
+    /// Whether the inotify watch limit kept a directory from being watched.
+    pub fn limited(&self) -> bool {
+        self.limited
     }
 
     /// Every `*.jsonl` currently under the existing roots.
@@ -280,7 +294,13 @@ impl TreeWatcher {
             if base == root {
                 return self.add_tree(root, 0, out, emit);
             }
-            self.watch(base, None)?;
+            match self.watch(base, None) {
+                Err(err) if over_limit(&err) => {
+                    self.limited = true;
+                    return Ok(());
+                }
+                other => other?,
+            }
             if root.ancestors().find(|p| p.is_dir()) == Some(base) {
                 return Ok(());
             }
@@ -299,6 +319,10 @@ impl TreeWatcher {
     ) -> io::Result<()> {
         match self.watch(dir, Some(depth)) {
             Err(err) if tolerable(&err) => return Ok(()),
+            Err(err) if over_limit(&err) => {
+                self.limited = true;
+                return Ok(());
+            }
             other => other?,
         }
         let Ok(entries) = std::fs::read_dir(dir) else {

@@ -96,7 +96,7 @@ impl Daemon {
                 if first {
                     self.log(&warning);
                 }
-                *self.state_warning.borrow_mut() = Some(warning);
+                self.warnings.borrow_mut().insert("state", warning);
                 false
             }
         }
@@ -115,7 +115,7 @@ impl Daemon {
                 }
             }
         }
-        if self.state_warning.borrow_mut().take().is_some() {
+        if self.warnings.borrow_mut().remove("state").is_some() {
             self.log("session records are saved again");
         }
     }
