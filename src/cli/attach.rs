@@ -20,10 +20,19 @@ use std::process::ExitCode;
 pub const DETACH_KEY: u8 = 0x1c;
 
 pub fn attach(key: &str) -> Result<ExitCode> {
+    // A terminal is what attaching gives you; a pipe would get raw escape
+    // sequences and end the attach at its EOF.
+    if !rustix::termios::isatty(io::stdin()) || !rustix::termios::isatty(io::stdout()) {
+        return Err(Error::Failed(
+            "attach needs a terminal on stdin and stdout (use send and show for scripts)".into(),
+        ));
+    }
     let record = super::client::resolve(key)?;
     let id = record["id"].as_str().unwrap_or(key).to_string();
     if record["alive"] != true {
-        return Err(Error::Failed(format!("session {id} has ended")));
+        return Err(Error::Failed(format!(
+            "session {id} has ended; 'amux resume {id}' continues its conversation"
+        )));
     }
     let sock = crate::paths::session_socket(&id);
     async_io::block_on(async {

@@ -55,12 +55,13 @@ impl Until {
         }
     }
 
+    /// What the wait was for, as a message ends it ("… to be idle").
     fn word(self) -> &'static str {
         match self {
-            Until::Idle => "idle",
-            Until::Working => "working",
+            Until::Idle => "be idle",
+            Until::Working => "be working",
             Until::Exit => "exit",
-            Until::Attributed => "attributed",
+            Until::Attributed => "be attributed",
         }
     }
 }
@@ -172,7 +173,7 @@ fn finish(
     let (record, error) = match verdict {
         None => {
             return Err(Error::TimedOut(format!(
-                "timed out waiting for session {id} to be {word}"
+                "timed out waiting for session {id} to {word}"
             )))
         }
         Some(Err(e)) => return Err(e),
@@ -186,7 +187,7 @@ fn finish(
         }
         Some(Ok(Verdict::Reached(record))) => (record, None),
         Some(Ok(Verdict::Ended(record))) => {
-            let e = Error::Ended(format!("session {id} ended before it was {word}"));
+            let e = Error::Ended(format!("session {id} ended before it could {word}"));
             (record, Some(e))
         }
     };
@@ -206,6 +207,11 @@ pub fn send(key: &str, text: Option<String>, enter: bool) -> Result<ExitCode> {
             std::io::stdin()
                 .read_to_end(&mut buf)
                 .map_err(|e| Error::io("stdin", e))?;
+            // `echo text | amux send ID -`: the line's end is not part of
+            // the text (to a TUI a line feed is a newline in its editor).
+            if buf.ends_with(b"\n") {
+                buf.pop();
+            }
             buf
         }
     };

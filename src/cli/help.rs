@@ -22,8 +22,9 @@ Usage:
   amux --help | --version
 
 ID is a session id, a unique prefix of one, or a title slug.
-Exit status: 0 ok, 1 failure, 2 usage, 3 wait: session ended, 124 wait: timeout;
-run passes the agent's status through. See amux(1) and amux-protocol(7).
+Exit status: 0 ok, 1 failure, 2 usage, 3 wait: session ended, 4 wait: turn
+failed, 5 no daemon reachable, 124 wait: timeout; run passes the agent's
+status through. See amux(1) and amux-protocol(7).
 ";
 
 pub const RUN: &str = "\
@@ -72,8 +73,9 @@ pub const WAIT: &str = "\
 Usage: amux wait ID [--until idle|working|exit|attributed] [--timeout SECONDS] [--json]
 
 Blocks until the session's state holds (default idle: a turn finished and no
-input was sent since). --json prints the record. Exit: 0 reached, 3 the
-session ended first, 124 timed out, 1 unknown id, 2 usage.
+input was submitted since). --json prints the record. Exit: 0 reached, 3 the
+session ended first, 4 its turn failed, 5 no daemon reachable, 124 timed out,
+1 unknown id, 2 usage.
 ";
 
 pub const SEND: &str = "\

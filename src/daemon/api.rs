@@ -113,8 +113,9 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
         Ok(r) if r.status < 300 => {
             if action == "input" && !body.is_empty() {
                 // Marked here, before we answer: a `wait` right after
-                // `send` must already see the input as pending.
-                daemon.input(id, body.iter().any(|b| matches!(b, b'\r' | b'\n')));
+                // `send` must already see the input as pending. Enter is a
+                // carriage return (see the runner's `typed`).
+                daemon.input(id, body.contains(&b'\r'));
             }
             Response::no_content()
         }

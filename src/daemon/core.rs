@@ -125,10 +125,35 @@ impl Daemon {
     /// The record of a live entry, with what the engine says it holds.
     pub fn render(&self, entry: &Entry) -> Value {
         let engine = self.engine.borrow();
+        let binding = engine.binding(&entry.id);
         entry.record(Held {
-            binding: engine.binding(&entry.id),
+            binding,
             last_file: engine.last_file(&entry.id),
+            owner: binding.is_none_or(|b| self.owner_of(&b.file).as_deref() == Some(&entry.id)),
         })
+    }
+
+    /// Which of the sessions holding `file` owns its turns: the one that
+    /// was last given input, else the one that bound it last.
+    fn owner_of(&self, file: &Path) -> Option<String> {
+        let engine = self.engine.borrow();
+        let holders = engine.holders(file);
+        if holders.len() <= 1 {
+            return holders.first().cloned();
+        }
+        let store = self.store.borrow();
+        let submitted = |id: &String| store.live.get(id).and_then(|e| e.input.submitted_at);
+        // `max_by_key` keeps the last of equals: the latest binder.
+        holders.iter().max_by_key(|id| submitted(id)).cloned()
+    }
+
+    /// Publishes every session holding the file `sid` holds: who owns the
+    /// file's turns may have changed.
+    fn publish_holders(&self, sid: &str) {
+        let file = self.engine.borrow().binding(sid).map(|b| b.file.clone());
+        let holders = file.map_or_else(Vec::new, |f| self.engine.borrow().holders(&f).to_vec());
+        holders.iter().for_each(|h| self.publish(h));
+        self.publish(sid);
     }
 
     pub fn records(&self, all: bool) -> Vec<Value> {
@@ -202,10 +227,27 @@ impl Daemon {
     /// The runner's replay has been read: its hello and file are known,
     /// so its sources may be checked and, failing all, guesses made.
     pub fn on_ready(self: &Rc<Self>, id: &str) {
-        match self.store.borrow_mut().live.get_mut(id) {
-            Some(entry) => entry.replayed = true,
+        let restored = self.saved.borrow().contains_key(id);
+        let unseen = match self.store.borrow_mut().live.get_mut(id) {
+            Some(entry) => {
+                entry.replayed = true;
+                // Lines typed at its terminal while no daemon ran: the
+                // runner counted them; what they asked is pending now.
+                let count = entry.runner_meta.as_ref().and_then(|m| m["submitted"].as_u64());
+                let count = count.unwrap_or(0);
+                let unseen = restored && count > entry.input.submitted_seen;
+                entry.input.submitted_seen = count;
+                if unseen {
+                    entry.submitted(Instant::now());
+                }
+                entry.input.pending_at.filter(|_| unseen)
+            }
             None => return,
+        };
+        if let Some(at) = unseen {
+            self.schedule_quiet(id, at, at + QUIET);
         }
+        self.publish(id);
         let input = Input::Replayed {
             sid: id.to_string(),
         };
@@ -417,6 +459,10 @@ impl Daemon {
                 entry.input.last_change = Some(Instant::now());
             }
             entry.set_derived(derived);
+            // A reply that arrives on an attached terminal is seen there.
+            if entry.input.attachers > 0 {
+                entry.mark_read();
+            }
         }
         self.publish(sid);
     }
@@ -439,17 +485,27 @@ impl Daemon {
         if let Some(at) = pending_at {
             self.schedule_quiet(sid, at, at + QUIET);
         }
-        self.publish(sid);
+        self.publish_holders(sid);
     }
 
-    /// An attacher joined or left: a terminal shows the session.
+    /// The runner's count of lines submitted at its terminals.
+    pub fn submitted_seen(&self, sid: &str, count: u64) {
+        if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
+            entry.input.submitted_seen = count;
+        }
+    }
+
+    /// An attacher joined or left: while a terminal shows the session,
+    /// what it shows is read.
     pub fn on_attach(&self, sid: &str, data: &Value) {
-        if data["attachers"].as_u64().unwrap_or(0) > 0 {
-            if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
+        let attachers = data["attachers"].as_u64().unwrap_or(0);
+        if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
+            entry.input.attachers = attachers;
+            if attachers > 0 {
                 entry.mark_read();
             }
-            self.publish(sid);
         }
+        self.publish(sid);
     }
 
     /// The terminal showed output: the agent is doing something.
@@ -490,7 +546,6 @@ impl Daemon {
                 Some(due)
             } else {
                 entry.input.pending = None;
-                entry.input.consumed = !entry.derived.working;
                 None
             }
         };
@@ -509,7 +564,9 @@ impl Daemon {
     }
 
     pub fn publish(&self, id: &str) {
-        let Some((record, saved)) = self.store.borrow().live.get(id).map(|e| {
+        // Until its replay is read a session is only half known (a resumed
+        // one would show no file yet): subscribers first see it whole.
+        let Some((record, saved)) = self.store.borrow().live.get(id).filter(|e| e.replayed).map(|e| {
             let engine = self.engine.borrow();
             (self.render(e), e.saved(engine.binding(id)))
         }) else {

@@ -19,8 +19,8 @@ use std::path::PathBuf;
 pub struct Saved {
     /// Submitted input awaiting an answer: the turns ended when it went in.
     pub pending: Option<u64>,
-    /// The last input was consumed without a turn.
-    pub consumed: bool,
+    /// Submitted inputs the runner had counted (its `meta.submitted`).
+    pub submitted: u64,
     /// Turns the user has seen.
     pub read_upto: u64,
     /// The file those counts are of, and how it was learned: a file only

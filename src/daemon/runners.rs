@@ -171,7 +171,12 @@ fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &Value) -> bool {
             return false;
         }
         "title" => daemon.on_title(id, data),
-        "input" => daemon.input(id, data["enter"] == true),
+        "input" => {
+            if let Some(n) = data["submitted"].as_u64() {
+                daemon.submitted_seen(id, n);
+            }
+            daemon.input(id, data["enter"] == true);
+        }
         "attach" => daemon.on_attach(id, data),
         "activity" => daemon.on_activity(id),
         _ => {}

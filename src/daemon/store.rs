@@ -51,9 +51,14 @@ pub struct InputState {
     pub pending: Option<u64>,
     /// When the pending input went in: its quiet check belongs to it.
     pub pending_at: Option<Instant>,
-    /// The last submitted input was consumed without a turn (`/name`):
-    /// the agent is idle again, and that counts as done for `wait`.
-    pub consumed: bool,
+    /// When input was last submitted here: of several sessions on one
+    /// conversation, the one that did owns its turns (see `Held::owner`).
+    pub submitted_at: Option<Instant>,
+    /// Submitted inputs the runner had counted when we last looked: input
+    /// typed while no daemon ran shows as a higher count in its replay.
+    pub submitted_seen: u64,
+    /// Terminals attached now: a reply that arrives on one is read.
+    pub attachers: u64,
     /// Turns the user has seen: typing or attaching reads every reply so far.
     pub read_upto: u64,
     /// When the session last showed a change (terminal output, file line).
@@ -65,6 +70,11 @@ pub struct InputState {
 pub struct Held<'a> {
     pub binding: Option<&'a Binding>,
     pub last_file: Option<&'a Path>,
+    /// Of the live sessions holding this file, this one owns its turns:
+    /// the file's working and unread are its. Two terminals on one
+    /// conversation both hold it, but only the one that was given the
+    /// last prompt is at work on it.
+    pub owner: bool,
 }
 
 impl Entry {
@@ -72,7 +82,7 @@ impl Entry {
     pub fn saved(&self, binding: Option<&Binding>) -> Saved {
         Saved {
             pending: self.input.pending,
-            consumed: self.input.consumed,
+            submitted: self.input.submitted_seen,
             read_upto: self.input.read_upto,
             file: binding.map(|b| b.file.clone()),
             source: binding.map(|b| b.source),
@@ -86,7 +96,7 @@ impl Entry {
         self.input.pending = saved.pending;
         self.input.pending_at = saved.pending.map(|_| now);
         self.input.last_change = Some(now);
-        self.input.consumed = saved.consumed;
+        self.input.submitted_seen = saved.submitted;
         self.input.read_upto = saved.read_upto;
         // Rebinding this file on replay is no switch: the counts hold.
         self.derived_from = saved.file.clone();
@@ -147,24 +157,30 @@ impl Entry {
         .unwrap_or_else(|| "(new)".to_string())
     }
 
-    pub fn working(&self) -> bool {
-        self.alive && (self.derived.working || self.input.pending.is_some())
+    pub fn working(&self, held: Held) -> bool {
+        self.alive && ((held.owner && self.derived.working) || self.input.pending.is_some())
     }
 
-    /// A turn has finished (or the last input was consumed without one)
-    /// and nothing was sent since: what `wait --until idle` waits for.
+    /// A turn has finished and nothing was submitted since: what `wait
+    /// --until idle` waits for. Input the agent took without a turn
+    /// (`/name`) stops counting as pending once the session is quiet, but
+    /// it finishes nothing: a fresh session stays short of idle until its
+    /// first turn ends (its Enter may have been lost to a TUI starting).
     /// Kept in dead records, so a `pi -p` that answered and exited still
     /// counts as having reached idle.
     pub fn turn_done(&self, held: Held) -> bool {
         let has_file = held.binding.is_some() || held.last_file.is_some();
         // A file with no ended turn yet (pi's header written a moment before
         // the rest of the first turn) is not idle: nothing has finished.
-        let finished = (has_file && self.derived.turns_ended > 0) || self.input.consumed;
-        finished && !self.derived.working && self.input.pending.is_none()
+        has_file
+            && self.derived.turns_ended > 0
+            && !self.derived.working
+            && self.input.pending.is_none()
     }
 
-    pub fn unread(&self) -> bool {
+    pub fn unread(&self, held: Held) -> bool {
         self.alive
+            && held.owner
             && self.derived.unread
             && self.input.pending.is_none()
             && self.derived.turns_ended > self.input.read_upto
@@ -185,7 +201,7 @@ impl Entry {
         }
         self.input.pending = Some(self.derived.turns_ended);
         self.input.pending_at = Some(now);
-        self.input.consumed = false;
+        self.input.submitted_at = Some(now);
         self.input.last_change = Some(now);
     }
 
@@ -261,8 +277,8 @@ impl Entry {
             "exited_at": self.exited_at,
             "slug": adapters::slugify(&title),
             "title": title,
-            "status": {"working": self.working(), "error": error, "label": self.derived.label},
-            "unread": self.unread(),
+            "status": {"working": self.working(held), "error": error, "label": self.derived.label},
+            "unread": self.unread(held),
             "turn_done": self.turn_done(held),
             "conversation": conversation,
             "last_file": held.last_file,
@@ -310,15 +326,23 @@ impl Store {
             .or_else(|| self.dead.get(id).cloned())
     }
 
-    /// Resolves an id, a unique id prefix, or a slug (live sessions first).
+    /// Resolves an id, a unique id prefix, or a slug (live sessions first:
+    /// a prefix that one live session has is it, whatever dead ones share).
     pub fn lookup<'a>(&'a self, key: &str) -> Lookup<'a> {
         let ids = self.live.keys().chain(self.dead.keys());
         if let Some(id) = ids.clone().find(|id| id.as_str() == key) {
             return Lookup::Found(id);
         }
-        let prefixed: Vec<&String> = ids
-            .filter(|id| !key.is_empty() && id.starts_with(key))
-            .collect();
+        let prefixed = |ids: &mut dyn Iterator<Item = &'a String>| -> Vec<&'a String> {
+            ids.filter(|id| !key.is_empty() && id.starts_with(key))
+                .collect()
+        };
+        let live = prefixed(&mut self.live.keys());
+        let prefixed = if live.is_empty() {
+            prefixed(&mut self.dead.keys())
+        } else {
+            live
+        };
         match prefixed.as_slice() {
             [one] => return Lookup::Found(one),
             [] => {}
@@ -375,6 +399,12 @@ mod tests {
         assert!(matches!(store.lookup("ab"), Lookup::Ambiguous(v) if v.len() == 2));
         assert_eq!(store.lookup("fix-the-test"), Lookup::Found("abc123"));
         assert_eq!(store.lookup("old-one"), Lookup::Found("zzz999"));
+        // One live match beats dead ones sharing the prefix.
+        store
+            .dead
+            .insert("abc999".into(), json!({"id": "abc999", "slug": "x"}));
+        assert_eq!(store.lookup("abc"), Lookup::Found("abc123"));
+        assert_eq!(store.lookup("abc9"), Lookup::Found("abc999"));
         assert_eq!(store.lookup("nope"), Lookup::Unknown);
     }
 
@@ -385,6 +415,7 @@ mod tests {
         let held = Held {
             binding: Some(&binding),
             last_file: None,
+            owner: true,
         };
         assert!(!e.turn_done(held), "header only: nothing finished yet");
         e.set_derived(Derived {
@@ -408,9 +439,9 @@ mod tests {
         });
         assert!(e.turn_done(held), "the next ended turn answers it");
         assert_eq!(e.input.pending, None);
-        assert!(e.unread(), "a reply nobody saw yet");
+        assert!(e.unread(held), "a reply nobody saw yet");
         e.mark_read();
-        assert!(!e.unread(), "typing or attaching reads it");
+        assert!(!e.unread(held), "typing or attaching reads it");
     }
 
     fn shim_binding() -> Binding {
@@ -422,14 +453,13 @@ mod tests {
     }
 
     #[test]
-    fn input_consumed_without_a_turn_is_done() {
+    fn input_taken_without_a_turn_finishes_nothing() {
         let mut e = entry("id2", "t");
         e.submitted(Instant::now());
-        assert!(e.working());
+        assert!(e.working(Held::default()));
         e.input.pending = None;
-        e.input.consumed = true;
-        assert!(!e.working());
-        assert!(e.turn_done(Held::default()));
+        assert!(!e.working(Held::default()));
+        assert!(!e.turn_done(Held::default()), "no turn ever ended");
     }
 
     #[test]
@@ -440,6 +470,7 @@ mod tests {
         let r = e.record(Held {
             binding: Some(&binding),
             last_file: Some(Path::new("/f.jsonl")),
+            owner: true,
         });
         assert_eq!(r["slug"], "fix-the-flaky-test");
         assert_eq!(r["conversation"]["source"], "shim");

@@ -150,6 +150,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         cols,
         rows,
         title: None,
+        submitted: 0,
     };
     // Without a daemon (AMUX_NO_DAEMON, or none can start) the runner
     // still works alone; and it never waits for one (a stopped daemon

@@ -38,6 +38,9 @@ pub struct Session {
     pub cols: u16,
     pub rows: u16,
     pub title: Option<String>,
+    /// Lines submitted at a terminal (Enter typed in the foreground or by
+    /// an attacher).
+    pub submitted: u64,
     /// Where this agent keeps conversations (for DESIGN §4.3 acceptance).
     pub roots: Vec<PathBuf>,
 }
@@ -66,6 +69,7 @@ impl Session {
             "shim": self.shim_json(),
             "size": {"cols": self.cols, "rows": self.rows},
             "title": self.title,
+            "submitted": self.submitted,
             "roots": self.roots,
         })
     }

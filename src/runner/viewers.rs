@@ -125,8 +125,13 @@ impl Runner {
     /// `POST /input`): a chunk with Enter is always an `input` event, other
     /// chunks at most every `TYPING_EVERY`. No allocation unless an event
     /// goes out.
+    ///
+    /// Enter is a carriage return: what a terminal's Enter key sends in raw
+    /// mode, where the agents' TUIs read a line feed as a newline inside
+    /// their editor. Each one is counted in `meta.submitted`, so a daemon
+    /// that restarts learns of input typed while it was away.
     pub fn typed(&self, bytes: &[u8]) {
-        let enter = bytes.iter().any(|&b| b == b'\r' || b == b'\n');
+        let enter = bytes.contains(&b'\r');
         if !enter {
             let now = Instant::now();
             let last = self.viewers.last_typing.get();
@@ -134,12 +139,15 @@ impl Runner {
                 return;
             }
             self.viewers.last_typing.set(Some(now));
+            self.events.publish("input", r#"{"enter":false}"#);
+            return;
         }
-        let data = if enter {
-            r#"{"enter":true}"#
-        } else {
-            r#"{"enter":false}"#
+        let submitted = {
+            let mut session = self.session.borrow_mut();
+            session.submitted += 1;
+            session.submitted
         };
-        self.events.publish("input", data);
+        let data = format!(r#"{{"enter":true,"submitted":{submitted}}}"#);
+        self.events.publish("input", &data);
     }
 }

@@ -224,6 +224,7 @@ impl Daemon {
         Some(entry.record(Held {
             binding: binding.as_ref(),
             last_file: binding.as_ref().map(|b| b.file.as_path()),
+            owner: true,
         }))
     }
 }
