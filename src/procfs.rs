@@ -110,9 +110,8 @@ pub fn holders(path: &Path) -> Vec<u32> {
         .filter(|&pid| pid != me)
         .filter(|pid| {
             let fds = numeric_entries(Path::new(&format!("/proc/{pid}/fd")));
-            fds.iter().any(|fd| {
-                fs::read_link(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|l| l == path)
-            })
+            fds.iter()
+                .any(|fd| fs::read_link(format!("/proc/{pid}/fd/{fd}")).is_ok_and(|l| l == path))
         })
         .collect()
 }

@@ -177,6 +177,10 @@ struct Sess {
     history: Vec<PathBuf>,
     /// Died while the daemon was down.
     died_down: bool,
+    /// When it was last given input (`send`), as a running count; 0 never.
+    /// Of the sessions holding one file, the one given input last (else
+    /// the one started last) owns its turns: only it shows them.
+    last_send: u64,
 }
 
 struct Oracle {
@@ -404,6 +408,7 @@ impl Oracle {
             runner_pid: meta["runner_pid"].as_u64().unwrap_or(0) as u32,
             seq: 0,
             history: Vec::new(),
+            last_send: 0,
             died_down: false,
         });
         let i = self.sessions.len() - 1;
@@ -582,6 +587,7 @@ impl Oracle {
             String::from_utf8_lossy(&out.stderr)
         );
         let ack = self.wait_ack(&id, "the sent line", |a| a["stdin"] == text.as_str());
+        self.sessions[i].last_send = self.n;
         let file = self.bind(i, &ack, Some("shim"));
         self.model(&file).user(&text, "unread");
         format!("{id} {text:?}")
@@ -908,11 +914,20 @@ impl Oracle {
         if !x.alive {
             return x.exit.map_or("exited".into(), |c| format!("exited:{c}"));
         }
-        x.file
-            .as_ref()
-            .and_then(|f| self.files.get(f))
-            .map_or("idle", |m| m.state)
-            .to_string()
+        let Some(file) = x.file.as_ref() else {
+            return "idle".into();
+        };
+        let state = self.files.get(file).map_or("idle", |m| m.state);
+        // Sessions start in order, so the index is the start order.
+        let owner = (self.sessions.iter().enumerate())
+            .filter(|(_, s)| s.alive && s.file.as_ref() == Some(file))
+            .max_by_key(|(i, s)| (s.last_send, *i))
+            .map(|(_, s)| s.id.as_str());
+        if owner == Some(x.id.as_str()) || state == "error" {
+            state.to_string()
+        } else {
+            "idle".into()
+        }
     }
 
     /// Polls `ls` until it matches the truth or `deadline` passes.

@@ -134,7 +134,7 @@ impl Daemon {
     }
 
     /// Which of the sessions holding `file` owns its turns: the one that
-    /// was last given input, else the one that bound it last.
+    /// was last given input, else the one started last.
     fn owner_of(&self, file: &Path) -> Option<String> {
         let engine = self.engine.borrow();
         let holders = engine.holders(file);
@@ -142,9 +142,12 @@ impl Daemon {
             return holders.first().cloned();
         }
         let store = self.store.borrow();
-        let submitted = |id: &String| store.live.get(id).and_then(|e| e.input.submitted_at);
-        // `max_by_key` keeps the last of equals: the latest binder.
-        holders.iter().max_by_key(|id| submitted(id)).cloned()
+        let key = |id: &&String| {
+            let entry = store.live.get(*id);
+            let submitted = entry.and_then(|e| e.input.submitted_ms);
+            (submitted, entry.map_or(0, Entry::started_ms), (*id).clone())
+        };
+        holders.iter().max_by_key(key).cloned()
     }
 
     /// Publishes every session holding the file `sid` holds: who owns the
@@ -233,7 +236,10 @@ impl Daemon {
                 entry.replayed = true;
                 // Lines typed at its terminal while no daemon ran: the
                 // runner counted them; what they asked is pending now.
-                let count = entry.runner_meta.as_ref().and_then(|m| m["submitted"].as_u64());
+                let count = entry
+                    .runner_meta
+                    .as_ref()
+                    .and_then(|m| m["submitted"].as_u64());
                 let count = count.unwrap_or(0);
                 let unseen = restored && count > entry.input.submitted_seen;
                 entry.input.submitted_seen = count;
@@ -566,10 +572,17 @@ impl Daemon {
     pub fn publish(&self, id: &str) {
         // Until its replay is read a session is only half known (a resumed
         // one would show no file yet): subscribers first see it whole.
-        let Some((record, saved)) = self.store.borrow().live.get(id).filter(|e| e.replayed).map(|e| {
-            let engine = self.engine.borrow();
-            (self.render(e), e.saved(engine.binding(id)))
-        }) else {
+        let Some((record, saved)) =
+            self.store
+                .borrow()
+                .live
+                .get(id)
+                .filter(|e| e.replayed)
+                .map(|e| {
+                    let engine = self.engine.borrow();
+                    (self.render(e), e.saved(engine.binding(id)))
+                })
+        else {
             return;
         };
         self.save_input(id, saved);

@@ -21,6 +21,9 @@ pub struct Saved {
     pub pending: Option<u64>,
     /// Submitted inputs the runner had counted (its `meta.submitted`).
     pub submitted: u64,
+    /// When input was last submitted (epoch ms): it decides which of the
+    /// sessions on one conversation owns its turns.
+    pub submitted_ms: Option<i64>,
     /// Turns the user has seen.
     pub read_upto: u64,
     /// The file those counts are of, and how it was learned: a file only

@@ -30,6 +30,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+pub use self::core::now_ms;
+
 pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
     if !foreground {
         ensure(true)?;

@@ -42,6 +42,14 @@ pub struct Entry {
     pub runner_meta: Option<Value>,
 }
 
+impl Entry {
+    /// When the runner started, in ms (0 if it did not say).
+    pub fn started_ms(&self) -> i64 {
+        let meta = self.runner_meta.as_ref();
+        meta.and_then(|m| m["started_ms"].as_i64()).unwrap_or(0)
+    }
+}
+
 /// What input sent to the session means for its state (DESIGN §7).
 #[derive(Default)]
 pub struct InputState {
@@ -53,7 +61,7 @@ pub struct InputState {
     pub pending_at: Option<Instant>,
     /// When input was last submitted here: of several sessions on one
     /// conversation, the one that did owns its turns (see `Held::owner`).
-    pub submitted_at: Option<Instant>,
+    pub submitted_ms: Option<i64>,
     /// Submitted inputs the runner had counted when we last looked: input
     /// typed while no daemon ran shows as a higher count in its replay.
     pub submitted_seen: u64,
@@ -83,6 +91,7 @@ impl Entry {
         Saved {
             pending: self.input.pending,
             submitted: self.input.submitted_seen,
+            submitted_ms: self.input.submitted_ms,
             read_upto: self.input.read_upto,
             file: binding.map(|b| b.file.clone()),
             source: binding.map(|b| b.source),
@@ -97,6 +106,7 @@ impl Entry {
         self.input.pending_at = saved.pending.map(|_| now);
         self.input.last_change = Some(now);
         self.input.submitted_seen = saved.submitted;
+        self.input.submitted_ms = saved.submitted_ms;
         self.input.read_upto = saved.read_upto;
         // Rebinding this file on replay is no switch: the counts hold.
         self.derived_from = saved.file.clone();
@@ -201,7 +211,7 @@ impl Entry {
         }
         self.input.pending = Some(self.derived.turns_ended);
         self.input.pending_at = Some(now);
-        self.input.submitted_at = Some(now);
+        self.input.submitted_ms = Some(crate::daemon::now_ms());
         self.input.last_change = Some(now);
     }
 

@@ -144,6 +144,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         pid: child.id(),
         runner_pid: std::process::id(),
         started_at: crate::timefmt::now(),
+        started_ms: crate::daemon::now_ms(),
         exit: None,
         exited_at: None,
         shim: None,

@@ -28,6 +28,8 @@ pub struct Session {
     pub pid: u32,
     pub runner_pid: u32,
     pub started_at: String,
+    /// The same in milliseconds: orders sessions started within a second.
+    pub started_ms: i64,
     pub exit: Option<Exit>,
     pub exited_at: Option<String>,
     pub session_file: Option<PathBuf>,
@@ -63,6 +65,7 @@ impl Session {
             "exit_code": exit_code,
             "signal": signal,
             "started_at": self.started_at,
+            "started_ms": self.started_ms,
             "exited_at": self.exited_at,
             "session_file": self.session_file,
             "session_file_source": self.session_file.as_ref().map(|_| self.file_source()),
