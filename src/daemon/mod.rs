@@ -64,12 +64,7 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
     let ex = Rc::new(LocalExecutor::new());
     let daemon = core::Daemon::new(ex.clone()).context(|| "daemon start".into())?;
     let result = async_io::block_on(ex.run(async {
-        ex.spawn(crate::http::server::serve(
-            listener,
-            api::handler(daemon.clone()),
-            ex.clone(),
-        ))
-        .detach();
+        serve(&daemon, listener);
         ex.spawn(core::watch_roots(daemon.clone())).detach();
         // SIGTERM/SIGINT end the daemon cleanly: socket removed, so the
         // next client starts a fresh one at once. SIGHUP is taken and
@@ -97,6 +92,31 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
     drop(lock);
     result.context(|| "runner discovery".into())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the API on `listener` (the first one, or one bound anew after
+/// our socket was removed from under us).
+fn serve(daemon: &Rc<core::Daemon>, listener: async_net::unix::UnixListener) {
+    let task =
+        crate::http::server::serve(listener, api::handler(daemon.clone()), daemon.ex.clone());
+    daemon.ex.spawn(task).detach();
+}
+
+/// Binds the daemon socket again after someone removed it (a tmp cleaner):
+/// we still hold the lock, so no other daemon can take over, and every
+/// client would fail until we answer again.
+pub fn rebind(daemon: &Rc<core::Daemon>) {
+    let sock = paths::daemon_socket();
+    if sock.exists() {
+        return;
+    }
+    match async_net::unix::UnixListener::bind(&sock) {
+        Ok(listener) => {
+            daemon.log(&format!("{} was removed: listening again", sock.display()));
+            serve(daemon, listener);
+        }
+        Err(e) => daemon.log(&format!("cannot listen on {} again: {e}", sock.display())),
+    }
 }
 
 /// Makes sure a daemon answers on the socket, starting one in the

@@ -19,13 +19,22 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
+fn sessions_mask() -> WatchMask {
+    WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE | WatchMask::MOVED_FROM
+}
+
+/// The runtime dir is watched for our own socket and the sessions dir
+/// going away (tmp cleaners remove both): each is made again.
+fn runtime_mask() -> WatchMask {
+    WatchMask::DELETE | WatchMask::MOVED_FROM | WatchMask::DELETE_SELF | WatchMask::MOVE_SELF
+}
+
 pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
     let dir = crate::paths::sessions_dir();
     let mut inotify = Inotify::init()?;
-    inotify.watches().add(
-        &dir,
-        WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::DELETE | WatchMask::MOVED_FROM,
-    )?;
+    inotify.watches().add(&dir, sessions_mask())?;
+    let runtime = crate::paths::runtime_dir();
+    let mut runtime_wd = inotify.watches().add(&runtime, runtime_mask())?;
     // Readiness through a dup of the (non-blocking) inotify fd: no `unsafe`
     // `get_mut` needed to read events from the owned `Inotify`.
     let ready = Async::new(inotify.as_fd().try_clone_to_owned()?)?;
@@ -45,24 +54,48 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
             Err(e) => return Err(e),
         };
         let mut overflow = false;
+        let mut remake = false;
         for event in events {
-            overflow |= event.mask.contains(inotify::EventMask::Q_OVERFLOW);
+            use inotify::EventMask as M;
+            overflow |= event.mask.contains(M::Q_OVERFLOW);
+            if event.wd == runtime_wd {
+                let ours = event
+                    .name
+                    .is_some_and(|n| n == "daemon.sock" || n == "sessions");
+                remake |= ours || event.mask.intersects(M::DELETE_SELF | M::MOVE_SELF);
+                continue;
+            }
+            // The sessions dir itself went: its watch is gone too.
+            remake |= event.mask.contains(M::IGNORED);
             let Some(name) = event.name else { continue };
             let path = dir.join(name);
             if event
                 .mask
                 .intersects(inotify::EventMask::DELETE | inotify::EventMask::MOVED_FROM)
             {
+                // A removed socket says nothing while its runner's stream
+                // is open (a tmp cleaner, not an exit): the stream's end
+                // does. Unfollowed, its exit file tells what happened.
                 if let Some(id) = session_id(&path) {
-                    daemon.runner_gone(&id);
-                    // One that ended before we followed it left an exit file.
-                    daemon.gone_unseen(&id);
+                    if !daemon.following.borrow().contains(&id) {
+                        daemon.gone_unseen(&id);
+                    }
                 }
             } else {
                 found(&daemon, &path);
             }
         }
-        if overflow {
+        if remake {
+            // Made again 0700, watched again, our socket bound again; a
+            // runner whose socket went with them binds its own again.
+            if let Err(e) = crate::paths::ensure_runtime() {
+                daemon.log(&format!("cannot make the runtime directory again: {e}"));
+            }
+            runtime_wd = inotify.watches().add(&runtime, runtime_mask())?;
+            inotify.watches().add(&dir, sessions_mask())?;
+            super::rebind(&daemon);
+        }
+        if overflow || remake {
             for entry in std::fs::read_dir(&dir)?.flatten() {
                 found(&daemon, &entry.path());
             }

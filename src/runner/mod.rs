@@ -15,6 +15,7 @@ mod attach;
 mod detach;
 mod exit;
 mod hook;
+mod keep;
 mod relay;
 mod ring;
 mod routes;

@@ -68,6 +68,9 @@ pub async fn main(
         ex.clone(),
     ))
     .detach();
+    let sock = crate::paths::session_socket(&runner.session.borrow().id);
+    ex.spawn(super::keep::keep_socket(runner.clone(), sock))
+        .detach();
     if let Some(fifo) = fifo {
         ex.spawn(super::shim::read_fifo(runner.clone(), fifo))
             .detach();
