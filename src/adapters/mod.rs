@@ -86,6 +86,22 @@ impl Kind {
             .filter(|f| self.accepts(f, roots, None) || self == Kind::Pi)
     }
 
+    /// How many directory levels below its session root this agent keeps
+    /// conversations: pi writes `<root>/--cwd--/F` but flat into a
+    /// `--session-dir` (or `$PI_CODING_AGENT_SESSION_DIR`), Claude
+    /// `projects/<cwd>/F`, Codex `YYYY/MM/DD/F`. Nothing deeper is watched.
+    pub fn root_depth(self, argv: &[String], env: &dyn Fn(&str) -> Option<String>) -> usize {
+        let args = argv::locate(argv).map_or(&[][..], |(_, i)| &argv[i + 1..]);
+        let flat_dir = args.iter().any(|a| a.starts_with("--session-dir"))
+            || env("PI_CODING_AGENT_SESSION_DIR").is_some_and(|v| !v.is_empty());
+        match self {
+            Kind::Pi if flat_dir => 0,
+            Kind::Pi | Kind::Claude => 1,
+            Kind::Codex => 3,
+            Kind::Shell => 0,
+        }
+    }
+
     /// DESIGN §4.3: an absolute `*.jsonl` path under one of `roots`, or a
     /// file whose first line is this agent's session header. Claude's
     /// `history.jsonl` (a prompt log) never is a conversation.

@@ -69,6 +69,7 @@ fn health(daemon: &Daemon) -> Value {
         "pid": std::process::id(),
         "version": env!("CARGO_PKG_VERSION"),
         "protocol": PROTOCOL,
+        "watches": daemon.watches.get(),
         "warnings": warnings,
     })
 }

@@ -9,6 +9,9 @@
 //! `Follower` (complete lines only) feeding the adapter's `Tracker`.
 
 mod ended;
+mod roots;
+
+use roots::{Root, RootChange};
 
 use super::follow::Follower;
 use super::log::Log;
@@ -38,9 +41,11 @@ pub struct Daemon {
     pub files: RefCell<HashMap<PathBuf, Followed>>,
     pub events: Broadcaster,
     pub log: RefCell<Log>,
-    roots: RefCell<HashSet<PathBuf>>,
-    roots_tx: async_channel::Sender<PathBuf>,
-    roots_rx: async_channel::Receiver<PathBuf>,
+    roots: RefCell<HashMap<PathBuf, Root>>,
+    /// Directories the root watcher watches now (`/v1/health`).
+    pub watches: std::cell::Cell<usize>,
+    roots_tx: async_channel::Sender<RootChange>,
+    roots_rx: async_channel::Receiver<RootChange>,
     /// Files seen changing (or recent at start), by path: candidates for
     /// the guesses, with the time they last changed.
     pub recent: RefCell<HashMap<PathBuf, i64>>,
@@ -78,10 +83,16 @@ pub fn now_ms() -> i64 {
 impl Daemon {
     pub fn new(ex: Rc<LocalExecutor<'static>>) -> io::Result<Rc<Daemon>> {
         let env = |k: &str| std::env::var(k).ok();
-        let default_roots: HashSet<PathBuf> = [Kind::Pi, Kind::Claude, Kind::Codex]
+        let default_roots: HashMap<PathBuf, Root> = [Kind::Pi, Kind::Claude, Kind::Codex]
             .iter()
-            .flat_map(|k| k.session_roots(&[], &env))
-            .filter(|r| r.is_absolute())
+            .flat_map(|k| {
+                let depth = k.root_depth(&[], &env);
+                let roots = k.session_roots(&[], &env);
+                roots
+                    .into_iter()
+                    .map(move |r| (r, Root { depth, users: None }))
+            })
+            .filter(|(r, _)| r.is_absolute())
             .collect();
         let (roots_tx, roots_rx) = async_channel::unbounded();
         let store = Store {
@@ -96,6 +107,7 @@ impl Daemon {
             files: RefCell::new(HashMap::new()),
             log: RefCell::new(Log::open()),
             roots: RefCell::new(default_roots),
+            watches: std::cell::Cell::new(0),
             roots_tx,
             roots_rx,
             recent: RefCell::new(HashMap::new()),
@@ -113,13 +125,6 @@ impl Daemon {
 
     pub fn log(&self, text: &str) {
         self.log.borrow_mut().line(text);
-    }
-
-    fn add_root(&self, root: &Path) {
-        if root.is_absolute() && self.roots.borrow_mut().insert(root.to_path_buf()) {
-            self.log(&format!("watching {}", root.display()));
-            let _ = self.roots_tx.try_send(root.to_path_buf());
-        }
     }
 
     /// The record of a live entry, with what the engine says it holds.
@@ -176,16 +181,16 @@ impl Daemon {
             return false;
         }
         let new = !self.store.borrow().live.contains_key(id);
-        let roots = {
+        let (roots, depth) = {
             let mut store = self.store.borrow_mut();
             let entry = store
                 .live
                 .entry(id.to_string())
                 .or_insert_with(|| Entry::new(id));
             entry.apply_meta(meta);
-            entry.roots.clone()
+            (entry.roots.clone(), entry.root_depth)
         };
-        roots.iter().for_each(|r| self.add_root(r));
+        roots.iter().for_each(|r| self.use_root(id, r, depth));
         if new {
             self.log(&format!("session {id}: runner found"));
             self.restore_input(id);
@@ -388,10 +393,9 @@ impl Daemon {
         // root, or under one through a symlinked directory (which the tree
         // walk does not enter), its directory gets a watch of its own.
         if let Some(dir) = file.parent() {
-            let outside = !self.roots.borrow().iter().any(|r| dir.starts_with(r));
             let linked = std::fs::canonicalize(dir).is_ok_and(|real| real != dir);
-            if outside || linked {
-                self.add_root(dir);
+            if linked || !self.under_root(dir) {
+                self.use_root(sid, dir, 0);
             }
         }
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
@@ -640,7 +644,9 @@ fn read_new(followed: &mut Followed) {
 /// The session-root watcher task: recursive inotify, roots added as
 /// runners reveal them.
 pub async fn watch_roots(daemon: Rc<Daemon>) {
-    let roots: Vec<PathBuf> = daemon.roots.borrow().iter().cloned().collect();
+    let roots: Vec<(PathBuf, usize)> = (daemon.roots.borrow().iter())
+        .map(|(r, root)| (r.clone(), root.depth))
+        .collect();
     let mut watcher = match TreeWatcher::new(roots) {
         Ok(w) => w,
         Err(e) => {
@@ -654,6 +660,7 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
         }
     };
     daemon.note_watch_limit(&watcher);
+    daemon.watches.set(watcher.watch_count());
     let start = now_ms() / 1000;
     for path in watcher.scan() {
         let mtime = std::fs::metadata(&path)
@@ -669,7 +676,7 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
     }
     enum Next {
         Batch(io::Result<Vec<WatchEvent>>),
-        Root(PathBuf),
+        Root(RootChange),
     }
     loop {
         let rx = daemon.roots_rx.clone();
@@ -682,10 +689,11 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
             })
             .await;
         match next {
-            Next::Root(root) => {
-                let _ = watcher.add_root(root);
+            Next::Root(RootChange::Add(root, depth)) => {
+                let _ = watcher.add_root(root, depth);
                 daemon.note_watch_limit(&watcher);
             }
+            Next::Root(RootChange::Remove(root)) => watcher.remove_root(&root),
             Next::Batch(Err(e)) => {
                 daemon.log(&format!("session-root watcher failed: {e}"));
                 return;
@@ -702,5 +710,6 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
                 }
             }
         }
+        daemon.watches.set(watcher.watch_count());
     }
 }

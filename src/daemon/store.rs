@@ -40,6 +40,10 @@ pub struct Entry {
     pub last_conversation_id: Option<String>,
     /// The runner's first `meta`, kept for `live.rs`.
     pub runner_meta: Option<Value>,
+    /// How deep below its roots the agent keeps conversations.
+    pub root_depth: usize,
+    /// The roots this session made the daemon watch (see `core/roots.rs`).
+    pub watched: Vec<PathBuf>,
 }
 
 impl Entry {
@@ -132,6 +136,8 @@ impl Entry {
             input: InputState::default(),
             last_conversation_id: None,
             runner_meta: None,
+            root_depth: crate::daemon::watch::MAX_DEPTH,
+            watched: Vec::new(),
         }
     }
 
@@ -157,6 +163,9 @@ impl Entry {
                     .collect()
             })
             .unwrap_or_default();
+        if let Some(depth) = meta["root_depth"].as_u64() {
+            self.root_depth = depth as usize;
+        }
     }
 
     pub fn title(&self) -> String {

@@ -31,9 +31,10 @@ use std::path::{Path, PathBuf};
 use async_io::Async;
 use inotify::{Event, EventMask, Inotify, WatchDescriptor, WatchMask};
 
-/// Deepest directory level watched or scanned below a root (Codex uses 3:
-/// `YYYY/MM/DD`); bounds the walk if a root points somewhere huge.
-const MAX_DEPTH: usize = 6;
+/// Deepest directory level watched or scanned below a root unless the
+/// root says less (Codex uses 3: `YYYY/MM/DD`); bounds the walk if a root
+/// points somewhere huge.
+pub const MAX_DEPTH: usize = 6;
 /// One read's worth of events; the kernel never splits an event across reads.
 const EVENT_BUF: usize = 64 * 1024;
 /// Reads per batch before handing what we have to the caller, so a flood of
@@ -139,6 +140,9 @@ pub struct TreeWatcher {
     inotify: Inotify,
     ready: Async<OwnedFd>,
     roots: Vec<PathBuf>,
+    /// How deep below each root an agent can keep conversations (pi's
+    /// `--session-dir D` writes flat into D: nothing below it is watched).
+    depths: HashMap<PathBuf, usize>,
     dirs: HashMap<WatchDescriptor, Dir>,
     buf: Vec<u8>,
     /// A directory could not be watched for the watch limit: what fits is
@@ -148,32 +152,68 @@ pub struct TreeWatcher {
 
 impl TreeWatcher {
     /// Watches `roots`; missing ones are picked up when they appear.
-    pub fn new(roots: Vec<PathBuf>) -> io::Result<Self> {
+    pub fn new(roots: Vec<(PathBuf, usize)>) -> io::Result<Self> {
         let inotify = Inotify::init()?;
         let ready = Async::new(inotify.as_fd().try_clone_to_owned()?)?;
         let mut watcher = TreeWatcher {
             inotify,
             ready,
             roots: Vec::new(),
+            depths: HashMap::new(),
             dirs: HashMap::new(),
             buf: vec![0; EVENT_BUF],
             limited: false,
         };
-        for root in roots {
-            watcher.add_root(root)?;
+        for (root, depth) in roots {
+            watcher.add_root(root, depth)?;
         }
         Ok(watcher)
     }
 
-    /// Adds one more root; its current files are not reported (use `scan`).
-    pub fn add_root(&mut self, root: PathBuf) -> io::Result<()> {
+    /// Adds one more root, watched `depth` levels down; its current files
+    /// are not reported (use `scan`).
+    pub fn add_root(&mut self, root: PathBuf, depth: usize) -> io::Result<()> {
         if self.roots.contains(&root) {
             return Ok(());
         }
         self.roots.push(root.clone());
+        self.depths.insert(root.clone(), depth.min(MAX_DEPTH));
         self.establish(&root, &mut Vec::new(), false)?;
         self.prune_ancestors();
         Ok(())
+    }
+
+    /// Stops watching a root nobody needs any more; the roots that overlap
+    /// it are walked again so they keep every watch of theirs.
+    pub fn remove_root(&mut self, root: &Path) {
+        if !self.roots.iter().any(|r| r == root) {
+            return;
+        }
+        self.roots.retain(|r| r != root);
+        self.depths.remove(root);
+        self.drop_tree(root);
+        let overlapping: Vec<PathBuf> = (self.roots.iter())
+            .filter(|r| r.starts_with(root) || root.starts_with(r))
+            .cloned()
+            .collect();
+        for other in overlapping {
+            let _ = self.establish(&other, &mut Vec::new(), false);
+        }
+        self.prune_ancestors();
+    }
+
+    /// How many directories are watched now.
+    pub fn watch_count(&self) -> usize {
+        self.dirs.len()
+    }
+
+    /// The depth limit for `path`: that of the closest root holding it.
+    fn max_depth(&self, path: &Path) -> usize {
+        (self.roots.iter())
+            .filter(|r| path.starts_with(r))
+            .max_by_key(|r| r.components().count())
+            .and_then(|r| self.depths.get(r).copied())
+            .unwrap_or(MAX_DEPTH)
     }
 
     /// Whether the inotify watch limit kept a directory from being watched.
@@ -185,7 +225,7 @@ impl TreeWatcher {
     pub fn scan(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for root in &self.roots {
-            scan_dir(root, 0, &mut files);
+            scan_dir(root, 0, self.max_depth(root), &mut files);
         }
         files
     }
@@ -243,7 +283,7 @@ impl TreeWatcher {
                 self.establish_pending(out);
             }
             (Action::NewDir, Some((path, _))) => {
-                if let Some(d) = depth.filter(|d| *d < MAX_DEPTH) {
+                if let Some(d) = depth.filter(|d| *d < self.max_depth(&path)) {
                     let _ = self.add_tree(&path, d + 1, out, true);
                 }
                 self.establish_pending(out);
@@ -332,7 +372,7 @@ impl TreeWatcher {
             let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            if kind.is_dir() && depth < MAX_DEPTH {
+            if kind.is_dir() && depth < self.max_depth(dir) {
                 self.add_tree(&entry.path(), depth + 1, out, emit)?;
             } else if emit && !kind.is_dir() && is_jsonl(&entry.file_name()) {
                 out.push(WatchEvent::Changed(entry.path()));
@@ -392,8 +432,8 @@ impl TreeWatcher {
     }
 }
 
-/// Collects `*.jsonl` files below `dir`, at most `MAX_DEPTH` levels down.
-fn scan_dir(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) {
+/// Collects `*.jsonl` files below `dir`, at most `max` levels down.
+fn scan_dir(dir: &Path, depth: usize, max: usize, files: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -403,8 +443,8 @@ fn scan_dir(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) {
         };
         let path = entry.path();
         if kind.is_dir() {
-            if depth < MAX_DEPTH {
-                scan_dir(&path, depth + 1, files);
+            if depth < max {
+                scan_dir(&path, depth + 1, max, files);
             }
         } else if is_jsonl(&entry.file_name()) && path.is_file() {
             files.push(path);

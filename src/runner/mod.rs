@@ -134,6 +134,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let roots: Vec<_> = roots.into_iter().map(|r| cwd.join(r)).collect();
     // A resumed conversation is held from the start (see adapters/launch.rs).
     let launch_file = kind.launch_file(&argv_str, &cwd, &roots);
+    let root_depth = kind.root_depth(&argv_str, &|k| std::env::var(k).ok());
     let session = Session {
         id: session_id,
         kind,
@@ -153,6 +154,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         rows,
         title: None,
         submitted: 0,
+        root_depth,
     };
     // Without a daemon (AMUX_NO_DAEMON, or none can start) the runner
     // still works alone; and it never waits for one (a stopped daemon

@@ -43,6 +43,8 @@ pub struct Session {
     /// Lines submitted at a terminal (Enter typed in the foreground or by
     /// an attacher).
     pub submitted: u64,
+    /// How deep below `roots` it keeps them (`Kind::root_depth`).
+    pub root_depth: usize,
     /// Where this agent keeps conversations (for DESIGN §4.3 acceptance).
     pub roots: Vec<PathBuf>,
 }
@@ -74,6 +76,7 @@ impl Session {
             "title": self.title,
             "submitted": self.submitted,
             "roots": self.roots,
+            "root_depth": self.root_depth,
         })
     }
 

@@ -47,6 +47,7 @@ impl Daemon {
             entry.exited_at = Some(crate::timefmt::now());
         }
         let record = self.render(&entry);
+        self.release_roots(&entry.watched);
         let decisions = self.engine.borrow_mut().apply(
             Input::Died {
                 sid: id.to_string(),
