@@ -182,12 +182,16 @@ fn a_session_directory_created_later_is_picked_up() {
 #[test]
 fn a_burst_of_50000_files_ends_in_a_correct_state() {
     let (w, id, file) = bound();
-    let burst = w.env.pi_sessions().join("--burst--");
+    // pi keeps one directory per cwd right under its root (the daemon
+    // watches no deeper): a hundred projects at once.
+    let root = w.env.pi_sessions();
     let pid = w.daemon_pid();
     let cpu_before = cpu_ms(pid);
     let start = Instant::now();
     let watches = inotify_watches(pid);
-    let dirs: Vec<PathBuf> = (0..100).map(|d| burst.join(format!("d{d:03}"))).collect();
+    let dirs: Vec<PathBuf> = (0..100)
+        .map(|d| root.join(format!("--burst-{d:03}--")))
+        .collect();
     for dir in &dirs {
         std::fs::create_dir_all(dir).expect("mkdir");
         std::fs::write(dir.join("f000.jsonl"), b"{\"type\":\"x\"}\n").expect("write");
