@@ -76,15 +76,20 @@ pub fn spawn(pty: &Pty, spec: &Spawn) -> io::Result<Child> {
         cmd.env(key, value);
     }
     // SAFETY: the closure runs in the forked child before exec, where only
-    // async-signal-safe calls are allowed. It makes exactly two raw system
-    // calls through rustix, `setsid(2)` and `ioctl(0, TIOCSCTTY)`, both
-    // async-signal-safe; it allocates nothing, takes no lock and touches no
-    // state shared with the parent. fd 0 is already the PTY's user side
-    // (std installs stdio before running pre_exec hooks).
+    // async-signal-safe calls are allowed. It makes exactly three raw
+    // system calls through rustix, `setsid(2)`, `ioctl(0, TIOCSCTTY)` and
+    // `prctl(PR_SET_PDEATHSIG)`, all async-signal-safe; it allocates
+    // nothing, takes no lock and touches no state shared with the parent.
+    // fd 0 is already the PTY's user side (std installs stdio before
+    // running pre_exec hooks).
     unsafe {
         cmd.pre_exec(|| {
             rustix::process::setsid()?;
             rustix::process::ioctl_tiocsctty(rustix::stdio::stdin())?;
+            // A runner that is killed takes its agent with it: its terminal
+            // is gone, and an agent ignoring the hangup would run on, out
+            // of reach, while its record says it ended.
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
             Ok(())
         });
     }

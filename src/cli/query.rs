@@ -116,7 +116,8 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut out = std::io::stdout().lock();
-    let line = |k: &str, v: String| format!("{k}\t{v}\n");
+    // One line per key whatever a value holds (a cwd with a newline).
+    let line = |k: &str, v: String| format!("{k}\t{}\n", v.replace(['\t', '\n', '\r'], " "));
     let join = |v: &Value| {
         v.as_array().map(|a| {
             a.iter()

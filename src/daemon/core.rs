@@ -99,7 +99,7 @@ impl Daemon {
             live: Default::default(),
             dead: super::persist::load(),
         };
-        Ok(Rc::new(Daemon {
+        let daemon = Rc::new(Daemon {
             events: Broadcaster::spawn(&ex),
             ex,
             store: RefCell::new(store),
@@ -120,7 +120,9 @@ impl Daemon {
             unsaved: RefCell::new(Default::default()),
             warnings: RefCell::new(Default::default()),
             following: RefCell::new(HashSet::new()),
-        }))
+        });
+        daemon.prune_dead();
+        Ok(daemon)
     }
 
     pub fn log(&self, text: &str) {

@@ -1,13 +1,20 @@
 //! The daemon's log, `<state>/daemon.log`: one timestamped line per
 //! notable event (runners found and gone, attributions and their sources,
 //! every guess marked `(FALLBACK)`). Appended with `O_APPEND` so several
-//! daemon generations share one file safely.
+//! daemon generations share one file safely. Past `MAX_LOG` bytes it is
+//! renamed `daemon.log.1` (replacing the one before) and begun anew, so
+//! it never grows without bound.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 
+/// Size past which the log is rotated.
+const MAX_LOG: u64 = 1 << 20;
+
 pub struct Log {
     file: Option<File>,
+    /// Bytes in the file now (ours and other daemons' before us).
+    size: u64,
 }
 
 impl Log {
@@ -15,22 +22,36 @@ impl Log {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         let dir = crate::paths::state_dir();
         let _ = crate::paths::ensure_own_dir(&dir);
+        let path = dir.join("daemon.log");
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_LOG) {
+            let _ = std::fs::rename(&path, dir.join("daemon.log.1"));
+        }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
-            .open(dir.join("daemon.log"))
+            .open(&path)
             .ok();
         // A log an older amux made world-readable is closed now.
         if let Some(f) = &file {
             let _ = f.set_permissions(std::fs::Permissions::from_mode(0o600));
         }
-        Log { file }
+        let size = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        Log { file, size }
     }
 
     pub fn line(&mut self, text: &str) {
+        if self.size > MAX_LOG {
+            *self = Log::open();
+        }
         if let Some(file) = self.file.as_mut() {
-            let _ = writeln!(file, "{} {text}", crate::timefmt::now());
+            let line = format!("{} {text}\n", crate::timefmt::now());
+            if file.write_all(line.as_bytes()).is_ok() {
+                self.size += line.len() as u64;
+            }
         }
     }
 }

@@ -123,6 +123,9 @@ pub fn rebind(daemon: &Rc<core::Daemon>) {
 /// background if needed. `wait`: block until it answers (client verbs);
 /// otherwise fire and forget (the runner must not delay the agent).
 pub fn ensure(wait: bool) -> Result<()> {
+    // A runtime dir we must refuse is the cause to tell, not a daemon that
+    // "did not come up".
+    paths::ensure_runtime().context(|| "runtime directory".into())?;
     let sock = paths::daemon_socket();
     match health(&sock) {
         Health::Ok => return Ok(()),

@@ -50,3 +50,10 @@ pub fn load() -> BTreeMap<String, Value> {
     }
     out
 }
+
+/// Removes a dead record's file (pruned, or forgotten).
+pub fn remove(id: &str) {
+    if crate::id::is_valid(id) {
+        let _ = std::fs::remove_file(dir().join(format!("{id}.json")));
+    }
+}

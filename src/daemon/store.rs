@@ -321,7 +321,34 @@ pub enum Lookup<'a> {
     Ambiguous(Vec<String>),
 }
 
+/// Dead records kept: the newest ones, by when they ended. Enough for any
+/// `resume` a person wants; far from what would slow a listing down.
+pub const MAX_DEAD: usize = 1000;
+
 impl Store {
+    /// The ids of the oldest dead records beyond `MAX_DEAD`, removed here
+    /// (the caller removes their files).
+    pub fn prune_dead(&mut self) -> Vec<String> {
+        if self.dead.len() <= MAX_DEAD {
+            return Vec::new();
+        }
+        let mut by_age: Vec<(String, String)> = (self.dead.iter())
+            .map(|(id, r)| {
+                (
+                    r["exited_at"].as_str().unwrap_or("").to_string(),
+                    id.clone(),
+                )
+            })
+            .collect();
+        by_age.sort();
+        let excess = self.dead.len() - MAX_DEAD;
+        let old: Vec<String> = by_age.into_iter().take(excess).map(|(_, id)| id).collect();
+        old.iter().for_each(|id| {
+            self.dead.remove(id);
+        });
+        old
+    }
+
     /// Every live record (rendered by `render`), then the dead ones with
     /// `all`, oldest first.
     pub fn records(&self, all: bool, render: &dyn Fn(&Entry) -> Value) -> Vec<Value> {

@@ -21,10 +21,14 @@ pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use std::io;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a request may stall (and a keep-alive connection idle).
 pub const STALL: Duration = Duration::from_secs(10);
+/// The longest a whole request (head and body) may take from its first
+/// byte: a client that trickles a byte every few seconds never stalls for
+/// `STALL`, but must not hold a connection for ever.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 const READ_CHUNK: usize = 16 * 1024;
 
 /// What a route answers: a response, or a response head after which the
@@ -106,12 +110,16 @@ async fn read_request(
     stream: &mut UnixStream,
     buf: &mut Vec<u8>,
 ) -> Result<Option<Request>, Response> {
+    let started = |buf: &Vec<u8>| (!buf.is_empty()).then(|| Instant::now() + REQUEST_DEADLINE);
+    let mut deadline = started(buf);
     let (mut request, head_len, body_len) = loop {
         if let Some(parsed) = parse_head(buf)? {
             break parsed;
         }
         let idle = buf.is_empty();
-        match read_more(stream, buf).await {
+        let read = read_more(stream, buf, deadline).await;
+        deadline = deadline.or_else(|| started(buf));
+        match read {
             Ok(true) => {}
             Ok(false) => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::TimedOut && !idle => {
@@ -121,7 +129,7 @@ async fn read_request(
         }
     };
     while buf.len() < head_len + body_len {
-        match read_more(stream, buf).await {
+        match read_more(stream, buf, deadline).await {
             Ok(true) => {}
             Ok(false) => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
@@ -169,12 +177,18 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize, usize)>, Response> {
 }
 
 /// Appends what the client sends next. `Ok(false)` on EOF; `TimedOut`
-/// after `STALL` without a byte.
-async fn read_more(stream: &mut UnixStream, buf: &mut Vec<u8>) -> io::Result<bool> {
+/// after `STALL` without a byte, or at the request's `deadline`.
+async fn read_more(
+    stream: &mut UnixStream,
+    buf: &mut Vec<u8>,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
     let start = buf.len();
     buf.resize(start + READ_CHUNK, 0);
+    let stall = Instant::now() + STALL;
+    let until = deadline.map_or(stall, |d| d.min(stall));
     let read = future::or(stream.read(&mut buf[start..]), async {
-        async_io::Timer::after(STALL).await;
+        async_io::Timer::at(until).await;
         Err(io::ErrorKind::TimedOut.into())
     })
     .await;

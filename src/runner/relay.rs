@@ -49,7 +49,9 @@ pub async fn main(
     child: Child,
     opts: Options,
 ) -> Result<ExitCode> {
-    let (input, input_rx) = async_channel::bounded(64);
+    // Chunks (keystrokes, `/input` bodies of up to 1 MiB) waiting for the
+    // PTY: bounded, so an agent that stops reading costs a few MiB at most.
+    let (input, input_rx) = async_channel::bounded(8);
     let runner = Rc::new(Runner {
         session: RefCell::new(session),
         events: Broadcaster::spawn(&ex),

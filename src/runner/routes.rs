@@ -81,14 +81,28 @@ fn shim_event(runner: &Runner, req: &Request) -> Response {
     }
 }
 
+/// How long `/input` waits for room in the queue to the PTY.
+const INPUT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn input(runner: &Runner, req: Request) -> Response {
     if !runner.alive() {
         return Response::error(409, "the agent has exited");
     }
-    if !req.body.is_empty() && runner.input.send(req.body).await.is_err() {
-        return Response::error(409, "the agent has exited");
+    if req.body.is_empty() {
+        return Response::no_content();
     }
-    Response::no_content()
+    // The queue to the PTY is bounded; an agent that does not read its
+    // terminal fills it, and then the sender is told so instead of waiting.
+    let queued =
+        futures_lite::future::or(async { Some(runner.input.send(req.body).await) }, async {
+            async_io::Timer::after(INPUT_WAIT).await;
+            None
+        });
+    match queued.await {
+        Some(Ok(())) => Response::no_content(),
+        Some(Err(_)) => Response::error(409, "the agent has exited"),
+        None => Response::error(503, "the agent is not reading its input"),
+    }
 }
 
 #[derive(Deserialize)]

@@ -72,6 +72,7 @@ impl Daemon {
         self.last_check.borrow_mut().remove(id);
         self.last_guess.borrow_mut().remove(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
+        self.prune_dead();
         self.retry_saves();
     }
 
@@ -100,6 +101,18 @@ impl Daemon {
                 self.warnings.borrow_mut().insert("state", warning);
                 false
             }
+        }
+    }
+
+    /// Forgets the oldest dead records past `MAX_DEAD`, files included.
+    pub fn prune_dead(&self) {
+        let old = self.store.borrow_mut().prune_dead();
+        for id in &old {
+            crate::daemon::persist::remove(id);
+            self.unsaved.borrow_mut().remove(id);
+        }
+        if !old.is_empty() {
+            self.log(&format!("forgot the {} oldest dead sessions", old.len()));
         }
     }
 
