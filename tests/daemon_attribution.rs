@@ -344,3 +344,34 @@ fn identical_sessions_make_the_scrollback_guess_abstain() {
     w.wait_holds(&a, &fa, "scrollback");
     w.wait_holds(&b, &fb, "scrollback");
 }
+
+/// Issue 7 #9: a guess another session's authority withdrew was never
+/// evidence: it is not the session's `last_file`, and its dead record
+/// offers nothing to resume.
+#[test]
+fn a_withdrawn_guess_is_not_the_last_file() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("proj");
+    let dir = w.pi_dir_for(&cwd);
+    let guessed = w.run(&cwd, &["pi"]);
+    let now = now_s();
+    let file = pi_file(&dir, "0000-theirs", now);
+    append(&file, &pi_lines("0000-theirs", &cwd, now, "their talk", "ok"));
+    w.wait_holds(&guessed, &file, "metadata");
+
+    let owner = w.run(&cwd, &["pi"]);
+    w.shim_write(&owner, &file);
+    w.wait_holds(&owner, &file, "shim");
+    let r = w.wait_record(&guessed, "the guess withdrawn", |r| {
+        r["conversation"].is_null()
+    });
+    assert!(r["last_file"].is_null(), "{r:#}");
+    assert!(r["resume_command"].is_null(), "{r:#}");
+
+    w.tell(&guessed, &json!({"exit": 0}));
+    let dead = w.wait_record_all(&guessed, true, "dead", |r| r["alive"] == false);
+    assert!(dead["last_file"].is_null(), "{dead:#}");
+    assert!(dead["conversation"].is_null(), "{dead:#}");
+    assert!(dead["resume_command"].is_null(), "{dead:#}");
+}
