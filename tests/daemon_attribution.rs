@@ -357,7 +357,10 @@ fn a_withdrawn_guess_is_not_the_last_file() {
     let guessed = w.run(&cwd, &["pi"]);
     let now = now_s();
     let file = pi_file(&dir, "0000-theirs", now);
-    append(&file, &pi_lines("0000-theirs", &cwd, now, "their talk", "ok"));
+    append(
+        &file,
+        &pi_lines("0000-theirs", &cwd, now, "their talk", "ok"),
+    );
     w.wait_holds(&guessed, &file, "metadata");
 
     let owner = w.run(&cwd, &["pi"]);

@@ -34,11 +34,26 @@ pub struct Followed {
     pub tracker: Tracker,
 }
 
+/// A followed file. `followed` is `None` while the rest of a big read runs
+/// off the executor; a change meanwhile sets `again`. `gen` tells a slot
+/// made anew (released and bound again) from the one a read began on.
+pub struct FileSlot {
+    followed: Option<Followed>,
+    again: bool,
+    gen: u64,
+}
+
+/// Bytes a file is read on the executor at a time; the rest of a bigger
+/// read goes to the blocking pool (parsing 1 MiB of JSON lines takes a few
+/// milliseconds: the daemon keeps answering).
+const SYNC_BUDGET: u64 = 1 << 20;
+
 pub struct Daemon {
     pub ex: Rc<LocalExecutor<'static>>,
     pub store: RefCell<Store>,
     pub engine: RefCell<Engine>,
-    pub files: RefCell<HashMap<PathBuf, Followed>>,
+    pub files: RefCell<HashMap<PathBuf, FileSlot>>,
+    file_gen: std::cell::Cell<u64>,
     pub events: Broadcaster,
     pub log: RefCell<Log>,
     roots: RefCell<HashMap<PathBuf, Root>>,
@@ -105,6 +120,7 @@ impl Daemon {
             store: RefCell::new(store),
             engine: RefCell::new(Engine::new()),
             files: RefCell::new(HashMap::new()),
+            file_gen: std::cell::Cell::new(0),
             log: RefCell::new(Log::open()),
             roots: RefCell::new(default_roots),
             watches: std::cell::Cell::new(0),
@@ -374,23 +390,33 @@ impl Daemon {
         }
     }
 
-    fn bind(&self, sid: &str, file: PathBuf, source: Source) {
+    fn bind(self: &Rc<Self>, sid: &str, file: PathBuf, source: Source) {
         let retries = match self.store.borrow().live.get(sid) {
             Some(e) => (e.kind, self.retries(e)),
             None => return,
         };
-        let derived = {
+        let (derived, more) = {
             let mut files = self.files.borrow_mut();
-            let followed = files.entry(file.clone()).or_insert_with(|| {
+            let mut more = false;
+            let slot = files.entry(file.clone()).or_insert_with(|| {
                 let mut followed = Followed {
                     follower: Follower::new(file.clone()),
                     tracker: Tracker::new(retries.0, retries.1),
                 };
-                read_new(&mut followed);
-                followed
+                more = read_new(&mut followed, SYNC_BUDGET);
+                self.file_gen.set(self.file_gen.get() + 1);
+                FileSlot {
+                    followed: Some(followed),
+                    again: false,
+                    gen: self.file_gen.get(),
+                }
             });
-            followed.tracker.derived().clone()
+            let derived = slot.followed.as_ref().map(|f| f.tracker.derived().clone());
+            (derived.unwrap_or_default(), more)
         };
+        if more {
+            self.read_rest(&file);
+        }
         // A bound file is followed wherever it really lives: outside every
         // root, or under one through a symlinked directory (which the tree
         // walk does not enter), its directory gets a watch of its own.
@@ -434,16 +460,28 @@ impl Daemon {
         let followed = {
             let mut files = self.files.borrow_mut();
             match files.get_mut(path) {
-                Some(f) => {
+                Some(FileSlot {
+                    followed: Some(f), ..
+                }) => {
                     let before = f.follower.offset();
-                    read_new(f);
-                    Some((f.tracker.derived().clone(), f.follower.offset() != before))
+                    let more = read_new(f, SYNC_BUDGET);
+                    let grew = f.follower.offset() != before;
+                    Some(Some((f.tracker.derived().clone(), grew, more)))
+                }
+                // Being read off the executor: read again after.
+                Some(slot) => {
+                    slot.again = true;
+                    Some(None)
                 }
                 None => None,
             }
         };
         match followed {
-            Some((derived, grew)) => {
+            Some(None) => {}
+            Some(Some((derived, grew, more))) => {
+                if more {
+                    self.read_rest(path);
+                }
                 let holders = self.engine.borrow().holders(path).to_vec();
                 for sid in holders {
                     self.update_derived(&sid, derived.clone(), grew);
@@ -633,13 +671,64 @@ impl Daemon {
     }
 }
 
-fn read_new(followed: &mut Followed) {
+/// Feeds the tracker what was appended, up to about `budget` bytes;
+/// `true` when more is left to read.
+fn read_new(followed: &mut Followed, budget: u64) -> bool {
     let Followed { follower, tracker } = followed;
     for _ in 0..2 {
-        match follower.poll(&mut |line| tracker.feed(line)) {
+        match follower.poll_budget(&mut |line| tracker.feed(line), budget) {
             Ok(p) if p.truncated => tracker.reset(),
-            _ => return,
+            Ok(p) => return p.more,
+            Err(_) => return false,
         }
+    }
+    false
+}
+
+impl Daemon {
+    /// Reads the rest of a big file on the blocking pool; the holders get
+    /// what it says when it is done, and a change meanwhile is read after.
+    fn read_rest(self: &Rc<Self>, path: &Path) {
+        let (mut followed, gen) = {
+            let mut files = self.files.borrow_mut();
+            let Some(slot) = files.get_mut(path) else {
+                return;
+            };
+            let Some(followed) = slot.followed.take() else {
+                return;
+            };
+            slot.again = false;
+            (followed, slot.gen)
+        };
+        let (daemon, path) = (self.clone(), path.to_path_buf());
+        self.ex
+            .spawn(async move {
+                let followed = blocking::unblock(move || {
+                    read_new(&mut followed, u64::MAX);
+                    followed
+                })
+                .await;
+                let derived = followed.tracker.derived().clone();
+                let again = {
+                    let mut files = daemon.files.borrow_mut();
+                    match files.get_mut(&path).filter(|s| s.gen == gen) {
+                        Some(slot) => {
+                            slot.followed = Some(followed);
+                            std::mem::take(&mut slot.again)
+                        }
+                        // Let go of meanwhile: what it said is nobody's.
+                        None => return,
+                    }
+                };
+                let holders = daemon.engine.borrow().holders(&path).to_vec();
+                for sid in holders {
+                    daemon.update_derived(&sid, derived.clone(), true);
+                }
+                if again {
+                    daemon.file_changed(&path);
+                }
+            })
+            .detach();
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Progress {
     pub lines: usize,
     /// Bytes read from the file.
     pub bytes: u64,
+    /// The budget ran out before the end of the file: poll again.
+    pub more: bool,
 }
 
 /// Follows one file from its last offset.
@@ -78,7 +80,19 @@ impl Follower {
     /// Reads what was appended since the last call and calls `on_line` for
     /// each complete, non-empty line (without its `\n`). See `Progress` for
     /// the rewrite case.
+    #[cfg(test)]
     pub fn poll(&mut self, on_line: &mut dyn FnMut(&[u8])) -> io::Result<Progress> {
+        self.poll_budget(on_line, u64::MAX)
+    }
+
+    /// `poll`, stopping once about `budget` bytes were read (at a chunk's
+    /// end; `more` says so): the daemon reads a big file in slices, or off
+    /// its executor, and never stalls its other work on one.
+    pub fn poll_budget(
+        &mut self,
+        on_line: &mut dyn FnMut(&[u8]),
+        budget: u64,
+    ) -> io::Result<Progress> {
         let mut file = crate::paths::open_untrusted(&self.path)?;
         let meta = file.metadata()?;
         let identity = (meta.dev(), meta.ino());
@@ -94,7 +108,7 @@ impl Follower {
         file.seek(SeekFrom::Start(self.offset))?;
         let mut chunk = std::mem::take(&mut self.chunk);
         chunk.resize(CHUNK, 0);
-        let result = self.read_to_end(&mut file, &mut chunk, on_line);
+        let result = self.read_to_end(&mut file, &mut chunk, on_line, budget);
         self.chunk = chunk;
         result
     }
@@ -104,9 +118,14 @@ impl Follower {
         file: &mut File,
         chunk: &mut [u8],
         on_line: &mut dyn FnMut(&[u8]),
+        budget: u64,
     ) -> io::Result<Progress> {
         let mut progress = Progress::default();
         loop {
+            if progress.bytes >= budget {
+                progress.more = true;
+                return Ok(progress);
+            }
             let n = match file.read(chunk) {
                 Ok(0) => return Ok(progress),
                 Ok(n) => n,
@@ -362,5 +381,33 @@ mod tests {
         assert_eq!(bytes, f.offset());
         assert_eq!(lines as u64, bytes / line.len() as u64);
         assert!(mbps >= 200.0, "{mbps:.0} MB/s");
+    }
+
+    #[test]
+    fn a_budget_reads_in_slices_and_loses_nothing() {
+        let dir = Scratch::new("budget");
+        let path = dir.0.join("big.jsonl");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let want: Vec<Vec<u8>> = (0..5000)
+            .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(i % 97)).into_bytes())
+            .collect();
+        for line in &want {
+            f.write_all(line).unwrap();
+            f.write_all(b"\n").unwrap();
+        }
+        let mut follower = Follower::new(path);
+        let mut got = Vec::new();
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            let p = follower
+                .poll_budget(&mut |l| got.push(l.to_vec()), CHUNK as u64)
+                .unwrap();
+            if !p.more {
+                break;
+            }
+        }
+        assert!(polls > 3, "one poll read it all: {polls}");
+        assert_eq!(got, want);
     }
 }

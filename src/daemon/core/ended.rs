@@ -226,7 +226,7 @@ impl Daemon {
                 follower: Follower::new(file.clone()),
                 tracker: Tracker::new(entry.kind, self.retries(&entry)),
             };
-            read_new(&mut followed);
+            read_new(&mut followed, u64::MAX);
             entry.set_derived(followed.tracker.derived().clone());
             Binding {
                 file,
