@@ -209,6 +209,11 @@ impl Daemon {
             (entry.roots.clone(), entry.root_depth)
         };
         roots.iter().for_each(|r| self.use_root(id, r, depth));
+        // Claude Code tells of its conversation (and state) in a pidfile
+        // under `<config>/sessions/`: watched, so a change is seen at once.
+        if let Some(dir) = self.pidfile_dir(id) {
+            self.use_root(id, &dir, 0);
+        }
         if new {
             self.log(&format!("session {id}: runner found"));
             self.restore_input(id);
@@ -444,8 +449,31 @@ impl Daemon {
         ));
     }
 
-    /// A `*.jsonl` under a watched root changed.
+    /// Where Claude Code keeps the pidfiles of session `id`'s config dir.
+    fn pidfile_dir(&self, id: &str) -> Option<PathBuf> {
+        let store = self.store.borrow();
+        let entry = store.live.get(id).filter(|e| e.kind == Kind::Claude)?;
+        Some(entry.roots.first()?.parent()?.join("sessions"))
+    }
+
+    /// A Claude pidfile changed: the sessions of that config dir look again.
+    fn pidfile_changed(self: &Rc<Self>, path: &Path) {
+        let ids: Vec<String> = (self.store.borrow().live.keys().cloned()).collect();
+        for id in ids {
+            if self
+                .pidfile_dir(&id)
+                .is_some_and(|d| path.parent() == Some(d.as_path()))
+            {
+                super::sources::check(self, &id, false);
+            }
+        }
+    }
+
+    /// A `*.jsonl` under a watched root changed (or a Claude pidfile).
     pub fn file_changed(self: &Rc<Self>, path: &Path) {
+        if path.extension().is_some_and(|e| e == "json") {
+            return self.pidfile_changed(path);
+        }
         let now = now_ms() / 1000;
         let mut recent = self.recent.borrow_mut();
         recent.insert(path.to_path_buf(), now);
@@ -558,12 +586,12 @@ impl Daemon {
         self.publish(sid);
     }
 
-    /// The terminal showed output: the agent is doing something.
-    pub fn on_activity(self: &Rc<Self>, sid: &str) {
+    /// The terminal showed output: the agent is doing something (for the
+    /// quiet check of pending input; sources are checked on file events).
+    pub fn on_activity(&self, sid: &str) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
             entry.input.last_change = Some(Instant::now());
         }
-        super::sources::check(self, sid, false);
     }
 
     /// Pending input the agent took without starting a turn (a command

@@ -44,7 +44,7 @@ const MAX_READS: usize = 64;
 /// What happened under the roots.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum WatchEvent {
-    /// A `*.jsonl` file was created, written, or moved in.
+    /// A `*.jsonl` (or `*.json`) file was created, written, or moved in.
     Changed(PathBuf),
     /// A `*.jsonl` file was deleted or moved away.
     Removed(PathBuf),
@@ -98,8 +98,11 @@ fn classify(mask: EventMask) -> Action {
     }
 }
 
+/// Conversations (`*.jsonl`), and the `*.json` pidfiles Claude Code keeps
+/// in its `sessions/` dir (the daemon watches that dir as a flat root).
 fn is_jsonl(name: &OsStr) -> bool {
-    name.as_bytes().ends_with(b".jsonl")
+    let name = name.as_bytes();
+    name.ends_with(b".jsonl") || name.ends_with(b".json")
 }
 
 /// The per-user inotify watch limit (`ENOSPC` from `inotify_add_watch`).
