@@ -20,6 +20,7 @@ mod http;
 mod id;
 mod paths;
 mod procfs;
+mod protocol;
 mod pty;
 mod runner;
 #[cfg(test)]

@@ -28,8 +28,8 @@ pub fn attach(key: &str) -> Result<ExitCode> {
         ));
     }
     let record = super::client::resolve(key)?;
-    let id = record["id"].as_str().unwrap_or(key).to_string();
-    if record["alive"] != true {
+    let id = record.id.clone();
+    if !record.alive {
         return Err(Error::Failed(format!(
             "session {id} has ended; 'amux resume {id}' continues its conversation"
         )));
@@ -130,9 +130,9 @@ async fn output(
                 }
                 Decoded::Frame(frame::EXIT, payload, _) => {
                     let _ = stdout.flush().await;
-                    let exit: serde_json::Value =
+                    let exit: crate::protocol::Exit =
                         serde_json::from_slice(&payload).unwrap_or_default();
-                    return End::Exited(exit["exit_code"].as_u64().unwrap_or(0) as u8);
+                    return End::Exited(exit.exit_code.unwrap_or(0) as u8);
                 }
                 Decoded::Frame(_, _, used) => {
                     buf.drain(..used);

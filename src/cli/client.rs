@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::http::client;
 use crate::paths;
-use serde_json::Value;
+use crate::protocol::{self, Record};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
@@ -58,21 +58,22 @@ pub async fn subscribe() -> Result<client::Events> {
 pub async fn daemon_pid() -> Option<u64> {
     let sock = paths::daemon_socket();
     let resp = client::request_within(client::DEADLINE, &sock, "GET", "/v1/health", b"").await;
-    let health: Value = serde_json::from_slice(&resp.ok()?.body).ok()?;
-    health["pid"].as_u64()
+    let health: protocol::Health = serde_json::from_slice(&resp.ok()?.body).ok()?;
+    Some(u64::from(health.pid))
 }
 
 pub fn api_error(resp: &client::Response) -> Error {
-    let message = serde_json::from_slice::<Value>(&resp.body)
+    let message = serde_json::from_slice::<protocol::ErrorBody>(&resp.body)
         .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .map(|e| e.error)
+        .filter(|e| !e.is_empty())
         .unwrap_or_else(|| format!("the daemon answered {}", resp.status));
     Error::Failed(message)
 }
 
 /// The record for `key`, waiting a moment for a runner the daemon has
 /// not discovered yet.
-pub fn resolve(key: &str) -> Result<Value> {
+pub fn resolve(key: &str) -> Result<Record> {
     if key.is_empty() || key.contains('/') {
         return Err(Error::Usage(format!("{key:?} is not a session id or slug")));
     }
@@ -95,7 +96,7 @@ pub fn stdout_error(e: io::Error) -> Error {
     Error::io("stdout", e)
 }
 
-pub fn print_json(value: &Value) -> Result<()> {
+pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<()> {
     let mut out = io::stdout().lock();
     serde_json::to_writer(&mut out, value).map_err(|e| stdout_error(e.into()))?;
     out.write_all(b"\n")
@@ -105,23 +106,4 @@ pub fn print_json(value: &Value) -> Result<()> {
 
 pub fn is_tty() -> bool {
     rustix::termios::isatty(io::stdout())
-}
-
-/// One word for a record's state, for tables and scripts.
-pub fn state(record: &Value) -> String {
-    if record["alive"] == false {
-        return match record["exit_code"].as_i64() {
-            Some(code) => format!("exited:{code}"),
-            None => "exited".into(),
-        };
-    }
-    if record["status"]["error"] == true {
-        "error".into()
-    } else if record["status"]["working"] == true {
-        "working".into()
-    } else if record["unread"] == true {
-        "unread".into()
-    } else {
-        "idle".into()
-    }
 }

@@ -11,7 +11,7 @@
 use super::client::{api_error, daemon_request, print_json, resolve, subscribe};
 use crate::error::{Error, Result};
 use crate::http::client;
-use serde_json::Value;
+use crate::protocol::Record;
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -40,13 +40,13 @@ impl Until {
     }
 
     /// `Some(true)`: reached; `Some(false)`: can no longer be reached.
-    fn judge(self, record: &Value) -> Option<bool> {
-        let alive = record["alive"].as_bool().unwrap_or(false);
+    fn judge(self, record: &Record) -> Option<bool> {
+        let alive = record.alive;
         let reached = match self {
             Until::Exit => !alive,
-            Until::Idle => record["turn_done"] == true,
-            Until::Working => alive && record["status"]["working"] == true,
-            Until::Attributed => !record["conversation"].is_null(),
+            Until::Idle => record.turn_done,
+            Until::Working => alive && record.status.working,
+            Until::Attributed => record.conversation.is_some(),
         };
         match (reached, alive) {
             (true, _) => Some(true),
@@ -68,12 +68,12 @@ impl Until {
 
 /// How a wait ended, with the record that decided it.
 enum Verdict {
-    Reached(Value),
-    Ended(Value),
+    Reached(Record),
+    Ended(Record),
 }
 
 impl Verdict {
-    fn of(until: Until, record: Value) -> Option<Verdict> {
+    fn of(until: Until, record: Record) -> Option<Verdict> {
         match until.judge(&record)? {
             true => Some(Verdict::Reached(record)),
             false => Some(Verdict::Ended(record)),
@@ -86,7 +86,7 @@ impl Verdict {
 /// daemon restarts (it is stateless: the runners replay to the new one).
 pub fn wait(key: &str, until: Until, timeout: Option<f64>, as_json: bool) -> Result<ExitCode> {
     let first = resolve(key)?;
-    let id = first["id"].as_str().unwrap_or(key).to_string();
+    let id = first.id.clone();
     let verdict = match Verdict::of(until, first) {
         Some(v) => Some(Ok(v)),
         None => run_with_timeout(watch(&id, until), timeout),
@@ -109,8 +109,10 @@ async fn watch(id: &str, until: Until) -> Result<Verdict> {
             if event != "session" {
                 continue;
             }
-            let record: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-            if record["id"] == id {
+            let Ok(record) = serde_json::from_str::<Record>(&data) else {
+                continue;
+            };
+            if record.id == id {
                 if let Some(v) = Verdict::of(until, record) {
                     return Ok(v);
                 }
@@ -123,7 +125,7 @@ async fn watch(id: &str, until: Until) -> Result<Verdict> {
 /// The session's record now; `None` when the daemon does not answer (the
 /// caller reconnects). A session the daemon does not know yet while its
 /// runner's socket exists (a daemon just restarted) is waited for.
-async fn current(id: &str) -> Result<Option<Value>> {
+async fn current(id: &str) -> Result<Option<Record>> {
     let sock = crate::paths::daemon_socket();
     let target = format!("/v1/sessions/{id}");
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -178,10 +180,8 @@ fn finish(
         }
         Some(Err(e)) => return Err(e),
         // A turn that ended in an error is finished, but not idle.
-        Some(Ok(Verdict::Reached(record)))
-            if until == Until::Idle && record["status"]["error"] == true =>
-        {
-            let label = record["status"]["label"].as_str().unwrap_or("error");
+        Some(Ok(Verdict::Reached(record))) if until == Until::Idle && record.status.error => {
+            let label = record.status.label.as_deref().unwrap_or("error");
             let e = Error::TurnFailed(format!("session {id}: the turn failed ({label})"));
             (record, Some(e))
         }
@@ -199,7 +199,7 @@ fn finish(
 
 pub fn send(key: &str, text: Option<String>, enter: bool) -> Result<ExitCode> {
     let record = resolve(key)?;
-    let id = record["id"].as_str().unwrap_or(key);
+    let id = record.id.as_str();
     let bytes = match text {
         Some(text) => text.into_bytes(),
         None => {
@@ -226,7 +226,7 @@ pub fn send(key: &str, text: Option<String>, enter: bool) -> Result<ExitCode> {
 
 pub fn kill(key: &str) -> Result<ExitCode> {
     let record = resolve(key)?;
-    post(record["id"].as_str().unwrap_or(key), "kill", b"")?;
+    post(&record.id, "kill", b"")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -242,17 +242,17 @@ fn post(id: &str, action: &str, body: &[u8]) -> Result<()> {
 /// or detached like `amux run`.
 pub fn resume_plan(key: &str) -> Result<(Vec<String>, String)> {
     let record = resolve(key)?;
-    let id = record["id"].as_str().unwrap_or(key);
-    if record["alive"] == true {
+    let id = record.id.as_str();
+    if record.alive {
         return Err(Error::Failed(format!(
             "session {id} is still running; attach to it instead"
         )));
     }
-    let argv = crate::daemon::strings(&record["resume_command"]);
+    let argv = record.resume_command.clone().unwrap_or_default();
     if argv.is_empty() {
         return Err(Error::Failed(format!(
             "session {id} has no conversation to resume"
         )));
     }
-    Ok((argv, record["cwd"].as_str().unwrap_or(".").to_string()))
+    Ok((argv, record.cwd.clone()))
 }

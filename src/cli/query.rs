@@ -7,11 +7,11 @@
 //! `{"type":"remove","id":"…"}`.
 
 use super::client::{
-    self, api_error, daemon_request, print_json, resolve, state, stdout_error, subscribe,
+    self, api_error, daemon_request, print_json, resolve, stdout_error, subscribe,
 };
 use crate::error::{Error, Result};
 use crate::http::client as http;
-use serde_json::Value;
+use crate::protocol::{self, EventLine, Record};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
@@ -29,11 +29,11 @@ pub fn ls(all: bool, as_json: bool) -> Result<ExitCode> {
     if resp.status != 200 {
         return Err(api_error(&resp));
     }
-    let records: Vec<Value> = serde_json::from_slice(&resp.body)
+    let records: Vec<Record> = serde_json::from_slice(&resp.body)
         .map_err(|e| Error::Failed(format!("bad answer from the daemon: {e}")))?;
     warn_from_daemon();
     if as_json {
-        print_json(&Value::Array(records))?;
+        print_json(&records)?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<[String; 6]> = records.iter().map(row).collect();
@@ -73,38 +73,36 @@ fn warn_from_daemon() {
     let Ok(resp) = daemon_request("GET", "/v1/health", b"") else {
         return;
     };
-    let health: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-    for warning in health["warnings"].as_array().into_iter().flatten() {
-        if let Some(text) = warning.as_str() {
-            eprintln!("amux: warning: {text}");
-        }
+    let health: protocol::Health = serde_json::from_slice(&resp.body).unwrap_or_default();
+    for warning in health.warnings {
+        eprintln!("amux: warning: {warning}");
     }
 }
 
-fn row(record: &Value) -> [String; 6] {
-    let text = |v: &Value| v.as_str().unwrap_or("-").replace(['\t', '\n'], " ");
-    let conversation = &record["conversation"];
-    let file = if conversation.is_null() {
-        &record["last_file"]
-    } else {
-        &conversation["file"]
-    };
+/// A field for a tab-separated line or a table cell: one line, `-` when
+/// missing.
+fn cell(text: Option<&str>) -> String {
+    text.unwrap_or("-").replace(['\t', '\n', '\r'], " ")
+}
+
+fn row(record: &Record) -> [String; 6] {
+    let conversation = record.conversation.as_ref();
     [
-        text(&record["id"]),
-        text(&record["kind"]),
+        cell(Some(&record.id)),
+        cell(record.kind.map(|k| k.as_str())),
         state_with_label(record),
-        text(&conversation["source"]),
-        text(&record["title"]),
-        text(file),
+        cell(conversation.map(|c| c.source.as_str())),
+        cell(Some(&record.title)),
+        cell(record.file().and_then(|f| f.to_str())),
     ]
 }
 
 /// The state word, with what the agent is at (`working (tool: bash)`,
 /// `error (error: Connection error.)`) for a live session.
-fn state_with_label(record: &Value) -> String {
-    let word = state(record);
-    match record["status"]["label"].as_str() {
-        Some(label) if record["alive"] == true => format!("{word} ({label})"),
+fn state_with_label(record: &Record) -> String {
+    let word = record.state();
+    match &record.status.label {
+        Some(label) if record.alive => format!("{word} ({label})"),
         _ => word,
     }
 }
@@ -117,45 +115,22 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     // One line per key whatever a value holds (a cwd with a newline).
-    let line = |k: &str, v: String| format!("{k}\t{}\n", v.replace(['\t', '\n', '\r'], " "));
-    let join = |v: &Value| {
-        v.as_array().map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-    };
-    let mut text = String::new();
-    text += &line("id", record["id"].as_str().unwrap_or("").into());
-    text += &line("kind", record["kind"].as_str().unwrap_or("").into());
-    text += &line("state", state(&record));
-    text += &line(
-        "label",
-        record["status"]["label"].as_str().unwrap_or("-").into(),
-    );
-    text += &line("title", record["title"].as_str().unwrap_or("").into());
-    text += &line("command", join(&record["command"]).unwrap_or_default());
-    text += &line("cwd", record["cwd"].as_str().unwrap_or("").into());
-    text += &line(
-        "file",
-        record["conversation"]["file"]
-            .as_str()
-            .or(record["last_file"].as_str())
-            .unwrap_or("-")
-            .into(),
-    );
-    text += &line(
-        "source",
-        record["conversation"]["source"]
-            .as_str()
-            .unwrap_or("-")
-            .into(),
-    );
-    text += &line(
-        "resume",
-        join(&record["resume_command"]).unwrap_or_else(|| "-".into()),
-    );
+    let line = |k: &str, v: Option<&str>| format!("{k}\t{}\n", cell(v));
+    let conversation = record.conversation.as_ref();
+    let resume = record.resume_command.as_ref().map(|a| a.join(" "));
+    let text = [
+        line("id", Some(&record.id)),
+        line("kind", record.kind.map(|k| k.as_str())),
+        line("state", Some(&record.state())),
+        line("label", record.status.label.as_deref()),
+        line("title", Some(&record.title)),
+        line("command", Some(&record.command.join(" "))),
+        line("cwd", Some(&record.cwd)),
+        line("file", record.file().and_then(|f| f.to_str())),
+        line("source", conversation.map(|c| c.source.as_str())),
+        line("resume", resume.as_deref()),
+    ]
+    .concat();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(stdout_error)?;
@@ -180,28 +155,30 @@ pub fn events() -> Result<ExitCode> {
             let pid = client::daemon_pid().await;
             if let Some(now) = live_ids().await.filter(|_| reconnected) {
                 for gone in live.iter().filter(|id| !now.contains(*id)) {
-                    let line = format!(
-                        "{{\"type\":\"remove\",\"id\":{}}}",
-                        Value::from(gone.as_str())
-                    );
+                    let line = EventLine::Remove { id: gone.clone() };
                     print_line(&mut out, &line)?;
                 }
                 live = now;
             }
             while let Ok(Some((event, data))) = events.next().await {
-                let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                let id = data["id"].as_str().unwrap_or_default().to_string();
-                // `type` first, so a reader can dispatch on the line's start.
                 let line = match event.as_str() {
                     "session" => {
-                        if data["alive"] == true {
-                            live.insert(id);
+                        let Ok(record) = serde_json::from_str::<Record>(&data) else {
+                            continue;
+                        };
+                        if record.alive {
+                            live.insert(record.id.clone());
                         }
-                        format!("{{\"type\":\"session\",\"session\":{data}}}")
+                        EventLine::Session {
+                            session: Box::new(record),
+                        }
                     }
                     "remove" => {
-                        live.remove(&id);
-                        format!("{{\"type\":\"remove\",\"id\":{}}}", data["id"])
+                        let Ok(removed) = serde_json::from_str::<protocol::Removed>(&data) else {
+                            continue;
+                        };
+                        live.remove(&removed.id);
+                        EventLine::Remove { id: removed.id }
                     }
                     _ => continue,
                 };
@@ -226,8 +203,8 @@ pub fn events() -> Result<ExitCode> {
     }))
 }
 
-fn print_line(out: &mut impl Write, line: &str) -> Result<()> {
-    writeln!(out, "{line}")
+fn print_line(out: &mut impl Write, line: &EventLine) -> Result<()> {
+    writeln!(out, "{}", protocol::to_json(line))
         .and_then(|()| out.flush())
         .map_err(stdout_error)
 }
@@ -237,14 +214,11 @@ fn print_line(out: &mut impl Write, line: &str) -> Result<()> {
 async fn live_ids() -> Option<BTreeSet<String>> {
     let sock = crate::paths::daemon_socket();
     let resp = http::request_within(http::DEADLINE, &sock, "GET", "/v1/sessions", b"").await;
-    let records: Vec<Value> = match resp {
+    let records: Vec<Record> = match resp {
         Ok(r) if r.status == 200 => serde_json::from_slice(&r.body).ok()?,
         _ => return None,
     };
-    let ids = records
-        .iter()
-        .filter_map(|r| r["id"].as_str().map(str::to_string));
-    Some(ids.collect())
+    Some(records.into_iter().map(|r| r.id).collect())
 }
 
 /// Blocks until stdout reports an error or hang-up (a pipe whose reader

@@ -13,7 +13,7 @@ use crate::http::client;
 use crate::http::response::{Request, Response};
 use crate::http::server::{boxed, Handler, Reply};
 use crate::http::sse::frame;
-use serde_json::{json, Value};
+use crate::protocol;
 use std::rc::Rc;
 
 pub fn handler(daemon: Rc<Daemon>) -> Handler {
@@ -45,11 +45,14 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
             super::runners::sync_exits(daemon);
             daemon.retry_saves();
             let all = req.query_param("all").is_some_and(|v| v != "0");
-            Response::json(200, &Value::Array(daemon.records(all)))
+            Response::json(200, &daemon.records(all))
         }
         ["v1", "events"] => return events(daemon),
         ["v1", "sessions", key] => match resolve(daemon, key) {
-            Ok(id) => Response::json(200, &daemon.record(&id).unwrap_or(Value::Null)),
+            Ok(id) => match daemon.record(&id) {
+                Some(record) => Response::json(200, &record),
+                None => Response::error(404, &format!("no session matches {key:?}")),
+            },
             Err(resp) => resp,
         },
         ["v1", "sessions", key, action] => match resolve(daemon, key) {
@@ -62,21 +65,16 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
 
 /// What `/v1/health` answers: who we are, what protocol we speak, and
 /// what the user should be told (records that cannot be saved).
-fn health(daemon: &Daemon) -> Value {
-    let warnings: Vec<String> = daemon.warnings.borrow().values().cloned().collect();
-    json!({
-        "ok": true,
-        "pid": std::process::id(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "protocol": PROTOCOL,
-        "watches": daemon.watches.get(),
-        "warnings": warnings,
-    })
+fn health(daemon: &Daemon) -> protocol::Health {
+    protocol::Health {
+        ok: true,
+        pid: std::process::id(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        protocol: protocol::PROTOCOL,
+        watches: daemon.watches.get(),
+        warnings: daemon.warnings.borrow().values().cloned().collect(),
+    }
 }
-
-/// The version of the daemon socket's API (amux-protocol(7)); it changes
-/// when a client of an older amux would misread an answer.
-pub const PROTOCOL: u32 = 1;
 
 fn resolve(daemon: &Daemon, key: &str) -> Result<String, Response> {
     match daemon.store.borrow().lookup(key) {
@@ -84,7 +82,10 @@ fn resolve(daemon: &Daemon, key: &str) -> Result<String, Response> {
         Lookup::Unknown => Err(Response::error(404, &format!("no session matches {key:?}"))),
         Lookup::Ambiguous(ids) => Err(Response::json(
             409,
-            &json!({"error": format!("{key:?} is ambiguous: it matches {}", ids.join(", ")), "matches": ids}),
+            &protocol::ErrorBody {
+                error: format!("{key:?} is ambiguous: it matches {}", ids.join(", ")),
+                matches: ids,
+            },
         )),
     }
 }
@@ -95,7 +96,7 @@ fn events(daemon: &Daemon) -> Reply {
         .borrow()
         .live
         .values()
-        .map(|e| frame("session", &daemon.render(e).to_string()))
+        .map(|e| frame("session", &protocol::to_json(&daemon.render(e))))
         .collect();
     let subscription = daemon.events.subscribe(replay);
     subscription.into_reply()
@@ -135,21 +136,13 @@ async fn resume(daemon: &Daemon, id: &str) -> Response {
     let Some(record) = daemon.record(id) else {
         return Response::error(404, "no such session");
     };
-    if record["alive"].as_bool() == Some(true) {
+    if record.alive {
         return Response::error(409, &format!("session {id} is still running"));
     }
-    let Some(argv) = record["resume_command"]
-        .as_array()
-        .filter(|a| !a.is_empty())
-    else {
+    let Some(argv) = record.resume_command.filter(|a| !a.is_empty()) else {
         return Response::error(409, &format!("session {id} has no conversation to resume"));
     };
-    let argv: Vec<String> = argv
-        .iter()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect();
-    let cwd = record["cwd"].as_str().unwrap_or("/").to_string();
+    let cwd = record.cwd;
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return Response::error(500, &format!("cannot find the amux executable: {e}")),
@@ -169,7 +162,12 @@ async fn resume(daemon: &Daemon, id: &str) -> Response {
     match output {
         Ok(out) if out.status.success() => {
             let new_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            Response::json(200, &json!({"id": new_id, "command": argv, "cwd": cwd}))
+            let resumed = protocol::Resumed {
+                id: new_id,
+                command: argv,
+                cwd,
+            };
+            Response::json(200, &resumed)
         }
         Ok(out) => Response::error(500, String::from_utf8_lossy(&out.stderr).trim()),
         Err(e) => Response::error(500, &format!("cannot start a runner: {e}")),

@@ -20,8 +20,8 @@ use super::watch::{TreeWatcher, WatchEvent};
 use crate::adapters::{self, Kind, Tracker};
 use crate::attribution::{Decision, Engine, Input, Source};
 use crate::http::sse::Broadcaster;
+use crate::protocol::{self, Record};
 use async_executor::LocalExecutor;
-use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -146,7 +146,7 @@ impl Daemon {
     }
 
     /// The record of a live entry, with what the engine says it holds.
-    pub fn render(&self, entry: &Entry) -> Value {
+    pub fn render(&self, entry: &Entry) -> Record {
         let engine = self.engine.borrow();
         let binding = engine.binding(&entry.id);
         entry.record(Held {
@@ -182,11 +182,11 @@ impl Daemon {
         self.publish(sid);
     }
 
-    pub fn records(&self, all: bool) -> Vec<Value> {
+    pub fn records(&self, all: bool) -> Vec<Record> {
         self.store.borrow().records(all, &|e| self.render(e))
     }
 
-    pub fn record(&self, id: &str) -> Option<Value> {
+    pub fn record(&self, id: &str) -> Option<Record> {
         self.store.borrow().record(id, &|e| self.render(e))
     }
 
@@ -194,7 +194,7 @@ impl Daemon {
     /// for a session already buried (a restarted daemon finding a runner
     /// that lingers after its agent ended): its dead record stands, and
     /// the runner is not followed.
-    pub fn on_meta(self: &Rc<Self>, id: &str, meta: &Value) -> bool {
+    pub fn on_meta(self: &Rc<Self>, id: &str, meta: &protocol::Meta) -> bool {
         if self.store.borrow().dead.contains_key(id) {
             return false;
         }
@@ -264,11 +264,7 @@ impl Daemon {
                 entry.replayed = true;
                 // Lines typed at its terminal while no daemon ran: the
                 // runner counted them; what they asked is pending now.
-                let count = entry
-                    .runner_meta
-                    .as_ref()
-                    .and_then(|m| m["submitted"].as_u64());
-                let count = count.unwrap_or(0);
+                let count = entry.runner_meta.as_ref().map_or(0, |m| m.submitted);
                 let unseen = restored && count > entry.input.submitted_seen;
                 entry.input.submitted_seen = count;
                 if unseen {
@@ -290,9 +286,9 @@ impl Daemon {
         super::sources::check(self, id, true);
     }
 
-    pub fn on_shim(self: &Rc<Self>, id: &str, data: &Value) {
+    pub fn on_shim(self: &Rc<Self>, id: &str, shim: &protocol::Shim) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
-            entry.shim_runtime = Some(data["runtime"].as_str().unwrap_or("node").to_string());
+            entry.shim_runtime = Some(shim.runtime.clone().unwrap_or_else(|| "node".into()));
         }
         let decisions = self.engine.borrow_mut().apply(
             Input::Hello {
@@ -332,17 +328,17 @@ impl Daemon {
     /// The agent exited: the session is dead now, whether or not its
     /// runner lingers a moment longer, so it leaves the live list at once
     /// (a live listing never holds a dead session).
-    pub fn on_exit(self: &Rc<Self>, id: &str, data: &Value) {
+    pub fn on_exit(self: &Rc<Self>, id: &str, exit: &protocol::Exit) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
-            entry.exit_code = data["exit_code"].as_i64();
+            entry.exit_code = exit.exit_code;
             entry.exited_at = Some(crate::timefmt::now());
         }
         self.runner_gone(id);
     }
 
-    pub fn on_title(&self, id: &str, data: &Value) {
+    pub fn on_title(&self, id: &str, title: Option<String>) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
-            entry.terminal_title = data["title"].as_str().map(str::to_string);
+            entry.terminal_title = title;
         }
         self.publish(id);
     }
@@ -575,8 +571,7 @@ impl Daemon {
 
     /// An attacher joined or left: while a terminal shows the session,
     /// what it shows is read.
-    pub fn on_attach(&self, sid: &str, data: &Value) {
-        let attachers = data["attachers"].as_u64().unwrap_or(0);
+    pub fn on_attach(&self, sid: &str, attachers: u64) {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
             entry.input.attachers = attachers;
             if attachers > 0 {
@@ -658,7 +653,7 @@ impl Daemon {
             return;
         };
         self.save_input(id, saved);
-        let text = record.to_string();
+        let text = protocol::to_json(&record);
         let mut published = self.published.borrow_mut();
         if published.get(id) != Some(&text) {
             self.events.publish("session", &text);

@@ -10,8 +10,8 @@
 //! session's runner is found again, and removed when the session dies.
 
 use crate::attribution::Source;
+use crate::protocol::Meta;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::io;
 use std::path::PathBuf;
 
@@ -33,7 +33,7 @@ pub struct Saved {
     pub source: Option<Source>,
     /// The runner's `meta` as first seen: what a dead record is made of
     /// if the runner is killed while no daemon runs.
-    pub meta: Option<Value>,
+    pub meta: Option<Meta>,
 }
 
 fn path(id: &str) -> PathBuf {

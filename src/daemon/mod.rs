@@ -172,15 +172,6 @@ pub fn ensure(wait: bool) -> Result<()> {
     )))
 }
 
-/// A JSON array of strings (argv, resume commands); anything else is empty.
-pub fn strings(value: &serde_json::Value) -> Vec<String> {
-    let items = value.as_array().map(Vec::as_slice).unwrap_or_default();
-    items
-        .iter()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
-}
-
 #[derive(PartialEq)]
 enum Health {
     Ok,

@@ -4,7 +4,7 @@
 //! records are stored; live attribution is never read from disk (runners
 //! replay it).
 
-use serde_json::Value;
+use crate::protocol::Record;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
@@ -13,9 +13,8 @@ fn dir() -> PathBuf {
     crate::paths::state_dir().join("sessions")
 }
 
-pub fn save(record: &Value) -> io::Result<()> {
-    let id = record["id"]
-        .as_str()
+pub fn save(record: &Record) -> io::Result<()> {
+    let id = Some(record.id.as_str())
         .filter(|id| crate::id::is_valid(id))
         .ok_or_else(|| io::Error::other("record without a valid id"))?;
     crate::paths::ensure_own_dir(&crate::paths::state_dir())?;
@@ -27,7 +26,7 @@ pub fn save(record: &Value) -> io::Result<()> {
 
 /// Every readable record; unreadable or foreign files are skipped, and
 /// temp files of a save that was killed are removed.
-pub fn load() -> BTreeMap<String, Value> {
+pub fn load() -> BTreeMap<String, Record> {
     crate::paths::remove_stale_temps(&dir());
     let mut out = BTreeMap::new();
     let Ok(entries) = std::fs::read_dir(dir()) else {
@@ -41,11 +40,11 @@ pub fn load() -> BTreeMap<String, Value> {
         let Ok(bytes) = std::fs::read(&path) else {
             continue;
         };
-        let Ok(record) = serde_json::from_slice::<Value>(&bytes) else {
+        let Ok(record) = serde_json::from_slice::<Record>(&bytes) else {
             continue;
         };
-        if let Some(id) = record["id"].as_str().filter(|id| crate::id::is_valid(id)) {
-            out.insert(id.to_string(), record);
+        if crate::id::is_valid(&record.id) {
+            out.insert(record.id.clone(), record);
         }
     }
     out

@@ -8,11 +8,10 @@
 //! socket's removal) means the runner is gone.
 
 use super::core::Daemon;
-use crate::attribution::Source;
 use crate::http::client::Events;
+use crate::protocol;
 use async_io::{Async, Timer};
 use inotify::{Inotify, WatchMask};
-use serde_json::Value;
 use std::io;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -152,7 +151,6 @@ fn found(daemon: &Rc<Daemon>, path: &Path) {
 async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
     if let Some(mut events) = connect(&sock).await {
         while let Ok(Some((event, data))) = events.next().await {
-            let data: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
             if !on_event(&daemon, &id, &event, &data) {
                 break;
             }
@@ -181,36 +179,54 @@ async fn connect(sock: &Path) -> Option<Events> {
     None
 }
 
-/// `false`: stop following this runner.
-fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &Value) -> bool {
+/// `false`: stop following this runner. Each event's data is read as its
+/// protocol type; one that does not parse is ignored (a newer runner's
+/// event we do not know, or garbage), never half-applied.
+fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &str) -> bool {
+    fn parse<T: serde::de::DeserializeOwned>(data: &str) -> Option<T> {
+        serde_json::from_str(data).ok()
+    }
     match event {
-        "meta" => return daemon.on_meta(id, data),
-        "shim" => daemon.on_shim(id, data),
+        "meta" => {
+            if let Some(meta) = parse::<protocol::Meta>(data) {
+                return daemon.on_meta(id, &meta);
+            }
+        }
+        "shim" => {
+            if let Some(shim) = parse::<protocol::Shim>(data) {
+                daemon.on_shim(id, &shim);
+            }
+        }
         "session_file" => {
             // The launch line's file (`pi --session F`) until the agent
             // itself reports; every other report is the preload's.
-            let source = match data["source"].as_str() {
-                Some("argv") => Source::Argv,
-                _ => Source::Shim,
-            };
-            if let Some(path) = data["path"].as_str() {
-                daemon.report(id, PathBuf::from(path), source);
+            if let Some(f) = parse::<protocol::SessionFile>(data) {
+                daemon.report(id, f.path, f.source.source());
             }
         }
         "ready" => daemon.on_ready(id),
         "exit" => {
             // Buried now: nothing the runner says after this matters.
-            daemon.on_exit(id, data);
+            daemon.on_exit(id, &parse::<protocol::Exit>(data).unwrap_or_default());
             return false;
         }
-        "title" => daemon.on_title(id, data),
+        "title" => {
+            if let Some(t) = parse::<protocol::Title>(data) {
+                daemon.on_title(id, t.title);
+            }
+        }
         "input" => {
-            if let Some(n) = data["submitted"].as_u64() {
+            let input = parse::<protocol::Input>(data).unwrap_or_default();
+            if let Some(n) = input.submitted {
                 daemon.submitted_seen(id, n);
             }
-            daemon.input(id, data["enter"] == true);
+            daemon.input(id, input.enter);
         }
-        "attach" => daemon.on_attach(id, data),
+        "attach" => {
+            if let Some(a) = parse::<protocol::Attach>(data) {
+                daemon.on_attach(id, a.attachers);
+            }
+        }
         "activity" => daemon.on_activity(id),
         _ => {}
     }

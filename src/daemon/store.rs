@@ -10,7 +10,7 @@
 use super::live::Saved;
 use crate::adapters::{self, Derived, Kind};
 use crate::attribution::Binding;
-use serde_json::{json, Value};
+use crate::protocol::{Conversation, Meta, Record, RecordShim, Status};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -39,7 +39,7 @@ pub struct Entry {
     pub input: InputState,
     pub last_conversation_id: Option<String>,
     /// The runner's first `meta`, kept for `live.rs`.
-    pub runner_meta: Option<Value>,
+    pub runner_meta: Option<Meta>,
     /// How deep below its roots the agent keeps conversations.
     pub root_depth: usize,
     /// The roots this session made the daemon watch (see `core/roots.rs`).
@@ -49,8 +49,7 @@ pub struct Entry {
 impl Entry {
     /// When the runner started, in ms (0 if it did not say).
     pub fn started_ms(&self) -> i64 {
-        let meta = self.runner_meta.as_ref();
-        meta.and_then(|m| m["started_ms"].as_i64()).unwrap_or(0)
+        self.runner_meta.as_ref().map_or(0, |m| m.started_ms)
     }
 }
 
@@ -142,29 +141,21 @@ impl Entry {
     }
 
     /// Takes the runner's `/meta` snapshot.
-    pub fn apply_meta(&mut self, meta: &Value) {
+    pub fn apply_meta(&mut self, meta: &Meta) {
         self.runner_meta.get_or_insert_with(|| meta.clone());
-        let text = |k: &str| meta[k].as_str().map(str::to_string);
-        self.kind = serde_json::from_value(meta["kind"].clone()).unwrap_or(Kind::Shell);
-        self.command = super::strings(&meta["command"]);
-        self.cwd = text("cwd").unwrap_or_default();
-        self.pid = meta["pid"].as_u64();
-        self.started_at = text("started_at").unwrap_or_default();
-        self.exited_at = text("exited_at");
-        self.exit_code = meta["exit_code"].as_i64();
-        self.alive = meta["alive"].as_bool().unwrap_or(true);
-        self.terminal_title = text("title");
-        self.shim_runtime = meta["shim"]["runtime"].as_str().map(str::to_string);
-        self.roots = meta["roots"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(PathBuf::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(depth) = meta["root_depth"].as_u64() {
-            self.root_depth = depth as usize;
+        self.kind = meta.kind.unwrap_or(Kind::Shell);
+        self.command = meta.command.clone();
+        self.cwd = meta.cwd.to_string_lossy().into_owned();
+        self.pid = meta.pid.map(u64::from);
+        self.started_at = meta.started_at.clone();
+        self.exited_at = meta.exited_at.clone();
+        self.exit_code = meta.exit_code;
+        self.alive = meta.alive;
+        self.terminal_title = meta.title.clone();
+        self.shim_runtime = meta.shim.runtime.clone();
+        self.roots = meta.roots.clone();
+        if let Some(depth) = meta.root_depth {
+            self.root_depth = depth;
         }
     }
 
@@ -272,38 +263,46 @@ impl Entry {
         self.kind.resume_command(&self.command, file, id)
     }
 
-    pub fn record(&self, held: Held) -> Value {
+    pub fn record(&self, held: Held) -> Record {
         let title = self.title();
         let error = self.derived.error
             || (self.kind == Kind::Shell && self.exit_code.is_some_and(|c| c != 0));
-        let conversation = held.binding.map(|b| {
-            json!({
-                "file": b.file,
-                "id": self.derived.conversation_id.as_ref().or(self.last_conversation_id.as_ref()),
-                "source": b.source.as_str(),
-                "since": crate::timefmt::format(UNIX_EPOCH + Duration::from_millis(b.since.max(0) as u64)),
-            })
+        let conversation = held.binding.map(|b| Conversation {
+            file: b.file.clone(),
+            id: (self.derived.conversation_id.clone())
+                .or_else(|| self.last_conversation_id.clone()),
+            source: b.source,
+            since: crate::timefmt::format(
+                UNIX_EPOCH + Duration::from_millis(b.since.max(0) as u64),
+            ),
         });
-        json!({
-            "id": self.id,
-            "kind": self.kind.as_str(),
-            "command": self.command,
-            "cwd": self.cwd,
-            "pid": self.pid,
-            "alive": self.alive,
-            "exit_code": self.exit_code,
-            "started_at": self.started_at,
-            "exited_at": self.exited_at,
-            "slug": adapters::slugify(&title),
-            "title": title,
-            "status": {"working": self.working(held), "error": error, "label": self.derived.label},
-            "unread": self.unread(held),
-            "turn_done": self.turn_done(held),
-            "conversation": conversation,
-            "last_file": held.last_file,
-            "shim": {"active": self.shim_runtime.is_some(), "runtime": self.shim_runtime},
-            "resume_command": self.resume_command(held),
-        })
+        Record {
+            id: self.id.clone(),
+            kind: Some(self.kind),
+            command: self.command.clone(),
+            cwd: self.cwd.clone(),
+            pid: self.pid,
+            alive: self.alive,
+            exit_code: self.exit_code,
+            started_at: self.started_at.clone(),
+            exited_at: self.exited_at.clone(),
+            slug: adapters::slugify(&title),
+            title,
+            status: Status {
+                working: self.working(held),
+                error,
+                label: self.derived.label.clone(),
+            },
+            unread: self.unread(held),
+            turn_done: self.turn_done(held),
+            conversation,
+            last_file: held.last_file.map(Path::to_path_buf),
+            shim: RecordShim {
+                active: self.shim_runtime.is_some(),
+                runtime: self.shim_runtime.clone(),
+            },
+            resume_command: self.resume_command(held),
+        }
     }
 }
 
@@ -311,7 +310,7 @@ impl Entry {
 #[derive(Default)]
 pub struct Store {
     pub live: BTreeMap<String, Entry>,
-    pub dead: BTreeMap<String, Value>,
+    pub dead: BTreeMap<String, Record>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -333,12 +332,7 @@ impl Store {
             return Vec::new();
         }
         let mut by_age: Vec<(String, String)> = (self.dead.iter())
-            .map(|(id, r)| {
-                (
-                    r["exited_at"].as_str().unwrap_or("").to_string(),
-                    id.clone(),
-                )
-            })
+            .map(|(id, r)| (r.exited_at.clone().unwrap_or_default(), id.clone()))
             .collect();
         by_age.sort();
         let excess = self.dead.len() - MAX_DEAD;
@@ -351,21 +345,16 @@ impl Store {
 
     /// Every live record (rendered by `render`), then the dead ones with
     /// `all`, oldest first.
-    pub fn records(&self, all: bool, render: &dyn Fn(&Entry) -> Value) -> Vec<Value> {
-        let mut out: Vec<Value> = self.live.values().map(render).collect();
+    pub fn records(&self, all: bool, render: &dyn Fn(&Entry) -> Record) -> Vec<Record> {
+        let mut out: Vec<Record> = self.live.values().map(render).collect();
         if all {
             out.extend(self.dead.values().cloned());
         }
-        out.sort_by(|a, b| {
-            a["started_at"]
-                .as_str()
-                .cmp(&b["started_at"].as_str())
-                .then(a["id"].as_str().cmp(&b["id"].as_str()))
-        });
+        out.sort_by(|a, b| (a.started_at.cmp(&b.started_at)).then(a.id.cmp(&b.id)));
         out
     }
 
-    pub fn record(&self, id: &str, render: &dyn Fn(&Entry) -> Value) -> Option<Value> {
+    pub fn record(&self, id: &str, render: &dyn Fn(&Entry) -> Record) -> Option<Record> {
         self.live
             .get(id)
             .map(render)
@@ -403,7 +392,7 @@ impl Store {
         let matches = if live.is_empty() {
             self.dead
                 .iter()
-                .filter(|(_, r)| r["slug"].as_str() == Some(key))
+                .filter(|(_, r)| r.slug == key)
                 .map(|(id, _)| id)
                 .collect()
         } else {
@@ -420,6 +409,14 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn dead(id: &str, slug: &str) -> Record {
+        Record {
+            id: id.into(),
+            slug: slug.into(),
+            ..Record::default()
+        }
+    }
 
     fn entry(id: &str, title: &str) -> Entry {
         let mut e = Entry::new(id);
@@ -439,16 +436,14 @@ mod tests {
             .insert("abd456".into(), entry("abd456", "Other work"));
         store
             .dead
-            .insert("zzz999".into(), json!({"id": "zzz999", "slug": "old-one"}));
+            .insert("zzz999".into(), dead("zzz999", "old-one"));
         assert_eq!(store.lookup("abc123"), Lookup::Found("abc123"));
         assert_eq!(store.lookup("abd"), Lookup::Found("abd456"));
         assert!(matches!(store.lookup("ab"), Lookup::Ambiguous(v) if v.len() == 2));
         assert_eq!(store.lookup("fix-the-test"), Lookup::Found("abc123"));
         assert_eq!(store.lookup("old-one"), Lookup::Found("zzz999"));
         // One live match beats dead ones sharing the prefix.
-        store
-            .dead
-            .insert("abc999".into(), json!({"id": "abc999", "slug": "x"}));
+        store.dead.insert("abc999".into(), dead("abc999", "x"));
         assert_eq!(store.lookup("abc"), Lookup::Found("abc123"));
         assert_eq!(store.lookup("abc9"), Lookup::Found("abc999"));
         assert_eq!(store.lookup("nope"), Lookup::Unknown);
@@ -518,6 +513,7 @@ mod tests {
             last_file: Some(Path::new("/f.jsonl")),
             owner: true,
         });
+        let r = serde_json::to_value(&r).expect("a record serialises");
         assert_eq!(r["slug"], "fix-the-flaky-test");
         assert_eq!(r["conversation"]["source"], "shim");
         assert_eq!(r["status"]["working"], true);

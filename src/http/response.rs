@@ -4,8 +4,6 @@
 //! `Request` (small: heads are ≤ 8 KiB) so it can be moved into a task.
 //! Every error body is `{"error": "..."}` (DESIGN §3.1).
 
-use serde_json::Value;
-
 pub struct Request {
     pub method: String,
     pub path: String,
@@ -43,7 +41,7 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn json(status: u16, value: &Value) -> Self {
+    pub fn json<T: serde::Serialize + ?Sized>(status: u16, value: &T) -> Self {
         let mut body = serde_json::to_vec(value).unwrap_or_default();
         body.push(b'\n');
         Response {
@@ -54,7 +52,11 @@ impl Response {
     }
 
     pub fn error(status: u16, message: &str) -> Self {
-        Response::json(status, &serde_json::json!({ "error": message }))
+        let body = crate::protocol::ErrorBody {
+            error: message.to_string(),
+            matches: Vec::new(),
+        };
+        Response::json(status, &body)
     }
 
     pub fn no_content() -> Self {

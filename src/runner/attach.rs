@@ -52,7 +52,7 @@ async fn session(runner: Rc<Runner>, stream: UnixStream, leftover: Vec<u8>) {
     let id = if runner.alive() {
         Some(runner.attacher_joined(tx))
     } else {
-        let exit = runner.session.borrow().exit_json().to_string();
+        let exit = crate::protocol::to_json(&runner.session.borrow().exit_event());
         let _ = tx.try_send(frame::encode(frame::EXIT, exit.as_bytes()).into());
         drop(tx);
         None

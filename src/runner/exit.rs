@@ -99,7 +99,10 @@ pub async fn finish(
 fn write_exit_file(runner: &Runner) {
     let (id, meta) = {
         let session = runner.session.borrow();
-        (session.id.clone(), session.meta().to_string())
+        (
+            session.id.clone(),
+            crate::protocol::to_json(&session.meta()),
+        )
     };
     let path = crate::paths::session_exit_file(&id);
     if let Err(e) = crate::paths::write_private(&path, meta.as_bytes()) {
@@ -108,7 +111,7 @@ fn write_exit_file(runner: &Runner) {
 }
 
 fn end_attachers(runner: &Runner) {
-    let exit = runner.session.borrow().exit_json().to_string();
+    let exit = crate::protocol::to_json(&runner.session.borrow().exit_event());
     let frame: Rc<[u8]> = crate::frame::encode(crate::frame::EXIT, exit.as_bytes()).into();
     runner.viewers.end_all(frame);
 }

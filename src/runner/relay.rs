@@ -162,9 +162,10 @@ fn fan_out(runner: &Runner, chunk: &[u8]) {
     if runner.title.borrow_mut().feed(chunk) {
         let title = runner.title.borrow().title().map(str::to_string);
         runner.session.borrow_mut().title = title.clone();
-        runner
-            .events
-            .publish("title", &serde_json::json!({ "title": title }).to_string());
+        runner.events.publish(
+            "title",
+            &crate::protocol::to_json(&crate::protocol::Title { title }),
+        );
     }
     let now = Instant::now();
     if runner

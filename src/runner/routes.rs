@@ -9,7 +9,6 @@ use super::{attach, shim, Runner};
 use crate::http::response::{Request, Response};
 use crate::http::server::{boxed, Handler, Reply};
 use rustix::process::Signal;
-use serde::Deserialize;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -105,14 +104,8 @@ async fn input(runner: &Runner, req: Request) -> Response {
     }
 }
 
-#[derive(Deserialize)]
-struct Size {
-    cols: u16,
-    rows: u16,
-}
-
 fn resize(runner: &Runner, req: &Request) -> Response {
-    let size: Size = match serde_json::from_slice(&req.body) {
+    let size: crate::protocol::Size = match serde_json::from_slice(&req.body) {
         Ok(size) => size,
         Err(e) => return Response::error(400, &format!("expected {{\"cols\":N,\"rows\":N}}: {e}")),
     };

@@ -7,7 +7,7 @@
 
 use crate::adapters::Kind;
 use crate::http::sse::{frame, Frame};
-use serde_json::{json, Value};
+use crate::protocol;
 use std::path::PathBuf;
 
 pub struct Shim {
@@ -50,64 +50,71 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn meta(&self) -> Value {
-        let (exit_code, signal) = match self.exit {
-            Some(Exit::Code(c)) => (Some(c), None),
-            Some(Exit::Signal(s)) => (Some(128 + s), Some(s)),
-            None => (None, None),
-        };
-        json!({
-            "id": self.id,
-            "kind": self.kind.as_str(),
-            "command": self.command,
-            "cwd": self.cwd,
-            "pid": self.pid,
-            "runner_pid": self.runner_pid,
-            "alive": self.exit.is_none(),
-            "exit_code": exit_code,
-            "signal": signal,
-            "started_at": self.started_at,
-            "started_ms": self.started_ms,
-            "exited_at": self.exited_at,
-            "session_file": self.session_file,
-            "session_file_source": self.session_file.as_ref().map(|_| self.file_source()),
-            "shim": self.shim_json(),
-            "size": {"cols": self.cols, "rows": self.rows},
-            "title": self.title,
-            "submitted": self.submitted,
-            "roots": self.roots,
-            "root_depth": self.root_depth,
-        })
+    pub fn meta(&self) -> protocol::Meta {
+        let exit = self.exit_event();
+        protocol::Meta {
+            id: self.id.clone(),
+            kind: Some(self.kind),
+            command: self.command.clone(),
+            cwd: self.cwd.clone(),
+            pid: Some(self.pid),
+            runner_pid: Some(self.runner_pid),
+            alive: self.exit.is_none(),
+            exit_code: exit.exit_code,
+            signal: exit.signal,
+            started_at: self.started_at.clone(),
+            started_ms: self.started_ms,
+            exited_at: self.exited_at.clone(),
+            session_file: self.session_file.clone(),
+            session_file_source: self.session_file.as_ref().map(|_| self.file_source()),
+            shim: self.shim_info(),
+            size: protocol::Size {
+                cols: self.cols,
+                rows: self.rows,
+            },
+            title: self.title.clone(),
+            submitted: self.submitted,
+            roots: self.roots.clone(),
+            root_depth: Some(self.root_depth),
+        }
     }
 
-    fn shim_json(&self) -> Value {
-        match &self.shim {
-            Some(s) => json!({"active": true, "runtime": s.runtime, "pid": s.pid}),
-            None => json!({"active": false, "runtime": null, "pid": null}),
+    fn shim_info(&self) -> protocol::Shim {
+        protocol::Shim {
+            active: self.shim.is_some(),
+            runtime: self.shim.as_ref().map(|s| s.runtime.clone()),
+            pid: self.shim.as_ref().map(|s| s.pid),
         }
     }
 
     /// What a new `/events` subscriber gets first: `meta`, then `shim`
     /// (after hello), then `session_file` (once known), then `exit`.
     pub fn replay(&self) -> Vec<Frame> {
-        let mut frames = vec![frame("meta", &self.meta().to_string())];
+        let mut frames = vec![frame("meta", &protocol::to_json(&self.meta()))];
         if self.shim.is_some() {
-            frames.push(frame("shim", &self.shim_json().to_string()));
+            frames.push(frame("shim", &protocol::to_json(&self.shim_info())));
         }
         if self.session_file.is_some() {
-            frames.push(frame("session_file", &self.file_json().to_string()));
+            frames.push(frame("session_file", &self.file_json()));
         }
         if self.exit.is_some() {
-            frames.push(frame("exit", &self.exit_json().to_string()));
+            frames.push(frame("exit", &protocol::to_json(&self.exit_event())));
         }
         frames
     }
 
-    pub fn exit_json(&self) -> Value {
+    /// The `exit` event (all null while the agent runs).
+    pub fn exit_event(&self) -> protocol::Exit {
         match self.exit {
-            Some(Exit::Code(c)) => json!({"exit_code": c}),
-            Some(Exit::Signal(s)) => json!({"signal": s, "exit_code": 128 + s}),
-            None => Value::Null,
+            Some(Exit::Code(c)) => protocol::Exit {
+                exit_code: Some(i64::from(c)),
+                signal: None,
+            },
+            Some(Exit::Signal(s)) => protocol::Exit {
+                exit_code: Some(128 + i64::from(s)),
+                signal: Some(s),
+            },
+            None => protocol::Exit::default(),
         }
     }
 
@@ -116,21 +123,24 @@ impl Session {
             runtime: runtime.to_string(),
             pid,
         });
-        ("shim", self.shim_json().to_string())
+        ("shim", protocol::to_json(&self.shim_info()))
     }
 
-    fn file_source(&self) -> &'static str {
+    fn file_source(&self) -> protocol::FileSource {
         if self.file_from_argv {
-            "argv"
+            protocol::FileSource::Argv
         } else {
-            "shim"
+            protocol::FileSource::Shim
         }
     }
 
     /// The `session_file` event: `source` is `argv` for the launch line's
     /// file, `shim` once the agent reported it.
-    fn file_json(&self) -> Value {
-        json!({"path": self.session_file, "source": self.file_source()})
+    fn file_json(&self) -> String {
+        protocol::to_json(&protocol::SessionFile {
+            path: self.session_file.clone().unwrap_or_default(),
+            source: self.file_source(),
+        })
     }
 
     /// The preload reported `path`. `None` when it is already the session
@@ -141,18 +151,18 @@ impl Session {
         }
         self.session_file = Some(path);
         self.file_from_argv = false;
-        Some(("session_file", self.file_json().to_string()))
+        Some(("session_file", self.file_json()))
     }
 
     pub fn set_size(&mut self, cols: u16, rows: u16) -> (&'static str, String) {
         self.cols = cols;
         self.rows = rows;
-        ("resize", json!({"cols": cols, "rows": rows}).to_string())
+        ("resize", protocol::to_json(&protocol::Size { cols, rows }))
     }
 
     pub fn set_exit(&mut self, exit: Exit) -> (&'static str, String) {
         self.exit = Some(exit);
         self.exited_at = Some(crate::timefmt::now());
-        ("exit", self.exit_json().to_string())
+        ("exit", protocol::to_json(&self.exit_event()))
     }
 }

@@ -117,7 +117,10 @@ impl Runner {
     }
 
     fn publish_attachers(&self) {
-        let data = serde_json::json!({ "attachers": self.viewers.count() }).to_string();
+        let attach = crate::protocol::Attach {
+            attachers: self.viewers.count() as u64,
+        };
+        let data = crate::protocol::to_json(&attach);
         self.events.publish("attach", &data);
     }
 
@@ -139,7 +142,9 @@ impl Runner {
                 return;
             }
             self.viewers.last_typing.set(Some(now));
-            self.events.publish("input", r#"{"enter":false}"#);
+            let typing = crate::protocol::Input::default();
+            self.events
+                .publish("input", &crate::protocol::to_json(&typing));
             return;
         }
         let submitted = {
@@ -147,7 +152,11 @@ impl Runner {
             session.submitted += 1;
             session.submitted
         };
-        let data = format!(r#"{{"enter":true,"submitted":{submitted}}}"#);
-        self.events.publish("input", &data);
+        let enter = crate::protocol::Input {
+            enter: true,
+            submitted: Some(submitted),
+        };
+        self.events
+            .publish("input", &crate::protocol::to_json(&enter));
     }
 }

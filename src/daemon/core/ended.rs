@@ -16,13 +16,12 @@
 
 use super::{now_ms, read_new, Daemon, Followed};
 use crate::adapters::Tracker;
-use crate::attribution::{Binding, Input, Source};
+use crate::attribution::{Binding, Input};
 use crate::daemon::follow::Follower;
 use crate::daemon::live;
 use crate::daemon::store::{Entry, Held};
 use crate::paths;
-use serde_json::Value;
-use std::path::PathBuf;
+use crate::protocol::{self, Meta, Record};
 use std::rc::Rc;
 
 impl Daemon {
@@ -61,12 +60,12 @@ impl Daemon {
 
     /// Keeps a dead record: on disk (then what the next daemon would have
     /// rebuilt it from goes), in the store, and told to subscribers.
-    fn bury(&self, id: &str, record: Value) {
+    fn bury(&self, id: &str, record: Record) {
         self.log(&format!("session {id}: ended"));
         self.save_dead(id, &record);
-        self.events.publish("session", &record.to_string());
-        self.events
-            .publish("remove", &serde_json::json!({ "id": id }).to_string());
+        self.events.publish("session", &protocol::to_json(&record));
+        let removed = protocol::Removed { id: id.to_string() };
+        self.events.publish("remove", &protocol::to_json(&removed));
         self.published.borrow_mut().remove(id);
         self.saved.borrow_mut().remove(id);
         self.last_check.borrow_mut().remove(id);
@@ -80,7 +79,7 @@ impl Daemon {
     /// goes. A record that cannot be saved (a full disk, a read-only state
     /// dir) is kept in memory, retried at the next save or listing, and
     /// the failure shown to `amux ls` until it clears.
-    fn save_dead(&self, id: &str, record: &Value) -> bool {
+    fn save_dead(&self, id: &str, record: &Record) -> bool {
         match crate::daemon::persist::save(record) {
             Ok(()) => {
                 let _ = std::fs::remove_file(paths::session_exit_file(id));
@@ -135,7 +134,7 @@ impl Daemon {
     }
 
     /// The runner's exit file, if it wrote one: its final `meta`.
-    fn read_exit_file(id: &str) -> Option<Value> {
+    fn read_exit_file(id: &str) -> Option<Meta> {
         let bytes = std::fs::read(paths::session_exit_file(id)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -149,10 +148,10 @@ impl Daemon {
         };
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
             if entry.exit_code.is_none() {
-                entry.exit_code = meta["exit_code"].as_i64();
+                entry.exit_code = meta.exit_code;
             }
-            if let Some(at) = meta["exited_at"].as_str() {
-                entry.exited_at.get_or_insert_with(|| at.to_string());
+            if let Some(at) = meta.exited_at {
+                entry.exited_at.get_or_insert(at);
             }
         }
     }
@@ -175,9 +174,9 @@ impl Daemon {
         let known = self.store.borrow().dead.get(id).cloned();
         let record = match known {
             Some(mut record) => {
-                let code = exit.as_ref().map(|m| m["exit_code"].clone());
-                match code.filter(|c| !c.is_null() && record["exit_code"].is_null()) {
-                    Some(code) => record["exit_code"] = code,
+                let code = exit.as_ref().and_then(|m| m.exit_code);
+                match code.filter(|_| record.exit_code.is_none()) {
+                    Some(code) => record.exit_code = Some(code),
                     None => {
                         let _ = std::fs::remove_file(paths::session_exit_file(id));
                         live::remove(id);
@@ -200,25 +199,22 @@ impl Daemon {
     fn record_unseen(
         &self,
         id: &str,
-        exit: Option<Value>,
+        exit: Option<Meta>,
         saved: Option<live::Saved>,
-    ) -> Option<Value> {
+    ) -> Option<Record> {
         let (exit_known, mut meta) = match exit {
             Some(meta) => (true, meta),
             None => (false, saved.as_ref()?.meta.clone()?),
         };
         if !exit_known {
-            meta["exit_code"] = Value::Null;
+            meta.exit_code = None;
         }
         let mut entry = Entry::new(id);
         entry.apply_meta(&meta);
         entry.alive = false;
-        let from_runner = meta["session_file"].as_str().map(|f| {
-            let source = match meta["session_file_source"].as_str() {
-                Some("argv") => Source::Argv,
-                _ => Source::Shim,
-            };
-            (PathBuf::from(f), source)
+        let from_runner = meta.session_file.clone().map(|f| {
+            let source = meta.session_file_source.unwrap_or_default().source();
+            (f, source)
         });
         let from_daemon = saved.and_then(|s| Some((s.file?, s.source?)));
         let binding = from_daemon.or(from_runner).map(|(file, source)| {

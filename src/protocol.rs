@@ -1,0 +1,313 @@
+//! The wire protocol of amux-protocol(7) as types: what a runner's `/meta`
+//! and `/events` carry, what the daemon's records and events carry, and
+//! the lines `amux events` prints.
+//!
+//! Every shape crosses a socket as JSON and is written or read only
+//! through these types (serde derives), by the runner, the daemon and the
+//! client verbs alike: a field is named once, here. Readers are lenient —
+//! every field has a default — so a record saved by an older amux, or a
+//! runner of a newer one, still reads; writers always write every field.
+//! `PROTOCOL` in `/v1/health` changes when an older client would misread.
+
+use crate::adapters::Kind;
+use crate::attribution::Source;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The daemon socket API's version (`/v1/health`).
+pub const PROTOCOL: u32 = 1;
+
+/// A protocol value as its one-line JSON (our types always serialise).
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// How a runner learned its session file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileSource {
+    /// The preload reported the agent writing it.
+    #[default]
+    Shim,
+    /// The launch line named it (`pi --session F`).
+    Argv,
+}
+
+impl FileSource {
+    /// The attribution source the daemon gives it.
+    pub fn source(self) -> Source {
+        match self {
+            FileSource::Shim => Source::Shim,
+            FileSource::Argv => Source::Argv,
+        }
+    }
+}
+
+/// A runner's preload, once it said hello.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Shim {
+    pub active: bool,
+    pub runtime: Option<String>,
+    pub pid: Option<u32>,
+}
+
+/// A PTY's window size: in `meta`, the `resize` event and `POST /resize`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Size {
+    pub cols: u16,
+    pub rows: u16,
+}
+
+/// A runner's `GET /meta`, and its `meta` event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Meta {
+    pub id: String,
+    pub kind: Option<Kind>,
+    pub command: Vec<String>,
+    pub cwd: PathBuf,
+    pub pid: Option<u32>,
+    pub runner_pid: Option<u32>,
+    pub alive: bool,
+    /// The agent's status, 128+N after signal N; null while it runs.
+    pub exit_code: Option<i64>,
+    pub signal: Option<i32>,
+    pub started_at: String,
+    /// `started_at` in ms: orders sessions started within one second.
+    pub started_ms: i64,
+    pub exited_at: Option<String>,
+    pub session_file: Option<PathBuf>,
+    pub session_file_source: Option<FileSource>,
+    pub shim: Shim,
+    pub size: Size,
+    /// The terminal title the program set (OSC 0/2).
+    pub title: Option<String>,
+    /// Lines submitted at its terminals so far.
+    pub submitted: u64,
+    pub roots: Vec<PathBuf>,
+    /// How deep below `roots` the agent keeps conversations.
+    pub root_depth: Option<usize>,
+}
+
+/// `session_file`: the accepted conversation file changed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionFile {
+    pub path: PathBuf,
+    pub source: FileSource,
+}
+
+/// `exit`: the agent exited.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Exit {
+    pub exit_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+}
+
+/// `input`: someone typed at a terminal showing the session.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Input {
+    pub enter: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submitted: Option<u64>,
+}
+
+/// `attach`: attachers connected now.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Attach {
+    pub attachers: u64,
+}
+
+/// `title`: the terminal title changed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Title {
+    pub title: Option<String>,
+}
+
+/// A record's `status`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Status {
+    pub working: bool,
+    pub error: bool,
+    pub label: Option<String>,
+}
+
+/// A record's `conversation`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub file: PathBuf,
+    #[serde(default)]
+    pub id: Option<String>,
+    pub source: Source,
+    #[serde(default)]
+    pub since: String,
+}
+
+/// A record's `shim`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecordShim {
+    pub active: bool,
+    pub runtime: Option<String>,
+}
+
+/// A session as the daemon tells it (DESIGN §5.1): `ls --json`, `show
+/// --json`, `wait --json`, `events`, and the dead records on disk.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Record {
+    pub id: String,
+    pub kind: Option<Kind>,
+    pub command: Vec<String>,
+    pub cwd: String,
+    pub pid: Option<u64>,
+    pub alive: bool,
+    pub exit_code: Option<i64>,
+    pub started_at: String,
+    pub exited_at: Option<String>,
+    pub slug: String,
+    pub title: String,
+    pub status: Status,
+    pub unread: bool,
+    /// What `wait --until idle` tests.
+    pub turn_done: bool,
+    pub conversation: Option<Conversation>,
+    pub last_file: Option<PathBuf>,
+    pub shim: RecordShim,
+    pub resume_command: Option<Vec<String>>,
+}
+
+impl Record {
+    /// The file it holds, else the one it held last.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        let held = self.conversation.as_ref().map(|c| c.file.as_path());
+        held.or(self.last_file.as_deref())
+    }
+
+    /// One word for its state, for tables and scripts.
+    pub fn state(&self) -> String {
+        if !self.alive {
+            return match self.exit_code {
+                Some(code) => format!("exited:{code}"),
+                None => "exited".into(),
+            };
+        }
+        let word = if self.status.error {
+            "error"
+        } else if self.status.working {
+            "working"
+        } else if self.unread {
+            "unread"
+        } else {
+            "idle"
+        };
+        word.into()
+    }
+}
+
+/// A `remove` event: the session left the live view.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Removed {
+    pub id: String,
+}
+
+/// One line of `amux events`: `type` first, so a reader can dispatch on
+/// the line's start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum EventLine {
+    Session { session: Box<Record> },
+    Remove { id: String },
+}
+
+/// `GET /v1/health`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Health {
+    pub ok: bool,
+    pub pid: u32,
+    pub version: String,
+    pub protocol: u32,
+    /// Directories the session-root watcher watches.
+    pub watches: usize,
+    /// What the user must be told, one sentence each.
+    pub warnings: Vec<String>,
+}
+
+/// An error answer: `{"error": "...", "matches": [...]?}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
+}
+
+/// `POST /v1/sessions/{id}/resume`'s answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resumed {
+    pub id: String,
+    pub command: Vec<String>,
+    pub cwd: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_line_starts_with_its_type() {
+        let line = serde_json::to_string(&EventLine::Remove { id: "abc".into() }).unwrap();
+        assert_eq!(line, r#"{"type":"remove","id":"abc"}"#);
+        let record = Record {
+            id: "k3j9x2m4qa".into(),
+            ..Record::default()
+        };
+        let line = EventLine::Session {
+            session: Box::new(record.clone()),
+        };
+        let text = serde_json::to_string(&line).unwrap();
+        assert!(
+            text.starts_with(r#"{"type":"session","session":{"id":"k3j9x2m4qa""#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<EventLine>(&text).unwrap(), line);
+    }
+
+    #[test]
+    fn old_and_partial_shapes_still_read() {
+        let r: Record = serde_json::from_str(r#"{"id":"x","alive":false,"exit_code":3}"#).unwrap();
+        assert_eq!(r.state(), "exited:3");
+        let m: Meta = serde_json::from_str(r#"{"id":"x","kind":"pi","alive":true}"#).unwrap();
+        assert_eq!(m.kind, Some(Kind::Pi));
+        let f: SessionFile = serde_json::from_str(r#"{"path":"/f.jsonl"}"#).unwrap();
+        assert_eq!(f.source, FileSource::Shim);
+    }
+
+    #[test]
+    fn states_in_order_of_urgency() {
+        let mut r = Record {
+            alive: true,
+            ..Record::default()
+        };
+        assert_eq!(r.state(), "idle");
+        r.unread = true;
+        assert_eq!(r.state(), "unread");
+        r.status.working = true;
+        assert_eq!(r.state(), "working");
+        r.status.error = true;
+        assert_eq!(r.state(), "error");
+        r.alive = false;
+        assert_eq!(r.state(), "exited");
+    }
+}
