@@ -423,7 +423,9 @@ impl Daemon {
         // walk does not enter), its directory gets a watch of its own.
         if let Some(dir) = file.parent() {
             let linked = std::fs::canonicalize(dir).is_ok_and(|real| real != dir);
-            if linked || !self.under_root(dir) {
+            // Past the watch limit its directory may be one left unwatched.
+            let limited = self.warnings.borrow().contains_key("watches");
+            if linked || limited || !self.under_root(dir) {
                 self.use_root(sid, dir, 0);
             }
         }

@@ -63,6 +63,7 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         .context(|| format!("cannot listen on {}", sock.display()))?;
     let ex = Rc::new(LocalExecutor::new());
     let daemon = core::Daemon::new(ex.clone()).context(|| "daemon start".into())?;
+    runners::bury_unseen_at_start(&daemon);
     let result = async_io::block_on(ex.run(async {
         serve(&daemon, listener);
         ex.spawn(core::watch_roots(daemon.clone())).detach();

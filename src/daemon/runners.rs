@@ -40,10 +40,6 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
     for entry in std::fs::read_dir(&dir)?.flatten() {
         found(&daemon, &entry.path());
     }
-    // Sessions a previous daemon followed whose runner is gone for good.
-    for id in super::live::ids() {
-        daemon.gone_unseen(&id);
-    }
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         ready.readable().await?;
@@ -100,6 +96,17 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
             }
         }
     }
+}
+
+/// At start, before the first answer: sessions a previous daemon followed
+/// whose runner is gone for good (killed while no daemon ran: its socket is
+/// stale or gone) are buried, so the first listing already has them.
+pub fn bury_unseen_at_start(daemon: &Rc<Daemon>) {
+    for id in super::live::ids() {
+        crate::paths::remove_if_stale(&crate::paths::session_socket(&id));
+        daemon.gone_unseen(&id);
+    }
+    sync_exits(daemon);
 }
 
 /// Buries every session whose exit file is there but whose end we have

@@ -362,6 +362,14 @@ impl TreeWatcher {
     ) -> io::Result<()> {
         match self.watch(dir, Some(depth)) {
             Err(err) if tolerable(&err) => return Ok(()),
+            // A root of its own (a bound file's directory) comes first:
+            // it takes the watch of some directory nobody holds a file in.
+            Err(err) if over_limit(&err) && self.roots.iter().any(|r| r == dir) => {
+                self.limited = true;
+                if !self.evict_one() || self.watch(dir, Some(depth)).is_err() {
+                    return Ok(());
+                }
+            }
             Err(err) if over_limit(&err) => {
                 self.limited = true;
                 return Ok(());
@@ -399,6 +407,20 @@ impl TreeWatcher {
         dir.path = path.to_owned();
         dir.depth = depth.or(dir.depth);
         Ok(())
+    }
+
+    /// Gives up the watch of one directory inside a tree that is no root
+    /// itself (the watch limit is reached and a root needs one).
+    fn evict_one(&mut self) -> bool {
+        let victim = (self.dirs.iter())
+            .find(|(_, d)| d.depth.is_some_and(|n| n > 0) && !self.roots.contains(&d.path))
+            .map(|(wd, _)| wd.clone());
+        let Some(wd) = victim else {
+            return false;
+        };
+        self.dirs.remove(&wd);
+        let _ = self.inotify.watches().remove(wd);
+        true
     }
 
     /// Forgets `path` and every watched directory below it.
