@@ -35,11 +35,11 @@ test:
 	./.ci/setup-agents
 	$(CARGO) test --locked
 
-# The churn oracle (tests/oracle.rs) for SOAK_SECONDS (default 30 min);
+# The churn oracle (tests/oracle/) for SOAK_SECONDS (default 30 min);
 # SOAK_SEED, ORACLE_OPS and ORACLE_KEEP_GOING=1 pass through.
 soak:
 	./.ci/setup-agents
-	SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(CARGO) test --locked --release --test oracle -- --nocapture
+	SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(CARGO) test --locked --release --test tests oracle:: -- --nocapture
 
 fmt-check:
 	$(CARGO) fmt --check

@@ -2,14 +2,12 @@
 //! replay bigger than one attach frame, and the `attach` / `input` /
 //! `ready` events an attacher causes.
 
-mod support;
-
+use crate::support::http::{self, Sse};
+use crate::support::pty::Pty;
+use crate::support::{self, TestEnv};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::http::{self, Sse};
-use support::pty::Pty;
-use support::TestEnv;
 
 const T: Duration = Duration::from_secs(30);
 

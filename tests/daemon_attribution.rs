@@ -7,11 +7,8 @@
 //! delivers, so each test controls their order; the metadata test pairs
 //! the stand-in with a fake pi under node carrying the real preload.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-mod support;
-
-use daemon::{append, holds, now_s, pi_file, pi_lines, pi_name, World};
+use crate::support;
+use crate::support::daemon::{self, append, holds, now_s, pi_file, pi_lines, pi_name, World};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;

@@ -6,11 +6,8 @@
 //! lines appended to a file the session holds): each new name is a new
 //! record, published as one `session` event.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-mod support;
-
-use daemon::{append, now_s, pi_file, pi_lines, pi_name, World};
+use crate::support;
+use crate::support::daemon::{self, append, now_s, pi_file, pi_lines, pi_name, World};
 use std::io::Read;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};

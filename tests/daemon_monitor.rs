@@ -7,11 +7,10 @@
 //! `POST /shim/event`, then changes the file itself and watches the title
 //! (pi's `session_info.name`) the daemon derives from it.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-mod support;
-
-use daemon::{append, holds, now_s, pi_file, pi_lines, pi_name, status_kib, World};
+use crate::support;
+use crate::support::daemon::{
+    self, append, holds, now_s, pi_file, pi_lines, pi_name, status_kib, World,
+};
 use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;

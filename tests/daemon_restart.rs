@@ -2,11 +2,8 @@
 //! attribution from the runners' replay (DESIGN §5), not from disk: the
 //! state directory holds only the log and dead records.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-mod support;
-
-use daemon::{append, holds, now_s, pi_file, pi_lines, World};
+use crate::support;
+use crate::support::daemon::{self, append, holds, now_s, pi_file, pi_lines, World};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

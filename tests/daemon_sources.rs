@@ -6,11 +6,7 @@
 //! stand-in holds an `O_APPEND` writer on its rollout and a read-only fd on
 //! an older one. Both are told what to do through their runner's `/input`.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-mod support;
-
-use daemon::{holds, iso, now_s, World};
+use crate::support::daemon::{self, holds, iso, now_s, World};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

@@ -2,14 +2,12 @@
 //! §3.2): each gets the right status and a JSON error, and the runner keeps
 //! serving (`GET /meta` answers afterwards).
 
-mod support;
-
+use crate::support::http::{self, Sse};
+use crate::support::{self, TestEnv};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use support::http::{self, Sse};
-use support::TestEnv;
 
 /// A runner with a quiet child that outlives the test.
 fn runner() -> (TestEnv, PathBuf) {

@@ -3,12 +3,10 @@
 //! the installed preload, `make uninstall` removes every file, and both
 //! man pages render and lint clean.
 
-mod support;
-
+use crate::support::{self, TestEnv};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
-use support::TestEnv;
 
 const T: Duration = Duration::from_secs(60);
 

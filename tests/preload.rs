@@ -8,13 +8,11 @@
 //! subscribes, then opens the gate. That also checks that the user's own
 //! options survive alongside the injected hook.
 
-mod support;
-
+use crate::support::http::{self, Sse};
+use crate::support::{self, TestEnv};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::http::{self, Sse};
-use support::TestEnv;
 
 const T: Duration = Duration::from_secs(20);
 

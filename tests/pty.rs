@@ -2,14 +2,12 @@
 //! pipes): echo, window size, ^C, exit status and the `.exit` file left
 //! for the daemon, terminal restore, `input` events for typed keys.
 
-mod support;
-
+use crate::support::pty::Pty;
+use crate::support::{self, TestEnv};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
-use support::pty::Pty;
-use support::TestEnv;
 
 const T: Duration = Duration::from_secs(10);
 

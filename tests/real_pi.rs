@@ -2,14 +2,12 @@
 //! fake model server (DESIGN §8): the runner's `session_file` must be the
 //! very file pi wrote, under node and under bun, printed and interactive.
 
-mod support;
-
+use crate::support::http::{self, Sse};
+use crate::support::model::FakeModel;
+use crate::support::pty::Pty;
+use crate::support::{self, TestEnv};
 use std::path::PathBuf;
 use std::time::Duration;
-use support::http::{self, Sse};
-use support::model::FakeModel;
-use support::pty::Pty;
-use support::TestEnv;
 
 const T: Duration = Duration::from_secs(60);
 /// How soon after the reply is on screen the runner must know the file.

@@ -1,18 +1,15 @@
 //! Regression tests for issue 7, with fake agents and shells (the items
 //! that need the real pi are in regress_pi.rs). Each test names its item.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-mod support;
-
-use daemon::{append, holds, now_s, pi_file, pi_lines, pi_name, World};
+use crate::support;
+use crate::support::daemon::{self, append, holds, now_s, pi_file, pi_lines, pi_name, World};
+use crate::support::pty::Pty;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::pty::Pty;
 
 const T: Duration = Duration::from_secs(20);
 

@@ -2,17 +2,15 @@
 //! .ci/setup-agents), talking to the fake model server. Each test names
 //! its item; the others are in regress.rs.
 
-mod support;
-
+use crate::support::model::FakeModel;
+use crate::support::pty::Pty;
+use crate::support::{self, TestEnv};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::model::FakeModel;
-use support::pty::Pty;
-use support::TestEnv;
 
 const T: Duration = Duration::from_secs(30);
 const REPLY: &str = "Quokkas are marsupials indeed.";

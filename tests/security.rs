@@ -2,13 +2,11 @@
 //! check (DESIGN §2, §3.1). The tests run as root, so "another user" is
 //! `nobody` (uid/gid 65534).
 
-mod support;
-
+use crate::support::{self, TestEnv};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::time::Duration;
-use support::TestEnv;
 
 const T: Duration = Duration::from_secs(20);
 const NOBODY: u32 = 65534;

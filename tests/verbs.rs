@@ -2,15 +2,13 @@
 //! `wait` (each exit status), `send`, `attach` (replay, live output,
 //! keystrokes, detach), `resume` of a dead real pi, and id resolution.
 
-mod support;
-
+use crate::support::model::FakeModel;
+use crate::support::pty::Pty;
+use crate::support::{self, TestEnv};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
-use support::model::FakeModel;
-use support::pty::Pty;
-use support::TestEnv;
 
 const T: Duration = Duration::from_secs(30);
 

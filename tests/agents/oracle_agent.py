@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Claude- and Codex-style stand-in for the churn oracle (tests/oracle.rs),
+"""Claude- and Codex-style stand-in for the churn oracle (tests/oracle/),
 installed as `claude` and `codex` in the test's bin directory; the name it
 runs under picks the behaviour. Python: the preload never loads, so what
 the daemon knows comes from the agent-provided sources (DESIGN §5.2 rule 5).

@@ -1,4 +1,4 @@
-// Fake interactive pi for the churn oracle (tests/oracle.rs), run under the
+// Fake interactive pi for the churn oracle (tests/oracle/), run under the
 // preload by node or bun. It writes pi-format lines (DESIGN §6.1) with one
 // appendFileSync per line, like pi, and does only what the harness says.
 //

@@ -1,5 +1,5 @@
-//! Helpers for the daemon tests (tests/daemon_*.rs declare this file with
-//! `#[path = "support/daemon.rs"] mod daemon;` next to `mod support;`).
+//! Helpers for the tests that run a daemon (`daemon_*`, `oracle`, `regress`
+//! use `crate::support::daemon`).
 //!
 //! `World` wraps a `TestEnv` with what the daemon tests add: a bin
 //! directory first on PATH holding the stand-in agent (`stand_in.py`) as
@@ -10,8 +10,6 @@
 //! then kills every other process carrying the test's marker. Everything is
 //! observed through the real CLI (`amux ls --json`, `amux events`) and the
 //! runners' own sockets, polled with generous deadlines.
-
-#![allow(dead_code)]
 
 use crate::support::{self, http, TestEnv};
 use serde_json::{json, Value};

@@ -1,5 +1,5 @@
-//! Shared helpers for the integration tests (each test file says `mod
-//! support;`).
+//! Shared helpers for the integration tests (`tests/tests.rs` declares this
+//! module once; the test modules `use crate::support`).
 //!
 //! `TestEnv` is one test's world: a fresh short directory under /tmp (socket
 //! paths stay far below the 107-byte limit) holding the runtime dir, state,
@@ -9,10 +9,10 @@
 //! workers, agents and their children, whatever process group they moved
 //! to), then removes the directory. The other files: `pty.rs` drives amux
 //! through a terminal, `http.rs` talks HTTP/SSE over the session socket,
-//! `model.rs` is a fake OpenAI-compatible server.
+//! `model.rs` is a fake OpenAI-compatible server, `daemon.rs` adds a daemon
+//! and stand-in agents (`World`).
 
-#![allow(dead_code)]
-
+pub mod daemon;
 pub mod http;
 pub mod model;
 pub mod pty;
@@ -63,9 +63,6 @@ impl TestEnv {
     }
     pub fn sock(&self, id: &str) -> PathBuf {
         self.sessions().join(format!("{id}.sock"))
-    }
-    pub fn fifo(&self, id: &str) -> PathBuf {
-        self.sessions().join(format!("{id}.fifo"))
     }
     pub fn work(&self) -> PathBuf {
         self.root.join("work")

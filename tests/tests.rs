@@ -1,0 +1,23 @@
+//! The integration tests, one crate (one link step): each module drives the
+//! real `amux` binary, `support` holds the shared helpers. Run one module
+//! with `cargo test --test tests oracle::` (the module path prefixes every
+//! test name).
+
+mod support;
+
+mod attach;
+mod daemon_attribution;
+mod daemon_events;
+mod daemon_monitor;
+mod daemon_restart;
+mod daemon_sources;
+mod http_bad_input;
+mod oracle;
+mod packaging;
+mod preload;
+mod pty;
+mod real_pi;
+mod regress;
+mod regress_pi;
+mod security;
+mod verbs;
