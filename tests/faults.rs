@@ -5,17 +5,14 @@
 //! pending input across a daemon restart, and file permissions. Each test
 //! names its item and checks the fixed behaviour through the real binary.
 
-#[path = "support/daemon.rs"]
-mod daemon;
-mod support;
-
-use daemon::{append, now_s, pi_file, pi_lines, pi_name, World};
+use crate::support;
+use crate::support::daemon::{self, append, now_s, pi_file, pi_lines, pi_name, World};
+use crate::support::http;
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::http;
 
 const T: Duration = Duration::from_secs(15);
 

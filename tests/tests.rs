@@ -11,6 +11,7 @@ mod daemon_events;
 mod daemon_monitor;
 mod daemon_restart;
 mod daemon_sources;
+mod faults;
 mod http_bad_input;
 mod oracle;
 mod packaging;
