@@ -2,13 +2,13 @@
 //! that need the real pi are in regress_pi.rs). Each test names its item.
 
 use crate::support;
-use crate::support::daemon::{self, append, holds, now_s, pi_file, pi_lines, pi_name, World};
+use crate::support::daemon::{
+    self, append, holds, now_s, pi_file, pi_lines, pi_name, EventLog, World,
+};
 use crate::support::pty::Pty;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(20);
@@ -79,45 +79,10 @@ fn kill9_daemon(w: &World) -> u32 {
 }
 
 /// `amux events` (allowed to start a daemon) collecting its lines.
-struct Events {
-    child: Child,
-    lines: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Events {
-    fn start(w: &World) -> Events {
-        let mut child = amux(w, &["events"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn amux events");
-        let stdout = child.stdout.take().expect("stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                sink.lock().expect("lock").push(v);
-            }
-        });
-        Events { child, lines }
-    }
-
-    fn lines(&self) -> Vec<Value> {
-        self.lines.lock().expect("lock").clone()
-    }
-
-    fn wait_for(&self, what: &str, pred: impl Fn(&Value) -> bool) {
-        support::wait_until(T, || self.lines().iter().any(&pred), what);
-    }
-}
-
-impl Drop for Events {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn events(w: &World) -> EventLog {
+    let mut cmd = amux(w, &["events"]);
+    cmd.stderr(Stdio::null());
+    EventLog::collect(cmd)
 }
 
 /// A stand-in `pi` session (no preload) in `cwd` bound by a shim report
@@ -354,7 +319,7 @@ fn wait_and_events_survive_a_daemon_kill() {
     // The user message is in the file at once (working, from the file, for
     // any daemon); the reply comes 2.5 s later, after the restart.
     let mut waiter = spawn(&["wait", &id, "--until", "idle", "--timeout", "30"]);
-    let events = Events::start(&w);
+    let events = events(&w);
     events.wait_for("the session in events", |l| {
         l["session"]["id"] == id.as_str()
     });

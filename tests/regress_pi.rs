@@ -2,14 +2,13 @@
 //! .ci/setup-agents), talking to the fake model server. Each test names
 //! its item; the others are in regress.rs.
 
+use crate::support::daemon::EventLog;
 use crate::support::model::FakeModel;
 use crate::support::pty::Pty;
 use crate::support::{self, TestEnv};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
@@ -138,46 +137,10 @@ fn file_of(r: &Value) -> PathBuf {
 }
 
 /// `amux events` collecting its lines.
-struct Events {
-    child: Child,
-    lines: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Events {
-    fn start(env: &TestEnv) -> Events {
-        let mut child = amux(env, &["events"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn amux events");
-        let stdout = child.stdout.take().expect("stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-                sink.lock().expect("lock").push(v);
-            }
-        });
-        Events { child, lines }
-    }
-
-    fn records(&self, id: &str) -> Vec<Value> {
-        let lines = self.lines.lock().expect("lock").clone();
-        lines
-            .into_iter()
-            .filter(|l| l["type"] == "session" && l["session"]["id"] == id)
-            .map(|l| l["session"].clone())
-            .collect()
-    }
-}
-
-impl Drop for Events {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn events(env: &TestEnv) -> EventLog {
+    let mut cmd = amux(env, &["events"]);
+    cmd.stderr(Stdio::null());
+    EventLog::collect(cmd)
 }
 
 /// A foreground `amux run -- pi …` in a terminal, once pi's editor is up.
@@ -308,7 +271,7 @@ fn second_binders_death_does_not_orphan_the_first() {
 #[test]
 fn foreground_exit_status_is_recorded() {
     let (env, _model) = setup();
-    let events = Events::start(&env);
+    let events = events(&env);
     let mut seen: Vec<String> = Vec::new();
     let mut bad = Vec::new();
     for n in 0..10 {

@@ -272,10 +272,17 @@ impl World {
 
     /// `amux events` with its stdout collected line by line.
     pub fn events(&self) -> EventLog {
-        let mut child = self
-            .amux(["events"])
+        let mut cmd = self.amux(["events"]);
+        cmd.stderr(Stdio::piped());
+        EventLog::collect(cmd)
+    }
+}
+
+impl EventLog {
+    /// Runs `cmd` (an `amux events`) and collects its lines as JSON.
+    pub fn collect(mut cmd: Command) -> EventLog {
+        let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn amux events");
         let stdout = child.stdout.take().expect("stdout");
