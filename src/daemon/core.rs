@@ -806,8 +806,15 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
             .await;
         match next {
             Next::Root(RootChange::Add(root, depth)) => {
-                let _ = watcher.add_root(root, depth);
+                let _ = watcher.add_root(root.clone(), depth);
                 daemon.note_watch_limit(&watcher);
+                // What a followed file under it got before the watch landed
+                // has no event: read it now.
+                let followed: Vec<PathBuf> = (daemon.files.borrow().keys())
+                    .filter(|f| f.starts_with(&root))
+                    .cloned()
+                    .collect();
+                followed.iter().for_each(|f| daemon.file_changed(f));
             }
             Next::Root(RootChange::Remove(root)) => watcher.remove_root(&root),
             Next::Batch(Err(e)) => {
