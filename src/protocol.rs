@@ -89,6 +89,8 @@ pub struct Meta {
     pub roots: Vec<PathBuf>,
     /// How deep below `roots` the agent keeps conversations.
     pub root_depth: Option<usize>,
+    /// The agent's own directory (`~/.claude`) in the session's environment.
+    pub config_dir: Option<PathBuf>,
 }
 
 /// `session_file`: the accepted conversation file changed.
@@ -289,7 +291,7 @@ mod tests {
         let r: Record = serde_json::from_str(r#"{"id":"x","alive":false,"exit_code":3}"#).unwrap();
         assert_eq!(r.state(), "exited:3");
         let m: Meta = serde_json::from_str(r#"{"id":"x","kind":"pi","alive":true}"#).unwrap();
-        assert_eq!(m.kind, Some(Kind::Pi));
+        assert_eq!(m.kind, Some(Kind::PI));
         let f: SessionFile = serde_json::from_str(r#"{"path":"/f.jsonl"}"#).unwrap();
         assert_eq!(f.source, FileSource::Shim);
     }

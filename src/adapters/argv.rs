@@ -33,9 +33,9 @@ const VALUE_OPTIONS: &[&str] = &[
 /// Options that make the runtime run inline code: no agent script follows.
 const EVAL_OPTIONS: &[&str] = &["-e", "--eval", "-p", "--print"];
 
-/// The agent's kind and the index of the argv word that names it, or
-/// `None` for anything that is not a known agent.
-pub fn locate(argv: &[String]) -> Option<(Kind, usize)> {
+/// The agent of `agents` named by `argv` and the index of the word that
+/// names it, or `None` for anything that is none of them.
+pub fn locate(argv: &[String], agents: &[Kind]) -> Option<(Kind, usize)> {
     let mut i = 0;
     loop {
         let word = argv.get(i)?;
@@ -46,15 +46,15 @@ pub fn locate(argv: &[String]) -> Option<(Kind, usize)> {
                 match argv.get(i).map(String::as_str) {
                     // `bun run script` and `bun x pkg` (bunx).
                     Some("run") => i = skip_options(argv, i + 1)?,
-                    Some("x") => return package(argv, i + 1),
+                    Some("x") => return package(argv, i + 1, agents),
                     _ => {}
                 }
-                return script_kind(argv.get(i)?).map(|k| (k, i));
+                return script_kind(argv.get(i)?, agents).map(|k| (k, i));
             }
-            "npx" | "bunx" | "pnpx" => return package(argv, i + 1),
+            "npx" | "bunx" | "pnpx" => return package(argv, i + 1, agents),
             name => {
-                return name_kind(name)
-                    .or_else(|| script_kind(word))
+                return name_kind(name, agents)
+                    .or_else(|| script_kind(word, agents))
                     .map(|k| (k, i))
             }
         }
@@ -66,44 +66,37 @@ fn basename(word: &str) -> &str {
 }
 
 /// `pi`, `claude`, `codex` as a program name (npm's `.bin` links).
-fn name_kind(name: &str) -> Option<Kind> {
-    match name {
-        "pi" | "pi-coding-agent" => Some(Kind::Pi),
-        "claude" => Some(Kind::Claude),
-        "codex" => Some(Kind::Codex),
-        _ => None,
-    }
+fn name_kind(name: &str, agents: &[Kind]) -> Option<Kind> {
+    let named = |k: &&Kind| k.adapter().names().programs.contains(&name);
+    agents.iter().find(named).copied()
 }
 
 /// A script path run by node or bun: named like the agent (`pi`,
-/// `codex.js`), or inside the agent's npm package directory.
-fn script_kind(path: &str) -> Option<Kind> {
+/// `codex.js`), or inside the agent's npm package directory (or a
+/// directory that marks it, such as a pi checkout).
+fn script_kind(path: &str, agents: &[Kind]) -> Option<Kind> {
     let base = basename(path);
     let stem = [".js", ".mjs", ".cjs"]
         .iter()
         .find_map(|ext| base.strip_suffix(ext))
         .unwrap_or(base);
-    if let Some(kind) = name_kind(stem) {
+    if let Some(kind) = name_kind(stem, agents) {
         return Some(kind);
     }
     let parts: Vec<&str> = Path::new(path).iter().filter_map(|c| c.to_str()).collect();
-    if parts.contains(&"pi-coding-agent") {
-        return Some(Kind::Pi);
-    }
-    if parts
-        .windows(2)
-        .any(|w| w == ["@anthropic-ai", "claude-code"])
-    {
-        return Some(Kind::Claude);
-    }
-    if parts.windows(2).any(|w| w == ["@openai", "codex"]) {
-        return Some(Kind::Codex);
-    }
-    None
+    let inside = |kind: &&Kind| {
+        let names = kind.adapter().names();
+        names.dirs.iter().any(|d| parts.contains(d))
+            || names.packages.iter().any(|pkg| {
+                let want: Vec<&str> = pkg.split('/').collect();
+                parts.windows(want.len()).any(|w| w == want)
+            })
+    };
+    agents.iter().find(inside).copied()
 }
 
 /// `npx [opts] <package spec>`: the agent is named by its package.
-fn package(argv: &[String], from: usize) -> Option<(Kind, usize)> {
+fn package(argv: &[String], from: usize, agents: &[Kind]) -> Option<(Kind, usize)> {
     let mut i = from;
     while let Some(word) = argv.get(i) {
         match word.as_str() {
@@ -115,13 +108,9 @@ fn package(argv: &[String], from: usize) -> Option<(Kind, usize)> {
                     Some(rest) => &spec[..1 + rest.find('@').unwrap_or(rest.len())],
                     None => spec.split('@').next().unwrap_or(spec),
                 };
-                let kind = match name {
-                    "@mariozechner/pi-coding-agent" => Some(Kind::Pi),
-                    "@anthropic-ai/claude-code" => Some(Kind::Claude),
-                    "@openai/codex" => Some(Kind::Codex),
-                    other => name_kind(other),
-                };
-                return kind.map(|k| (k, i));
+                let by_package = |k: &&Kind| k.adapter().names().packages.contains(&name);
+                let kind = agents.iter().find(by_package).copied();
+                return kind.or_else(|| name_kind(name, agents)).map(|k| (k, i));
             }
         }
     }
@@ -171,51 +160,51 @@ mod tests {
 
     #[test]
     fn locate_table() {
-        use Kind::*;
+        let (pi, claude, codex) = (Kind::PI, Kind::CLAUDE, Kind::CODEX);
         for (cmd, want) in [
-            ("pi", Some((Pi, 0))),
-            ("/opt/x/bin/pi --provider fake -p hi", Some((Pi, 0))),
-            ("pi-coding-agent", Some((Pi, 0))),
-            ("node /x/node_modules/.bin/pi", Some((Pi, 1))),
-            ("node /x/pi-coding-agent/dist/cli.js -c", Some((Pi, 1))),
+            ("pi", Some((pi, 0))),
+            ("/opt/x/bin/pi --provider fake -p hi", Some((pi, 0))),
+            ("pi-coding-agent", Some((pi, 0))),
+            ("node /x/node_modules/.bin/pi", Some((pi, 1))),
+            ("node /x/pi-coding-agent/dist/cli.js -c", Some((pi, 1))),
             (
                 "node --import /h/hook.mjs --no-warnings /x/pi-coding-agent/dist/cli.js",
-                Some((Pi, 4)),
+                Some((pi, 4)),
             ),
             (
                 "bun /x/@mariozechner/pi-coding-agent/dist/cli.js",
-                Some((Pi, 1)),
+                Some((pi, 1)),
             ),
-            ("bun run /x/pi-coding-agent/dist/cli.js", Some((Pi, 2))),
+            ("bun run /x/pi-coding-agent/dist/cli.js", Some((pi, 2))),
             ("bun /x/cli.js", None),
             ("node -e pi", None),
             ("node", None),
             (
                 "npx -y @mariozechner/pi-coding-agent@0.73.1 -p hi",
-                Some((Pi, 2)),
+                Some((pi, 2)),
             ),
-            ("bunx pi", Some((Pi, 1))),
-            ("bun x @openai/codex", Some((Codex, 2))),
-            ("env FOO=1 -u BAR claude --resume x", Some((Claude, 4))),
-            ("claude", Some((Claude, 0))),
-            ("/home/u/.local/bin/claude -p hi", Some((Claude, 0))),
+            ("bunx pi", Some((pi, 1))),
+            ("bun x @openai/codex", Some((codex, 2))),
+            ("env FOO=1 -u BAR claude --resume x", Some((claude, 4))),
+            ("claude", Some((claude, 0))),
+            ("/home/u/.local/bin/claude -p hi", Some((claude, 0))),
             (
                 "node /x/@anthropic-ai/claude-code/cli.js",
-                Some((Claude, 1)),
+                Some((claude, 1)),
             ),
-            ("codex", Some((Codex, 0))),
+            ("codex", Some((codex, 0))),
             (
                 "node /usr/lib/node_modules/@openai/codex/bin/codex.js exec hi",
-                Some((Codex, 1)),
+                Some((codex, 1)),
             ),
-            ("npx @openai/codex", Some((Codex, 1))),
+            ("npx @openai/codex", Some((codex, 1))),
             ("bash", None),
             ("/bin/zsh -l", None),
             ("vim pi", None),
             ("/home/u/pi-coding-agent-notes/run.sh", None),
             ("", None),
         ] {
-            assert_eq!(locate(&argv(cmd)), want, "{cmd:?}");
+            assert_eq!(locate(&argv(cmd), super::super::AGENTS), want, "{cmd:?}");
         }
     }
 }

@@ -13,9 +13,92 @@
 //! `<config>/sessions/<pid>.json` (DESIGN §5.2 rule 5).
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
-use super::Derived;
+use super::{dir_from, launch, Adapter, Derived, Env, Guess, Lines, Names, Place, Probe};
+use crate::attribution::Source;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+pub struct Claude;
+
+impl Adapter for Claude {
+    fn name(&self) -> &'static str {
+        "claude"
+    }
+
+    fn names(&self) -> Names {
+        Names {
+            programs: &["claude"],
+            packages: &["@anthropic-ai/claude-code"],
+            dirs: &[],
+        }
+    }
+
+    /// `$CLAUDE_CONFIG_DIR`, default `~/.claude`.
+    fn config_dir(&self, env: Env) -> Option<PathBuf> {
+        dir_from(env, "CLAUDE_CONFIG_DIR", ".claude")
+    }
+
+    fn session_root(&self, _args: &[String], env: Env) -> Option<PathBuf> {
+        Some(self.config_dir(env)?.join("projects"))
+    }
+
+    /// Only `<project>/<id>.jsonl`: subagent transcripts live deeper
+    /// (`<project>/<session>/subagents/…`), and `history.jsonl` (a prompt
+    /// log beside `projects/`) never is one.
+    fn is_conversation(&self, rel: &Path) -> bool {
+        rel.components().count() == 2 && !rel.ends_with("history.jsonl")
+    }
+
+    fn is_header(&self, v: &Value) -> bool {
+        is_header(v)
+    }
+
+    /// `--resume ID`, `-r ID`, `--session-id ID`: that transcript in the
+    /// cwd's project dir — unless `--fork-session` gives it a new id.
+    fn launch_file(&self, args: &[String], cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+        if args.iter().any(|a| a == "--fork-session") {
+            return None;
+        }
+        let id = launch::option(args, &["--resume", "-r", "--session-id"])?;
+        let id = Some(id).filter(|id| is_id(id))?;
+        let dir = project_dir_name(cwd.to_str()?);
+        Some(roots.first()?.join(dir).join(format!("{id}.jsonl")))
+    }
+
+    fn resume_args(&self, file: &Path, id: Option<&str>) -> Option<Vec<String>> {
+        let id = id.map(str::to_owned).or_else(|| id_from_file(file))?;
+        Some(vec!["--resume".to_owned(), id])
+    }
+
+    fn lines(&self, _place: &Place) -> Box<dyn Lines> {
+        Box::<State>::default()
+    }
+
+    /// Claude is a bun-compiled binary the preload cannot patch: its own
+    /// pidfile, for any process of the session's tree, names the file.
+    fn report(&self, probe: &Probe) -> Option<(PathBuf, Source)> {
+        let config = probe.config_dir.as_deref()?;
+        let file = crate::procfs::descendants(probe.pid)
+            .into_iter()
+            .find_map(|pid| pidfile_conversation(config, pid))
+            .map(|(file, _)| file)?;
+        Some((file, Source::AgentPidfile))
+    }
+
+    fn report_dir(&self, config_dir: &Path) -> Option<PathBuf> {
+        Some(config_dir.join("sessions"))
+    }
+
+    fn guesses(&self) -> &'static [Guess] {
+        &[Guess::Metadata, Guess::Mtime]
+    }
+}
+
+impl Lines for State {
+    fn feed(&mut self, d: &mut Derived, v: &Value) {
+        feed(self, d, v)
+    }
+}
 
 /// Tags Claude wraps around text that is not a prompt: command echoes,
 /// caveats, reminders, IDE context, `!` bash mode.
@@ -44,13 +127,13 @@ pub(super) struct State {
     first_user: Option<String>,
 }
 
-pub(super) fn is_header(v: &Value) -> bool {
+fn is_header(v: &Value) -> bool {
     let typed = str_at(v, "type").is_some();
     let session = str_at(v, "sessionId").is_some() || str_at(v, "type") == Some("summary");
     typed && session && v.get("isSidechain") != Some(&Value::Bool(true))
 }
 
-pub(super) fn feed(st: &mut State, d: &mut Derived, v: &Value) {
+fn feed(st: &mut State, d: &mut Derived, v: &Value) {
     // Subagent turns (old versions kept them inline) are not the session's.
     if v.get("isSidechain") == Some(&Value::Bool(true)) {
         return;
@@ -177,21 +260,6 @@ fn strip_wrappers(text: &str) -> String {
     out
 }
 
-/// `$CLAUDE_CONFIG_DIR`, default `~/.claude`.
-#[cfg(test)]
-pub fn config_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-    let var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    config_dir_from(&var, var("HOME"))
-}
-
-pub(super) fn config_dir_from(
-    var: &dyn Fn(&str) -> Option<PathBuf>,
-    home: Option<PathBuf>,
-) -> PathBuf {
-    var("CLAUDE_CONFIG_DIR")
-        .unwrap_or_else(|| home.unwrap_or_else(|| PathBuf::from("/")).join(".claude"))
-}
-
 /// The project directory Claude keeps a cwd's transcripts in: every
 /// character but ASCII letters and digits becomes `-`, one per UTF-16 unit
 /// as Claude's JavaScript `replace(/[^a-zA-Z0-9]/g, "-")` counts them.
@@ -210,7 +278,7 @@ pub fn project_dir_name(cwd: &str) -> String {
 /// Reads `<config_dir>/sessions/<pid>.json`, which Claude keeps for each
 /// live process, and names the transcript it is writing:
 /// `<config_dir>/projects/<cwd mangled>/<sessionId>.jsonl`, with the id.
-pub fn pidfile_conversation(config_dir: &Path, pid: u32) -> Option<(PathBuf, String)> {
+fn pidfile_conversation(config_dir: &Path, pid: u32) -> Option<(PathBuf, String)> {
     let pidfile = config_dir.join("sessions").join(format!("{pid}.json"));
     let data = crate::paths::read_untrusted(&pidfile, 1 << 20).ok()?;
     let v: Value = serde_json::from_slice(&data).ok()?;
@@ -236,7 +304,7 @@ pub(super) fn is_id(s: &str) -> bool {
 }
 
 /// A transcript is `<sessionId>.jsonl`.
-pub(super) fn id_from_file(file: &Path) -> Option<String> {
+fn id_from_file(file: &Path) -> Option<String> {
     file.file_stem()
         .and_then(|s| s.to_str())
         .filter(|s| is_id(s))
@@ -245,7 +313,7 @@ pub(super) fn id_from_file(file: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fixture, Kind, Tracker};
+    use super::super::{fixture, Kind};
     use super::*;
 
     #[test]
@@ -279,7 +347,7 @@ mod tests {
             ),
         ];
         for (name, title, id) in table {
-            let d = fixture::derive(Kind::Claude, 3, &format!("claude/{name}.jsonl"));
+            let d = fixture::derive(Kind::CLAUDE, 3, &format!("claude/{name}.jsonl"));
             assert_eq!(d.title.as_deref(), Some(title), "{name}");
             assert_eq!(fixture::status(&d), "idle unread", "{name}");
             assert_eq!(d.conversation_id.as_deref(), Some(id), "{name}");
@@ -300,7 +368,7 @@ mod tests {
             for given in [Some(id), None] {
                 let argv = fixture::argv("node /x/@anthropic-ai/claude-code/cli.js -p hello");
                 assert_eq!(
-                    Kind::Claude.resume_command(&argv, &file, given).as_ref(),
+                    Kind::CLAUDE.resume_command(&argv, &file, given).as_ref(),
                     Some(&want),
                     "{name}"
                 );
@@ -311,7 +379,7 @@ mod tests {
     #[test]
     fn turns_move_between_working_and_idle() {
         let lines = fixture::lines("claude/print_tooluse_22222222.jsonl");
-        let mut t = Tracker::new(Kind::Claude, 3);
+        let mut t = fixture::tracker(Kind::CLAUDE, 3);
         let mut seen = Vec::new();
         for line in &lines {
             t.feed(line.as_bytes());
@@ -336,7 +404,7 @@ mod tests {
     #[test]
     fn clear_and_caveats_are_not_prompts() {
         let lines = fixture::lines("claude/interactive_after_clear_ai_title_a0109097.jsonl");
-        let mut t = Tracker::new(Kind::Claude, 3);
+        let mut t = fixture::tracker(Kind::CLAUDE, 3);
         let upto = lines
             .iter()
             .position(|l| l.contains("\"ai-title\""))
@@ -371,15 +439,15 @@ mod tests {
         let roots = [PathBuf::from("/h/.claude/projects")];
         let history = fixture::lines("claude/history.jsonl");
         let first = history[0].as_bytes();
-        assert!(!Kind::Claude.accepts(Path::new("/h/.claude/history.jsonl"), &roots, Some(first)));
-        assert!(!Kind::Claude.accepts(
+        assert!(!Kind::CLAUDE.accepts(Path::new("/h/.claude/history.jsonl"), &roots, Some(first)));
+        assert!(!Kind::CLAUDE.accepts(
             Path::new("/h/.claude/projects/-p/history.jsonl"),
             &roots,
             None
         ));
         // Its lines carry a sessionId but no type: not a transcript header.
-        assert!(!Kind::Claude.accepts(Path::new("/elsewhere/log.jsonl"), &roots, Some(first)));
-        let d = fixture::derive(Kind::Claude, 3, "claude/history.jsonl");
+        assert!(!Kind::CLAUDE.accepts(Path::new("/elsewhere/log.jsonl"), &roots, Some(first)));
+        let d = fixture::derive(Kind::CLAUDE, 3, "claude/history.jsonl");
         assert_eq!((d.title, d.working, d.unread), (None, false, false));
     }
 
@@ -416,6 +484,6 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.to_string())
         };
-        assert_eq!(config_dir(&env), PathBuf::from("/h/.claude"));
+        assert_eq!(Claude.config_dir(&env), Some(PathBuf::from("/h/.claude")));
     }
 }

@@ -10,9 +10,79 @@
 //! versions also write `event_msg` `user_message` with the bare prompt.
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
-use super::Derived;
+use super::{dir_from, launch, Adapter, Derived, Env, Guess, Kind, Lines, Names, Place, Probe};
+use crate::attribution::Source;
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+pub struct Codex;
+
+impl Adapter for Codex {
+    fn name(&self) -> &'static str {
+        "codex"
+    }
+
+    fn names(&self) -> Names {
+        Names {
+            programs: &["codex"],
+            packages: &["@openai/codex"],
+            dirs: &[],
+        }
+    }
+
+    /// `$CODEX_HOME`, default `~/.codex`.
+    fn config_dir(&self, env: Env) -> Option<PathBuf> {
+        dir_from(env, "CODEX_HOME", ".codex")
+    }
+
+    fn session_root(&self, _args: &[String], env: Env) -> Option<PathBuf> {
+        Some(self.config_dir(env)?.join("sessions"))
+    }
+
+    /// `YYYY/MM/DD/rollout-….jsonl`.
+    fn root_depth(&self, _args: &[String], _env: Env) -> usize {
+        3
+    }
+
+    fn is_header(&self, v: &Value) -> bool {
+        str_at(v, "type") == Some("session_meta")
+            && v.get("payload").and_then(|p| str_at(p, "id")).is_some()
+    }
+
+    /// `codex resume ID`: the rollout of that id, when it exists.
+    fn launch_file(&self, args: &[String], _cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+        let at = args.iter().position(|a| a == "resume")?;
+        let id = args[at + 1..].iter().find(|a| !a.starts_with('-'))?;
+        launch::find_rollout(roots.first()?, id)
+    }
+
+    fn resume_args(&self, file: &Path, id: Option<&str>) -> Option<Vec<String>> {
+        let id = id.map(str::to_owned).or_else(|| id_from_file(file))?;
+        Some(vec!["resume".to_owned(), id])
+    }
+
+    fn lines(&self, _place: &Place) -> Box<dyn Lines> {
+        Box::<State>::default()
+    }
+
+    /// Codex (a native binary) keeps its rollout open for appending: the
+    /// newest such fd in the session's process tree names the file.
+    fn report(&self, probe: &Probe) -> Option<(PathBuf, Source)> {
+        let accept = |p: &Path| Kind::CODEX.accepts(p, &probe.roots, None);
+        let file = crate::procfs::newest_append_writer(probe.pid, &accept)?;
+        Some((file, Source::Procfd))
+    }
+
+    fn guesses(&self) -> &'static [Guess] {
+        &[Guess::Metadata, Guess::Mtime]
+    }
+}
+
+impl Lines for State {
+    fn feed(&mut self, d: &mut Derived, v: &Value) {
+        feed(self, d, v)
+    }
+}
 
 /// How injected context messages begin (besides a whole `<tag>…</tag>`).
 const INJECTED_PREFIXES: &[&str] = &[
@@ -22,16 +92,11 @@ const INJECTED_PREFIXES: &[&str] = &[
 ];
 
 #[derive(Default)]
-pub struct State {
+pub(super) struct State {
     first_user: Option<String>,
 }
 
-pub fn is_header(v: &Value) -> bool {
-    str_at(v, "type") == Some("session_meta")
-        && v.get("payload").and_then(|p| str_at(p, "id")).is_some()
-}
-
-pub fn feed(st: &mut State, d: &mut Derived, v: &Value) {
+fn feed(st: &mut State, d: &mut Derived, v: &Value) {
     let Some(p) = v.get("payload") else { return };
     match (str_at(v, "type"), str_at(p, "type")) {
         (Some("session_meta"), _) if d.conversation_id.is_none() => {
@@ -119,7 +184,7 @@ pub fn id_from_file(file: &Path) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fixture, Kind, Tracker};
+    use super::super::{fixture, Kind};
     use super::*;
 
     #[test]
@@ -148,7 +213,7 @@ mod tests {
             ),
         ];
         for (name, title, id) in table {
-            let d = fixture::derive(Kind::Codex, 3, &format!("codex/{name}.jsonl"));
+            let d = fixture::derive(Kind::CODEX, 3, &format!("codex/{name}.jsonl"));
             assert_eq!(d.title.as_deref(), Some(title), "{name}");
             assert_eq!(fixture::status(&d), "idle unread", "{name}");
             assert_eq!(d.conversation_id.as_deref(), Some(id), "{name}");
@@ -163,7 +228,7 @@ mod tests {
                 format!("/h/.codex/sessions/2026/11/23/rollout-2026-11-23T21-35-13-{id}.jsonl");
             let argv = fixture::argv("/usr/bin/codex exec --skip-git-repo-check hi");
             for given in [Some(id), None] {
-                let resume = Kind::Codex.resume_command(&argv, Path::new(&file), given);
+                let resume = Kind::CODEX.resume_command(&argv, Path::new(&file), given);
                 assert_eq!(
                     resume,
                     Some(fixture::argv(&format!("/usr/bin/codex resume {id}"))),
@@ -176,7 +241,7 @@ mod tests {
     #[test]
     fn tool_call_and_second_turn_status() {
         let lines = fixture::lines("codex/exec_tooluse_01a20a55.jsonl");
-        let mut t = Tracker::new(Kind::Codex, 3);
+        let mut t = fixture::tracker(Kind::CODEX, 3);
         let call = lines
             .iter()
             .position(|l| l.contains("\"function_call\""))
@@ -185,7 +250,7 @@ mod tests {
         assert!(t.derived().working);
         assert_eq!(t.derived().label.as_deref(), Some("tool: exec_command"));
         let lines = fixture::lines("codex/tui_2turns_01a20a54a807.jsonl");
-        let mut t = Tracker::new(Kind::Codex, 3);
+        let mut t = fixture::tracker(Kind::CODEX, 3);
         let second = lines
             .iter()
             .position(|l| l.contains("second message"))

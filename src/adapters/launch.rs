@@ -5,46 +5,16 @@
 //! a resumed pi writes nothing until its next prompt, so waiting for the
 //! preload would leave the session looking new. The runner asks here once
 //! at start and reports the file with source `argv`; the agent's own
-//! report later confirms or overrides it. Each rule reads only the words
-//! after the agent's own (see `argv.rs`), and names a file only when the
-//! value is unambiguous: pi's `--session` given a path, Claude's flags
-//! given an id, Codex's `resume` given an id whose rollout exists.
+//! report later confirms or overrides it. Each rule (an adapter's
+//! `launch_file`) reads only the words after the agent's own (see
+//! `argv.rs`), and names a file only when the value is unambiguous: pi's
+//! `--session` given a path, Claude's flags given an id, Codex's `resume`
+//! given an id whose rollout exists. Here: what those rules share.
 
-use super::{claude, codex, Kind};
 use std::path::{Path, PathBuf};
 
-/// The conversation file `args` (the words after the agent's) name, in
-/// `cwd`, with the agent's session `roots`.
-pub fn file(kind: Kind, args: &[String], cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
-    match kind {
-        Kind::Pi => {
-            let value = option(args, &["--session"])?;
-            value
-                .ends_with(".jsonl")
-                .then(|| cwd.join(value))
-                .filter(|p| !p.as_os_str().is_empty())
-        }
-        Kind::Claude => {
-            // A fork gets a new id: the file is not the one named.
-            if args.iter().any(|a| a == "--fork-session") {
-                return None;
-            }
-            let id = option(args, &["--resume", "-r", "--session-id"])?;
-            let id = Some(id).filter(|id| claude::is_id(id))?;
-            let dir = claude::project_dir_name(cwd.to_str()?);
-            Some(roots.first()?.join(dir).join(format!("{id}.jsonl")))
-        }
-        Kind::Codex => {
-            let at = args.iter().position(|a| a == "resume")?;
-            let id = args[at + 1..].iter().find(|a| !a.starts_with('-'))?;
-            find_rollout(roots.first()?, id)
-        }
-        Kind::Shell => None,
-    }
-}
-
 /// The value of the first of `names` in `args`: `--name V` or `--name=V`.
-fn option<'a>(args: &'a [String], names: &[&str]) -> Option<&'a str> {
+pub(super) fn option<'a>(args: &'a [String], names: &[&str]) -> Option<&'a str> {
     args.iter().enumerate().find_map(|(i, a)| {
         names.iter().find_map(|name| match a.strip_prefix(name) {
             Some("") => args.get(i + 1).map(String::as_str),
@@ -55,7 +25,7 @@ fn option<'a>(args: &'a [String], names: &[&str]) -> Option<&'a str> {
 }
 
 /// Codex keeps `YYYY/MM/DD/rollout-<time>-<id>.jsonl` under its root.
-fn find_rollout(root: &Path, id: &str) -> Option<PathBuf> {
+pub(super) fn find_rollout(root: &Path, id: &str) -> Option<PathBuf> {
     let suffix = format!("-{id}.jsonl");
     let mut dirs = vec![(root.to_path_buf(), 0)];
     while let Some((dir, depth)) = dirs.pop() {
@@ -71,7 +41,7 @@ fn find_rollout(root: &Path, id: &str) -> Option<PathBuf> {
             } else if kind.is_file()
                 && name.starts_with("rollout-")
                 && name.ends_with(&suffix)
-                && codex::id_from_file(&path).as_deref() == Some(id)
+                && super::codex::id_from_file(&path).as_deref() == Some(id)
             {
                 return Some(path);
             }
@@ -82,8 +52,12 @@ fn find_rollout(root: &Path, id: &str) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fixture;
+    use super::super::{fixture, Kind};
     use super::*;
+
+    fn file(kind: Kind, args: &[String], cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+        kind.adapter().launch_file(args, cwd, roots)
+    }
 
     #[test]
     fn launch_lines_name_their_files() {
@@ -92,36 +66,36 @@ mod tests {
         let pi = roots("/h/.pi/agent/sessions");
         let claude = roots("/h/.claude/projects");
         let table: &[(Kind, &str, Option<&str>)] = &[
-            (Kind::Pi, "--session /s/a.jsonl -c", Some("/s/a.jsonl")),
+            (Kind::PI, "--session /s/a.jsonl -c", Some("/s/a.jsonl")),
             (
-                Kind::Pi,
+                Kind::PI,
                 "--session=rel/a.jsonl",
                 Some("/home/u/proj/rel/a.jsonl"),
             ),
-            (Kind::Pi, "--session 0193abcd", None),
-            (Kind::Pi, "-c", None),
-            (Kind::Pi, "--session", None),
+            (Kind::PI, "--session 0193abcd", None),
+            (Kind::PI, "-c", None),
+            (Kind::PI, "--session", None),
             (
-                Kind::Claude,
+                Kind::CLAUDE,
                 "--resume 60abc85e-1111-2222-3333-444455556666",
                 Some("/h/.claude/projects/-home-u-proj/60abc85e-1111-2222-3333-444455556666.jsonl"),
             ),
             (
-                Kind::Claude,
+                Kind::CLAUDE,
                 "-r abc-1",
                 Some("/h/.claude/projects/-home-u-proj/abc-1.jsonl"),
             ),
             (
-                Kind::Claude,
+                Kind::CLAUDE,
                 "--session-id=abc-2",
                 Some("/h/.claude/projects/-home-u-proj/abc-2.jsonl"),
             ),
-            (Kind::Claude, "--resume abc-1 --fork-session", None),
-            (Kind::Claude, "--resume ../etc", None),
-            (Kind::Claude, "-p hello", None),
+            (Kind::CLAUDE, "--resume abc-1 --fork-session", None),
+            (Kind::CLAUDE, "--resume ../etc", None),
+            (Kind::CLAUDE, "-p hello", None),
         ];
         for (kind, args, want) in table {
-            let r = if *kind == Kind::Pi { &pi } else { &claude };
+            let r = if *kind == Kind::PI { &pi } else { &claude };
             let got = file(*kind, &fixture::argv(args), cwd, r);
             assert_eq!(got.as_deref(), want.map(Path::new), "{kind:?} {args}");
         }
@@ -139,13 +113,13 @@ mod tests {
         let cwd = Path::new("/w");
         let args = |s: &str| fixture::argv(s);
         assert_eq!(
-            file(Kind::Codex, &args(&format!("resume {id}")), cwd, &roots),
+            file(Kind::CODEX, &args(&format!("resume {id}")), cwd, &roots),
             Some(rollout)
         );
-        assert_eq!(file(Kind::Codex, &args("resume --last"), cwd, &roots), None);
+        assert_eq!(file(Kind::CODEX, &args("resume --last"), cwd, &roots), None);
         let other = "01a20a54-a807-7000-8000-000000000002";
         assert_eq!(
-            file(Kind::Codex, &args(&format!("resume {other}")), cwd, &roots),
+            file(Kind::CODEX, &args(&format!("resume {other}")), cwd, &roots),
             None
         );
         std::fs::remove_dir_all(root).unwrap();

@@ -1,623 +1,357 @@
 //! Adapters: what amux knows about each agent (pi, Claude Code, Codex) and
 //! about everything else (a shell, any command).
 //!
-//! [`Kind`] is matched from the command's argv (`argv.rs` walks launchers
-//! such as `node`, `bun`, `npx`, `env` to the agent's own word). Each kind
-//! answers four questions: where its conversation files live
-//! ([`Kind::session_roots`]), whether a reported path is one
-//! ([`Kind::accepts`]), how to resume one ([`Kind::resume_command`]), and
-//! what a file says ([`Tracker`]). A tracker is a fold over the file's
-//! lines: every complete line goes through [`Tracker::feed`], which updates
-//! the adapter's private state and the public [`Derived`] view in place, so
-//! following a growing file costs one JSON parse per new line and a full
-//! read is just the same fold from the first line. The per-agent line
-//! shapes and status rules live in `pi.rs`, `claude.rs` and `codex.rs`.
+//! Each agent is one file implementing [`Adapter`]: how a command line
+//! names it, where its conversation files live and which of them it
+//! accepts, its header, how it resumes one, what it adds at launch, what
+//! its lines say (a [`Lines`] fold, see `derived.rs`), where it reports
+//! its own file besides its writes (Claude's pidfile, Codex's open fd) and
+//! which guesses it allows. [`Kind`] is a copyable handle to one adapter —
+//! what the runner, the daemon and the wire carry (`"kind":"pi"`) — and
+//! [`AGENTS`] is the registry `Kind::detect` walks. Nothing outside this
+//! directory names an agent.
+//!
+//! Adding an agent, say `foo`:
+//! 1. `src/adapters/foo.rs` with `pub struct Foo;` and `impl Adapter for
+//!    Foo` — `name` and `names` are required, every other method has a
+//!    default that means "does not have this" — plus its `Lines` state
+//!    and tests over its fixtures (the `toy` test in `tests.rs` walks a
+//!    whole adapter through `Kind`: copy it);
+//! 2. `mod foo;` below and `Kind(&foo::Foo)` in [`AGENTS`].
 
 mod argv;
-pub mod claude;
+mod claude;
 mod codex;
+mod derived;
 mod launch;
 mod pi;
 mod shell;
 mod text;
 
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod tests;
+
+pub use derived::{derive_all, Derived, Lines, Tracker};
+
+use crate::attribution::Source;
 use serde_json::Value;
 use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Pi,
-    Claude,
-    Codex,
-    Shell,
+/// Every agent amux recognises, in the order `detect` tries them.
+pub const AGENTS: &[Kind] = &[Kind::PI, Kind::CLAUDE, Kind::CODEX];
+
+/// A session's environment: the value of a variable, if set.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// How a command line names an agent (see `argv.rs`).
+pub struct Names {
+    /// Program names: `claude`, and a script's stem (`codex.js`).
+    pub programs: &'static [&'static str],
+    /// npm packages, for `npx`/`bunx` and a script inside the package.
+    pub packages: &'static [&'static str],
+    /// A directory name that marks a script as the agent's.
+    pub dirs: &'static [&'static str],
 }
 
+/// What an adapter adds to the agent's command line and environment when
+/// amux starts it (never part of a resume command).
+#[derive(Debug, Default, PartialEq)]
+pub struct Launch {
+    /// Inserted right after the word that names the agent.
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// Where a session runs: what its lines' reading may depend on (pi's
+/// retry settings live in the cwd and the agent's config dir).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Place {
+    pub cwd: PathBuf,
+    /// The agent's own directory, from the session's environment.
+    pub config_dir: Option<PathBuf>,
+}
+
+/// What an adapter's own report of its file is read from.
+pub struct Probe {
+    /// The agent's process: it and its descendants are looked at.
+    pub pid: u32,
+    pub config_dir: Option<PathBuf>,
+    pub roots: Vec<PathBuf>,
+}
+
+/// The guesses (DESIGN §5.2 rule 6) an agent's sessions may get, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guess {
+    Metadata,
+    Scrollback,
+    Mtime,
+}
+
+/// One agent (or the shell fallback). See the module doc.
+pub trait Adapter: Sync {
+    /// The agent's word on the wire and in `ls` (`pi`).
+    fn name(&self) -> &'static str;
+    fn names(&self) -> Names;
+    /// Whether the preload sees its writes (node/bun agents).
+    fn uses_preload(&self) -> bool {
+        false
+    }
+    /// The agent's own directory (`~/.claude`), from the environment.
+    fn config_dir(&self, _env: Env) -> Option<PathBuf> {
+        None
+    }
+    /// Where it writes conversations, from `env` and its own `args`; a
+    /// relative path is resolved by the caller in the session's cwd.
+    fn session_root(&self, _args: &[String], _env: Env) -> Option<PathBuf> {
+        None
+    }
+    /// Directory levels below the root where conversations live.
+    fn root_depth(&self, _args: &[String], _env: Env) -> usize {
+        1
+    }
+    /// Whether a `*.jsonl` at `rel` below a root is a conversation.
+    fn is_conversation(&self, rel: &Path) -> bool {
+        rel.components().next().is_some()
+    }
+    fn is_header(&self, _first: &Value) -> bool {
+        false
+    }
+    /// The conversation the launch arguments name (see `launch.rs`).
+    fn launch_file(&self, _args: &[String], _cwd: &Path, _roots: &[PathBuf]) -> Option<PathBuf> {
+        None
+    }
+    fn launch(&self, _args: &[String], _env: Env) -> Launch {
+        Launch::default()
+    }
+    /// The arguments that resume `file` (conversation `id` if known).
+    fn resume_args(&self, _file: &Path, _id: Option<&str>) -> Option<Vec<String>> {
+        None
+    }
+    /// A fresh fold over a conversation's lines.
+    fn lines(&self, place: &Place) -> Box<dyn Lines>;
+    /// The file the agent itself says it holds (not its writes), with the
+    /// source to credit. Runs off the executor: it may walk `/proc`.
+    fn report(&self, _probe: &Probe) -> Option<(PathBuf, Source)> {
+        None
+    }
+    /// A directory whose `*.json` changes mean `report` may answer anew.
+    fn report_dir(&self, _config_dir: &Path) -> Option<PathBuf> {
+        None
+    }
+    fn guesses(&self) -> &'static [Guess] {
+        &[]
+    }
+    /// The title `ls` shows.
+    fn title(
+        &self,
+        derived: &Derived,
+        _argv: &[String],
+        _terminal: Option<&str>,
+    ) -> Option<String> {
+        derived.title.clone()
+    }
+    /// True when the process's exit, not a file, says how it went.
+    fn state_from_exit(&self) -> bool {
+        false
+    }
+}
+
+/// A handle to one adapter: compared, hashed and serialised by name.
+#[derive(Clone, Copy)]
+pub struct Kind(pub &'static dyn Adapter);
+
 impl Kind {
+    pub const PI: Kind = Kind(&pi::Pi);
+    pub const CLAUDE: Kind = Kind(&claude::Claude);
+    pub const CODEX: Kind = Kind(&codex::Codex);
+    pub const SHELL: Kind = Kind(&shell::Shell);
+
     /// The agent named by `argv` (see `argv.rs`); anything else is a shell.
     pub fn detect(argv: &[String]) -> Kind {
-        argv::locate(argv).map_or(Kind::Shell, |(kind, _)| kind)
+        argv::locate(argv, AGENTS).map_or(Kind::SHELL, |(kind, _)| kind)
+    }
+
+    /// The adapter called `name`; the shell for a name we do not know.
+    pub fn named(name: &str) -> Kind {
+        AGENTS
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == name)
+            .unwrap_or(Kind::SHELL)
+    }
+
+    pub fn adapter(self) -> &'static dyn Adapter {
+        self.0
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Pi => "pi",
-            Kind::Claude => "claude",
-            Kind::Codex => "codex",
-            Kind::Shell => "shell",
-        }
+        self.0.name()
     }
 
-    /// Only pi runs where the preload can see its writes (DESIGN §3).
     pub fn uses_preload(self) -> bool {
-        self == Kind::Pi
+        self.0.uses_preload()
     }
 
-    /// Where this agent writes conversation files, from its environment
-    /// overrides and argv (DESIGN §6). `env` looks up a variable (`HOME`
-    /// included). A relative `--session-dir` is returned as given: the
-    /// caller resolves it against the session's cwd.
-    pub fn session_roots(
-        self,
-        argv: &[String],
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Vec<PathBuf> {
-        let var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-        let home = var("HOME");
-        let args = argv::locate(argv).map_or(&[][..], |(_, i)| &argv[i + 1..]);
-        let root = match self {
-            Kind::Pi => pi::session_root(args, &var, home),
-            Kind::Claude => Some(claude::config_dir_from(&var, home).join("projects")),
-            Kind::Codex => var("CODEX_HOME")
-                .or_else(|| home.map(|h| h.join(".codex")))
-                .map(|d| d.join("sessions")),
-            Kind::Shell => None,
-        };
-        root.into_iter().collect()
+    pub fn is_shell(self) -> bool {
+        self == Kind::SHELL
     }
 
-    /// The conversation file the launch command line names (`pi --session
-    /// F`, `claude --resume ID`, `codex resume ID`), resolved in `cwd`
-    /// against this agent's `roots` (see `launch.rs`).
+    /// The agent's own arguments in `argv` (after the word naming it).
+    fn args(self, argv: &[String]) -> &[String] {
+        argv::locate(argv, &[self]).map_or(&[], |(_, i)| &argv[i + 1..])
+    }
+
+    /// Where this agent writes conversation files (DESIGN §6).
+    pub fn session_roots(self, argv: &[String], env: Env) -> Vec<PathBuf> {
+        let env = non_empty(env);
+        self.0
+            .session_root(self.args(argv), &env)
+            .into_iter()
+            .collect()
+    }
+
+    pub fn root_depth(self, argv: &[String], env: Env) -> usize {
+        self.0.root_depth(self.args(argv), &non_empty(env))
+    }
+
+    pub fn config_dir(self, env: Env) -> Option<PathBuf> {
+        self.0.config_dir(&non_empty(env))
+    }
+
+    pub fn launch(self, argv: &[String], env: Env) -> Launch {
+        self.0.launch(self.args(argv), &non_empty(env))
+    }
+
+    /// Where `launch().args` go: after the word naming the agent.
+    pub fn launch_at(self, argv: &[String]) -> Option<usize> {
+        argv::locate(argv, &[self]).map(|(_, i)| i + 1)
+    }
+
+    /// The conversation file the launch command line names, resolved in
+    /// `cwd` against this agent's `roots` (see `launch.rs`).
     pub fn launch_file(self, argv: &[String], cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
-        let args = argv::locate(argv).map_or(&[][..], |(_, i)| &argv[i + 1..]);
-        launch::file(self, args, cwd, roots)
-            .filter(|f| self.accepts(f, roots, None) || self == Kind::Pi)
+        self.0.launch_file(self.args(argv), cwd, roots)
     }
 
-    /// How many directory levels below its session root this agent keeps
-    /// conversations: pi writes `<root>/--cwd--/F` but flat into a
-    /// `--session-dir` (or `$PI_CODING_AGENT_SESSION_DIR`), Claude
-    /// `projects/<cwd>/F`, Codex `YYYY/MM/DD/F`. Nothing deeper is watched.
-    pub fn root_depth(self, argv: &[String], env: &dyn Fn(&str) -> Option<String>) -> usize {
-        let args = argv::locate(argv).map_or(&[][..], |(_, i)| &argv[i + 1..]);
-        let flat_dir = args.iter().any(|a| a.starts_with("--session-dir"))
-            || env("PI_CODING_AGENT_SESSION_DIR").is_some_and(|v| !v.is_empty());
-        match self {
-            Kind::Pi if flat_dir => 0,
-            Kind::Pi | Kind::Claude => 1,
-            Kind::Codex => 3,
-            Kind::Shell => 0,
-        }
-    }
-
-    /// DESIGN §4.3: an absolute `*.jsonl` path under one of `roots`, or a
-    /// file whose first line is this agent's session header. Claude's
-    /// `history.jsonl` (a prompt log) never is a conversation.
+    /// DESIGN §4.3: an absolute `*.jsonl` path under one of `roots` that
+    /// the agent calls a conversation, or a file whose first line is its
+    /// session header.
     pub fn accepts(self, path: &Path, roots: &[PathBuf], first_line: Option<&[u8]>) -> bool {
-        if self == Kind::Shell
+        if self.is_shell()
             || !path.is_absolute()
             || path.extension() != Some(OsStr::new("jsonl"))
             || path.components().any(|c| c == Component::ParentDir)
         {
             return false;
         }
-        if self == Kind::Claude && path.file_name().is_some_and(|n| n == "history.jsonl") {
-            return false;
-        }
-        let under = roots.iter().any(|root| self.under_root(path, root));
+        let under = roots.iter().filter(|r| r.is_absolute()).any(|root| {
+            path.strip_prefix(root)
+                .is_ok_and(|rel| self.0.is_conversation(rel))
+        });
         under
             || first_line
                 .and_then(|l| serde_json::from_slice::<Value>(l).ok())
-                .is_some_and(|v| self.is_header(&v))
-    }
-
-    fn under_root(self, path: &Path, root: &Path) -> bool {
-        match path.strip_prefix(root) {
-            // Claude keeps subagent transcripts deeper in the tree
-            // (`<project>/<session>/subagents/…`): only `<project>/<id>.jsonl`
-            // is a conversation.
-            Ok(rest) if root.is_absolute() && self == Kind::Claude => {
-                rest.components().count() == 2
-            }
-            Ok(rest) => root.is_absolute() && rest.components().next().is_some(),
-            Err(_) => false,
-        }
-    }
-
-    fn is_header(self, first: &Value) -> bool {
-        match self {
-            Kind::Pi => pi::is_header(first),
-            Kind::Claude => claude::is_header(first),
-            Kind::Codex => codex::is_header(first),
-            Kind::Shell => false,
-        }
+                .is_some_and(|v| self.0.is_header(&v))
     }
 
     /// DESIGN §6 and §7: the launcher the session was started with (`pi`,
     /// `/opt/x/pi`, `bun /x/cli.js`) followed by the agent's resume
-    /// arguments. Without `conversation_id`, Claude and Codex take the id
-    /// from the file name. When argv does not name this agent (a wrapper
-    /// script), its first word is taken as the launcher. `None` for a shell.
+    /// arguments. When argv does not name this agent (a wrapper script),
+    /// its first word is taken as the launcher. `None` for a shell.
     pub fn resume_command(
         self,
         argv: &[String],
         file: &Path,
         conversation_id: Option<&str>,
     ) -> Option<Vec<String>> {
-        let launcher = match argv::locate(argv) {
-            Some((kind, i)) if kind == self => argv[..=i].to_vec(),
-            _ if argv.is_empty() => vec![self.as_str().to_owned()],
-            _ => argv[..1].to_vec(),
-        };
-        let args = match self {
-            Kind::Pi => vec![
-                "--session".to_owned(),
-                file.to_str()?.to_owned(),
-                "-c".to_owned(),
-            ],
-            Kind::Claude => vec![
-                "--resume".to_owned(),
-                id_or_stem(conversation_id, file, claude::id_from_file)?,
-            ],
-            Kind::Codex => vec![
-                "resume".to_owned(),
-                id_or_stem(conversation_id, file, codex::id_from_file)?,
-            ],
-            Kind::Shell => return None,
+        let id = conversation_id.filter(|s| !s.is_empty());
+        let args = self.0.resume_args(file, id)?;
+        let launcher = match argv::locate(argv, &[self]) {
+            Some((_, i)) => argv[..=i].to_vec(),
+            None if argv.is_empty() => vec![self.as_str().to_owned()],
+            None => argv[..1].to_vec(),
         };
         Some(launcher.into_iter().chain(args).collect())
     }
+
+    pub fn report(self, probe: &Probe) -> Option<(PathBuf, Source)> {
+        self.0.report(probe)
+    }
+
+    pub fn report_dir(self, config_dir: &Path) -> Option<PathBuf> {
+        self.0.report_dir(config_dir)
+    }
+
+    pub fn guesses(self) -> &'static [Guess] {
+        self.0.guesses()
+    }
+
+    pub fn title(
+        self,
+        derived: &Derived,
+        argv: &[String],
+        terminal: Option<&str>,
+    ) -> Option<String> {
+        self.0.title(derived, argv, terminal)
+    }
+
+    pub fn state_from_exit(self) -> bool {
+        self.0.state_from_exit()
+    }
 }
 
-fn id_or_stem(
-    id: Option<&str>,
-    file: &Path,
-    from_file: fn(&Path) -> Option<String>,
-) -> Option<String> {
-    id.filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .or_else(|| from_file(file))
+/// An unset and an empty variable mean the same to every agent.
+fn non_empty(env: Env<'_>) -> impl Fn(&str) -> Option<String> + '_ {
+    move |name| env(name).filter(|v| !v.is_empty())
+}
+
+/// `$NAME` as a path, else `$HOME/<rel>`.
+fn dir_from(env: Env, name: &str, rel: &str) -> Option<PathBuf> {
+    env(name)
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| Path::new(&h).join(rel)))
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Kind {}
+
+impl std::hash::Hash for Kind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    /// Lenient like every protocol reader: a kind from a newer amux reads
+    /// as a shell (followed by its process only) rather than failing.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Kind::named(&name))
+    }
 }
 
 /// Lowercase ASCII words of `title` joined by `-`, at most 40 bytes, cut
 /// between words; `""` when there is no such word.
 pub fn slugify(title: &str) -> String {
     text::slugify(title)
-}
-
-/// pi's `retry.maxRetries` for a session in `cwd`, from
-/// `<cwd>/.pi/settings.json`, else `<agent_dir>/settings.json`, default 3.
-pub fn pi_max_retries(cwd: &Path, agent_dir: &Path) -> u32 {
-    pi::max_retries(cwd, agent_dir)
-}
-
-/// pi's agent directory: `$PI_CODING_AGENT_DIR`, default `~/.pi/agent`.
-pub fn pi_agent_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
-    let var = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    pi::agent_dir_from(&var, var("HOME")).unwrap_or_else(|| PathBuf::from("/.pi/agent"))
-}
-
-/// A shell's title: the terminal title it set, else its command line.
-pub fn shell_title(argv: &[String], terminal_title: Option<&str>) -> Option<String> {
-    shell::title(argv, terminal_title)
-}
-
-/// What a conversation file says, derived incrementally line by line.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Derived {
-    /// `None` means "(new)".
-    pub title: Option<String>,
-    pub working: bool,
-    pub error: bool,
-    /// A short human status: `tool: bash`, `error: <msg>`, or `None`.
-    pub label: Option<String>,
-    /// A finished reply nobody has seen: set when a turn ends with a reply,
-    /// cleared by the next user message.
-    pub unread: bool,
-    /// pi header `id`, Claude `sessionId`, Codex `session_meta` `payload.id`.
-    pub conversation_id: Option<String>,
-    pub header_cwd: Option<String>,
-    /// Seconds since the epoch, from the header timestamp.
-    pub created_at: Option<i64>,
-    /// The last few KiB of user and assistant text, for the scrollback guess.
-    pub text_tail: String,
-    /// Turns that ended (working → not working) so far: lets the daemon
-    /// tell whether a turn finished after input it sent.
-    pub turns_ended: u64,
-}
-
-impl Derived {
-    /// A user prompt: a turn starts, the previous reply counts as seen.
-    fn user_turn(&mut self, text: &str) {
-        self.working = true;
-        self.error = false;
-        self.label = None;
-        self.unread = false;
-        text::push_tail(&mut self.text_tail, text);
-    }
-
-    /// A turn ended with a reply for the user.
-    fn reply_done(&mut self) {
-        self.working = false;
-        self.error = false;
-        self.label = None;
-        self.unread = true;
-    }
-
-    fn tool(&mut self, name: Option<&str>) {
-        self.working = true;
-        self.label = name.map(|n| format!("tool: {n}"));
-    }
-
-    fn failed(&mut self, message: Option<&str>) {
-        self.working = false;
-        self.error = true;
-        self.label = Some(format!("error: {}", message.unwrap_or("unknown")));
-    }
-}
-
-/// Follows one conversation file: feed it complete lines in order.
-pub struct Tracker {
-    kind: Kind,
-    pi_max_retries: u32,
-    state: State,
-    derived: Derived,
-}
-
-enum State {
-    Pi(pi::State),
-    Claude(claude::State),
-    Codex(codex::State),
-    Shell,
-}
-
-impl Tracker {
-    pub fn new(kind: Kind, pi_max_retries: u32) -> Self {
-        let state = State::new(kind, pi_max_retries);
-        Tracker {
-            kind,
-            pi_max_retries,
-            state,
-            derived: Derived::default(),
-        }
-    }
-
-    /// One complete line, without its newline. Lines that are not JSON
-    /// objects, and shapes the adapter does not know, change nothing.
-    pub fn feed(&mut self, line: &[u8]) {
-        let Ok(v) = serde_json::from_slice::<Value>(line) else {
-            return;
-        };
-        if !v.is_object() {
-            return;
-        }
-        let d = &mut self.derived;
-        let was_working = d.working;
-        match &mut self.state {
-            State::Pi(st) => pi::feed(st, d, &v),
-            State::Claude(st) => claude::feed(st, d, &v),
-            State::Codex(st) => codex::feed(st, d, &v),
-            State::Shell => {}
-        }
-        if was_working && !d.working {
-            d.turns_ended += 1;
-        }
-    }
-
-    /// The file was truncated or rewritten: start over.
-    pub fn reset(&mut self) {
-        *self = Tracker::new(self.kind, self.pi_max_retries);
-    }
-
-    pub fn derived(&self) -> &Derived {
-        &self.derived
-    }
-}
-
-impl State {
-    fn new(kind: Kind, pi_max_retries: u32) -> State {
-        match kind {
-            Kind::Pi => State::Pi(pi::State::new(pi_max_retries)),
-            Kind::Claude => State::Claude(claude::State::default()),
-            Kind::Codex => State::Codex(codex::State::default()),
-            Kind::Shell => State::Shell,
-        }
-    }
-}
-
-/// Derives a whole file at once: the same fold as following it.
-pub fn derive_all(kind: Kind, pi_max_retries: u32, data: &[u8]) -> Derived {
-    let mut tracker = Tracker::new(kind, pi_max_retries);
-    data.split(|&b| b == b'\n')
-        .for_each(|line| tracker.feed(line));
-    tracker.derived
-}
-
-/// Fixture access for the adapters' tests (`tests/fixtures/<agent>/…`).
-#[cfg(test)]
-mod fixture {
-    use super::{derive_all, Derived, Kind};
-    use std::path::PathBuf;
-
-    pub fn read(rel: &str) -> String {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(rel);
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-
-    pub fn lines(rel: &str) -> Vec<String> {
-        read(rel).lines().map(str::to_owned).collect()
-    }
-
-    pub fn derive(kind: Kind, retries: u32, rel: &str) -> Derived {
-        derive_all(kind, retries, read(rel).as_bytes())
-    }
-
-    pub fn argv(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
-    }
-
-    /// The status in one string: `idle unread`, `working tool: bash`,
-    /// `failed error: <msg>`.
-    pub fn status(d: &Derived) -> String {
-        let state = match (d.error, d.working) {
-            (true, _) => "failed",
-            (false, true) => "working",
-            (false, false) => "idle",
-        };
-        let parts = [
-            Some(state),
-            d.unread.then_some("unread"),
-            d.label.as_deref(),
-        ];
-        parts.into_iter().flatten().collect::<Vec<_>>().join(" ")
-    }
-
-    /// A fresh directory for one test; the test removes it.
-    pub fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("amux-adapters-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    /// Every conversation fixture with the kind that reads it.
-    pub const ALL: &[(Kind, &str)] = &[
-        (Kind::Pi, "pi/01-short-print-mode.jsonl"),
-        (Kind::Pi, "pi/02-resumed-by-session-id.jsonl"),
-        (Kind::Pi, "pi/03-interactive-toolcall-named-resumed.jsonl"),
-        (Kind::Pi, "pi/04-forked-with-parentSession.jsonl"),
-        (Kind::Pi, "pi/05-first-turn-error.jsonl"),
-        (Kind::Pi, "pi/06-first-turn-aborted.jsonl"),
-        (Kind::Pi, "pi/07-clone-writeFileSync.jsonl"),
-        (Kind::Claude, "claude/interactive_2turns_60abc85e.jsonl"),
-        (
-            Kind::Claude,
-            "claude/interactive_after_clear_ai_title_a0109097.jsonl",
-        ),
-        (
-            Kind::Claude,
-            "claude/interactive_then_resumed_p_f0794f7b.jsonl",
-        ),
-        (
-            Kind::Claude,
-            "claude/print_named_custom_title_99999999.jsonl",
-        ),
-        (Kind::Claude, "claude/print_tooluse_22222222.jsonl"),
-        (Kind::Codex, "codex/exec_then_exec_resume_01a20a50.jsonl"),
-        (Kind::Codex, "codex/exec_tooluse_01a20a55.jsonl"),
-        (Kind::Codex, "codex/tui_2turns_01a20a54a807.jsonl"),
-        (Kind::Codex, "codex/tui_then_tui_resume_01a20a5401fa.jsonl"),
-    ];
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use fixture::argv;
-
-    #[test]
-    fn detect_table() {
-        use Kind::*;
-        for (cmd, want) in [
-            ("pi", Pi),
-            ("/opt/x/pi -c", Pi),
-            ("pi-coding-agent", Pi),
-            ("node /x/node_modules/.bin/pi", Pi),
-            ("node /x/pi-coding-agent/dist/cli.js", Pi),
-            ("bun /x/@mariozechner/pi-coding-agent/dist/cli.js", Pi),
-            ("bun /x/cli.js", Shell),
-            ("npx @mariozechner/pi-coding-agent", Pi),
-            ("claude --resume abc", Claude),
-            ("codex exec hi", Codex),
-            ("bash", Shell),
-            ("/usr/bin/fish", Shell),
-            ("make test", Shell),
-            ("", Shell),
-        ] {
-            assert_eq!(Kind::detect(&argv(cmd)), want, "{cmd:?}");
-        }
-        assert!(
-            Pi.uses_preload()
-                && !Claude.uses_preload()
-                && !Codex.uses_preload()
-                && !Shell.uses_preload()
-        );
-        assert_eq!(serde_json::to_string(&Codex).unwrap(), "\"codex\"");
-        assert_eq!(Claude.as_str(), "claude");
-    }
-
-    #[test]
-    fn session_roots_follow_env_and_flags() {
-        let env_of = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| {
-                pairs
-                    .iter()
-                    .find(|(n, _)| *n == k)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let home = env_of(&[("HOME", "/h")]);
-        let custom = env_of(&[
-            ("HOME", "/h"),
-            ("PI_CODING_AGENT_DIR", "/a"),
-            ("CLAUDE_CONFIG_DIR", "/c"),
-            ("CODEX_HOME", "/x"),
-        ]);
-        let flat = env_of(&[("HOME", "/h"), ("PI_CODING_AGENT_SESSION_DIR", "/flat")]);
-        let p = |s: &str| vec![PathBuf::from(s)];
-        for (kind, cmd, env, want) in [
-            (
-                Kind::Pi,
-                "pi",
-                &home as &dyn Fn(&str) -> Option<String>,
-                p("/h/.pi/agent/sessions"),
-            ),
-            (Kind::Pi, "pi", &custom, p("/a/sessions")),
-            (Kind::Pi, "pi", &flat, p("/flat")),
-            (
-                Kind::Pi,
-                "node /x/pi-coding-agent/dist/cli.js --session-dir /d",
-                &flat,
-                p("/d"),
-            ),
-            (Kind::Pi, "pi --session-dir=/e -c", &home, p("/e")),
-            (Kind::Claude, "claude", &home, p("/h/.claude/projects")),
-            (Kind::Claude, "claude", &custom, p("/c/projects")),
-            (Kind::Codex, "codex", &home, p("/h/.codex/sessions")),
-            (Kind::Codex, "codex", &custom, p("/x/sessions")),
-            (Kind::Shell, "bash", &home, vec![]),
-        ] {
-            assert_eq!(kind.session_roots(&argv(cmd), env), want, "{kind:?} {cmd}");
-        }
-    }
-
-    #[test]
-    fn accepts_table() {
-        let roots = [PathBuf::from("/h/.pi/agent/sessions")];
-        let header = fixture::lines("pi/01-short-print-mode.jsonl")[0].clone();
-        let data = br#"{"name":"row","value":1}"#;
-        for (path, first, want) in [
-            ("/h/.pi/agent/sessions/--p--/2026_x.jsonl", None, true),
-            ("/elsewhere/custom.jsonl", Some(header.as_bytes()), true),
-            ("/home/u/project/data.jsonl", Some(&data[..]), false),
-            ("/home/u/project/data.jsonl", None, false),
-            ("/home/u/project/data.jsonl", Some(&b"not json"[..]), false),
-            ("relative/sessions/x.jsonl", Some(header.as_bytes()), false),
-            ("/h/.pi/agent/sessions/--p--/notes.json", None, false),
-            ("/h/.pi/agent/sessions/../../secret.jsonl", None, false),
-            ("/h/.pi/agent/sessions", None, false),
-        ] {
-            assert_eq!(
-                Kind::Pi.accepts(Path::new(path), &roots, first),
-                want,
-                "{path}"
-            );
-        }
-        // Each kind knows only its own header.
-        assert!(!Kind::Codex.accepts(Path::new("/e/custom.jsonl"), &[], Some(header.as_bytes())));
-        assert!(!Kind::Shell.accepts(
-            Path::new("/h/.pi/agent/sessions/--p--/a.jsonl"),
-            &roots,
-            None
-        ));
-        let codex = fixture::lines("codex/tui_2turns_01a20a54a807.jsonl")[0].clone();
-        assert!(Kind::Codex.accepts(Path::new("/e/r.jsonl"), &[], Some(codex.as_bytes())));
-        let claude = fixture::lines("claude/print_tooluse_22222222.jsonl")[0].clone();
-        assert!(Kind::Claude.accepts(Path::new("/e/r.jsonl"), &[], Some(claude.as_bytes())));
-        // Claude: only `<project>/<id>.jsonl`, not subagent transcripts.
-        let croots = [PathBuf::from("/h/.claude/projects")];
-        assert!(Kind::Claude.accepts(Path::new("/h/.claude/projects/-p/id.jsonl"), &croots, None));
-        assert!(!Kind::Claude.accepts(
-            Path::new("/h/.claude/projects/-p/id/subagents/a.jsonl"),
-            &croots,
-            None
-        ));
-    }
-
-    #[test]
-    fn resume_keeps_the_launcher() {
-        let file = Path::new("/s/f.jsonl");
-        for (kind, cmd, want) in [
-            (Kind::Pi, "pi -p hello", Some("pi --session /s/f.jsonl -c")),
-            (
-                Kind::Pi,
-                "bun /x/pi-coding-agent/dist/cli.js --model m",
-                Some("bun /x/pi-coding-agent/dist/cli.js --session /s/f.jsonl -c"),
-            ),
-            (
-                Kind::Pi,
-                "node --no-warnings /x/bin/pi",
-                Some("node --no-warnings /x/bin/pi --session /s/f.jsonl -c"),
-            ),
-            (
-                Kind::Claude,
-                "/opt/claude -p hi",
-                Some("/opt/claude --resume ID"),
-            ),
-            (
-                Kind::Codex,
-                "npx -y @openai/codex exec hi",
-                Some("npx -y @openai/codex resume ID"),
-            ),
-            (Kind::Shell, "bash", None),
-            (
-                Kind::Pi,
-                "./my-pi.sh -x",
-                Some("./my-pi.sh --session /s/f.jsonl -c"),
-            ),
-            (Kind::Codex, "", Some("codex resume ID")),
-        ] {
-            let got = kind.resume_command(&argv(cmd), file, Some("ID"));
-            assert_eq!(got, want.map(argv), "{kind:?} {cmd}");
-        }
-        // No id and a file name that holds none: no resume command.
-        assert_eq!(
-            Kind::Claude.resume_command(&argv("claude"), Path::new("/s/not an id.jsonl"), None),
-            None
-        );
-    }
-
-    #[test]
-    fn incremental_equals_full_and_reset_forgets() {
-        for &(kind, rel) in fixture::ALL {
-            let text = fixture::read(rel);
-            let full = derive_all(kind, 3, text.as_bytes());
-            assert!(full.conversation_id.is_some(), "{rel}");
-            let mut tracker = Tracker::new(kind, 3);
-            let mut prefix = String::new();
-            for line in text.lines() {
-                tracker.feed(line.as_bytes());
-                prefix.push_str(line);
-                prefix.push('\n');
-                assert_eq!(
-                    tracker.derived(),
-                    &derive_all(kind, 3, prefix.as_bytes()),
-                    "{rel}"
-                );
-            }
-            assert_eq!(tracker.derived(), &full, "{rel}");
-            tracker.feed(b"{not json");
-            tracker.feed(b"[1,2]");
-            tracker.feed(br#"{"type":"unknown-line"}"#);
-            assert_eq!(tracker.derived(), &full, "{rel}: junk lines change nothing");
-            tracker.reset();
-            assert_eq!(tracker.derived(), &Derived::default(), "{rel}");
-            text.lines().for_each(|l| tracker.feed(l.as_bytes()));
-            assert_eq!(tracker.derived(), &full, "{rel}: same again after reset");
-        }
-    }
 }

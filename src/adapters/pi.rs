@@ -10,9 +10,81 @@
 //! means the turn has failed (DESIGN §6.1).
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
-use super::Derived;
+use super::{dir_from, launch, Adapter, Derived, Env, Guess, Lines, Names, Place};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+pub struct Pi;
+
+impl Adapter for Pi {
+    fn name(&self) -> &'static str {
+        "pi"
+    }
+
+    fn names(&self) -> Names {
+        Names {
+            programs: &["pi", "pi-coding-agent"],
+            packages: &["@mariozechner/pi-coding-agent"],
+            dirs: &["pi-coding-agent"],
+        }
+    }
+
+    fn uses_preload(&self) -> bool {
+        true
+    }
+
+    /// `$PI_CODING_AGENT_DIR`, default `~/.pi/agent`.
+    fn config_dir(&self, env: Env) -> Option<PathBuf> {
+        dir_from(env, "PI_CODING_AGENT_DIR", ".pi/agent")
+    }
+
+    /// `--session-dir D`, else `$PI_CODING_AGENT_SESSION_DIR`, else
+    /// `<config dir>/sessions`.
+    fn session_root(&self, args: &[String], env: Env) -> Option<PathBuf> {
+        launch::option(args, &["--session-dir"])
+            .map(PathBuf::from)
+            .or_else(|| env("PI_CODING_AGENT_SESSION_DIR").map(PathBuf::from))
+            .or_else(|| Some(self.config_dir(env)?.join("sessions")))
+    }
+
+    /// `<root>/--cwd--/F`, but flat into a session dir of the user's.
+    fn root_depth(&self, args: &[String], env: Env) -> usize {
+        let flat = launch::option(args, &["--session-dir"]).is_some()
+            || env("PI_CODING_AGENT_SESSION_DIR").is_some();
+        usize::from(!flat)
+    }
+
+    fn is_header(&self, v: &Value) -> bool {
+        str_at(v, "type") == Some("session") && str_at(v, "id").is_some()
+    }
+
+    /// `pi --session F` holds F (any path: pi takes files anywhere).
+    fn launch_file(&self, args: &[String], cwd: &Path, _roots: &[PathBuf]) -> Option<PathBuf> {
+        let value = launch::option(args, &["--session"])?;
+        value
+            .ends_with(".jsonl")
+            .then(|| cwd.join(value))
+            .filter(|p| !p.as_os_str().is_empty())
+    }
+
+    fn resume_args(&self, file: &Path, _id: Option<&str>) -> Option<Vec<String>> {
+        let file = file.to_str()?.to_owned();
+        Some(vec!["--session".to_owned(), file, "-c".to_owned()])
+    }
+
+    /// The session's own retry settings (its cwd and agent dir).
+    fn lines(&self, place: &Place) -> Box<dyn Lines> {
+        let retries = place
+            .config_dir
+            .as_deref()
+            .map_or(DEFAULT_MAX_RETRIES, |dir| max_retries(&place.cwd, dir));
+        Box::new(State::new(retries))
+    }
+
+    fn guesses(&self) -> &'static [Guess] {
+        &[Guess::Metadata, Guess::Scrollback, Guess::Mtime]
+    }
+}
 
 /// pi's own default for `retry.maxRetries`.
 const DEFAULT_MAX_RETRIES: u32 = 3;
@@ -35,11 +107,13 @@ impl State {
     }
 }
 
-pub fn is_header(v: &Value) -> bool {
-    str_at(v, "type") == Some("session") && str_at(v, "id").is_some()
+impl Lines for State {
+    fn feed(&mut self, d: &mut Derived, v: &Value) {
+        feed(self, d, v)
+    }
 }
 
-pub fn feed(st: &mut State, d: &mut Derived, v: &Value) {
+fn feed(st: &mut State, d: &mut Derived, v: &Value) {
     match str_at(v, "type") {
         Some("session") => {
             d.conversation_id = string_at(v, "id");
@@ -110,34 +184,6 @@ fn last_tool_name(m: &Value) -> Option<&str> {
         .rev()
         .find(|b| str_at(b, "type") == Some("toolCall"))
         .and_then(|b| str_at(b, "name"))
-}
-
-/// `--session-dir D`, else `$PI_CODING_AGENT_SESSION_DIR`, else
-/// `$PI_CODING_AGENT_DIR/sessions` (default `~/.pi/agent/sessions`).
-pub fn session_root(
-    args: &[String],
-    var: &dyn Fn(&str) -> Option<PathBuf>,
-    home: Option<PathBuf>,
-) -> Option<PathBuf> {
-    let flag = args
-        .iter()
-        .enumerate()
-        .find_map(|(i, a)| match a.strip_prefix("--session-dir") {
-            Some("") => args.get(i + 1).cloned(),
-            Some(rest) => rest.strip_prefix('=').map(str::to_owned),
-            None => None,
-        });
-    flag.map(PathBuf::from)
-        .or_else(|| var("PI_CODING_AGENT_SESSION_DIR"))
-        .or_else(|| agent_dir_from(var, home).map(|d| d.join("sessions")))
-}
-
-/// `$PI_CODING_AGENT_DIR`, default `~/.pi/agent`.
-pub fn agent_dir_from(
-    var: &dyn Fn(&str) -> Option<PathBuf>,
-    home: Option<PathBuf>,
-) -> Option<PathBuf> {
-    var("PI_CODING_AGENT_DIR").or_else(|| home.map(|h| h.join(".pi/agent")))
 }
 
 /// The directory pi keeps a cwd's sessions in: `/home/u/proj` becomes
@@ -242,7 +288,7 @@ mod tests {
         ];
         for (name, title, status, id) in table {
             let file = format!("pi/{name}.jsonl");
-            let d = fixture::derive(Kind::Pi, 3, &file);
+            let d = fixture::derive(Kind::PI, 3, &file);
             assert_eq!(d.title.as_deref(), Some(title), "{name}");
             assert_eq!(fixture::status(&d), status, "{name}");
             assert_eq!(d.conversation_id.as_deref(), Some(id), "{name}");
@@ -252,7 +298,7 @@ mod tests {
                 d.text_tail
             );
             let path = format!("/home/u/.pi/agent/sessions/--home-u--/{name}.jsonl");
-            let resume = Kind::Pi.resume_command(
+            let resume = Kind::PI.resume_command(
                 &fixture::argv("/opt/x/pi --model m"),
                 Path::new(&path),
                 Some(id),
@@ -268,7 +314,7 @@ mod tests {
     #[test]
     fn header_fields_are_read() {
         let d = fixture::derive(
-            Kind::Pi,
+            Kind::PI,
             3,
             "pi/03-interactive-toolcall-named-resumed.jsonl",
         );
@@ -282,13 +328,13 @@ mod tests {
     #[test]
     fn errors_count_only_once_retries_are_exhausted() {
         // Four errors in a row: final with 3 retries, still retrying with 4.
-        let d = fixture::derive(Kind::Pi, 4, "pi/05-first-turn-error.jsonl");
+        let d = fixture::derive(Kind::PI, 4, "pi/05-first-turn-error.jsonl");
         assert!(d.working && !d.error && d.label.is_none(), "{d:?}");
-        let d = fixture::derive(Kind::Pi, 0, "pi/05-first-turn-error.jsonl");
+        let d = fixture::derive(Kind::PI, 0, "pi/05-first-turn-error.jsonl");
         assert!(d.error);
         // A retry that succeeds clears the run of errors.
         let lines = fixture::lines("pi/05-first-turn-error.jsonl");
-        let mut t = super::super::Tracker::new(Kind::Pi, 3);
+        let mut t = super::super::fixture::tracker(Kind::PI, 3);
         lines[..6].iter().for_each(|l| t.feed(l.as_bytes()));
         assert!(t.derived().working && !t.derived().error);
         t.feed(br#"{"type":"message","message":{"role":"assistant","content":[],"stopReason":"stop"}}"#);
@@ -299,7 +345,7 @@ mod tests {
     #[test]
     fn tool_call_is_working_with_a_label_and_user_clears_unread() {
         let lines = fixture::lines("pi/03-interactive-toolcall-named-resumed.jsonl");
-        let mut t = super::super::Tracker::new(Kind::Pi, 3);
+        let mut t = super::super::fixture::tracker(Kind::PI, 3);
         for l in &lines[..5] {
             t.feed(l.as_bytes());
         }

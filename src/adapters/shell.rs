@@ -4,11 +4,49 @@
 //! Status for these comes from the process (alive, exit code), not here.
 
 use super::text::title as clean;
+use super::{Adapter, Derived, Lines, Names, Place};
+use serde_json::Value;
+
+pub struct Shell;
+
+impl Adapter for Shell {
+    fn name(&self) -> &'static str {
+        "shell"
+    }
+
+    fn names(&self) -> Names {
+        Names {
+            programs: &[],
+            packages: &[],
+            dirs: &[],
+        }
+    }
+
+    fn lines(&self, _place: &Place) -> Box<dyn Lines> {
+        Box::new(NoLines)
+    }
+
+    fn title(&self, _d: &Derived, argv: &[String], terminal: Option<&str>) -> Option<String> {
+        title(argv, terminal)
+    }
+
+    /// DESIGN §6.4: a shell's state comes from its exit.
+    fn state_from_exit(&self) -> bool {
+        true
+    }
+}
+
+/// A shell has no conversation file.
+struct NoLines;
+
+impl Lines for NoLines {
+    fn feed(&mut self, _d: &mut Derived, _line: &Value) {}
+}
 
 /// The terminal title when the program set a non-blank one, else the
 /// command with the program's directory dropped (`/bin/bash -l` reads
 /// `bash -l`), whitespace-collapsed and cut like any title.
-pub fn title(argv: &[String], terminal_title: Option<&str>) -> Option<String> {
+fn title(argv: &[String], terminal_title: Option<&str>) -> Option<String> {
     if let Some(t) = terminal_title.and_then(clean) {
         return Some(t);
     }

@@ -10,6 +10,8 @@
 
 mod ended;
 mod roots;
+mod side;
+mod sources;
 
 use roots::{Root, RootChange};
 
@@ -17,7 +19,7 @@ use super::follow::Follower;
 use super::log::Log;
 use super::store::{Entry, Held, Store};
 use super::watch::{TreeWatcher, WatchEvent};
-use crate::adapters::{self, Kind, Tracker};
+use crate::adapters::{self, Tracker};
 use crate::attribution::{Decision, Engine, Input, Source};
 use crate::http::sse::Broadcaster;
 use crate::protocol::{self, Record};
@@ -65,18 +67,14 @@ pub struct Daemon {
     /// the guesses, with the time they last changed.
     pub recent: RefCell<HashMap<PathBuf, i64>>,
     recent_limit: std::cell::Cell<usize>,
-    pub last_check: RefCell<HashMap<String, Instant>>,
-    pub last_guess: RefCell<HashMap<String, Instant>>,
-    /// Sessions with a deferred (throttled) source check pending.
-    pub scheduled: RefCell<HashSet<String>>,
-    published: RefCell<HashMap<String, String>>,
+    /// Per live session, what is not its record (see `side.rs`).
+    sides: RefCell<HashMap<String, side::Side>>,
     /// Dead records not yet on disk, and why (see `ended.rs`).
     unsaved: RefCell<std::collections::BTreeSet<String>>,
     /// What the user must be told (`/v1/health`, `amux ls`), by topic.
     pub warnings: RefCell<std::collections::BTreeMap<&'static str, String>>,
-    /// The input state last saved for each live session (see `live.rs`).
-    saved: RefCell<HashMap<String, super::live::Saved>>,
-    pub following: RefCell<HashSet<String>>,
+    /// Runners being followed (see `runners.rs`), known or not yet.
+    following: RefCell<HashSet<String>>,
 }
 
 /// Size past which `recent` forgets files unchanged for `RECENT_KEEP_S`
@@ -98,7 +96,7 @@ pub fn now_ms() -> i64 {
 impl Daemon {
     pub fn new(ex: Rc<LocalExecutor<'static>>) -> io::Result<Rc<Daemon>> {
         let env = |k: &str| std::env::var(k).ok();
-        let default_roots: HashMap<PathBuf, Root> = [Kind::Pi, Kind::Claude, Kind::Codex]
+        let default_roots: HashMap<PathBuf, Root> = adapters::AGENTS
             .iter()
             .flat_map(|k| {
                 let depth = k.root_depth(&[], &env);
@@ -128,11 +126,7 @@ impl Daemon {
             roots_rx,
             recent: RefCell::new(HashMap::new()),
             recent_limit: std::cell::Cell::new(MAX_RECENT),
-            last_check: RefCell::new(HashMap::new()),
-            last_guess: RefCell::new(HashMap::new()),
-            scheduled: RefCell::new(HashSet::new()),
-            published: RefCell::new(HashMap::new()),
-            saved: RefCell::new(HashMap::new()),
+            sides: RefCell::new(HashMap::new()),
             unsaved: RefCell::new(Default::default()),
             warnings: RefCell::new(Default::default()),
             following: RefCell::new(HashSet::new()),
@@ -211,7 +205,7 @@ impl Daemon {
         roots.iter().for_each(|r| self.use_root(id, r, depth));
         // Claude Code tells of its conversation (and state) in a pidfile
         // under `<config>/sessions/`: watched, so a change is seen at once.
-        if let Some(dir) = self.pidfile_dir(id) {
+        if let Some(dir) = self.report_dir(id) {
             self.use_root(id, &dir, 0);
         }
         if new {
@@ -239,9 +233,7 @@ impl Daemon {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(id) {
             entry.restore(saved.clone(), now);
         }
-        self.saved
-            .borrow_mut()
-            .insert(id.to_string(), saved.clone());
+        self.side(id, |s| s.saved = Some(saved.clone()));
         if pending {
             self.schedule_quiet(id, now, now + QUIET);
         }
@@ -258,7 +250,7 @@ impl Daemon {
     /// The runner's replay has been read: its hello and file are known,
     /// so its sources may be checked and, failing all, guesses made.
     pub fn on_ready(self: &Rc<Self>, id: &str) {
-        let restored = self.saved.borrow().contains_key(id);
+        let restored = self.side_if(id, |s| s.saved.is_some()) == Some(true);
         let unseen = match self.store.borrow_mut().live.get_mut(id) {
             Some(entry) => {
                 entry.replayed = true;
@@ -283,7 +275,7 @@ impl Daemon {
         };
         let decisions = self.engine.borrow_mut().apply(input, now_ms());
         self.apply(decisions);
-        super::sources::check(self, id, true);
+        sources::check(self, id, true);
     }
 
     pub fn on_shim(self: &Rc<Self>, id: &str, shim: &protocol::Shim) {
@@ -379,21 +371,9 @@ impl Daemon {
         self.log(&format!("session {sid}: released {}", file.display()));
     }
 
-    /// pi's retry setting for this session (its cwd's settings); the other
-    /// agents do not have one.
-    fn retries(&self, entry: &Entry) -> u32 {
-        match entry.kind {
-            Kind::Pi => {
-                let env = |k: &str| std::env::var(k).ok();
-                adapters::pi_max_retries(Path::new(&entry.cwd), &adapters::pi_agent_dir(&env))
-            }
-            _ => 3,
-        }
-    }
-
     fn bind(self: &Rc<Self>, sid: &str, file: PathBuf, source: Source) {
-        let retries = match self.store.borrow().live.get(sid) {
-            Some(e) => (e.kind, self.retries(e)),
+        let (kind, place) = match self.store.borrow().live.get(sid) {
+            Some(e) => (e.kind, e.place()),
             None => return,
         };
         let (derived, more) = {
@@ -402,7 +382,7 @@ impl Daemon {
             let slot = files.entry(file.clone()).or_insert_with(|| {
                 let mut followed = Followed {
                     follower: Follower::new(file.clone()),
-                    tracker: Tracker::new(retries.0, retries.1),
+                    tracker: Tracker::new(kind, &place),
                 };
                 more = read_new(&mut followed, SYNC_BUDGET);
                 self.file_gen.set(self.file_gen.get() + 1);
@@ -447,22 +427,24 @@ impl Daemon {
         ));
     }
 
-    /// Where Claude Code keeps the pidfiles of session `id`'s config dir.
-    fn pidfile_dir(&self, id: &str) -> Option<PathBuf> {
+    /// Where session `id`'s agent reports its file (Claude Code's
+    /// pidfiles), if it does.
+    fn report_dir(&self, id: &str) -> Option<PathBuf> {
         let store = self.store.borrow();
-        let entry = store.live.get(id).filter(|e| e.kind == Kind::Claude)?;
-        Some(entry.roots.first()?.parent()?.join("sessions"))
+        let entry = store.live.get(id)?;
+        entry.kind.report_dir(&entry.config_dir()?)
     }
 
-    /// A Claude pidfile changed: the sessions of that config dir look again.
-    fn pidfile_changed(self: &Rc<Self>, path: &Path) {
+    /// An agent's report (a Claude pidfile) changed: the sessions that
+    /// report there look again.
+    fn report_changed(self: &Rc<Self>, path: &Path) {
         let ids: Vec<String> = (self.store.borrow().live.keys().cloned()).collect();
         for id in ids {
             if self
-                .pidfile_dir(&id)
+                .report_dir(&id)
                 .is_some_and(|d| path.parent() == Some(d.as_path()))
             {
-                super::sources::check(self, &id, false);
+                sources::check(self, &id, false);
             }
         }
     }
@@ -470,7 +452,7 @@ impl Daemon {
     /// A `*.jsonl` under a watched root changed (or a Claude pidfile).
     pub fn file_changed(self: &Rc<Self>, path: &Path) {
         if path.extension().is_some_and(|e| e == "json") {
-            return self.pidfile_changed(path);
+            return self.report_changed(path);
         }
         let now = now_ms() / 1000;
         let mut recent = self.recent.borrow_mut();
@@ -523,8 +505,7 @@ impl Daemon {
                     .filter(|e| e.roots.iter().any(|r| path.starts_with(r)))
                     .map(|e| e.id.clone())
                     .collect();
-                ids.iter()
-                    .for_each(|id| super::sources::check(self, id, false));
+                ids.iter().for_each(|id| sources::check(self, id, false));
             }
         }
     }
@@ -656,11 +637,12 @@ impl Daemon {
         };
         self.save_input(id, saved);
         let text = protocol::to_json(&record);
-        let mut published = self.published.borrow_mut();
-        if published.get(id) != Some(&text) {
-            self.events.publish("session", &text);
-            published.insert(id.to_string(), text);
-        }
+        self.side(id, |side| {
+            if side.published.as_ref() != Some(&text) {
+                self.events.publish("session", &text);
+                side.published = Some(text);
+            }
+        });
     }
 }
 
@@ -681,18 +663,32 @@ impl Daemon {
 
     /// Saves a session's input state when it changed since the last save.
     fn save_input(&self, id: &str, saved: super::live::Saved) {
-        let mut last = self.saved.borrow_mut();
-        if last.get(id) == Some(&saved) {
+        let last = self.side_if(id, |s| s.saved.clone()).flatten();
+        if last.as_ref() == Some(&saved) {
             return;
         }
         // Nothing to keep yet: no file needs writing.
-        if last.get(id).is_none() && saved == super::live::Saved::default() {
+        if last.is_none() && saved == super::live::Saved::default() {
             return;
         }
         if let Err(e) = super::live::save(id, &saved) {
             self.log(&format!("session {id}: cannot save its input state: {e}"));
         }
-        last.insert(id.to_string(), saved);
+        self.side(id, |s| s.saved = Some(saved));
+    }
+
+    /// Whether runner `id` is followed now.
+    pub fn following(&self, id: &str) -> bool {
+        self.following.borrow().contains(id)
+    }
+
+    /// Marks runner `id` followed; `false` if it already was.
+    pub fn start_following(&self, id: &str) -> bool {
+        self.following.borrow_mut().insert(id.to_string())
+    }
+
+    pub fn stop_following(&self, id: &str) {
+        self.following.borrow_mut().remove(id);
     }
 }
 

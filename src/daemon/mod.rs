@@ -17,7 +17,6 @@ mod live;
 mod log;
 mod persist;
 mod runners;
-mod sources;
 mod store;
 pub mod watch;
 

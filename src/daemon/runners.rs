@@ -72,7 +72,7 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
                 // is open (a tmp cleaner, not an exit): the stream's end
                 // does. Unfollowed, its exit file tells what happened.
                 if let Some(id) = session_id(&path) {
-                    if !daemon.following.borrow().contains(&id) {
+                    if !daemon.following(&id) {
                         daemon.gone_unseen(&id);
                     }
                 }
@@ -146,7 +146,7 @@ fn found(daemon: &Rc<Daemon>, path: &Path) {
         return daemon.gone_unseen(&id);
     }
     let Some(id) = session_id(path) else { return };
-    if !daemon.following.borrow_mut().insert(id.clone()) {
+    if !daemon.start_following(&id) {
         return;
     }
     daemon
@@ -163,7 +163,7 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
             }
         }
     }
-    daemon.following.borrow_mut().remove(&id);
+    daemon.stop_following(&id);
     daemon.runner_gone(&id);
     crate::paths::remove_if_stale(&sock);
     // A runner that ended before we could follow it left its exit file

@@ -8,7 +8,7 @@
 //! `show`, `events` and the persisted dead records always agree.
 
 use super::live::Saved;
-use crate::adapters::{self, Derived, Kind};
+use crate::adapters::{self, Derived, Kind, Place};
 use crate::attribution::Binding;
 use crate::protocol::{Conversation, Meta, Record, RecordShim, Status};
 use std::collections::BTreeMap;
@@ -50,6 +50,19 @@ impl Entry {
     /// When the runner started, in ms (0 if it did not say).
     pub fn started_ms(&self) -> i64 {
         self.runner_meta.as_ref().map_or(0, |m| m.started_ms)
+    }
+
+    /// The agent's own directory in the session's environment.
+    pub fn config_dir(&self) -> Option<PathBuf> {
+        self.runner_meta.as_ref()?.config_dir.clone()
+    }
+
+    /// Where the session runs, for its adapter's reading of lines.
+    pub fn place(&self) -> Place {
+        Place {
+            cwd: PathBuf::from(&self.cwd),
+            config_dir: self.config_dir(),
+        }
     }
 }
 
@@ -118,7 +131,7 @@ impl Entry {
     pub fn new(id: &str) -> Entry {
         Entry {
             id: id.to_string(),
-            kind: Kind::Shell,
+            kind: Kind::SHELL,
             command: Vec::new(),
             cwd: String::new(),
             pid: None,
@@ -143,7 +156,7 @@ impl Entry {
     /// Takes the runner's `/meta` snapshot.
     pub fn apply_meta(&mut self, meta: &Meta) {
         self.runner_meta.get_or_insert_with(|| meta.clone());
-        self.kind = meta.kind.unwrap_or(Kind::Shell);
+        self.kind = meta.kind.unwrap_or(Kind::SHELL);
         self.command = meta.command.clone();
         self.cwd = meta.cwd.to_string_lossy().into_owned();
         self.pid = meta.pid.map(u64::from);
@@ -160,11 +173,9 @@ impl Entry {
     }
 
     pub fn title(&self) -> String {
-        match self.kind {
-            Kind::Shell => adapters::shell_title(&self.command, self.terminal_title.as_deref()),
-            _ => self.derived.title.clone(),
-        }
-        .unwrap_or_else(|| "(new)".to_string())
+        (self.kind)
+            .title(&self.derived, &self.command, self.terminal_title.as_deref())
+            .unwrap_or_else(|| "(new)".to_string())
     }
 
     pub fn working(&self, held: Held) -> bool {
@@ -205,7 +216,7 @@ impl Entry {
     /// Input that ends a line went in: the agent owes an answer.
     pub fn submitted(&mut self, now: Instant) {
         self.mark_read();
-        if self.kind == Kind::Shell {
+        if self.kind.state_from_exit() {
             // A shell's state comes from its exit (DESIGN §6.4).
             return;
         }
@@ -266,7 +277,7 @@ impl Entry {
     pub fn record(&self, held: Held) -> Record {
         let title = self.title();
         let error = self.derived.error
-            || (self.kind == Kind::Shell && self.exit_code.is_some_and(|c| c != 0));
+            || (self.kind.state_from_exit() && self.exit_code.is_some_and(|c| c != 0));
         let conversation = held.binding.map(|b| Conversation {
             file: b.file.clone(),
             id: (self.derived.conversation_id.clone())
@@ -420,7 +431,7 @@ mod tests {
 
     fn entry(id: &str, title: &str) -> Entry {
         let mut e = Entry::new(id);
-        e.kind = Kind::Pi;
+        e.kind = Kind::PI;
         e.derived.title = Some(title.to_string());
         e
     }

@@ -23,7 +23,7 @@ mod session;
 mod shim;
 mod viewers;
 
-use crate::adapters::Kind;
+use crate::adapters::{Kind, Launch};
 use crate::ansi::TitleTracker;
 use crate::error::{Context, Error, Result};
 use crate::http::sse::Broadcaster;
@@ -35,7 +35,7 @@ use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -113,35 +113,34 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let kind = Kind::detect(&argv_str);
+    let cwd = std::env::current_dir().context(|| "current directory".into())?;
+    let agent = Agent::of(kind, &argv_str, &cwd);
     let (cols, rows) = initial_size(&opts);
     let pty = open_pty(cols, rows, !opts.detached_worker)?;
-    let env = child_env(kind, &session_id, &runtime, &sock, &fifo);
-    let cwd = std::env::current_dir().context(|| "current directory".into())?;
+    let mut env = child_env(kind, &session_id, &runtime, &sock, &fifo);
+    env.extend(agent.launch.env.iter().map(|(k, v)| (k.into(), v.into())));
     // Listening before the agent starts: its preload's first events (and
     // a daemon's first look) must find the socket and the FIFO's reader.
     let listener = relay::bind(&sock).context(|| format!("cannot listen on {}", sock.display()))?;
     let fifo_reader = shim::open_fifo(&fifo);
+    let spawn_argv = agent.spawn_argv(&argv);
     let spec = pty::Spawn {
-        argv: &argv,
+        argv: &spawn_argv,
         cwd: None,
         env: &env,
     };
     let child = pty::spawn(&pty, &spec).map_err(|e| spawn_error(&argv[0], e))?;
     let pty::Pty { controller, user } = pty;
     drop(user);
-    // A relative `--session-dir` is relative to the agent's cwd (ours).
-    let roots = kind.session_roots(&argv_str, &|k| std::env::var(k).ok());
-    let roots: Vec<_> = roots.into_iter().map(|r| cwd.join(r)).collect();
-    // A resumed conversation is held from the start (see adapters/launch.rs).
-    let launch_file = kind.launch_file(&argv_str, &cwd, &roots);
-    let root_depth = kind.root_depth(&argv_str, &|k| std::env::var(k).ok());
     let session = Session {
         id: session_id,
         kind,
         command: argv_str,
-        roots,
-        file_from_argv: launch_file.is_some(),
-        session_file: launch_file,
+        file_from_argv: agent.launch_file.is_some(),
+        session_file: agent.launch_file,
+        roots: agent.roots,
+        root_depth: agent.root_depth,
+        config_dir: agent.config_dir,
         cwd,
         pid: child.id(),
         runner_pid: std::process::id(),
@@ -154,7 +153,6 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         rows,
         title: None,
         submitted: 0,
-        root_depth,
     };
     // Without a daemon (AMUX_NO_DAEMON, or none can start) the runner
     // still works alone; and it never waits for one (a stopped daemon
@@ -191,6 +189,48 @@ fn open_pty(cols: u16, rows: u16, foreground: bool) -> Result<pty::Pty> {
             .context(|| "pty attributes".into())?;
     }
     Ok(pty)
+}
+
+/// What the adapter says of this launch, read in the runner's (that is,
+/// the agent's) environment.
+struct Agent {
+    roots: Vec<PathBuf>,
+    root_depth: usize,
+    config_dir: Option<PathBuf>,
+    /// A resumed conversation is held from the start (adapters/launch.rs).
+    launch_file: Option<PathBuf>,
+    launch: Launch,
+    launch_at: Option<usize>,
+}
+
+impl Agent {
+    fn of(kind: Kind, argv: &[String], cwd: &Path) -> Agent {
+        let env = |k: &str| std::env::var(k).ok();
+        // A relative `--session-dir` is relative to the agent's cwd (ours).
+        let roots: Vec<PathBuf> = (kind.session_roots(argv, &env).into_iter())
+            .map(|r| cwd.join(r))
+            .collect();
+        Agent {
+            launch_file: kind.launch_file(argv, cwd, &roots),
+            root_depth: kind.root_depth(argv, &env),
+            config_dir: kind.config_dir(&env).map(|d| cwd.join(d)),
+            launch: kind.launch(argv, &env),
+            launch_at: kind.launch_at(argv),
+            roots,
+        }
+    }
+
+    /// The command line the agent is started with: the user's, with the
+    /// adapter's launch arguments after the word naming the agent. The
+    /// session's `command` (and so its resume command) stays the user's.
+    fn spawn_argv(&self, argv: &[OsString]) -> Vec<OsString> {
+        let mut out = argv.to_vec();
+        if let Some(at) = self.launch_at.filter(|_| !self.launch.args.is_empty()) {
+            let extra = self.launch.args.iter().map(OsString::from);
+            out.splice(at.min(out.len())..at.min(out.len()), extra);
+        }
+        out
+    }
 }
 
 fn child_env(

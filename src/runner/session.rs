@@ -47,6 +47,8 @@ pub struct Session {
     pub root_depth: usize,
     /// Where this agent keeps conversations (for DESIGN §4.3 acceptance).
     pub roots: Vec<PathBuf>,
+    /// The agent's own directory in its environment (`Kind::config_dir`).
+    pub config_dir: Option<PathBuf>,
 }
 
 impl Session {
@@ -76,6 +78,7 @@ impl Session {
             submitted: self.submitted,
             roots: self.roots.clone(),
             root_depth: Some(self.root_depth),
+            config_dir: self.config_dir.clone(),
         }
     }
 

@@ -66,10 +66,7 @@ impl Daemon {
         self.events.publish("session", &protocol::to_json(&record));
         let removed = protocol::Removed { id: id.to_string() };
         self.events.publish("remove", &protocol::to_json(&removed));
-        self.published.borrow_mut().remove(id);
-        self.saved.borrow_mut().remove(id);
-        self.last_check.borrow_mut().remove(id);
-        self.last_guess.borrow_mut().remove(id);
+        self.forget_side(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
         self.prune_dead();
         self.retry_saves();
@@ -220,7 +217,7 @@ impl Daemon {
         let binding = from_daemon.or(from_runner).map(|(file, source)| {
             let mut followed = Followed {
                 follower: Follower::new(file.clone()),
-                tracker: Tracker::new(entry.kind, self.retries(&entry)),
+                tracker: Tracker::new(entry.kind, &entry.place()),
             };
             read_new(&mut followed, u64::MAX);
             entry.set_derived(followed.tracker.derived().clone());

@@ -1,0 +1,128 @@
+//! What a conversation file says, derived incrementally line by line.
+//!
+//! A [`Tracker`] is a fold over a file's lines: every complete line goes
+//! through [`Tracker::feed`], which updates the adapter's private state
+//! (its [`Lines`]) and the public [`Derived`] view in place, so following
+//! a growing file costs one JSON parse per new line and a full read is the
+//! same fold from the first line ([`derive_all`]).
+
+use super::{text, Kind, Place};
+use serde_json::Value;
+
+/// What a conversation file says, derived incrementally line by line.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Derived {
+    /// `None` means "(new)".
+    pub title: Option<String>,
+    pub working: bool,
+    pub error: bool,
+    /// A short human status: `tool: bash`, `error: <msg>`, or `None`.
+    pub label: Option<String>,
+    /// A finished reply nobody has seen: set when a turn ends with a reply,
+    /// cleared by the next user message.
+    pub unread: bool,
+    /// pi header `id`, Claude `sessionId`, Codex `session_meta` `payload.id`.
+    pub conversation_id: Option<String>,
+    pub header_cwd: Option<String>,
+    /// Seconds since the epoch, from the header timestamp.
+    pub created_at: Option<i64>,
+    /// The last few KiB of user and assistant text, for the scrollback guess.
+    pub text_tail: String,
+    /// Turns that ended (working → not working) so far: lets the daemon
+    /// tell whether a turn finished after input it sent.
+    pub turns_ended: u64,
+}
+
+impl Derived {
+    /// A user prompt: a turn starts, the previous reply counts as seen.
+    pub(super) fn user_turn(&mut self, text: &str) {
+        self.working = true;
+        self.error = false;
+        self.label = None;
+        self.unread = false;
+        text::push_tail(&mut self.text_tail, text);
+    }
+
+    /// A turn ended with a reply for the user.
+    pub(super) fn reply_done(&mut self) {
+        self.working = false;
+        self.error = false;
+        self.label = None;
+        self.unread = true;
+    }
+
+    pub(super) fn tool(&mut self, name: Option<&str>) {
+        self.working = true;
+        self.label = name.map(|n| format!("tool: {n}"));
+    }
+
+    pub(super) fn failed(&mut self, message: Option<&str>) {
+        self.working = false;
+        self.error = true;
+        self.label = Some(format!("error: {}", message.unwrap_or("unknown")));
+    }
+}
+
+/// An adapter's state between lines: it updates `d` from one line.
+pub trait Lines: Send {
+    fn feed(&mut self, d: &mut Derived, line: &Value);
+}
+
+/// Follows one conversation file: feed it complete lines in order.
+pub struct Tracker {
+    kind: Kind,
+    place: Place,
+    lines: Box<dyn Lines>,
+    derived: Derived,
+}
+
+impl Tracker {
+    pub fn new(kind: Kind, place: &Place) -> Self {
+        Tracker {
+            kind,
+            place: place.clone(),
+            lines: kind.adapter().lines(place),
+            derived: Derived::default(),
+        }
+    }
+
+    /// One complete line, without its newline. Lines that are not JSON
+    /// objects, and shapes the adapter does not know, change nothing.
+    pub fn feed(&mut self, line: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<Value>(line) else {
+            return;
+        };
+        if !v.is_object() {
+            return;
+        }
+        let d = &mut self.derived;
+        let was_working = d.working;
+        self.lines.feed(d, &v);
+        if was_working && !d.working {
+            d.turns_ended += 1;
+        }
+    }
+
+    /// The file was truncated or rewritten: start over.
+    pub fn reset(&mut self) {
+        *self = Tracker::new(self.kind, &self.place);
+    }
+
+    /// Lines other than the adapter's (a test's own settings).
+    #[cfg(test)]
+    pub(super) fn replace_lines(&mut self, lines: Box<dyn Lines>) {
+        self.lines = lines;
+    }
+
+    pub fn derived(&self) -> &Derived {
+        &self.derived
+    }
+}
+
+/// Derives a whole file at once: the same fold as following it.
+pub fn derive_all(kind: Kind, place: &Place, data: &[u8]) -> Derived {
+    let mut tracker = Tracker::new(kind, place);
+    data.split(|&b| b == b'\n')
+        .for_each(|line| tracker.feed(line));
+    tracker.derived
+}
