@@ -155,12 +155,24 @@ pub fn check_socket_path(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether nobody listens on `sock`. The probe never blocks: a runner too
+/// busy to accept (a full backlog) answers `EAGAIN`, which means alive.
+fn refused(sock: &Path) -> bool {
+    use rustix::net::{socket_with, AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let Ok(addr) = SocketAddrUnix::new(sock) else {
+        return false;
+    };
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let Ok(fd) = socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None) else {
+        return false;
+    };
+    rustix::net::connect(&fd, &addr) == Err(rustix::io::Errno::CONNREFUSED)
+}
+
 /// Removes a socket nobody listens on any more (its runner died without
 /// cleaning up), with the FIFO beside it. A live socket is left alone.
 pub fn remove_if_stale(sock: &Path) {
-    let refused = std::os::unix::net::UnixStream::connect(sock)
-        .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionRefused);
-    if refused {
+    if refused(sock) {
         let _ = fs::remove_file(sock);
         let _ = fs::remove_file(sock.with_extension("fifo"));
     }

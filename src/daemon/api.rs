@@ -43,7 +43,7 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         ["v1", "health"] => Response::json(200, &health(daemon)),
         ["v1", "sessions"] => {
             super::runners::sync_exits(daemon);
-            daemon.retry_saves();
+            daemon.retry_saves().await;
             let all = req.query_param("all").is_some_and(|v| v != "0");
             Response::json(200, &daemon.records(all))
         }

@@ -12,13 +12,15 @@ mod ended;
 mod roots;
 mod side;
 mod sources;
+mod watching;
+
+pub use watching::watch_roots;
 
 use roots::{Root, RootChange};
 
 use super::follow::Follower;
 use super::log::Log;
 use super::store::{Entry, Held, Store};
-use super::watch::{TreeWatcher, WatchEvent};
 use crate::adapters::{self, Tracker};
 use crate::attribution::{Decision, Engine, Input, Source};
 use crate::http::sse::Broadcaster;
@@ -57,7 +59,9 @@ pub struct Daemon {
     pub files: RefCell<HashMap<PathBuf, FileSlot>>,
     file_gen: std::cell::Cell<u64>,
     pub events: Broadcaster,
-    pub log: RefCell<Log>,
+    log: Rc<RefCell<Log>>,
+    /// Our own writes, off the executor (see `disk.rs`).
+    disk: super::disk::Disk,
     roots: RefCell<HashMap<PathBuf, Root>>,
     /// Directories the root watcher watches now (`/v1/health`).
     pub watches: std::cell::Cell<usize>,
@@ -112,14 +116,17 @@ impl Daemon {
             live: Default::default(),
             dead: super::persist::load(),
         };
+        let log = Rc::new(RefCell::new(Log::open()));
+        let disk = super::disk::Disk::spawn(&ex, log.clone());
         let daemon = Rc::new(Daemon {
+            disk,
             events: Broadcaster::spawn(&ex),
             ex,
             store: RefCell::new(store),
             engine: RefCell::new(Engine::new()),
             files: RefCell::new(HashMap::new()),
             file_gen: std::cell::Cell::new(0),
-            log: RefCell::new(Log::open()),
+            log,
             roots: RefCell::new(default_roots),
             watches: std::cell::Cell::new(0),
             roots_tx,
@@ -611,14 +618,6 @@ impl Daemon {
         }
     }
 
-    /// After an inotify overflow: re-read every followed file.
-    pub fn rescan(self: &Rc<Self>, watcher: &TreeWatcher) {
-        self.log("inotify queue overflowed: rescanning");
-        for path in watcher.scan() {
-            self.file_changed(&path);
-        }
-    }
-
     pub fn publish(&self, id: &str) {
         // Until its replay is read a session is only half known (a resumed
         // one would show no file yet): subscribers first see it whole.
@@ -647,20 +646,6 @@ impl Daemon {
 }
 
 impl Daemon {
-    /// Says once (log and `amux ls`) that the inotify watch limit left some
-    /// directories unwatched, and how to raise it.
-    fn note_watch_limit(&self, watcher: &TreeWatcher) {
-        if !watcher.limited() || self.warnings.borrow().contains_key("watches") {
-            return;
-        }
-        let warning = "the inotify watch limit is reached: some session directories are \
-                       not watched and their sessions may not change state; raise it with \
-                       'sysctl fs.inotify.max_user_watches=524288'"
-            .to_string();
-        self.log(&warning);
-        self.warnings.borrow_mut().insert("watches", warning);
-    }
-
     /// Saves a session's input state when it changed since the last save.
     fn save_input(&self, id: &str, saved: super::live::Saved) {
         let last = self.side_if(id, |s| s.saved.clone()).flatten();
@@ -671,9 +656,10 @@ impl Daemon {
         if last.is_none() && saved == super::live::Saved::default() {
             return;
         }
-        if let Err(e) = super::live::save(id, &saved) {
-            self.log(&format!("session {id}: cannot save its input state: {e}"));
-        }
+        let (id2, saved2) = (id.to_string(), saved.clone());
+        let what = format!("session {id}: cannot save its input state");
+        self.disk
+            .queue(what, move || super::live::save(&id2, &saved2));
         self.side(id, |s| s.saved = Some(saved));
     }
 
@@ -750,85 +736,5 @@ impl Daemon {
                 }
             })
             .detach();
-    }
-}
-
-/// The session-root watcher task: recursive inotify, roots added as
-/// runners reveal them.
-pub async fn watch_roots(daemon: Rc<Daemon>) {
-    let roots: Vec<(PathBuf, usize)> = (daemon.roots.borrow().iter())
-        .map(|(r, root)| (r.clone(), root.depth))
-        .collect();
-    let mut watcher = match TreeWatcher::new(roots) {
-        Ok(w) => w,
-        Err(e) => {
-            let warning = format!(
-                "cannot watch the agents' session files ({e}): states will not change; \
-                 raise fs.inotify.max_user_instances (sysctl) and restart the daemon"
-            );
-            daemon.log(&warning);
-            daemon.warnings.borrow_mut().insert("inotify", warning);
-            return;
-        }
-    };
-    daemon.note_watch_limit(&watcher);
-    daemon.watches.set(watcher.watch_count());
-    let start = now_ms() / 1000;
-    for path in watcher.scan() {
-        let mtime = std::fs::metadata(&path)
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .map(crate::timefmt::epoch);
-        if mtime.is_some_and(|t| start - t < 300) {
-            daemon
-                .recent
-                .borrow_mut()
-                .insert(path, mtime.unwrap_or(start));
-        }
-    }
-    enum Next {
-        Batch(io::Result<Vec<WatchEvent>>),
-        Root(RootChange),
-    }
-    loop {
-        let rx = daemon.roots_rx.clone();
-        let next =
-            futures_lite::future::or(async { Next::Batch(watcher.next_batch().await) }, async {
-                match rx.recv().await {
-                    Ok(root) => Next::Root(root),
-                    Err(_) => std::future::pending().await,
-                }
-            })
-            .await;
-        match next {
-            Next::Root(RootChange::Add(root, depth)) => {
-                let _ = watcher.add_root(root.clone(), depth);
-                daemon.note_watch_limit(&watcher);
-                // What a followed file under it got before the watch landed
-                // has no event: read it now.
-                let followed: Vec<PathBuf> = (daemon.files.borrow().keys())
-                    .filter(|f| f.starts_with(&root))
-                    .cloned()
-                    .collect();
-                followed.iter().for_each(|f| daemon.file_changed(f));
-            }
-            Next::Root(RootChange::Remove(root)) => watcher.remove_root(&root),
-            Next::Batch(Err(e)) => {
-                daemon.log(&format!("session-root watcher failed: {e}"));
-                return;
-            }
-            Next::Batch(Ok(events)) => {
-                for event in events {
-                    match event {
-                        WatchEvent::Changed(path) => daemon.file_changed(&path),
-                        WatchEvent::Removed(path) => {
-                            daemon.recent.borrow_mut().remove(&path);
-                        }
-                        WatchEvent::Rescan => daemon.rescan(&watcher),
-                    }
-                }
-            }
-        }
-        daemon.watches.set(watcher.watch_count());
     }
 }

@@ -12,6 +12,7 @@
 
 mod api;
 mod core;
+mod disk;
 pub mod follow;
 mod live;
 mod log;

@@ -58,35 +58,55 @@ impl Daemon {
         let _ = self.engine.borrow_mut().forget(id);
     }
 
-    /// Keeps a dead record: on disk (then what the next daemon would have
-    /// rebuilt it from goes), in the store, and told to subscribers.
-    fn bury(&self, id: &str, record: Record) {
+    /// Keeps a dead record: in the store, told to subscribers, and on
+    /// disk (then what the next daemon would have rebuilt it from goes).
+    fn bury(self: &Rc<Self>, id: &str, record: Record) {
         self.log(&format!("session {id}: ended"));
-        self.save_dead(id, &record);
         self.events.publish("session", &protocol::to_json(&record));
         let removed = protocol::Removed { id: id.to_string() };
         self.events.publish("remove", &protocol::to_json(&removed));
         self.forget_side(id);
         self.store.borrow_mut().dead.insert(id.to_string(), record);
+        // Not on disk until the writer says so (see `disk.rs`).
+        self.unsaved.borrow_mut().insert(id.to_string());
         self.prune_dead();
-        self.retry_saves();
+        let daemon = self.clone();
+        self.ex
+            .spawn(async move { daemon.retry_saves().await })
+            .detach();
     }
 
-    /// Saves a dead record; once it is on disk, what it was rebuilt from
-    /// goes. A record that cannot be saved (a full disk, a read-only state
-    /// dir) is kept in memory, retried at the next save or listing, and
-    /// the failure shown to `amux ls` until it clears.
-    fn save_dead(&self, id: &str, record: &Record) -> bool {
-        match crate::daemon::persist::save(record) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(paths::session_exit_file(id));
-                live::remove(id);
-                self.unsaved.borrow_mut().remove(id);
-                true
-            }
-            Err(e) => {
-                let first = self.unsaved.borrow().is_empty();
-                self.unsaved.borrow_mut().insert(id.to_string());
+    /// Forgets the oldest dead records past `MAX_DEAD`, files included.
+    pub fn prune_dead(&self) {
+        let old = self.store.borrow_mut().prune_dead();
+        for id in &old {
+            let id2 = id.clone();
+            self.disk.queue(String::new(), move || {
+                crate::daemon::persist::remove(&id2);
+                Ok(())
+            });
+            self.unsaved.borrow_mut().remove(id);
+        }
+        if !old.is_empty() {
+            self.log(&format!("forgot the {} oldest dead sessions", old.len()));
+        }
+    }
+
+    /// Saves the dead records not on disk yet: new ones, and those that
+    /// could not be saved (a full disk, a read-only state dir), which stay
+    /// in memory, retried at the next save or listing, with the failure
+    /// shown to `amux ls` until it clears. Once a record is on disk, what
+    /// it was rebuilt from (its exit file, its saved input state) goes.
+    pub async fn retry_saves(&self) {
+        let ids: Vec<String> = self.unsaved.borrow().iter().cloned().collect();
+        for id in ids {
+            let Some(record) = self.store.borrow().dead.get(&id).cloned() else {
+                self.unsaved.borrow_mut().remove(&id);
+                continue;
+            };
+            let saved = self.disk.run(move || save_dead(&record)).await;
+            if let Err(e) = saved {
+                let first = !self.warnings.borrow().contains_key("state");
                 let warning = format!(
                     "cannot save session records in {}: {e}; kept in memory only",
                     paths::state_dir().display()
@@ -95,35 +115,12 @@ impl Daemon {
                     self.log(&warning);
                 }
                 self.warnings.borrow_mut().insert("state", warning);
-                false
+                return;
             }
+            self.unsaved.borrow_mut().remove(&id);
         }
-    }
-
-    /// Forgets the oldest dead records past `MAX_DEAD`, files included.
-    pub fn prune_dead(&self) {
-        let old = self.store.borrow_mut().prune_dead();
-        for id in &old {
-            crate::daemon::persist::remove(id);
-            self.unsaved.borrow_mut().remove(id);
-        }
-        if !old.is_empty() {
-            self.log(&format!("forgot the {} oldest dead sessions", old.len()));
-        }
-    }
-
-    /// Tries again to save the records that could not be saved.
-    pub fn retry_saves(&self) {
-        let ids: Vec<String> = self.unsaved.borrow().iter().cloned().collect();
-        for id in ids {
-            let record = self.store.borrow().dead.get(&id).cloned();
-            match record {
-                Some(record) if !self.save_dead(&id, &record) => return,
-                Some(_) => {}
-                None => {
-                    self.unsaved.borrow_mut().remove(&id);
-                }
-            }
+        if !self.unsaved.borrow().is_empty() {
+            return;
         }
         if self.warnings.borrow_mut().remove("state").is_some() {
             self.log("session records are saved again");
@@ -175,19 +172,27 @@ impl Daemon {
                 match code.filter(|_| record.exit_code.is_none()) {
                     Some(code) => record.exit_code = Some(code),
                     None => {
-                        let _ = std::fs::remove_file(paths::session_exit_file(id));
-                        live::remove(id);
-                        return;
+                        return self.forget_leftovers(id);
                     }
                 }
                 record
             }
             None => match self.record_unseen(id, exit, saved) {
                 Some(record) => record,
-                None => return live::remove(id),
+                None => return self.forget_leftovers(id),
             },
         };
         self.bury(id, record);
+    }
+
+    /// What a session that is already a dead record left behind.
+    fn forget_leftovers(&self, id: &str) {
+        let id = id.to_string();
+        self.disk.queue(String::new(), move || {
+            let _ = std::fs::remove_file(paths::session_exit_file(&id));
+            live::remove(&id);
+            Ok(())
+        });
     }
 
     /// A dead record for a session that ended while no daemon watched:
@@ -234,4 +239,12 @@ impl Daemon {
             owner: true,
         }))
     }
+}
+
+/// A dead record onto disk, then what it was rebuilt from off it.
+fn save_dead(record: &Record) -> std::io::Result<()> {
+    crate::daemon::persist::save(record)?;
+    let _ = std::fs::remove_file(paths::session_exit_file(&record.id));
+    live::remove(&record.id);
+    Ok(())
 }
