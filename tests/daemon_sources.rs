@@ -42,7 +42,7 @@ fn claude_assistant(sid: &str, cwd: &Path, text: &str) -> Value {
 
 /// Tells the stand-in Claude to start conversation `sid`: pidfile first
 /// (as Claude does at startup and on `/clear`), then two transcript lines.
-fn claude_turn(w: &World, id: &str, cwd: &Path, sid: &str, prompt: &str) -> PathBuf {
+pub fn claude_turn(w: &World, id: &str, cwd: &Path, sid: &str, prompt: &str) -> PathBuf {
     let obj = json!({"sessionId": sid, "cwd": cwd, "startedAt": 1795469322196_u64,
         "version": "2.1.330", "kind": "interactive", "entrypoint": "cli", "status": "busy"});
     w.tell(
@@ -101,7 +101,7 @@ fn claude_is_attributed_from_its_pidfile() {
     assert!(!w.log().contains("FALLBACK"), "{}", w.log());
 }
 
-fn rollout(w: &World, epoch: i64, uuid: &str) -> PathBuf {
+pub fn rollout(w: &World, epoch: i64, uuid: &str) -> PathBuf {
     let ts = iso(epoch);
     let (y, m, d) = (&ts[0..4], &ts[5..7], &ts[8..10]);
     let stamp = ts[..19].replace(':', "-");
@@ -113,7 +113,7 @@ fn rollout(w: &World, epoch: i64, uuid: &str) -> PathBuf {
         .join(format!("rollout-{stamp}-{uuid}.jsonl"))
 }
 
-fn codex_lines(uuid: &str, cwd: &Path, epoch: i64, prompt: &str) -> String {
+pub fn codex_lines(uuid: &str, cwd: &Path, epoch: i64, prompt: &str) -> String {
     let ts = iso(epoch);
     let lines = [
         json!({"timestamp": ts, "type": "session_meta", "payload": {"id": uuid,

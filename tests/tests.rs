@@ -8,6 +8,7 @@ mod support;
 mod attach;
 mod daemon_attribution;
 mod daemon_events;
+mod daemon_idle;
 mod daemon_monitor;
 mod daemon_restart;
 mod daemon_sources;

@@ -710,11 +710,17 @@ impl Daemon {
         let (daemon, path) = (self.clone(), path.to_path_buf());
         self.ex
             .spawn(async move {
-                let followed = blocking::unblock(move || {
+                let followed = super::offload::run(move || {
                     read_new(&mut followed, u64::MAX);
                     followed
                 })
                 .await;
+                let Some(followed) = followed else {
+                    // The reader panicked: the file is read anew from its
+                    // start at its next change.
+                    daemon.files.borrow_mut().remove(&path);
+                    return daemon.log(&format!("reading {} failed", path.display()));
+                };
                 let derived = followed.tracker.derived().clone();
                 let again = {
                     let mut files = daemon.files.borrow_mut();

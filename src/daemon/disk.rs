@@ -3,9 +3,10 @@
 //!
 //! Saving a record means an fsync, which on a busy disk takes tens of
 //! milliseconds: on the daemon's one thread that would stall every answer.
-//! Writes are queued instead and run one at a time on the blocking pool —
+//! Writes are queued instead and run one at a time off the executor —
 //! one queue, so a later write (removing a session's input state) never
-//! lands before an earlier one (saving it). `run` hands back the result
+//! lands before an earlier one (saving it); each runs on its own thread
+//! (`offload.rs`). `run` hands back the result
 //! for callers that act on it (a record that could not be saved stays in
 //! memory); the rest `queue` and have a failure logged.
 
@@ -33,7 +34,9 @@ impl Disk {
         let (jobs, rx) = async_channel::unbounded::<(Work, Done)>();
         ex.spawn(async move {
             while let Ok((work, done)) = rx.recv().await {
-                match (blocking::unblock(work).await, done) {
+                let result = super::offload::run(work).await;
+                let result = result.unwrap_or_else(|| Err(io::Error::other("the write failed")));
+                match (result, done) {
                     (result, Done::Caller(tx)) => drop(tx.try_send(result)),
                     (Err(e), Done::Log(what)) => log.borrow_mut().line(&format!("{what}: {e}")),
                     (Ok(()), Done::Log(_)) => {}

@@ -16,6 +16,7 @@ mod disk;
 pub mod follow;
 mod live;
 mod log;
+mod offload;
 mod persist;
 mod runners;
 mod store;

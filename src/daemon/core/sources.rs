@@ -6,16 +6,17 @@
 //! report changed (a Claude pidfile, watched by inotify). The session's
 //! adapter reads its own report (`Adapter::report`: Claude's pidfile for
 //! every process in the runner's tree, Codex's `O_APPEND` fd) on the
-//! blocking pool, since it walks `/proc`. Sessions the engine still offers
+//! a thread of its own (`offload.rs`), since it walks `/proc`. Sessions the engine still offers
 //! guesses to then get the guesses their adapter allows, in order —
-//! metadata, scrollback, mtime — over candidate files also read on the
-//! blocking pool. Checks are throttled per session to one per `EVERY`,
+//! metadata, scrollback, mtime — over candidate files also read off
+//! the executor. Checks are throttled per session to one per `EVERY`,
 //! one at a time, with one deferred check so the last trigger is never
 //! lost; nothing here loops on a timer.
 
 use super::{now_ms, Daemon};
 use crate::adapters::{self, Guess, Kind, Place, Probe};
 use crate::attribution::Source;
+use crate::daemon::offload;
 use crate::guess::{self, MetaCandidate};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -96,7 +97,7 @@ async fn look(daemon: &Rc<Daemon>, id: &str, facts: Facts) {
         roots: facts.roots.clone(),
     };
     let kind = facts.kind;
-    let reported = blocking::unblock(move || kind.report(&probe)).await;
+    let reported = offload::run(move || kind.report(&probe)).await.flatten();
     // The session may have ended while we looked.
     if !daemon.store.borrow().live.get(id).is_some_and(|e| e.alive) {
         return;
@@ -168,8 +169,8 @@ async fn guess(daemon: &Rc<Daemon>, id: &str, facts: Facts) {
         return;
     }
     let (kind, place, started) = (facts.kind, facts.place.clone(), facts.started);
-    let derived =
-        blocking::unblock(move || read_candidates(kind, &place, started, candidates)).await;
+    let derived = offload::run(move || read_candidates(kind, &place, started, candidates)).await;
+    let derived = derived.unwrap_or_default();
     // The world may have moved on while the files were read.
     if !daemon.engine.borrow().wants_guess(id) {
         return;
