@@ -188,7 +188,7 @@ async fn scrollback(
     texts: Vec<(PathBuf, String)>,
     mtimes: Vec<(PathBuf, i64)>,
 ) {
-    let sock = crate::paths::session_socket(&id);
+    let sock = crate::transport::Connect::runner(&id);
     let screen =
         match crate::http::client::request(&sock, "GET", "/scrollback/text?bytes=16384", b"").await
         {
