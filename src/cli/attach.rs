@@ -40,7 +40,10 @@ pub fn attach(key: &str) -> Result<ExitCode> {
     };
     let runner = super::client::daemon().same_host(socket);
     async_io::block_on(async {
-        let (stream, leftover) = client::upgrade(&runner, "/attach", "amux-attach")
+        // A runner that takes the connection but never answers (stopped)
+        // is an error, not a hang.
+        let upgrade = client::upgrade(&runner, "/attach", "amux-attach");
+        let (stream, leftover) = client::within(client::DEADLINE, upgrade)
             .await
             .context(|| format!("cannot attach to {id}"))?;
         let raw = RawMode::enable(io::stdin().as_fd()).context(|| "terminal".into())?;
