@@ -27,6 +27,7 @@ mod runner;
 mod scratch;
 mod term;
 mod timefmt;
+mod transport;
 
 use std::process::ExitCode;
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The daemon socket API's version (`/v1/health`).
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// A protocol value as its one-line JSON (our types always serialise).
 pub fn to_json<T: Serialize>(value: &T) -> String {
@@ -241,6 +241,8 @@ pub struct Health {
     pub protocol: u32,
     /// Directories the session-root watcher watches.
     pub watches: usize,
+    /// Connections the daemon has accepted since it started.
+    pub connections: u64,
     /// What the user must be told, one sentence each.
     pub warnings: Vec<String>,
 }
@@ -254,10 +256,22 @@ pub struct ErrorBody {
     pub matches: Vec<String>,
 }
 
-/// `POST /v1/sessions/{id}/resume`'s answer.
+/// `GET /v1/sessions/{key}/runner`: how to reach a session's runner (its
+/// socket only while it is alive). Clients connect to the runner directly
+/// (attach) but never work out where it is themselves.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Resumed {
+pub struct RunnerAddr {
+    pub id: String,
+    pub alive: bool,
+    pub socket: Option<PathBuf>,
+}
+
+/// `GET /v1/sessions/{key}/resume`: what continues a dead session's
+/// conversation — the command, and the directory to run it in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ResumePlan {
     pub id: String,
     pub command: Vec<String>,
     pub cwd: String,

@@ -22,4 +22,5 @@ mod real_pi;
 mod regress;
 mod regress_pi;
 mod security;
+mod transport;
 mod verbs;

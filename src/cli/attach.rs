@@ -1,16 +1,20 @@
 //! `amux attach ID`: the agent's terminal in this one.
 //!
-//! Connects to the runner's `/attach` (framing in `frame.rs`), puts the
-//! terminal in raw mode, sends its size, and relays: keystrokes become
-//! input frames, output frames go to stdout, `SIGWINCH` sends a resize.
+//! Asks the daemon where the session's runner listens, then connects to
+//! the runner's `/attach` itself (framing in `frame.rs`): keystrokes take
+//! one hop, not two. It puts the terminal in raw mode, sends its size,
+//! and relays: keystrokes become input frames, output frames go to
+//! stdout, `SIGWINCH` sends a resize. The runner reports typed input to
+//! the daemon (`input` events), which counts it as pending like `send`.
 //! The detach key (`Ctrl-\`, byte 0x1c) leaves the agent running; the
 //! agent's exit ends the attach with its status.
 
 use crate::error::{Context, Error, Result};
 use crate::frame::{self, Decoded};
 use crate::http::client;
+use crate::protocol::RunnerAddr;
 use crate::term::{self, RawMode};
-use async_net::unix::UnixStream;
+use crate::transport::{Reader, Stream, Writer};
 use blocking::Unblock;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::io;
@@ -27,16 +31,19 @@ pub fn attach(key: &str) -> Result<ExitCode> {
             "attach needs a terminal on stdin and stdout (use send and show for scripts)".into(),
         ));
     }
-    let record = super::client::resolve(key)?;
-    let id = record.id.clone();
-    if !record.alive {
+    let addr: RunnerAddr = super::client::ask(key, "/runner")?;
+    let id = addr.id;
+    let Some(socket) = addr.socket.filter(|_| addr.alive) else {
         return Err(Error::Failed(format!(
             "session {id} has ended; 'amux resume {id}' continues its conversation"
         )));
-    }
-    let sock = crate::paths::session_socket(&id);
+    };
+    let runner = super::client::daemon().same_host(socket);
     async_io::block_on(async {
-        let (stream, leftover) = client::upgrade(&sock, "/attach", "amux-attach")
+        // A runner that takes the connection but never answers (stopped)
+        // is an error, not a hang.
+        let upgrade = client::upgrade(&runner, "/attach", "amux-attach");
+        let (stream, leftover) = client::within(client::DEADLINE, upgrade)
             .await
             .context(|| format!("cannot attach to {id}"))?;
         let raw = RawMode::enable(io::stdin().as_fd()).context(|| "terminal".into())?;
@@ -52,13 +59,13 @@ enum End {
     Closed,
 }
 
-async fn relay(stream: UnixStream, leftover: Vec<u8>) -> Result<ExitCode> {
-    let mut writer = stream.clone();
+async fn relay(stream: Stream, leftover: Vec<u8>) -> Result<ExitCode> {
+    let (reader, mut writer) = stream.split();
     send_size(&mut writer).await;
     let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);
     let stdout = dup(io::stdout().as_fd()).context(|| "stdout".into())?;
     let stdin = dup(io::stdin().as_fd()).context(|| "stdin".into())?;
-    let output = output(stream, leftover, Unblock::new(stdout));
+    let output = output(reader, leftover, Unblock::new(stdout));
     match future::or(output, input(writer, Unblock::new(stdin))).await {
         End::Detached => {
             eprint!("\r\n[detached]\r\n");
@@ -69,7 +76,7 @@ async fn relay(stream: UnixStream, leftover: Vec<u8>) -> Result<ExitCode> {
     }
 }
 
-async fn send_size(writer: &mut UnixStream) {
+async fn send_size(writer: &mut Writer) {
     if let Some(size) = term::size_of(io::stdin()) {
         let _ = writer
             .write_all(&frame::resize(size.ws_col, size.ws_row))
@@ -79,7 +86,7 @@ async fn send_size(writer: &mut UnixStream) {
 
 /// Keystrokes to input frames until the detach key; `SIGWINCH` to resize
 /// frames.
-async fn input(mut writer: UnixStream, mut stdin: Unblock<std::fs::File>) -> End {
+async fn input(mut writer: Writer, mut stdin: Unblock<std::fs::File>) -> End {
     let mut signals = async_signal::Signals::new([async_signal::Signal::Winch]).ok();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -113,11 +120,7 @@ async fn input(mut writer: UnixStream, mut stdin: Unblock<std::fs::File>) -> End
     }
 }
 
-async fn output(
-    mut stream: UnixStream,
-    mut buf: Vec<u8>,
-    mut stdout: Unblock<std::fs::File>,
-) -> End {
+async fn output(mut stream: Reader, mut buf: Vec<u8>, mut stdout: Unblock<std::fs::File>) -> End {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         loop {

@@ -1,20 +1,24 @@
 //! `amux wait`, `send`, `kill` and `resume`: acting on one session.
 //!
-//! `wait` judges the record it resolved at once; otherwise it subscribes to
-//! the daemon's events first and only then reads the record again, so no
-//! change can slip between the two; each `session` event for our id is
-//! tested against the condition. A daemon that goes away is reconnected
-//! to. The exit statuses are DESIGN §7's: 0 reached, 3 the session ended
-//! first, 4 its turn failed (`--until idle`), 5 no daemon could be
-//! reached, 124 timed out.
+//! `wait` is one connection per attempt: the daemon's
+//! `GET /v1/sessions/KEY/events`, which resolves the key itself and sends
+//! the session's current record, then each change to it, and ends after
+//! its last. Each record is judged against the condition. A stream that
+//! ends without a verdict means the daemon went away: we reconnect (by id
+//! from then on) and judge the new daemon's current record first. The
+//! timeout is one clock around all of it, resolution and reconnection
+//! included; `--timeout 0` judges the current record alone. The exit
+//! statuses are DESIGN §7's: 0 reached, 3 the session ended first, 4 its
+//! turn failed (`--until idle`), 5 no daemon could be reached, 124 timed
+//! out.
 
-use super::client::{api_error, daemon_request, print_json, resolve, subscribe};
+use super::client::{api_error, ask, check_key, daemon_request, print_json, resolve, stream};
 use crate::error::{Error, Result};
-use crate::http::client;
-use crate::protocol::Record;
+use crate::protocol::{Record, ResumePlan};
+use std::cell::RefCell;
 use std::io::Read;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Until {
@@ -81,88 +85,63 @@ impl Verdict {
     }
 }
 
-/// `amux wait`: the current record is judged first, always (so `--timeout
-/// 0` answers from it); then the daemon's events, reconnecting when the
-/// daemon restarts (it is stateless: the runners replay to the new one).
+/// `amux wait`: the verdict of the session's stream, within the timeout.
 pub fn wait(key: &str, until: Until, timeout: Option<f64>, as_json: bool) -> Result<ExitCode> {
-    let first = resolve(key)?;
-    let id = first.id.clone();
-    let verdict = match Verdict::of(until, first) {
-        Some(v) => Some(Ok(v)),
-        None => run_with_timeout(watch(&id, until), timeout),
+    check_key(key)?;
+    // The id once the daemon has named it, for the messages.
+    let name = RefCell::new(key.to_string());
+    let watch = async {
+        watch(key, until, timeout == Some(0.0), &name)
+            .await
+            .transpose()
     };
-    finish(until, &id, verdict, as_json)
-}
-
-async fn watch(id: &str, until: Until) -> Result<Verdict> {
-    loop {
-        let mut events = subscribe().await?;
-        // Subscribed: now the current record, then every change.
-        if let Some(record) = current(id).await? {
-            if let Some(v) = Verdict::of(until, record) {
-                return Ok(v);
-            }
-        } else {
-            continue;
-        }
-        while let Ok(Some((event, data))) = events.next().await {
-            if event != "session" {
-                continue;
-            }
-            let Ok(record) = serde_json::from_str::<Record>(&data) else {
-                continue;
-            };
-            if record.id == id {
-                if let Some(v) = Verdict::of(until, record) {
-                    return Ok(v);
-                }
-            }
-        }
-        // The stream ended: the daemon went away. Reconnect.
-    }
-}
-
-/// The session's record now; `None` when the daemon does not answer (the
-/// caller reconnects). A session the daemon does not know yet while its
-/// runner's socket exists (a daemon just restarted) is waited for.
-async fn current(id: &str) -> Result<Option<Record>> {
-    let sock = crate::paths::daemon_socket();
-    let target = format!("/v1/sessions/{id}");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let resp = match client::request_within(client::DEADLINE, &sock, "GET", &target, b"").await
-        {
-            Ok(resp) => resp,
-            Err(_) => return Ok(None),
-        };
-        if resp.status == 200 {
-            return Ok(serde_json::from_slice(&resp.body).ok());
-        }
-        let pending = resp.status == 404 && crate::paths::session_socket(id).exists();
-        if !pending || Instant::now() >= deadline {
-            return Err(api_error(&resp));
-        }
-        async_io::Timer::after(Duration::from_millis(25)).await;
-    }
-}
-
-fn run_with_timeout<F>(watch: F, timeout: Option<f64>) -> Option<Result<Verdict>>
-where
-    F: std::future::Future<Output = Result<Verdict>>,
-{
-    async_io::block_on(async {
-        let watch = async { Some(watch.await) };
-        match timeout {
-            Some(secs) => {
+    // A timeout too large for a `Duration` is no timeout.
+    let limit = timeout
+        .filter(|secs| *secs > 0.0)
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok());
+    let verdict = async_io::block_on(async {
+        match limit {
+            Some(limit) => {
                 futures_lite::future::or(watch, async {
-                    async_io::Timer::after(Duration::from_secs_f64(secs)).await;
+                    async_io::Timer::after(limit).await;
                     None
                 })
                 .await
             }
             None => watch.await,
         }
-    })
+    });
+    finish(until, &name.into_inner(), verdict, as_json)
+}
+
+/// The verdict; `None` when `once` and the current record decides nothing.
+async fn watch(
+    key: &str,
+    until: Until,
+    once: bool,
+    name: &RefCell<String>,
+) -> Result<Option<Verdict>> {
+    let mut target = format!("/v1/sessions/{key}/events");
+    let mut again = false;
+    loop {
+        let mut events = stream(&target, again).await?;
+        again = true;
+        while let Ok(Some((event, data))) = events.next().await {
+            let record = match (event.as_str(), serde_json::from_str::<Record>(&data)) {
+                ("session", Ok(record)) => record,
+                _ => continue,
+            };
+            // By id from now on: a slug follows the title, which changes.
+            target = format!("/v1/sessions/{}/events", record.id);
+            name.borrow_mut().clone_from(&record.id);
+            match Verdict::of(until, record) {
+                Some(verdict) => return Ok(Some(verdict)),
+                None if once => return Ok(None),
+                None => {}
+            }
+        }
+        // The stream ended undecided: the daemon went away. Reconnect.
+    }
 }
 
 fn finish(
@@ -238,21 +217,7 @@ fn post(id: &str, action: &str, body: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The dead session's resume command and cwd, to run in the foreground
-/// or detached like `amux run`.
-pub fn resume_plan(key: &str) -> Result<(Vec<String>, String)> {
-    let record = resolve(key)?;
-    let id = record.id.as_str();
-    if record.alive {
-        return Err(Error::Failed(format!(
-            "session {id} is still running; attach to it instead"
-        )));
-    }
-    let argv = record.resume_command.clone().unwrap_or_default();
-    if argv.is_empty() {
-        return Err(Error::Failed(format!(
-            "session {id} has no conversation to resume"
-        )));
-    }
-    Ok((argv, record.cwd.clone()))
+/// The daemon's plan for resuming a dead session: what to run, and where.
+pub fn resume_plan(key: &str) -> Result<ResumePlan> {
+    ask(key, "/resume")
 }

@@ -260,12 +260,13 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
 }
 
 fn resume(key: &str, detach: bool) -> Result<ExitCode> {
-    let (argv, cwd) = control::resume_plan(key)?;
-    std::env::set_current_dir(&cwd).map_err(|e| Error::io(format!("cannot enter {cwd}"), e))?;
+    let plan = control::resume_plan(key)?;
+    let cwd = &plan.cwd;
+    std::env::set_current_dir(cwd).map_err(|e| Error::io(format!("cannot enter {cwd}"), e))?;
     let opts = crate::runner::Options {
         size: None,
         keep: crate::runner::DEFAULT_KEEP,
-        argv: argv.into_iter().map(OsString::from).collect(),
+        argv: plan.command.into_iter().map(OsString::from).collect(),
         detached_worker: false,
     };
     if detach {

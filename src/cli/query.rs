@@ -6,9 +6,7 @@
 //! line and flushes each: `{"type":"session","session":{…}}` or
 //! `{"type":"remove","id":"…"}`.
 
-use super::client::{
-    self, api_error, daemon_request, print_json, resolve, stdout_error, subscribe,
-};
+use super::client::{self, api_error, daemon_request, print_json, resolve, stdout_error, stream};
 use crate::error::{Error, Result};
 use crate::http::client as http;
 use crate::protocol::{self, EventLine, Record};
@@ -151,7 +149,7 @@ pub fn events() -> Result<ExitCode> {
         let mut live: BTreeSet<String> = BTreeSet::new();
         let mut reconnected = false;
         loop {
-            let mut events = subscribe().await?;
+            let mut events = stream("/v1/events", reconnected).await?;
             let pid = client::daemon_pid().await;
             if let Some(now) = live_ids().await.filter(|_| reconnected) {
                 for gone in live.iter().filter(|id| !now.contains(*id)) {
@@ -212,8 +210,8 @@ fn print_line(out: &mut impl Write, line: &EventLine) -> Result<()> {
 /// The ids of the live sessions the daemon knows now (`None` if it does
 /// not answer: then nothing is said to be gone).
 async fn live_ids() -> Option<BTreeSet<String>> {
-    let sock = crate::paths::daemon_socket();
-    let resp = http::request_within(http::DEADLINE, &sock, "GET", "/v1/sessions", b"").await;
+    let to = client::daemon();
+    let resp = http::request_within(http::DEADLINE, &to, "GET", "/v1/sessions", b"").await;
     let records: Vec<Record> = match resp {
         Ok(r) if r.status == 200 => serde_json::from_slice(&r.body).ok()?,
         _ => return None,

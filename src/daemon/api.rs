@@ -1,19 +1,22 @@
 //! The daemon socket's routes (DESIGN §5).
 //!
-//! `GET /v1/health`, `GET /v1/sessions[?all=1]`, `GET /v1/sessions/{id}`
-//! (an id, unique prefix or slug; 404 unknown, 409 ambiguous),
-//! `GET /v1/events` (SSE: every live session as a `session` event, then
-//! `session` upserts and `remove`s), and `POST /v1/sessions/{id}/input`,
-//! `/kill`, `/resume`. Input and kill are forwarded to the runner's own
-//! socket; input marks the session as awaiting a reply.
+//! `GET /v1/health`, `GET /v1/sessions[?all=1]`, `GET /v1/events` (SSE:
+//! every live session as a `session` event, then `session` upserts and
+//! `remove`s), and per session key (an id, unique prefix or slug; 404
+//! unknown, 409 ambiguous; resolved in `session.rs`): `GET
+//! /v1/sessions/{key}` (the record), `…/events` (that session's stream),
+//! `…/runner` (its socket), `…/resume` (the plan), and `POST …/input` and
+//! `…/kill`. Input and kill are forwarded to the runner's own socket;
+//! input marks the session as awaiting a reply.
 
 use super::core::Daemon;
-use super::store::Lookup;
+use super::session;
 use crate::http::client;
 use crate::http::response::{Request, Response};
 use crate::http::server::{boxed, Handler, Reply};
 use crate::http::sse::frame;
 use crate::protocol;
+use crate::transport::Connect;
 use std::rc::Rc;
 
 pub fn handler(daemon: Rc<Daemon>) -> Handler {
@@ -25,42 +28,45 @@ pub fn handler(daemon: Rc<Daemon>) -> Handler {
 
 async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
     let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
-    let (allow, reply) = match parts.as_slice() {
-        ["v1", "health"] => ("GET", None),
-        ["v1", "sessions"] => ("GET", None),
-        ["v1", "events"] => ("GET", None),
-        ["v1", "sessions", _] => ("GET", None),
-        ["v1", "sessions", _, "input" | "kill" | "resume"] => ("POST", None),
-        _ => ("", Some(Response::error(404, "no such path"))),
+    let allow = match parts.as_slice() {
+        ["v1", "health" | "sessions" | "events"] => "GET",
+        ["v1", "sessions", _] => "GET",
+        ["v1", "sessions", _, "events" | "runner" | "resume"] => "GET",
+        ["v1", "sessions", _, "input" | "kill"] => "POST",
+        _ => return Reply::Done(Response::error(404, "no such path")),
     };
-    if let Some(resp) = reply {
-        return Reply::Done(resp);
-    }
     if req.method != allow {
         return Reply::Done(Response::method_not_allowed(allow));
     }
-    Reply::Done(match parts.as_slice() {
-        ["v1", "health"] => Response::json(200, &health(daemon)),
-        ["v1", "sessions"] => {
-            super::runners::sync_exits(daemon);
-            daemon.retry_saves().await;
-            let all = req.query_param("all").is_some_and(|v| v != "0");
-            Response::json(200, &daemon.records(all))
-        }
+    let (key, action) = match parts.as_slice() {
+        ["v1", "health"] => return Reply::Done(Response::json(200, &health(daemon))),
+        ["v1", "sessions"] => return Reply::Done(list(daemon, &req).await),
         ["v1", "events"] => return events(daemon),
-        ["v1", "sessions", key] => match resolve(daemon, key) {
-            Ok(id) => match daemon.record(&id) {
-                Some(record) => Response::json(200, &record),
-                None => Response::error(404, &format!("no session matches {key:?}")),
-            },
-            Err(resp) => resp,
+        ["v1", "sessions", key] => (*key, ""),
+        ["v1", "sessions", key, action] => (*key, *action),
+        _ => return Reply::Done(Response::error(404, "no such path")),
+    };
+    let id = match session::resolve(daemon, key).await {
+        Ok(id) => id,
+        Err(resp) => return Reply::Done(resp),
+    };
+    Reply::Done(match action {
+        "" => match daemon.record(&id) {
+            Some(record) => Response::json(200, &record),
+            None => Response::error(404, &format!("no session matches {key:?}")),
         },
-        ["v1", "sessions", key, action] => match resolve(daemon, key) {
-            Ok(id) => act(daemon, &id, action, req.body).await,
-            Err(resp) => resp,
-        },
-        _ => Response::error(404, "no such path"),
+        "events" => return session::events(daemon, &id),
+        "runner" => session::runner(daemon, &id),
+        "resume" => session::resume(daemon, &id),
+        _ => act(daemon, &id, action, req.body).await,
     })
+}
+
+async fn list(daemon: &Rc<Daemon>, req: &Request) -> Response {
+    super::runners::sync_exits(daemon);
+    daemon.retry_saves().await;
+    let all = req.query_param("all").is_some_and(|v| v != "0");
+    Response::json(200, &daemon.records(all))
 }
 
 /// What `/v1/health` answers: who we are, what protocol we speak, and
@@ -72,21 +78,8 @@ fn health(daemon: &Daemon) -> protocol::Health {
         version: env!("CARGO_PKG_VERSION").into(),
         protocol: protocol::PROTOCOL,
         watches: daemon.watches.get(),
+        connections: crate::http::server::accepted(),
         warnings: daemon.warnings.borrow().values().cloned().collect(),
-    }
-}
-
-fn resolve(daemon: &Daemon, key: &str) -> Result<String, Response> {
-    match daemon.store.borrow().lookup(key) {
-        Lookup::Found(id) => Ok(id.to_string()),
-        Lookup::Unknown => Err(Response::error(404, &format!("no session matches {key:?}"))),
-        Lookup::Ambiguous(ids) => Err(Response::json(
-            409,
-            &protocol::ErrorBody {
-                error: format!("{key:?} is ambiguous: it matches {}", ids.join(", ")),
-                matches: ids,
-            },
-        )),
     }
 }
 
@@ -102,16 +95,13 @@ fn events(daemon: &Daemon) -> Reply {
     subscription.into_reply()
 }
 
+/// `input` or `kill`, forwarded to the session's runner.
 async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Response {
-    if action == "resume" {
-        return resume(daemon, id).await;
-    }
     if !daemon.store.borrow().live.contains_key(id) {
         return Response::error(409, &format!("session {id} has ended"));
     }
-    let sock = crate::paths::session_socket(id);
     let path = if action == "input" { "/input" } else { "/kill" };
-    match client::request(&sock, "POST", path, &body).await {
+    match client::request(&Connect::runner(id), "POST", path, &body).await {
         Ok(r) if r.status < 300 => {
             if action == "input" && !body.is_empty() {
                 // Marked here, before we answer: a `wait` right after
@@ -127,49 +117,5 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
             body: r.body,
         },
         Err(e) => Response::error(409, &format!("session {id} does not answer: {e}")),
-    }
-}
-
-/// Starts a detached runner with the dead session's resume command in its
-/// cwd; answers the new session's id.
-async fn resume(daemon: &Daemon, id: &str) -> Response {
-    let Some(record) = daemon.record(id) else {
-        return Response::error(404, "no such session");
-    };
-    if record.alive {
-        return Response::error(409, &format!("session {id} is still running"));
-    }
-    let Some(argv) = record.resume_command.filter(|a| !a.is_empty()) else {
-        return Response::error(409, &format!("session {id} has no conversation to resume"));
-    };
-    let cwd = record.cwd;
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return Response::error(500, &format!("cannot find the amux executable: {e}")),
-    };
-    // `run -d` returns once the new runner listens; off the executor.
-    let (argv2, cwd2) = (argv.clone(), cwd.clone());
-    let output = blocking::unblock(move || {
-        std::process::Command::new(exe)
-            .arg("run")
-            .arg("-d")
-            .arg("--")
-            .args(&argv2)
-            .current_dir(cwd2)
-            .output()
-    })
-    .await;
-    match output {
-        Ok(out) if out.status.success() => {
-            let new_id = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            let resumed = protocol::Resumed {
-                id: new_id,
-                command: argv,
-                cwd,
-            };
-            Response::json(200, &resumed)
-        }
-        Ok(out) => Response::error(500, String::from_utf8_lossy(&out.stderr).trim()),
-        Err(e) => Response::error(500, &format!("cannot start a runner: {e}")),
     }
 }

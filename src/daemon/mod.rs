@@ -19,12 +19,14 @@ mod log;
 mod offload;
 mod persist;
 mod runners;
+mod session;
 mod store;
 pub mod watch;
 
 use crate::error::{Context, Error, Result};
 use crate::http::client;
 use crate::paths;
+use crate::transport::Connect;
 use async_executor::LocalExecutor;
 use std::os::fd::AsFd;
 use std::process::{Command, ExitCode, Stdio};
@@ -129,7 +131,8 @@ pub fn ensure(wait: bool) -> Result<()> {
     // "did not come up".
     paths::ensure_runtime().context(|| "runtime directory".into())?;
     let sock = paths::daemon_socket();
-    match health(&sock) {
+    let to = Connect::daemon();
+    match health(&to) {
         Health::Ok => return Ok(()),
         // Starting another would only find this one's lock.
         Health::Stalled => {
@@ -163,7 +166,7 @@ pub fn ensure(wait: bool) -> Result<()> {
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if health(&sock) == Health::Ok {
+        if health(&to) == Health::Ok {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -186,10 +189,10 @@ enum Health {
 /// A working daemon answers its health check in well under a millisecond.
 const HEALTH_DEADLINE: Duration = Duration::from_secs(1);
 
-fn health(sock: &std::path::Path) -> Health {
+fn health(daemon: &Connect) -> Health {
     let answer = async_io::block_on(client::request_within(
         HEALTH_DEADLINE,
-        sock,
+        daemon,
         "GET",
         "/v1/health",
         b"",

@@ -5,11 +5,14 @@
 //! (`IN_DELETE`). Each socket gets one `follow` task: it subscribes to the
 //! runner's `/events`; the replay (`meta`, `shim`, `session_file`) rebuilds
 //! the session after a daemon restart, and the stream's end (or the
-//! socket's removal) means the runner is gone.
+//! socket's removal) means the runner is gone. `found` is also how a
+//! request for a runner inotify has not told us of yet follows it on the
+//! spot (`session::resolve`).
 
 use super::core::Daemon;
 use crate::http::client::Events;
 use crate::protocol;
+use crate::transport::Connect;
 use async_io::{Async, Timer};
 use inotify::{Inotify, WatchMask};
 use std::io;
@@ -141,7 +144,9 @@ fn id_with(path: &Path, ext: &str) -> Option<String> {
     crate::id::is_valid(id).then(|| id.to_string())
 }
 
-fn found(daemon: &Rc<Daemon>, path: &Path) {
+/// Follows the runner of a socket (once), or buries the session of an
+/// exit file.
+pub fn found(daemon: &Rc<Daemon>, path: &Path) {
     if let Some(id) = id_with(path, "exit") {
         return daemon.gone_unseen(&id);
     }
@@ -175,11 +180,12 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
 /// (runners listen before their agent starts, so a refusal that lasts is
 /// a dead runner's socket).
 async fn connect(sock: &Path) -> Option<Events> {
+    let to = Connect::Unix(sock.to_path_buf());
     for _ in 0..10 {
-        match Events::open(sock, "/events").await {
-            Ok(events) => return Some(events),
-            Err(_) if sock.exists() => Timer::after(Duration::from_millis(20)).await,
-            Err(_) => return None,
+        match Events::open(&to, "/events").await {
+            Ok(Ok(events)) => return Some(events),
+            _ if sock.exists() => Timer::after(Duration::from_millis(20)).await,
+            _ => return None,
         };
     }
     crate::paths::remove_if_stale(sock);

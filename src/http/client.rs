@@ -1,21 +1,27 @@
-//! A minimal HTTP/1.1 client over Unix sockets, for the daemon (following
-//! runners) and the CLI (talking to the daemon and runners).
+//! A minimal HTTP/1.1 client, for the daemon (following runners) and the
+//! CLI (talking to the daemon and runners).
 //!
+//! The exchange itself is generic over any `AsyncRead + AsyncWrite`; the
+//! entry points open a `transport::Stream` from a `Connect` first, so the
+//! same code runs over a Unix socket or a child process's stdin/stdout.
 //! `request` sends one request with `Connection: close` and reads the
 //! response to EOF (or its `Content-Length`); `Events` reads an SSE stream
-//! frame by frame. Response heads are parsed here with the same limits as
-//! requests: a status line, at most `MAX_HEADERS` headers, `MAX_HEAD` bytes.
+//! frame by frame; `upgrade` hands back the stream after a 101. Response
+//! heads go through `parse::Response`, with the limits of requests.
 
-use super::parse::{MAX_HEAD, MAX_HEADERS};
-use async_net::unix::UnixStream;
-use futures_lite::io::BufReader;
-use futures_lite::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use super::parse::{self, Status, MAX_HEADERS};
+use crate::transport::{Connect, Stream};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::io;
-use std::path::Path;
 use std::time::Duration;
 
 /// Largest response body we read (records of many sessions fit easily).
 const MAX_RESPONSE: usize = 64 << 20;
+
+/// How long a client waits for a whole answer: far beyond any answer a
+/// working daemon or runner gives, short enough that a stopped one is an
+/// error, not a hang.
+pub const DEADLINE: Duration = Duration::from_secs(5);
 
 pub struct Response {
     pub status: u16,
@@ -26,92 +32,97 @@ fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
 
-async fn send_head(
-    sock: &Path,
+async fn send_head<W: AsyncWrite + Unpin>(
+    stream: &mut W,
     method: &str,
     target: &str,
     extra: &str,
     body: &[u8],
-) -> io::Result<UnixStream> {
-    let mut stream = UnixStream::connect(sock).await?;
+) -> io::Result<()> {
     let head = format!(
         "{method} {target} HTTP/1.1\r\nHost: amux\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body).await?;
-    stream.flush().await?;
-    Ok(stream)
+    stream.flush().await
 }
 
-/// Reads a response head; returns the status and `Content-Length` if any.
-async fn read_head(reader: &mut BufReader<UnixStream>) -> io::Result<(u16, Option<usize>)> {
-    let mut line = Vec::new();
-    let mut total = 0;
-    let mut status = None;
-    let mut length = None;
-    for _ in 0..=MAX_HEADERS + 1 {
-        line.clear();
-        let n = (&mut *reader)
-            .take((MAX_HEAD - total) as u64)
-            .read_until(b'\n', &mut line)
-            .await?;
-        total += n;
-        if n == 0 || !line.ends_with(b"\n") {
-            return Err(invalid("truncated or oversized response head"));
-        }
-        let text = std::str::from_utf8(&line)
-            .map_err(|_| invalid("response head is not UTF-8"))?
-            .trim_end();
-        if status.is_none() {
-            let code = text
-                .strip_prefix("HTTP/1.")
-                .and_then(|r| r.get(2..5))
-                .and_then(|c| c.parse().ok());
-            status = Some(code.ok_or_else(|| invalid("bad status line"))?);
-        } else if text.is_empty() {
-            return Ok((status.unwrap_or(0), length));
-        } else if let Some((name, value)) = text.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    value
-                        .trim()
-                        .parse()
-                        .map_err(|_| invalid("bad Content-Length"))?,
-                );
+/// A parsed response head: the status and `Content-Length`, if any.
+struct Head {
+    status: u16,
+    length: Option<usize>,
+}
+
+/// Reads until a response head is complete. Returns it with the bytes
+/// read past it (the start of the body, or of the upgraded stream).
+async fn read_head<R: AsyncRead + Unpin>(reader: &mut R) -> io::Result<(Head, Vec<u8>)> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut headers = [parse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = parse::Response::new(&mut headers);
+        match resp.parse(&buf).map_err(|e| invalid(e.message()))? {
+            Status::Complete(n) => {
+                let head = Head {
+                    status: resp.code.unwrap_or(0),
+                    length: resp.content_length().map_err(|e| invalid(e.message()))?,
+                };
+                return Ok((head, buf.split_off(n)));
             }
+            Status::Partial => {}
         }
+        // `parse` refuses a buffer past `MAX_HEAD` without a whole head, so
+        // this holds at most one chunk more than that.
+        let n = reader.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(invalid(
+                "the connection closed before a whole response head",
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
-    Err(invalid("too many response headers"))
 }
 
-pub async fn request(sock: &Path, method: &str, target: &str, body: &[u8]) -> io::Result<Response> {
-    let stream = send_head(sock, method, target, "Connection: close\r\n", body).await?;
-    let mut reader = BufReader::new(stream);
-    let (status, length) = read_head(&mut reader).await?;
-    let mut body = Vec::new();
-    let limit = length.unwrap_or(MAX_RESPONSE).min(MAX_RESPONSE) as u64;
-    (&mut reader).take(limit).read_to_end(&mut body).await?;
-    if length.is_some_and(|l| body.len() < l) {
-        return Err(invalid("response body ended early"));
-    }
-    Ok(Response { status, body })
-}
-
-/// How long a client waits for a whole answer: far beyond any answer a
-/// working daemon or runner gives, short enough that a stopped one is an
-/// error, not a hang.
-pub const DEADLINE: Duration = Duration::from_secs(5);
-
-/// `request`, or `TimedOut` once `limit` has passed (connect included).
-pub async fn request_within(
-    limit: Duration,
-    sock: &Path,
+/// One request and its whole response over `stream`, any duplex.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
     method: &str,
     target: &str,
     body: &[u8],
 ) -> io::Result<Response> {
-    futures_lite::future::or(request(sock, method, target, body), async {
+    send_head(&mut stream, method, target, "Connection: close\r\n", body).await?;
+    let (head, mut body) = read_head(&mut stream).await?;
+    let limit = head.length.unwrap_or(MAX_RESPONSE).min(MAX_RESPONSE);
+    if body.len() < limit {
+        let rest = (limit - body.len()) as u64;
+        (&mut stream).take(rest).read_to_end(&mut body).await?;
+    }
+    if head.length.is_some_and(|l| body.len() < l) {
+        return Err(invalid("response body ended early"));
+    }
+    body.truncate(limit);
+    Ok(Response {
+        status: head.status,
+        body,
+    })
+}
+
+pub async fn request(
+    to: &Connect,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> io::Result<Response> {
+    exchange(to.open().await?, method, target, body).await
+}
+
+/// `fut`, or `TimedOut` once `limit` has passed.
+pub async fn within<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    futures_lite::future::or(fut, async {
         async_io::Timer::after(limit).await;
         Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -121,37 +132,90 @@ pub async fn request_within(
     .await
 }
 
-/// Blocking convenience for the CLI, with the client `DEADLINE`.
-pub fn request_blocking(
-    sock: &Path,
+/// `request`, or `TimedOut` once `limit` has passed (connect included).
+pub async fn request_within(
+    limit: Duration,
+    to: &Connect,
     method: &str,
     target: &str,
     body: &[u8],
 ) -> io::Result<Response> {
-    async_io::block_on(request_within(DEADLINE, sock, method, target, body))
+    within(limit, request(to, method, target, body)).await
+}
+
+/// Blocking convenience for the CLI, with the client `DEADLINE`.
+pub fn request_blocking(
+    to: &Connect,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> io::Result<Response> {
+    async_io::block_on(request_within(DEADLINE, to, method, target, body))
 }
 
 /// An open SSE stream.
 pub struct Events {
-    reader: BufReader<UnixStream>,
-    line: Vec<u8>,
+    stream: Stream,
+    buf: Vec<u8>,
 }
 
-/// Largest SSE data line we accept (a snapshot of one record).
-const MAX_EVENT_LINE: u64 = 16 << 20;
+/// Largest SSE line we accept (a snapshot of one record).
+const MAX_EVENT_LINE: usize = 16 << 20;
 
 impl Events {
-    pub async fn open(sock: &Path, target: &str) -> io::Result<Events> {
-        let stream = send_head(sock, "GET", target, "Accept: text/event-stream\r\n", b"").await?;
-        let mut reader = BufReader::new(stream);
-        let (status, _) = read_head(&mut reader).await?;
-        if status != 200 {
-            return Err(invalid(&format!("event stream answered {status}")));
+    /// Subscribes to `target`. `Ok(Err(response))`: the server answered,
+    /// but not with a stream (a 404 or 409, with its error body).
+    pub async fn open(to: &Connect, target: &str) -> io::Result<Result<Events, Response>> {
+        Events::over(to.open().await?, target).await
+    }
+
+    pub async fn over(mut stream: Stream, target: &str) -> io::Result<Result<Events, Response>> {
+        send_head(
+            &mut stream,
+            "GET",
+            target,
+            "Accept: text/event-stream\r\n",
+            b"",
+        )
+        .await?;
+        let (head, mut buf) = read_head(&mut stream).await?;
+        if head.status != 200 {
+            if let Some(length) = head.length.filter(|l| *l <= MAX_RESPONSE) {
+                if buf.len() < length {
+                    let rest = (length - buf.len()) as u64;
+                    (&mut stream).take(rest).read_to_end(&mut buf).await?;
+                }
+            }
+            let status = head.status;
+            return Ok(Err(Response { status, body: buf }));
         }
-        Ok(Events {
-            reader,
-            line: Vec::new(),
-        })
+        Ok(Ok(Events { stream, buf }))
+    }
+
+    /// One line without its end; `None` at the end of the stream (a
+    /// last line without its newline is not an event: dropped).
+    async fn line(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let mut scanned = 0;
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.buf.drain(..=scanned + i).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(Some(line));
+            }
+            if self.buf.len() > MAX_EVENT_LINE {
+                return Err(invalid("an event line over 16 MiB"));
+            }
+            scanned = self.buf.len();
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
     }
 
     /// The next `(event, data)`; `None` when the stream ends.
@@ -159,16 +223,10 @@ impl Events {
         let mut event = String::from("message");
         let mut data = String::new();
         loop {
-            self.line.clear();
-            let n = (&mut self.reader)
-                .take(MAX_EVENT_LINE)
-                .read_until(b'\n', &mut self.line)
-                .await?;
-            if n == 0 {
+            let Some(line) = self.line().await? else {
                 return Ok(None);
-            }
-            let line = String::from_utf8_lossy(&self.line);
-            let line = line.trim_end_matches(['\n', '\r']);
+            };
+            let line = String::from_utf8_lossy(&line);
             if line.is_empty() {
                 if !data.is_empty() {
                     return Ok(Some((event, data)));
@@ -187,19 +245,82 @@ impl Events {
     }
 }
 
-/// Opens an upgraded connection (`/attach`): returns the stream after 101.
-pub async fn upgrade(
-    sock: &Path,
-    target: &str,
-    protocol: &str,
-) -> io::Result<(UnixStream, Vec<u8>)> {
+/// Opens an upgraded connection (`/attach`): returns the stream after 101
+/// with any bytes the server sent past the head.
+pub async fn upgrade(to: &Connect, target: &str, protocol: &str) -> io::Result<(Stream, Vec<u8>)> {
+    let mut stream = to.open().await?;
     let extra = format!("Connection: Upgrade\r\nUpgrade: {protocol}\r\n");
-    let stream = send_head(sock, "GET", target, &extra, b"").await?;
-    let mut reader = BufReader::new(stream);
-    let (status, _) = read_head(&mut reader).await?;
-    if status != 101 {
-        return Err(invalid(&format!("attach answered {status}")));
+    send_head(&mut stream, "GET", target, &extra, b"").await?;
+    let (head, leftover) = read_head(&mut stream).await?;
+    if head.status != 101 {
+        return Err(invalid(&format!("attach answered {}", head.status)));
     }
-    let leftover = reader.buffer().to_vec();
-    Ok((reader.into_inner(), leftover))
+    Ok((stream, leftover))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::response::{Request, Response as Reply200};
+    use crate::http::server::{self, boxed, Handler, Reply};
+    use crate::http::sse::{frame, Broadcaster};
+    use async_executor::LocalExecutor;
+    use async_net::unix::UnixStream;
+    use std::rc::Rc;
+
+    /// Two one-way channels standing in for a child's stdin and stdout
+    /// (`ssh HOST amux dial-stdio`): each side reads one and writes the
+    /// other, so neither holds a socket it could clone.
+    fn pipes() -> (Stream, Stream) {
+        let (up_in, up_out) = UnixStream::pair().expect("socket pair");
+        let (down_in, down_out) = UnixStream::pair().expect("socket pair");
+        (Stream::new(down_out, up_in), Stream::new(up_out, down_in))
+    }
+
+    /// `/echo` answers the method, body and query; `/events` streams the
+    /// broadcaster's replay until it is closed.
+    fn handler(events: Broadcaster) -> Handler {
+        Rc::new(move |req: Request| {
+            let events = events.clone();
+            boxed(async move {
+                if req.path == "/events" {
+                    let subscription = events.subscribe(vec![frame("meta", "{}")]);
+                    events.close();
+                    return subscription.into_reply();
+                }
+                let body = String::from_utf8_lossy(&req.body);
+                let text = format!("{} {body} {}", req.method, req.query);
+                Reply::Done(Reply200::text(text))
+            })
+        })
+    }
+
+    #[test]
+    fn requests_and_events_over_a_pair_of_pipes() {
+        let ex = Rc::new(LocalExecutor::new());
+        let test = ex.run(async {
+            let events = Broadcaster::spawn(&ex);
+            let (client, server) = pipes();
+            ex.spawn(server::connection(server, handler(events.clone())))
+                .detach();
+            let resp = exchange(client, "POST", "/echo?x=1", b"hi").await?;
+            assert_eq!(
+                (resp.status, resp.body.as_slice()),
+                (200, &b"POST hi x=1"[..])
+            );
+
+            let (client, server) = pipes();
+            ex.spawn(server::connection(server, handler(events)))
+                .detach();
+            let Ok(mut stream) = Events::over(client, "/events").await? else {
+                panic!("no event stream");
+            };
+            let first = stream.next().await?;
+            assert_eq!(first, Some(("meta".into(), "{}".into())));
+            assert_eq!(stream.next().await?, None, "the stream ends when closed");
+            io::Result::Ok(())
+        });
+        let result = async_io::block_on(within(Duration::from_secs(10), test));
+        result.expect("the exchange over pipes");
+    }
 }

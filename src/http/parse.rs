@@ -1,14 +1,18 @@
-//! HTTP/1.1 request-head push parser (RFC 9112), hand-written, no allocation.
+//! HTTP/1.1 head push parser (RFC 9112), hand-written, no allocation: the
+//! server's request heads and the client's response heads.
 //!
 //! How it works: the caller keeps appending socket bytes to one buffer and
-//! calls [`Request::parse`] on the whole buffer each time. A single
-//! left-to-right pass over at most [`MAX_HEAD`] bytes walks a [`Cursor`]
-//! through the request-line and the field lines, validating every byte as it
-//! goes. Running out of bytes anywhere yields `Partial` (call again with more);
-//! the first invalid byte yields an [`Error`]; reaching the blank line yields
-//! `Complete(n)`, where `n` is where the body (or the next pipelined request)
-//! starts. Because every decision depends only on bytes already seen, a prefix
-//! of the input either returns `Partial` or exactly what the full input does.
+//! calls [`Request::parse`] (or [`Response::parse`]) on the whole buffer
+//! each time. A single left-to-right pass over at most [`MAX_HEAD`] bytes
+//! walks a [`Cursor`] through the start line (request-line or status-line)
+//! and the field lines, validating every byte as it goes. Running out of
+//! bytes anywhere yields `Partial` (call again with more); the first invalid
+//! byte yields an [`Error`]; reaching the blank line yields `Complete(n)`,
+//! where `n` is where the body (or the next pipelined request) starts.
+//! Because every decision depends only on bytes already seen, a prefix of
+//! the input either returns `Partial` or exactly what the full input does.
+//! Both heads share the field-line grammar, the limits and the body
+//! framing rules; [`query_value`] is the one query-string parser.
 //!
 //! The parsed parts borrow the buffer (`'b`); headers go into a slice the
 //! caller owns (`'h`), shrunk to the fields actually present on `Complete`.
@@ -85,6 +89,7 @@ pub enum Error {
     TransferEncoding,
     ConflictingLength,
     BodyTooLarge,
+    StatusLine,
 }
 
 impl Error {
@@ -115,6 +120,7 @@ impl Error {
             Error::TransferEncoding => "Transfer-Encoding not supported; send Content-Length",
             Error::ConflictingLength => "both Content-Length and Transfer-Encoding",
             Error::BodyTooLarge => "request body too large",
+            Error::StatusLine => "invalid status line",
         }
     }
 }
@@ -277,6 +283,146 @@ fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|s| !s.is_empty())
 }
 
+/// Runs `head` over at most [`MAX_HEAD`] bytes of `buf`: `Complete`
+/// carries (fields, head length); more than `MAX_HEAD` bytes without a
+/// complete head is `HeadTooLarge`.
+fn within<'b>(
+    buf: &'b [u8],
+    head: impl FnOnce(&mut Cursor<'b>) -> Result<Status<usize>, Error>,
+) -> Result<Status<(usize, usize)>, Error> {
+    let window = buf.get(..MAX_HEAD).unwrap_or(buf);
+    let mut cur = Cursor {
+        buf: window,
+        pos: 0,
+    };
+    match head(&mut cur)? {
+        Status::Complete(count) => Ok(Status::Complete((count, cur.pos))),
+        Status::Partial if buf.len() > MAX_HEAD => Err(Error::HeadTooLarge),
+        Status::Partial => Ok(Status::Partial),
+    }
+}
+
+/// Shrinks the caller's slots to the `count` fields parsed.
+fn keep<'h, 'b>(headers: &mut &'h mut [Header<'b>], count: usize) {
+    let all = std::mem::take(headers);
+    *headers = all.get_mut(..count).unwrap_or_default();
+}
+
+/// ```text
+/// HTTP-version = HTTP-name "/" DIGIT "." DIGIT   ; we take 1.0 and 1.1
+/// ```
+fn version(cur: &mut Cursor<'_>) -> Result<Status<u8>, Error> {
+    for expected in b"HTTP/1." {
+        if next_byte!(cur) != *expected {
+            return Err(Error::Version);
+        }
+        cur.bump();
+    }
+    let minor = match next_byte!(cur) {
+        b'0' => 0,
+        b'1' => 1,
+        _ => return Err(Error::Version),
+    };
+    cur.bump();
+    Ok(Status::Complete(minor))
+}
+
+/// ```text
+/// field-line = field-name ":" OWS field-value OWS
+/// field-name = token
+/// ```
+/// Fills `slots`; returns the number of fields once the blank line is
+/// consumed.
+fn fields<'b>(slots: &mut [Header<'b>], cur: &mut Cursor<'b>) -> Result<Status<usize>, Error> {
+    let mut count = 0;
+    loop {
+        match next_byte!(cur) {
+            b'\r' | b'\n' => {
+                complete!(cur.newline(Error::NewLine));
+                return Ok(Status::Complete(count));
+            }
+            // Whitespace before the first field (RFC 9112 §2.2) or
+            // obs-fold (§5.2): both rejected.
+            b' ' | b'\t' if count == 0 => return Err(Error::HeaderName),
+            b' ' | b'\t' => return Err(Error::HeaderValue),
+            _ => {}
+        }
+        let Some(slot) = slots.get_mut(count) else {
+            return Err(Error::TooManyHeaders);
+        };
+        // No space is allowed before the colon (§5.1): not a tchar.
+        let name = complete!(cur.token(b':', Error::HeaderName));
+        while is_ows(next_byte!(cur)) {
+            cur.bump();
+        }
+        let start = cur.pos;
+        loop {
+            match next_byte!(cur) {
+                b'\r' | b'\n' => break,
+                b if is_value_byte(b) => cur.bump(),
+                _ => return Err(Error::HeaderValue),
+            }
+        }
+        let value = trim_ows(cur.since(start));
+        complete!(cur.newline(Error::HeaderValue));
+        *slot = Header { name, value };
+        count += 1;
+    }
+}
+
+/// All values of fields named `name` (ASCII case-insensitive), in order.
+fn named<'a, 'b: 'a>(
+    headers: &'a [Header<'b>],
+    name: &'a str,
+) -> impl Iterator<Item = &'b [u8]> + 'a {
+    headers
+        .iter()
+        .filter(move |h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+/// The body's framing: `Some(n)` from `Content-Length`, `None` without
+/// one. Repeated or list-valued Content-Length must all agree (RFC 9110
+/// §8.6). Any Transfer-Encoding is refused: with a length it is a
+/// smuggling attempt, alone we would need chunked decoding.
+fn framing(headers: &[Header<'_>]) -> Result<Option<usize>, Error> {
+    let has_te = named(headers, "transfer-encoding").next().is_some();
+    let has_cl = named(headers, "content-length").next().is_some();
+    match (has_te, has_cl) {
+        (true, true) => return Err(Error::ConflictingLength),
+        (true, false) => return Err(Error::TransferEncoding),
+        (false, false) => return Ok(None),
+        (false, true) => {}
+    }
+    let mut length = None;
+    for value in named(headers, "content-length") {
+        // Split without dropping empties: "5," is malformed, not 5.
+        for item in value.split(|&b| b == b',').map(trim_ows) {
+            let n = parse_decimal(item).ok_or(Error::ContentLength)?;
+            if length.is_some_and(|prev| prev != n) {
+                return Err(Error::ContentLength);
+            }
+            length = Some(n);
+        }
+    }
+    length.map(Some).ok_or(Error::ContentLength)
+}
+
+/// A target's path and query: `/a?b=1` is `("/a", "b=1")`.
+pub fn split_target(target: &str) -> (&str, &str) {
+    target.split_once('?').unwrap_or((target, ""))
+}
+
+/// Raw (not percent-decoded) value of the first `key=value` pair in a
+/// query string; a bare `key` gives `""`. The one query parser: the
+/// server's owned requests and this module's borrowed ones both use it.
+pub fn query_value<'q>(query: &'q str, key: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then_some(v)
+    })
+}
+
 impl<'h, 'b> Request<'h, 'b> {
     pub fn new(headers: &'h mut [Header<'b>]) -> Self {
         Request {
@@ -294,31 +440,20 @@ impl<'h, 'b> Request<'h, 'b> {
         self.method = None;
         self.target = None;
         self.version = None;
-        let window = buf.get(..MAX_HEAD).unwrap_or(buf);
-        let mut cur = Cursor {
-            buf: window,
-            pos: 0,
+        let parsed = within(buf, |cur| {
+            complete!(self.request_line(cur));
+            fields(self.headers, cur)
+        })?;
+        let Status::Complete((count, len)) = parsed else {
+            return Ok(Status::Partial);
         };
-        let count = match self.head(&mut cur)? {
-            Status::Complete(count) => count,
-            Status::Partial if buf.len() > MAX_HEAD => return Err(Error::HeadTooLarge),
-            Status::Partial => return Ok(Status::Partial),
-        };
-        let headers = std::mem::take(&mut self.headers);
-        self.headers = headers.get_mut(..count).unwrap_or_default();
-        Ok(Status::Complete(cur.pos))
-    }
-
-    /// The whole head; `Complete` carries the number of fields.
-    fn head(&mut self, cur: &mut Cursor<'b>) -> Result<Status<usize>, Error> {
-        complete!(self.request_line(cur));
-        self.fields(cur)
+        keep(&mut self.headers, count);
+        Ok(Status::Complete(len))
     }
 
     /// ```text
     /// request-line   = method SP request-target SP HTTP-version
     /// method         = token
-    /// HTTP-version   = HTTP-name "/" DIGIT "." DIGIT   ; we take 1.0 and 1.1
     /// ```
     fn request_line(&mut self, cur: &mut Cursor<'b>) -> Result<Status<()>, Error> {
         // RFC 9112 §2.2: SHOULD ignore empty lines before the request-line.
@@ -347,64 +482,10 @@ impl<'h, 'b> Request<'h, 'b> {
         self.target = Some(target);
         cur.bump();
 
-        for expected in b"HTTP/1." {
-            if next_byte!(cur) != *expected {
-                return Err(Error::Version);
-            }
-            cur.bump();
-        }
-        let minor = match next_byte!(cur) {
-            b'0' => 0,
-            b'1' => 1,
-            _ => return Err(Error::Version),
-        };
-        cur.bump();
-        self.version = Some(minor);
+        self.version = Some(complete!(version(cur)));
         match next_byte!(cur) {
             b'\r' | b'\n' => cur.newline(Error::NewLine),
             _ => Err(Error::Version),
-        }
-    }
-
-    /// ```text
-    /// field-line = field-name ":" OWS field-value OWS
-    /// field-name = token
-    /// ```
-    /// Returns the number of fields once the blank line is consumed.
-    fn fields(&mut self, cur: &mut Cursor<'b>) -> Result<Status<usize>, Error> {
-        let mut count = 0;
-        loop {
-            match next_byte!(cur) {
-                b'\r' | b'\n' => {
-                    complete!(cur.newline(Error::NewLine));
-                    return Ok(Status::Complete(count));
-                }
-                // Whitespace before the first field (RFC 9112 §2.2) or
-                // obs-fold (§5.2): both rejected.
-                b' ' | b'\t' if count == 0 => return Err(Error::HeaderName),
-                b' ' | b'\t' => return Err(Error::HeaderValue),
-                _ => {}
-            }
-            let Some(slot) = self.headers.get_mut(count) else {
-                return Err(Error::TooManyHeaders);
-            };
-            // No space is allowed before the colon (§5.1): not a tchar.
-            let name = complete!(cur.token(b':', Error::HeaderName));
-            while is_ows(next_byte!(cur)) {
-                cur.bump();
-            }
-            let start = cur.pos;
-            loop {
-                match next_byte!(cur) {
-                    b'\r' | b'\n' => break,
-                    b if is_value_byte(b) => cur.bump(),
-                    _ => return Err(Error::HeaderValue),
-                }
-            }
-            let value = trim_ows(cur.since(start));
-            complete!(cur.newline(Error::HeaderValue));
-            *slot = Header { name, value };
-            count += 1;
         }
     }
 
@@ -412,36 +493,30 @@ impl<'h, 'b> Request<'h, 'b> {
     // Part of the parser's API: the fuzz target and the tests use it.
     #[allow(dead_code)]
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+        named(self.headers, name).next()
     }
 
     /// All values of fields named `name`, in order.
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'b [u8]> + 'a {
-        self.headers
-            .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+        named(self.headers, name)
     }
 
     /// The target without its query (`""` before the target is parsed).
     pub fn path(&self) -> &'b str {
-        let target = self.target.unwrap_or("");
-        target.split_once('?').map_or(target, |(path, _)| path)
+        split_target(self.target.unwrap_or("")).0
     }
 
-    /// Raw (not percent-decoded) value of the first `key=value` pair in
-    /// the query; a bare `key` gives `""`.
+    /// The target's query string (`""` without one).
+    pub fn query_string(&self) -> &'b str {
+        split_target(self.target.unwrap_or("")).1
+    }
+
+    /// Raw value of `key` in the query (see [`query_value`]).
     // Part of the parser's API: the fuzz target and the tests use it.
     #[allow(dead_code)]
     pub fn query(&self, key: &str) -> Option<&'b str> {
         let (_, query) = self.target?.split_once('?')?;
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == key).then_some(v)
-        })
+        query_value(query, key)
     }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless a `close` option is sent;
@@ -460,34 +535,90 @@ impl<'h, 'b> Request<'h, 'b> {
     }
 
     /// Body length from `Content-Length` (0 when absent), checked against
-    /// `limit`. Repeated or list-valued Content-Length must all agree
-    /// (RFC 9110 §8.6). Any Transfer-Encoding is refused: with a length it
-    /// is a smuggling attempt, alone we would need chunked decoding.
+    /// `limit` (framing rules in [`framing`]).
     pub fn body_length(&self, limit: usize) -> Result<usize, Error> {
-        let has_te = self.headers_named("transfer-encoding").next().is_some();
-        let has_cl = self.headers_named("content-length").next().is_some();
-        match (has_te, has_cl) {
-            (true, true) => return Err(Error::ConflictingLength),
-            (true, false) => return Err(Error::TransferEncoding),
-            (false, false) => return Ok(0),
-            (false, true) => {}
-        }
-        let mut length = None;
-        for value in self.headers_named("content-length") {
-            // Split without dropping empties: "5," is malformed, not 5.
-            for item in value.split(|&b| b == b',').map(trim_ows) {
-                let n = parse_decimal(item).ok_or(Error::ContentLength)?;
-                if length.is_some_and(|prev| prev != n) {
-                    return Err(Error::ContentLength);
-                }
-                length = Some(n);
-            }
-        }
-        match length {
+        match framing(self.headers)? {
             Some(n) if n > limit => Err(Error::BodyTooLarge),
             Some(n) => Ok(n),
-            None => Err(Error::ContentLength),
+            None => Ok(0),
         }
+    }
+}
+
+/// A response head, as the client reads it: the same field grammar and
+/// limits as a request, after a status line.
+#[derive(Debug)]
+pub struct Response<'h, 'b> {
+    /// Minor version, as for a request.
+    pub version: Option<u8>,
+    pub code: Option<u16>,
+    /// All slots while parsing; exactly the fields present after `Complete`.
+    pub headers: &'h mut [Header<'b>],
+}
+
+impl<'h, 'b> Response<'h, 'b> {
+    pub fn new(headers: &'h mut [Header<'b>]) -> Self {
+        Response {
+            version: None,
+            code: None,
+            headers,
+        }
+    }
+
+    /// As [`Request::parse`]: `Complete(n)` when the head is `buf[..n]`.
+    pub fn parse(&mut self, buf: &'b [u8]) -> Result<Status<usize>, Error> {
+        self.version = None;
+        self.code = None;
+        let parsed = within(buf, |cur| {
+            complete!(self.status_line(cur));
+            fields(self.headers, cur)
+        })?;
+        let Status::Complete((count, len)) = parsed else {
+            return Ok(Status::Partial);
+        };
+        keep(&mut self.headers, count);
+        Ok(Status::Complete(len))
+    }
+
+    /// ```text
+    /// status-line   = HTTP-version SP status-code SP [ reason-phrase ]
+    /// status-code   = 3DIGIT
+    /// reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
+    /// ```
+    /// A status line that ends right after the code is taken too (RFC
+    /// 9112 §4: recipients SHOULD accept a missing reason phrase).
+    fn status_line(&mut self, cur: &mut Cursor<'b>) -> Result<Status<()>, Error> {
+        self.version = Some(complete!(version(cur)));
+        if next_byte!(cur) != b' ' {
+            return Err(Error::Version);
+        }
+        cur.bump();
+        let mut code = 0u16;
+        for _ in 0..3 {
+            let digit = next_byte!(cur).wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(Error::StatusLine);
+            }
+            code = code * 10 + u16::from(digit);
+            cur.bump();
+        }
+        self.code = Some(code);
+        if next_byte!(cur) == b' ' {
+            cur.bump();
+            while !matches!(next_byte!(cur), b'\r' | b'\n') {
+                if !is_value_byte(next_byte!(cur)) {
+                    return Err(Error::StatusLine);
+                }
+                cur.bump();
+            }
+        }
+        cur.newline(Error::StatusLine)
+    }
+
+    /// The body's length: `Some` from `Content-Length`, `None` when the
+    /// body runs to the end of the connection (see [`framing`]).
+    pub fn content_length(&self) -> Result<Option<usize>, Error> {
+        framing(self.headers)
     }
 }
 
@@ -791,6 +922,57 @@ mod tests {
     }
 
     #[test]
+    fn responses() {
+        let ok: &[(&[u8], u16, Option<usize>)] = &[
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n",
+                200,
+                Some(3),
+            ),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",
+                101,
+                None,
+            ),
+            (b"HTTP/1.0 204\r\n\r\n", 204, None),
+            (b"HTTP/1.1 404 Not \x80 Found\nA: b\n\n", 404, None),
+        ];
+        for &(buf, code, length) in ok {
+            let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = Response::new(&mut headers);
+            for k in 0..buf.len() {
+                assert_eq!(resp.parse(&buf[..k]), Ok(Status::Partial), "{buf:?} {k}");
+            }
+            let mut body = buf.to_vec();
+            body.extend_from_slice(b"abc");
+            assert_eq!(
+                resp.parse(&body),
+                Ok(Status::Complete(buf.len())),
+                "{buf:?}"
+            );
+            assert_eq!(resp.code, Some(code));
+            assert_eq!(resp.content_length(), Ok(length), "{buf:?}");
+        }
+        let bad: &[(&[u8], Error)] = &[
+            (b"HTTP/1.1 20 OK\r\n\r\n", Error::StatusLine),
+            (b"HTTP/1.1 2000 OK\r\n\r\n", Error::StatusLine),
+            (b"HTTP/1.1 200 O\x00K\r\n\r\n", Error::StatusLine),
+            (b"HTTP/2 200 OK\r\n\r\n", Error::Version),
+            (b"HTTP/1.1\r\n\r\n", Error::Version),
+            (b"HTTP/1.1 200 OK\r\nA : b\r\n\r\n", Error::HeaderName),
+        ];
+        for &(buf, want) in bad {
+            let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+            assert_eq!(Response::new(&mut headers).parse(buf), Err(want), "{buf:?}");
+        }
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = Response::new(&mut headers);
+        assert!(matches!(resp.parse(chunked), Ok(Status::Complete(_))));
+        assert_eq!(resp.content_length(), Err(Error::TransferEncoding));
+    }
+
+    #[test]
     fn statuses_and_messages() {
         let cases: &[(Error, u16)] = &[
             (Error::HeadTooLarge, 431),
@@ -805,6 +987,7 @@ mod tests {
             (Error::HeaderName, 400),
             (Error::HeaderValue, 400),
             (Error::NewLine, 400),
+            (Error::StatusLine, 400),
         ];
         let mut seen = std::collections::HashSet::new();
         for &(err, status) in cases {

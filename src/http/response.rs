@@ -22,15 +22,9 @@ impl Request {
     }
 
     /// The raw value of `?key=value` (no percent-decoding: our keys and
-    /// values are plain).
+    /// values are plain), by the parser's one query reader.
     pub fn query_param(&self, key: &str) -> Option<&str> {
-        self.query
-            .split('&')
-            .find_map(|pair| match pair.split_once('=') {
-                Some((k, v)) if k == key => Some(v),
-                None if pair == key => Some(""),
-                _ => None,
-            })
+        super::parse::query_value(&self.query, key)
     }
 }
 

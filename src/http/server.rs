@@ -1,27 +1,31 @@
-//! The HTTP/1.1 server on a Unix socket, shared by runners and the daemon.
+//! The HTTP/1.1 server, shared by runners and the daemon.
 //!
-//! `serve` accepts connections and gives each its own task. A connection
-//! is refused at once unless its peer (`SO_PEERCRED`) runs as our uid. The
-//! task reads into one buffer, runs the push parser over it until a head is
-//! complete, reads a `Content-Length` body, asks the handler for a reply,
-//! writes it, and loops for keep-alive and pipelined requests (bytes past
-//! one request stay in the buffer for the next). Reading a request is
+//! `serve` accepts connections on a Unix socket and gives each its own
+//! task. A connection is refused at once unless its peer (`SO_PEERCRED`)
+//! runs as our uid. `connection` serves one connection over any
+//! `AsyncRead + AsyncWrite` (a socket, or two pipes in a test): it reads
+//! into one buffer, runs the push parser over it until a head is complete,
+//! reads a `Content-Length` body, asks the handler for a reply, writes it,
+//! and loops for keep-alive and pipelined requests (bytes past one request
+//! stay in the buffer for the next). Reading a request is
 //! bounded in time: a client that stalls mid-request for `STALL` gets 408,
 //! one that idles between requests for `STALL` is closed. A reply can take
-//! the connection over (SSE, attach); then no timeout applies to it.
+//! the connection over (SSE, attach); then no timeout applies to it, and
+//! the taker gets it as a `transport::Stream` to split into halves.
 
 use super::parse::{self, Status};
 use super::response::{Request, Response};
-use async_net::unix::{UnixListener, UnixStream};
-use futures_lite::future;
+use crate::transport::Stream;
+use async_net::unix::UnixListener;
+use futures_lite::{future, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use std::io;
-use std::rc::Rc;
-use std::time::{Duration, Instant};
 
 /// How long a request may stall (and a keep-alive connection idle).
 pub const STALL: Duration = Duration::from_secs(10);
@@ -38,11 +42,19 @@ pub enum Reply {
     Done(Response),
     Takeover(
         Response,
-        Box<dyn FnOnce(UnixStream, Vec<u8>) -> LocalBoxFuture<()>>,
+        Box<dyn FnOnce(Stream, Vec<u8>) -> LocalBoxFuture<()>>,
     ),
 }
 
 pub type Handler = Rc<dyn Fn(Request) -> LocalBoxFuture<Reply>>;
+
+/// Connections accepted since the process started (the daemon's
+/// `/v1/health` tells it, so a test can count a client's connections).
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+
+pub fn accepted() -> u64 {
+    ACCEPTED.load(Ordering::Relaxed)
+}
 
 /// Accepts forever. Errors on one connection never end the loop; running
 /// out of fds pauses accepting briefly instead of spinning.
@@ -65,11 +77,17 @@ pub async fn serve(
             // Another user (or an unknowable one): close without a word.
             _ => continue,
         }
+        ACCEPTED.fetch_add(1, Ordering::Relaxed);
         ex.spawn(connection(stream, handler.clone())).detach();
     }
 }
 
-async fn connection(mut stream: UnixStream, handler: Handler) {
+/// Serves requests on one connection until it closes, idles out, or a
+/// reply takes it over.
+pub async fn connection<S>(mut stream: S, handler: Handler)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Into<Stream>,
+{
     let mut buf = Vec::with_capacity(READ_CHUNK);
     loop {
         let request = match read_request(&mut stream, &mut buf).await {
@@ -96,7 +114,7 @@ async fn connection(mut stream: UnixStream, handler: Handler) {
                     .await
                     .is_ok()
                 {
-                    takeover(stream, std::mem::take(&mut buf)).await;
+                    takeover(stream.into(), std::mem::take(&mut buf)).await;
                 }
                 return;
             }
@@ -106,8 +124,8 @@ async fn connection(mut stream: UnixStream, handler: Handler) {
 
 /// Reads one request. `Ok(None)`: the client closed or idled out between
 /// requests. `Err`: the error response to send before closing.
-async fn read_request(
-    stream: &mut UnixStream,
+async fn read_request<R: AsyncRead + Unpin>(
+    stream: &mut R,
     buf: &mut Vec<u8>,
 ) -> Result<Option<Request>, Response> {
     let started = |buf: &Vec<u8>| (!buf.is_empty()).then(|| Instant::now() + REQUEST_DEADLINE);
@@ -156,15 +174,10 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize, usize)>, Response> {
     let body_len = req
         .body_length(parse::MAX_BODY)
         .map_err(|e| Response::error(e.status(), e.message()))?;
-    let path = req.path();
-    let query = req
-        .target
-        .and_then(|t| t.split_once('?'))
-        .map_or("", |(_, q)| q);
     let request = Request {
         method: req.method.unwrap_or("").to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
+        path: req.path().to_string(),
+        query: req.query_string().to_string(),
         headers: req
             .headers
             .iter()
@@ -178,8 +191,8 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize, usize)>, Response> {
 
 /// Appends what the client sends next. `Ok(false)` on EOF; `TimedOut`
 /// after `STALL` without a byte, or at the request's `deadline`.
-async fn read_more(
-    stream: &mut UnixStream,
+async fn read_more<R: AsyncRead + Unpin>(
+    stream: &mut R,
     buf: &mut Vec<u8>,
     deadline: Option<Instant>,
 ) -> io::Result<bool> {
@@ -198,7 +211,7 @@ async fn read_more(
 }
 
 /// Writes a whole reply, giving up on a client that does not read it.
-pub async fn write_timed(stream: &mut UnixStream, bytes: &[u8]) -> io::Result<()> {
+pub async fn write_timed<W: AsyncWrite + Unpin>(stream: &mut W, bytes: &[u8]) -> io::Result<()> {
     future::or(stream.write_all(bytes), async {
         async_io::Timer::after(STALL).await;
         Err(io::ErrorKind::TimedOut.into())

@@ -13,13 +13,16 @@
 //! frames: a burst published in one go (a daemon catching up after a
 //! stall) is "slow" only for a client that really does not read.
 //!
-//! Frames are `event: NAME\ndata: JSON\n\n` (one line of JSON).
+//! Frames are `event: NAME\ndata: JSON\n\n` (one line of JSON). A
+//! subscription can pass every frame to its client or be filtered (one
+//! session's events out of all of them): the filter sees each frame as it
+//! is about to be written, so skipping costs the client nothing, and can
+//! end the stream after a last frame.
 
 use super::response::Response;
 use super::server::{boxed, write_timed, Reply};
 use async_channel::{Receiver, Sender};
-use async_net::unix::UnixStream;
-use futures_lite::future;
+use futures_lite::{future, AsyncWrite};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -32,6 +35,23 @@ pub fn frame(event: &str, data: &str) -> Frame {
     format!("event: {event}\ndata: {data}\n\n")
         .into_bytes()
         .into()
+}
+
+/// The event name and data of a frame made by `frame`.
+pub fn parts(frame: &[u8]) -> Option<(&str, &str)> {
+    let text = std::str::from_utf8(frame).ok()?;
+    let (event, rest) = text.strip_prefix("event: ")?.split_once('\n')?;
+    let data = rest.strip_prefix("data: ")?.strip_suffix("\n\n")?;
+    Some((event, data))
+}
+
+/// What a filtered stream does with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Skip,
+    Send,
+    /// Send it, then end the stream.
+    Last,
 }
 
 enum Msg {
@@ -137,8 +157,13 @@ async fn run(inbox: Receiver<Msg>) {
 
 impl Subscription {
     /// The `200 text/event-stream` reply that hands the connection to
-    /// `pump`.
+    /// the pump.
     pub fn into_reply(self) -> Reply {
+        self.into_filtered_reply(|_| Pass::Send)
+    }
+
+    /// As `into_reply`, passing each frame through `filter` first.
+    pub fn into_filtered_reply(self, filter: impl FnMut(&[u8]) -> Pass + 'static) -> Reply {
         let head = Response {
             status: 200,
             headers: vec![
@@ -147,13 +172,23 @@ impl Subscription {
             ],
             body: Vec::new(),
         };
-        Reply::Takeover(head, Box::new(move |stream, _| boxed(self.pump(stream))))
+        let pump = move |stream, _| boxed(self.pump_filtered(stream, filter));
+        Reply::Takeover(head, Box::new(pump))
     }
 
-    /// Writes frames to `stream` until the queue ends or the subscriber
-    /// is dropped for being slow.
-    pub async fn pump(self, mut stream: UnixStream) {
+    /// Writes the frames `filter` passes to `stream` until the queue ends,
+    /// the filter says a frame was the last, or the subscriber is dropped
+    /// for being slow.
+    async fn pump_filtered<W: AsyncWrite + Unpin>(
+        self,
+        mut stream: W,
+        mut filter: impl FnMut(&[u8]) -> Pass,
+    ) {
         while let Ok(frame) = self.queue.recv().await {
+            let pass = filter(&frame);
+            if pass == Pass::Skip {
+                continue;
+            }
             let killed = async {
                 let _ = self.kill.recv().await;
                 Err(std::io::ErrorKind::BrokenPipe.into())
@@ -161,10 +196,17 @@ impl Subscription {
             if future::or(write_timed(&mut stream, &frame), killed)
                 .await
                 .is_err()
+                || pass == Pass::Last
             {
                 break;
             }
         }
+    }
+
+    /// The next frame, without writing it anywhere (`None` once the
+    /// subscriber is closed or dropped): for a task that waits for news.
+    pub async fn next(&self) -> Option<Frame> {
+        self.queue.recv().await.ok()
     }
 }
 
@@ -177,6 +219,7 @@ impl Drop for Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_net::unix::UnixStream;
     use futures_lite::AsyncReadExt;
 
     /// A replay longer than the bound, then a burst longer than the bound
@@ -189,7 +232,8 @@ mod tests {
         let got = future::block_on(ex.run(async {
             let b = Broadcaster::spawn(&ex);
             let replay = (0..n).map(|i| frame("meta", &i.to_string())).collect();
-            ex.spawn(b.subscribe(replay).pump(ours)).detach();
+            let pump = b.subscribe(replay).pump_filtered(ours, |_| Pass::Send);
+            ex.spawn(pump).detach();
             for i in 0..n {
                 b.publish("session", &i.to_string());
             }
@@ -207,5 +251,12 @@ mod tests {
         assert_eq!(got.matches("event: meta\n").count(), n);
         assert_eq!(got.matches("event: session\n").count(), n);
         assert!(got.ends_with(&format!("data: {}\n\n", n - 1)));
+    }
+
+    #[test]
+    fn parts_of_a_frame() {
+        let f = frame("session", r#"{"id":"a"}"#);
+        assert_eq!(parts(&f), Some(("session", r#"{"id":"a"}"#)));
+        assert_eq!(parts(b"data: x\n\n"), None);
     }
 }

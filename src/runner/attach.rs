@@ -13,7 +13,7 @@ use super::Runner;
 use crate::frame::{self, Decoded};
 use crate::http::response::{Request, Response};
 use crate::http::server::{boxed, Reply};
-use async_net::unix::UnixStream;
+use crate::transport::{Reader, Stream};
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use std::rc::Rc;
 
@@ -44,7 +44,7 @@ pub fn upgrade(runner: Rc<Runner>, req: &Request) -> Reply {
     )
 }
 
-async fn session(runner: Rc<Runner>, stream: UnixStream, leftover: Vec<u8>) {
+async fn session(runner: Rc<Runner>, stream: Stream, leftover: Vec<u8>) {
     let (tx, rx) = async_channel::bounded::<Rc<[u8]>>(QUEUE);
     // Taken together with joining (no await between): no output is lost
     // or sent twice between the replay and the live frames.
@@ -57,7 +57,7 @@ async fn session(runner: Rc<Runner>, stream: UnixStream, leftover: Vec<u8>) {
         drop(tx);
         None
     };
-    let mut writer = stream.clone();
+    let (reader, mut writer) = stream.split();
     let outgoing = async move {
         if writer.write_all(&replay).await.is_err() {
             return;
@@ -69,13 +69,13 @@ async fn session(runner: Rc<Runner>, stream: UnixStream, leftover: Vec<u8>) {
             }
         }
     };
-    future::or(outgoing, incoming(&runner, id, stream, leftover)).await;
+    future::or(outgoing, incoming(&runner, id, reader, leftover)).await;
     if let Some(id) = id {
         runner.attacher_left(id);
     }
 }
 
-async fn incoming(runner: &Runner, id: Option<u64>, mut stream: UnixStream, mut buf: Vec<u8>) {
+async fn incoming(runner: &Runner, id: Option<u64>, mut stream: Reader, mut buf: Vec<u8>) {
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         loop {

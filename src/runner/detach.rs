@@ -59,13 +59,13 @@ fn known_to_daemon(id: &str) {
     if std::env::var_os("AMUX_NO_DAEMON").is_some_and(|v| !v.is_empty() && v != "0") {
         return;
     }
-    let sock = crate::paths::daemon_socket();
+    let daemon = crate::transport::Connect::daemon();
     let target = format!("/v1/sessions/{id}");
     let deadline = Instant::now() + Duration::from_secs(3);
     while Instant::now() < deadline {
         let answer = async_io::block_on(client::request_within(
             Duration::from_secs(1),
-            &sock,
+            &daemon,
             "GET",
             &target,
             b"",

@@ -1,10 +1,11 @@
 //! A tiny blocking HTTP/1.1 client over Unix sockets and an SSE reader,
-//! both with timeouts, for talking to a runner's session socket.
+//! both with timeouts, for talking to a runner's or the daemon's socket.
 //!
 //! Requests are sent with `Connection: close` and the reply is read to EOF,
-//! so parsing needs no chunking or keep-alive logic: split the head at the
-//! first blank line, take the status from the first line. `raw` sends
-//! arbitrary bytes (for malformed requests). `Sse` keeps a buffer and cuts
+//! so parsing needs no chunking or keep-alive logic: `parse` (the one
+//! response-head reader here) splits the head at the first blank line and
+//! takes the status from the first line. `raw` sends arbitrary bytes (for
+//! malformed requests). `Sse` reads its head with `parse`, keeps a buffer and cuts
 //! it at blank lines into `event:`/`data:` frames; each read waits only
 //! until the caller's deadline.
 
@@ -157,32 +158,38 @@ pub struct Sse {
 }
 
 impl Sse {
+    /// A runner's `GET /events`.
     pub fn connect(sock: &Path) -> Sse {
+        Sse::open(sock, "/events")
+    }
+
+    /// `GET target` on `sock` as an event stream (asserting a 200 SSE head).
+    pub fn open(sock: &Path, target: &str) -> Sse {
         let mut stream = connect(sock);
-        stream
-            .write_all(b"GET /events HTTP/1.1\r\nHost: amux\r\n\r\n")
-            .expect("write");
+        let request = format!("GET {target} HTTP/1.1\r\nHost: amux\r\n\r\n");
+        stream.write_all(request.as_bytes()).expect("write");
         let mut sse = Sse {
             stream,
             buf: Vec::new(),
         };
         let deadline = Instant::now() + TIMEOUT;
-        let end = loop {
-            if let Some(end) = sse.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end;
+        let head = loop {
+            if let Some(head) = parse(&sse.buf) {
+                break head;
             }
             assert!(
                 sse.fill(deadline).expect("read SSE head"),
                 "closed before the SSE head"
             );
         };
-        let head = String::from_utf8_lossy(&sse.buf[..end]).into_owned();
-        assert!(head.starts_with("HTTP/1.1 200"), "GET /events: {head}");
+        assert_eq!(head.status, 200, "GET {target}: {}", head.head);
         assert!(
-            head.to_ascii_lowercase().contains("text/event-stream"),
-            "GET /events: {head}"
+            head.header("content-type")
+                .is_some_and(|t| t.contains("text/event-stream")),
+            "GET {target}: {}",
+            head.head
         );
-        sse.buf.drain(..end + 4);
+        sse.buf = head.body;
         sse
     }
 

@@ -209,7 +209,7 @@ async fn guess(daemon: &Rc<Daemon>, id: &str, facts: Facts) {
 
 /// The candidate whose text the session's screen shows, if one clearly is.
 async fn scrollback(id: &str, texts: Vec<(PathBuf, String)>) -> Option<PathBuf> {
-    let sock = crate::paths::session_socket(id);
+    let sock = crate::transport::Connect::runner(id);
     let target = "/scrollback/text?bytes=16384";
     let resp = crate::http::client::request(&sock, "GET", target, b"").await;
     let screen = match resp {
