@@ -3,10 +3,13 @@
 //!
 //! `request` sends one request with `Connection: close` and reads the
 //! response to EOF (or its `Content-Length`); `Events` reads an SSE stream
-//! frame by frame. Response heads are parsed here with the same limits as
-//! requests: a status line, at most `MAX_HEADERS` headers, `MAX_HEAD` bytes.
+//! frame by frame. The bytes are parsed in `wire.rs` (pure functions, so
+//! the fuzz crate reaches them): response heads with the same limits as
+//! requests (a status line, at most `MAX_HEADERS` headers, `MAX_HEAD`
+//! bytes), event streams line by line.
 
-use super::parse::{MAX_HEAD, MAX_HEADERS};
+use super::parse::{Status, MAX_HEAD};
+use super::wire::{self, EventLines, Head};
 use async_net::unix::UnixStream;
 use futures_lite::io::BufReader;
 use futures_lite::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -44,51 +47,37 @@ async fn send_head(
     Ok(stream)
 }
 
-/// Reads a response head; returns the status and `Content-Length` if any.
-async fn read_head(reader: &mut BufReader<UnixStream>) -> io::Result<(u16, Option<usize>)> {
-    let mut line = Vec::new();
-    let mut total = 0;
-    let mut status = None;
-    let mut length = None;
-    for _ in 0..=MAX_HEADERS + 1 {
-        line.clear();
-        let n = (&mut *reader)
-            .take((MAX_HEAD - total) as u64)
-            .read_until(b'\n', &mut line)
-            .await?;
-        total += n;
-        if n == 0 || !line.ends_with(b"\n") {
-            return Err(invalid("truncated or oversized response head"));
+/// Reads a response head (parsed by `wire::parse_head`), leaving what
+/// follows it (body, upgraded stream) in `reader`.
+async fn read_head(reader: &mut BufReader<UnixStream>) -> io::Result<Head> {
+    let mut head = Vec::new();
+    loop {
+        let buf = reader.fill_buf().await?;
+        if buf.is_empty() {
+            return Err(invalid("truncated response head"));
         }
-        let text = std::str::from_utf8(&line)
-            .map_err(|_| invalid("response head is not UTF-8"))?
-            .trim_end();
-        if status.is_none() {
-            let code = text
-                .strip_prefix("HTTP/1.")
-                .and_then(|r| r.get(2..5))
-                .and_then(|c| c.parse().ok());
-            status = Some(code.ok_or_else(|| invalid("bad status line"))?);
-        } else if text.is_empty() {
-            return Ok((status.unwrap_or(0), length));
-        } else if let Some((name, value)) = text.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    value
-                        .trim()
-                        .parse()
-                        .map_err(|_| invalid("bad Content-Length"))?,
-                );
+        let seen = head.len();
+        // `parse_head` looks at MAX_HEAD bytes at most: keep no more.
+        let take = buf.len().min(MAX_HEAD - seen);
+        head.extend_from_slice(&buf[..take]);
+        match wire::parse_head(&head) {
+            Ok(Status::Complete((parsed, used))) => {
+                reader.consume(used.saturating_sub(seen));
+                return Ok(parsed);
             }
+            Ok(Status::Partial) => reader.consume(take),
+            Err(e) => return Err(invalid(e.message())),
         }
     }
-    Err(invalid("too many response headers"))
 }
 
 pub async fn request(sock: &Path, method: &str, target: &str, body: &[u8]) -> io::Result<Response> {
     let stream = send_head(sock, method, target, "Connection: close\r\n", body).await?;
     let mut reader = BufReader::new(stream);
-    let (status, length) = read_head(&mut reader).await?;
+    let Head {
+        status,
+        content_length: length,
+    } = read_head(&mut reader).await?;
     let mut body = Vec::new();
     let limit = length.unwrap_or(MAX_RESPONSE).min(MAX_RESPONSE) as u64;
     (&mut reader).take(limit).read_to_end(&mut body).await?;
@@ -135,6 +124,7 @@ pub fn request_blocking(
 pub struct Events {
     reader: BufReader<UnixStream>,
     line: Vec<u8>,
+    lines: EventLines,
 }
 
 /// Largest SSE data line we accept (a snapshot of one record).
@@ -144,20 +134,19 @@ impl Events {
     pub async fn open(sock: &Path, target: &str) -> io::Result<Events> {
         let stream = send_head(sock, "GET", target, "Accept: text/event-stream\r\n", b"").await?;
         let mut reader = BufReader::new(stream);
-        let (status, _) = read_head(&mut reader).await?;
+        let status = read_head(&mut reader).await?.status;
         if status != 200 {
             return Err(invalid(&format!("event stream answered {status}")));
         }
         Ok(Events {
             reader,
             line: Vec::new(),
+            lines: EventLines::default(),
         })
     }
 
     /// The next `(event, data)`; `None` when the stream ends.
     pub async fn next(&mut self) -> io::Result<Option<(String, String)>> {
-        let mut event = String::from("message");
-        let mut data = String::new();
         loop {
             self.line.clear();
             let n = (&mut self.reader)
@@ -167,21 +156,8 @@ impl Events {
             if n == 0 {
                 return Ok(None);
             }
-            let line = String::from_utf8_lossy(&self.line);
-            let line = line.trim_end_matches(['\n', '\r']);
-            if line.is_empty() {
-                if !data.is_empty() {
-                    return Ok(Some((event, data)));
-                }
-                continue;
-            }
-            if let Some(value) = line.strip_prefix("event:") {
-                event = value.trim_start().to_string();
-            } else if let Some(value) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(value.strip_prefix(' ').unwrap_or(value));
+            if let Some(event) = self.lines.line(&self.line) {
+                return Ok(Some(event));
             }
         }
     }
@@ -196,7 +172,7 @@ pub async fn upgrade(
     let extra = format!("Connection: Upgrade\r\nUpgrade: {protocol}\r\n");
     let stream = send_head(sock, "GET", target, &extra, b"").await?;
     let mut reader = BufReader::new(stream);
-    let (status, _) = read_head(&mut reader).await?;
+    let status = read_head(&mut reader).await?.status;
     if status != 101 {
         return Err(invalid(&format!("attach answered {status}")));
     }
