@@ -3,6 +3,7 @@
 # `make` builds the release binary (with DATADIR baked in, so the installed
 # binary finds the installed preload) and the shell completions;
 # `make test` installs the pinned test agents and runs every test;
+# `make fuzz` runs every fuzz target (fuzz/) for FUZZ_SECONDS each;
 # `make install` only copies what `make` built: it never runs cargo, so
 # `sudo make install` after `make` builds nothing as root.
 
@@ -16,7 +17,7 @@ DESTDIR ?=
 BIN   = target/release/amux
 COMPL = target/completions
 
-.PHONY: all build completions test soak check fmt-check clippy bench install uninstall
+.PHONY: all build completions test soak check fmt-check clippy bench fuzz install uninstall
 
 all: build
 
@@ -52,6 +53,21 @@ check: fmt-check clippy test
 bench: build
 	./.ci/setup-agents
 	./scripts/bench.sh
+
+# Every target `cargo fuzz list` names, FUZZ_SECONDS each (default 60),
+# from corpora that fuzz/seed starts with real inputs; the first crash stops
+# the run (its input is in fuzz/artifacts/). cargo-fuzz comes from crates.io
+# when missing; RUSTC_BOOTSTRAP lets the stable toolchain take the
+# sanitizer flags it passes.
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	./fuzz/seed
+	for t in $$(RUSTC_BOOTSTRAP=1 $(CARGO) fuzz list); do \
+		echo "fuzz: $$t, $(FUZZ_SECONDS) s"; \
+		RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 install:
 	@test -x $(BIN) || { echo "make install: run 'make' first ($(BIN) is missing)" >&2; exit 1; }

@@ -12,11 +12,17 @@
 # agents, daemons the part started) is killed and the directory removed.
 # The helpers in scripts/bench/ do what needs a clock shared with an agent
 # or many /proc reads: latency.mjs (figures 4, 5, 7 e2e), daemon_scale.mjs
-# (figure 6), rebind_agent.mjs (the fake pi agent they drive).
+# (figure 6), rebind_agent.mjs (the fake pi agent they drive), echo.py (a
+# stand-in terminal timing keystroke echo, figures 8 and 9), health.mjs and
+# bind_agent.mjs (figure 10, the daemon's health checks under load).
 #
-# Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind events
-#                                           scale follow follow-e2e
+# Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind echo
+#                                           attach startup events scale
+#                                           health follow follow-e2e
 # (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
+# The echo and attach parts need python3, dtach and tmux: dtach and tmux
+# are installed from Debian's packages when missing (as root, or through
+# sudo); a part whose tools are missing says so instead of a figure.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +31,10 @@ amux=${AMUX_BIN:-$root/target/release/amux}
 relay_mib=${BENCH_RELAY_MIB:-256}
 rebinds=${BENCH_REBINDS:-200}
 follow_mb=${BENCH_FOLLOW_MB:-100}
+echo_samples=${BENCH_ECHO_SAMPLES:-2000}
+starts=${BENCH_STARTS:-50}
+health_mb=${BENCH_HEALTH_MB:-200}
+health_files=${BENCH_HEALTH_FILES:-20000}
 
 missing=()
 for tool in node script cargo awk mkfifo; do
@@ -124,22 +134,60 @@ part_relay() {
     note "$(calc "$(stat -c %s "$out") - $bytes" 0) more bytes (\\r before each \\n); MB/s counts input bytes for both"
 }
 
-part_rss() {
-    local f=$T/input pid hwm=0 k v found
-    make_text "$f" "$relay_mib"
-    "$amux" run -- cat "$f" >"$T/out" </dev/null &
-    pid=$!
+# A line of /proc/PID/status in kB (empty once PID is gone).
+vm() {
+    local k v
+    while read -r k v _; do
+        [[ $k == "$1:" ]] && echo "$v" && return
+    done 2>/dev/null <"/proc/$2/status"
+}
+
+# The last VmHWM (kB) of PID, read until it exits, in $peak (no fork per
+# reading but sleep's: the poller must not compete with the relay).
+peak_of() {
+    local k v found
+    peak=0
     while :; do
         found=
         while read -r k v _; do
-            [[ $k == VmHWM: ]] && hwm=$v found=1
-        done 2>/dev/null <"/proc/$pid/status"
+            [[ $k == VmHWM: ]] && peak=$v found=1
+        done 2>/dev/null <"/proc/$1/status"
         [[ -n $found ]] || break # gone, or a zombie without memory
         sleep 0.02
     done
-    wait "$pid"
-    line 3 "runner peak RSS, $relay_mib MiB relay" "VmHWM $(calc "$hwm / 1024") MiB" "target 6 MiB" \
-        "ratio $(calc "$hwm / 1024 / 6")" "≤ 6 MiB"
+}
+
+# GET PATH on the Unix socket SOCK: the body on stdout (nothing on error).
+http_get() {
+    node -e 'require("http").get({ socketPath: process.argv[1], path: process.argv[2] },
+        (r) => r.pipe(process.stdout)).on("error", () => {})' "$1" "$2"
+}
+runner_of() { fields "$(http_get "$AMUX_RUNTIME_DIR/sessions/$1.sock" /meta)" runner_pid; }
+mib() { calc "$1 / 1024"; }
+
+part_rss() {
+    local f=$T/input id runner idle relay
+    id=$("$amux" run -d -- cat)
+    sleep 1 # past start-up: the runner waits on the PTY and its socket
+    runner=$(runner_of "$id")
+    idle=$(vm VmRSS "$runner")
+    if [[ -n $idle ]]; then
+        line 3a "runner RSS idle (run -d -- cat)" "VmRSS $(mib "$idle") MiB" "target 2.5 MiB" \
+            "ratio $(calc "$idle / 1024 / 2.5")" "≤ 2.5 MiB"
+    else
+        failed 3a "runner RSS idle (run -d -- cat)" "no runner for session ${id:-?}" "≤ 2.5 MiB"
+    fi
+    make_text "$f" "$relay_mib"
+    "$amux" run -- cat "$f" >"$T/out" </dev/null &
+    peak_of $!
+    wait
+    relay=$peak
+    script -qec "cat $f" /dev/null >"$T/out" </dev/null &
+    peak_of $!
+    wait
+    line 3b "runner peak RSS, $relay_mib MiB relay" "VmHWM $(mib "$relay") MiB" "target 4 MiB" \
+        "ratio $(calc "$relay / 1024 / 4")" "≤ 4 MiB"
+    note "script's peak in the same relay: VmHWM $(mib "$peak") MiB (issue 2 had set ≤ 6 MiB)"
 }
 
 part_preload() {
@@ -174,9 +222,9 @@ part_preload() {
         "hook reported $(grep -c '"op":"append"' "$T/events") append(s) in 5 runs (expect 5)"
 }
 
-agent_dir() { # the fake agent seen through a pi-looking path
+agent_dir() { # the fake agents seen through a pi-looking path
     mkdir -p "$T/pi-coding-agent" "$T/lat"
-    cp "$bench/rebind_agent.mjs" "$T/pi-coding-agent/"
+    cp "$bench/rebind_agent.mjs" "$bench/bind_agent.mjs" "$T/pi-coding-agent/"
 }
 
 start_daemon() {
@@ -213,6 +261,132 @@ part_rebind() {
     latency_line 4 "write -> session_file, $rebinds rebinds" "$out" 5
 }
 
+# ---- terminal: keystroke echo, attach, start-up ----------------------------
+
+# dtach and tmux are the attach references; Debian has both.
+setup_tools() {
+    local need=() sudo=()
+    command -v dtach >/dev/null || need+=(dtach)
+    command -v tmux >/dev/null || need+=(tmux)
+    ((${#need[@]})) || return 0
+    if (($(id -u) != 0)); then
+        command -v sudo >/dev/null && sudo -n true 2>/dev/null || return 0
+        sudo=(sudo -n)
+    fi
+    echo "bench: installing ${need[*]} (Debian packages)" >&2
+    { "${sudo[@]}" apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need[@]}"; } >/dev/null 2>&1 ||
+        echo "bench: apt-get install ${need[*]} failed" >&2
+}
+
+# echo_line NUM LABEL JSON TOOL REF TARGET: TOOL's echo p50 against REF's.
+echo_line() {
+    local p50 p99 lost rp50 rp99 rlost err
+    { read -r p50; read -r p99; read -r lost; read -r rp50; read -r rp99; read -r rlost; read -r err; } \
+        < <(fields "$3" "$4.p50" "$4.p99" "$4.lost" "$5.p50" "$5.p99" "$5.lost" error)
+    if [[ -n $err || -z $p50 || -z $rp50 ]]; then
+        failed "$1" "$2" "${err:-no samples}" "p50 ≤ $6×"
+        return 1
+    fi
+    line "$1" "$2" "p50 $(calc "$p50" 3) p99 $(calc "$p99" 3) ms" \
+        "$5 p50 $(calc "$rp50" 3) p99 $(calc "$rp99" 3)" "ratio $(calc "$p50 / $rp50")" "p50 ≤ $6×"
+    ((lost + rlost)) && note "$lost + $rlost sample(s) got no answer within 1 s"
+    return 0
+}
+
+# The stand-in terminal (echo.py) needs python3 3.11 (os.login_tty).
+have_python() {
+    python3 -c 'import os, sys; sys.exit(not hasattr(os, "login_tty"))' 2>/dev/null && return 0
+    failed "$1" "$2" "needs python3 ≥ 3.11 for scripts/bench/echo.py" "$3"
+    return 1
+}
+
+part_echo() {
+    local label="keystroke echo, amux run -- cat" out
+    have_python 8a "$label" "p50 ≤ 1.30×" || return
+    out=$(python3 "$bench/echo.py" --samples "$echo_samples" --warmup 100 \
+        "amux=$(printf %q "$amux") run -- cat" "script=script -qfc cat /dev/null")
+    echo_line 8a "$label" "$out" amux script 1.30 || return
+    local ra rs
+    { read -r ra; read -r rs; } < <(fields "$out" amux.rss_kb script.rss_kb)
+    note "$echo_samples samples each, interleaved, after 100 warm-up; one byte in, first byte back"
+    note "(the echo of the PTY cat reads); VmRSS while holding the terminal:" \
+        "amux run $(mib "$ra") MiB, script $(mib "$rs") MiB"
+}
+
+part_attach() {
+    local label="keystroke echo, amux attach" id runner out missing=()
+    have_python 8b "$label" "p50 ≤ 1.20×" || return
+    for tool in dtach tmux; do
+        command -v "$tool" >/dev/null || missing+=("$tool")
+    done
+    if ((${#missing[@]})); then
+        failed 8b "$label" "${missing[*]} missing (apt-get install ${missing[*]})" "p50 ≤ 1.20×"
+        return
+    fi
+    start_daemon
+    id=$("$amux" run -d -- cat)
+    runner=$(runner_of "$id")
+    dtach -n "$T/dtach.sock" cat
+    tmux -S "$T/tmux.sock" -f /dev/null new-session -d -s bench -x 80 -y 24 cat \; set -g status off
+    out=$(python3 "$bench/echo.py" --samples "$echo_samples" --warmup 100 \
+        --pid "runner=${runner:-0}" --pid "daemon=$daemon_pid" \
+        --pid "dtach_master=$(pid_of "dtach -n $T/dtach.sock cat")" \
+        --pid "tmux_server=$(tmux -S "$T/tmux.sock" display-message -p '#{pid}')" \
+        "attach=$(printf %q "$amux") attach $id" "dtach=dtach -a $T/dtach.sock" \
+        "tmux=tmux -S $T/tmux.sock attach -t bench")
+    if echo_line 8b "$label" "$out" attach dtach 1.20; then
+        local p50 p99 ap50
+        { read -r p50; read -r p99; read -r ap50; } < <(fields "$out" tmux.p50 tmux.p99 attach.p50)
+        line 8c "keystroke echo, tmux attach" "p50 $(calc "$p50" 3) p99 $(calc "$p99" 3) ms" \
+            "amux attach p50 $(calc "$ap50" 3)" "ratio $(calc "$ap50 / $p50")" "(reference only)"
+        note "sessions started with amux run -d -- cat, dtach -n SOCK cat, tmux new-session -d cat"
+    fi
+    local r d a dm dc ts tc
+    { read -r r; read -r d; read -r a; read -r dm; read -r dc; read -r ts; read -r tc; } < <(fields "$out" \
+        runner.rss_kb daemon.rss_kb attach.rss_kb dtach_master.rss_kb dtach.rss_kb tmux_server.rss_kb tmux.rss_kb)
+    if [[ -z $r || -z $d || -z $a ]]; then
+        failed 9 "RSS runner + daemon + attach" "not read (runner ${r:-?}, daemon ${d:-?}, attach ${a:-?} kB)" "≤ 7 MiB"
+        return
+    fi
+    line 9 "RSS runner + daemon + attach" "$(mib $((r + d + a))) MiB" \
+        "dtach $(mib $((${dm:-0} + ${dc:-0}))) tmux $(mib $((${ts:-0} + ${tc:-0}))) MiB" \
+        "ratio $(calc "($r + $d + $a) / 1024 / 7")" "≤ 7 MiB"
+    note "VmRSS while attached: runner $(mib "$r"), daemon $(mib "$d"), attach client $(mib "$a") MiB;"
+    note "references: dtach master + client, tmux server + client, in the same run"
+}
+
+# The pid of a process of this part whose command line is exactly WORDS.
+pid_of() {
+    local e pid
+    for e in /proc/[0-9]*/cmdline; do
+        pid=${e#/proc/}
+        pid=${pid%/cmdline}
+        [[ $(tr '\0' ' ' <"$e" 2>/dev/null) == "$1 " ]] &&
+            grep -qzx "AMUX_BENCH_MARK=$T" "/proc/$pid/environ" 2>/dev/null && echo "$pid" && return
+    done
+    echo 0
+}
+
+part_startup() {
+    local i t a=() s=() am sm
+    for ((i = 0; i < starts; i++)); do
+        t=$(now)
+        "$amux" run -- true </dev/null >/dev/null
+        a+=("$(since "$t")")
+        t=$(now)
+        script -qec true /dev/null </dev/null >/dev/null
+        s+=("$(since "$t")")
+    done
+    am=$(median "${a[@]}")
+    sm=$(median "${s[@]}")
+    line 11 "amux run -- true, median of $starts" "$(calc "$am * 1000") ms" "script $(calc "$sm * 1000") ms" \
+        "ratio $(calc "$am / $sm")" "≤ 1.50×"
+    note "wall time of the whole command, the two interleaved; stdin and stdout /dev/null;"
+    note "best: amux $(calc "$(lowest "${a[@]}") * 1000") ms, script $(calc "$(lowest "${s[@]}") * 1000") ms;" \
+        "no daemon (AMUX_NO_DAEMON=1), so amux run does not look for one"
+}
+
 # ---- daemon (issue 3) ------------------------------------------------------
 
 part_events() {
@@ -239,6 +413,36 @@ part_scale() {
         "ratio $(calc "$rss / 1024 / 16")" "≤ 16 MiB"
     line 6c "daemon CPU, 10 s idle" "$ticks ticks (utime+stime)" "$(getconf CLK_TCK) ticks/s" \
         "-" "≈ 0"
+}
+
+# health_line NUM LABEL JSON: /v1/health p99 while loaded, idle p99 beside.
+health_line() {
+    local p50 p99 max n ip99 bind load dirs rescans errors err
+    { read -r p50; read -r p99; read -r max; read -r n; read -r ip99; read -r bind; read -r load; read -r dirs; read -r rescans; read -r errors; read -r err; } \
+        < <(fields "$3" p50 p99 max n idle_p99 bind_ms load_ms dirs rescans errors error)
+    if [[ -n $err || -z $p99 ]]; then
+        failed "$1" "$2" "${err:-no samples}" "p99 ≤ 20 ms"
+        return 1
+    fi
+    line "$1" "$2" "p50 $(calc "$p50") p99 $(calc "$p99") ms" "idle p99 $(calc "$ip99") ms" \
+        "ratio $(calc "$p99 / 20")" "p99 ≤ 20 ms"
+    note "$n checks in $(calc "$load / 1000" 1) s (max $(calc "$max" 1) ms, $errors failed); the $health_mb MB" \
+        "file's title shown after $(calc "$bind / 1000" 1) s;"
+    note "$health_files files in $dirs dirs; inotify overflow rescans: ${rescans:-?}"
+}
+
+part_health() {
+    agent_dir
+    local mode=$1 out
+    out=$(node "$bench/health.mjs" "$mode" "$amux" "$T/pi-coding-agent/bind_agent.mjs" "$T/lat" \
+        "$health_mb" "$health_files")
+    if [[ $mode == live ]]; then
+        health_line 10a "/v1/health, bind + $health_files new files" "$out" &&
+            note "one check every 2 ms, a new connection each, from a second process"
+    else
+        health_line 10b "/v1/health, daemon start over them" "$out" &&
+            note "the files exist and a runner holds the big file when the daemon starts (its full scan)"
+    fi
 }
 
 part_follow_unit() {
@@ -278,7 +482,7 @@ part_follow_e2e() {
 # ---- main ------------------------------------------------------------------
 
 parts=("$@")
-((${#parts[@]})) || parts=(relay preload rss rebind events scale follow)
+((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale health follow)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
@@ -290,11 +494,19 @@ want relay && fresh part_relay
 want preload && fresh part_preload
 want rss && fresh part_rss
 want rebind && fresh part_rebind
-if want events || want scale || want follow; then
+if want echo || want attach || want startup; then
+    echo "Terminal"
+fi
+want attach && setup_tools
+want echo && fresh part_echo
+want attach && fresh part_attach
+want startup && fresh part_startup
+if want events || want scale || want health || want follow; then
     echo "Daemon (issue 3)"
 fi
 want events && fresh part_events
 want scale && fresh part_scale
+want health && fresh part_health live && fresh part_health start
 want follow && part_follow_unit
 want follow || want follow-e2e && fresh part_follow_e2e
 echo "bench: done in $(calc "$(since "$start")" 0) s"

@@ -6,10 +6,11 @@
 //! same code runs over a Unix socket or a child process's stdin/stdout.
 //! `request` sends one request with `Connection: close` and reads the
 //! response to EOF (or its `Content-Length`); `Events` reads an SSE stream
-//! frame by frame; `upgrade` hands back the stream after a 101. Response
+//! line by line into `wire::EventLines`; `upgrade` hands back the stream after a 101. Response
 //! heads go through `parse::Response`, with the limits of requests.
 
 use super::parse::{self, Status, MAX_HEADERS};
+use super::wire::EventLines;
 use crate::transport::{Connect, Stream};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::io;
@@ -157,6 +158,7 @@ pub fn request_blocking(
 pub struct Events {
     stream: Stream,
     buf: Vec<u8>,
+    lines: EventLines,
 }
 
 /// Largest SSE line we accept (a snapshot of one record).
@@ -189,7 +191,11 @@ impl Events {
             let status = head.status;
             return Ok(Err(Response { status, body: buf }));
         }
-        Ok(Ok(Events { stream, buf }))
+        Ok(Ok(Events {
+            stream,
+            buf,
+            lines: EventLines::default(),
+        }))
     }
 
     /// One line without its end; `None` at the end of the stream (a
@@ -220,26 +226,12 @@ impl Events {
 
     /// The next `(event, data)`; `None` when the stream ends.
     pub async fn next(&mut self) -> io::Result<Option<(String, String)>> {
-        let mut event = String::from("message");
-        let mut data = String::new();
         loop {
             let Some(line) = self.line().await? else {
                 return Ok(None);
             };
-            let line = String::from_utf8_lossy(&line);
-            if line.is_empty() {
-                if !data.is_empty() {
-                    return Ok(Some((event, data)));
-                }
-                continue;
-            }
-            if let Some(value) = line.strip_prefix("event:") {
-                event = value.trim_start().to_string();
-            } else if let Some(value) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(value.strip_prefix(' ').unwrap_or(value));
+            if let Some(event) = self.lines.line(&line) {
+                return Ok(Some(event));
             }
         }
     }

@@ -1,9 +1,10 @@
 //! HTTP/1.1 over the session and daemon sockets: the push parser, the
 //! server loop, owned requests/responses, SSE fan-out, and the client the
-//! daemon and the CLI use.
+//! daemon and the CLI use (its byte parsers in `wire`).
 
 pub mod client;
 pub mod parse;
 pub mod response;
 pub mod server;
 pub mod sse;
+pub mod wire;

@@ -32,9 +32,7 @@ pub const QUEUE: usize = 256;
 pub type Frame = Rc<[u8]>;
 
 pub fn frame(event: &str, data: &str) -> Frame {
-    format!("event: {event}\ndata: {data}\n\n")
-        .into_bytes()
-        .into()
+    super::wire::encode_event(event, data).into()
 }
 
 /// The event name and data of a frame made by `frame`.
