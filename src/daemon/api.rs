@@ -108,6 +108,9 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
                 // `send` must already see the input as pending. Enter is a
                 // carriage return (see the runner's `typed`).
                 daemon.input(id, body.contains(&b'\r'));
+                // And on disk before we answer: a daemon killed right after
+                // `send` returns must not forget that an answer is owed.
+                daemon.flushed().await;
             }
             Response::no_content()
         }

@@ -663,6 +663,11 @@ impl Daemon {
         self.side(id, |s| s.saved = Some(saved));
     }
 
+    /// Returns once every write queued so far is on disk (or failed).
+    pub async fn flushed(&self) {
+        let _ = self.disk.run(|| Ok(())).await;
+    }
+
     /// Whether runner `id` is followed now.
     pub fn following(&self, id: &str) -> bool {
         self.following.borrow().contains(id)

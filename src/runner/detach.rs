@@ -61,7 +61,7 @@ fn known_to_daemon(id: &str) {
     }
     let daemon = crate::transport::Connect::daemon();
     let target = format!("/v1/sessions/{id}");
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         let answer = async_io::block_on(client::request_within(
             Duration::from_secs(1),
