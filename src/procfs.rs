@@ -50,28 +50,10 @@ fn parse_ppid(stat: &str) -> Option<u32> {
     stat_fields(stat)?.get(1)?.parse().ok()
 }
 
-/// `utime + stime` from a stat line (fields 14 and 15).
-#[cfg(test)]
-fn parse_cpu_ticks(stat: &str) -> Option<u64> {
-    let fields = stat_fields(stat)?;
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
 /// The octal `flags:` value of an fdinfo file.
 fn parse_fdinfo_flags(fdinfo: &str) -> Option<u32> {
     let line = fdinfo.lines().find_map(|l| l.strip_prefix("flags:"))?;
     u32::from_str_radix(line.trim(), 8).ok()
-}
-
-/// A `Key:   123 kB` line of `/proc/<pid>/status`, in KiB.
-#[cfg(test)]
-fn parse_status_kib(status: &str, key: &str) -> Option<u64> {
-    let line = status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))?;
-    line.split_ascii_whitespace().next()?.parse().ok()
 }
 
 /// `pid` and every process below it (order: breadth-first from `pid`).
@@ -172,19 +154,6 @@ pub fn process_cwd(pid: u32) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/cwd")).ok()
 }
 
-/// Resident set size in KiB (`VmRSS`).
-#[cfg(test)]
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    parse_status_kib(&status, "VmRSS")
-}
-
-/// User plus system CPU time in clock ticks.
-#[cfg(test)]
-pub fn cpu_ticks(pid: u32) -> Option<u64> {
-    parse_cpu_ticks(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,29 +164,23 @@ mod tests {
 
     #[test]
     fn stat_lines_parse_despite_odd_comm() {
-        let cases: &[(&str, Option<u32>, Option<u64>)] = &[
+        let cases: &[(&str, Option<u32>)] = &[
             (
                 "42 (bash) S 7 42 42 0 -1 4194560 1 2 3 4 15 6 0 0 20 0 1 0",
                 Some(7),
-                Some(21),
             ),
-            (
-                "9 (a) b (c)) R 1 9 9 0 -1 0 0 0 0 0 100 200 0 0",
-                Some(1),
-                Some(300),
-            ),
-            ("5 (x", None, None),
-            ("5 (x) S", None, None),
-            ("5 (x) S 1 2", Some(1), None),
+            ("9 (a) b (c)) R 1 9 9 0 -1 0 0 0 0 0 100 200 0 0", Some(1)),
+            ("5 (x", None),
+            ("5 (x) S", None),
+            ("5 (x) S 1 2", Some(1)),
         ];
-        for &(line, ppid, ticks) in cases {
+        for &(line, ppid) in cases {
             assert_eq!(parse_ppid(line), ppid, "{line}");
-            assert_eq!(parse_cpu_ticks(line), ticks, "{line}");
         }
     }
 
     #[test]
-    fn fdinfo_and_status_parse() {
+    fn fdinfo_flags_parse() {
         let cases: &[(&str, Option<u32>)] = &[
             ("pos:\t0\nflags:\t0102002\nmnt_id:\t30\n", Some(0o102002)),
             ("pos:\t0\nflags:\t02\n", Some(2)),
@@ -227,9 +190,6 @@ mod tests {
         for &(text, flags) in cases {
             assert_eq!(parse_fdinfo_flags(text), flags, "{text:?}");
         }
-        let status = "Name:\tx\nVmRSSX:\t1 kB\nVmRSS:\t   2048 kB\n";
-        assert_eq!(parse_status_kib(status, "VmRSS"), Some(2048));
-        assert_eq!(parse_status_kib(status, "VmSwap"), None);
     }
 
     fn find(pid: u32, file: &File) -> OpenFile {
@@ -313,9 +273,6 @@ mod tests {
     fn own_process_facts() {
         let me = std::process::id();
         assert_eq!(process_cwd(me), std::env::current_dir().ok());
-        assert!(rss_kib(me).is_some_and(|k| k > 0));
-        assert!(cpu_ticks(me).is_some());
-        assert_eq!(rss_kib(u32::MAX), None);
         assert!(open_files(u32::MAX).is_empty());
     }
 }

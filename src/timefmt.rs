@@ -43,8 +43,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// Parses the `YYYY-MM-DDTHH:MM:SS[.fff]Z` timestamps agents write, to
-/// seconds since the epoch. Anything else is `None`.
+/// Parses the RFC 3339 timestamps agents write (`YYYY-MM-DDTHH:MM:SS`,
+/// an optional fraction, then `Z`, `±HH:MM` or nothing for UTC) to seconds
+/// since the epoch. Anything else is `None`.
 pub fn parse_epoch(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 19
@@ -62,6 +63,7 @@ pub fn parse_epoch(s: &str) -> Option<i64> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
         return None;
     }
+    let offset = utc_offset(s.get(19..)?)?;
     // days_from_civil, the inverse of the above.
     let y = if mo <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -70,7 +72,28 @@ pub fn parse_epoch(s: &str) -> Option<i64> {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + mi * 60 + se)
+    Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
+}
+
+/// What follows the seconds: an optional fraction, then `Z`, `±HH:MM`
+/// or nothing (read as UTC); the offset in seconds east of UTC.
+fn utc_offset(rest: &str) -> Option<i64> {
+    let rest = match rest.strip_prefix('.') {
+        Some(frac) => frac.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
+    match rest.as_bytes() {
+        [] | [b'Z' | b'z'] => Some(0),
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let num = |a: u8, b: u8| -> Option<i64> {
+                (a.is_ascii_digit() && b.is_ascii_digit())
+                    .then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+            };
+            let secs = num(*h1, *h2)? * 3600 + num(*m1, *m2)? * 60;
+            Some(if *sign == b'-' { -secs } else { secs })
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +112,16 @@ mod tests {
             assert_eq!(parse_epoch(text), Some(secs as i64));
         }
         assert_eq!(parse_epoch("2026-11-23T21:26:15.798Z"), Some(1_795_469_175));
+        assert_eq!(
+            parse_epoch("2026-11-23T23:26:15+02:00"),
+            Some(1_795_469_175)
+        );
+        assert_eq!(
+            parse_epoch("2026-11-23T20:56:15.5-00:30"),
+            Some(1_795_469_175)
+        );
+        assert_eq!(parse_epoch("2026-11-23T21:26:15"), Some(1_795_469_175));
+        assert_eq!(parse_epoch("2026-11-23T21:26:15 junk"), None);
         assert_eq!(parse_epoch("yesterday"), None);
     }
 }

@@ -72,24 +72,21 @@ async fn list(daemon: &Rc<Daemon>, req: &Request) -> Response {
 /// What `/v1/health` answers: who we are, what protocol we speak, and
 /// what the user should be told (records that cannot be saved).
 fn health(daemon: &Daemon) -> protocol::Health {
+    let (watches, warnings) = daemon.health_facts();
     protocol::Health {
         ok: true,
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").into(),
         protocol: protocol::PROTOCOL,
-        watches: daemon.watches.get(),
+        watches,
         connections: crate::http::server::accepted(),
-        warnings: daemon.warnings.borrow().values().cloned().collect(),
+        warnings,
     }
 }
 
 fn events(daemon: &Daemon) -> Reply {
-    let replay = daemon
-        .store
-        .borrow()
-        .live
-        .values()
-        .map(|e| frame("session", &protocol::to_json(&daemon.render(e))))
+    let replay = (daemon.live_records().iter())
+        .map(|r| frame("session", &protocol::to_json(r)))
         .collect();
     let subscription = daemon.events.subscribe(replay);
     subscription.into_reply()
@@ -97,7 +94,7 @@ fn events(daemon: &Daemon) -> Reply {
 
 /// `input` or `kill`, forwarded to the session's runner.
 async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Response {
-    if !daemon.store.borrow().live.contains_key(id) {
+    if !daemon.is_live(id) {
         return Response::error(409, &format!("session {id} has ended"));
     }
     let path = if action == "input" { "/input" } else { "/kill" };

@@ -20,7 +20,7 @@ use roots::{Root, RootChange};
 
 use super::follow::Follower;
 use super::log::Log;
-use super::store::{Entry, Held, Store};
+use super::store::{Entry, Held, Lookup, Store};
 use crate::adapters::{self, Tracker};
 use crate::attribution::{Decision, Engine, Input, Source};
 use crate::http::sse::Broadcaster;
@@ -54,9 +54,9 @@ const SYNC_BUDGET: u64 = 1 << 20;
 
 pub struct Daemon {
     pub ex: Rc<LocalExecutor<'static>>,
-    pub store: RefCell<Store>,
-    pub engine: RefCell<Engine>,
-    pub files: RefCell<HashMap<PathBuf, FileSlot>>,
+    store: RefCell<Store>,
+    engine: RefCell<Engine>,
+    files: RefCell<HashMap<PathBuf, FileSlot>>,
     file_gen: std::cell::Cell<u64>,
     pub events: Broadcaster,
     log: Rc<RefCell<Log>>,
@@ -64,19 +64,19 @@ pub struct Daemon {
     disk: super::disk::Disk,
     roots: RefCell<HashMap<PathBuf, Root>>,
     /// Directories the root watcher watches now (`/v1/health`).
-    pub watches: std::cell::Cell<usize>,
+    watches: std::cell::Cell<usize>,
     roots_tx: async_channel::Sender<RootChange>,
     roots_rx: async_channel::Receiver<RootChange>,
     /// Files seen changing (or recent at start), by path: candidates for
     /// the guesses, with the time they last changed.
-    pub recent: RefCell<HashMap<PathBuf, i64>>,
+    recent: RefCell<HashMap<PathBuf, i64>>,
     recent_limit: std::cell::Cell<usize>,
     /// Per live session, what is not its record (see `side.rs`).
     sides: RefCell<HashMap<String, side::Side>>,
     /// Dead records not yet on disk, and why (see `ended.rs`).
     unsaved: RefCell<std::collections::BTreeSet<String>>,
     /// What the user must be told (`/v1/health`, `amux ls`), by topic.
-    pub warnings: RefCell<std::collections::BTreeMap<&'static str, String>>,
+    warnings: RefCell<std::collections::BTreeMap<&'static str, String>>,
     /// Runners being followed (see `runners.rs`), known or not yet.
     following: RefCell<HashSet<String>>,
 }
@@ -661,6 +661,39 @@ impl Daemon {
         self.disk
             .queue(what, move || super::live::save(&id2, &saved2));
         self.side(id, |s| s.saved = Some(saved));
+    }
+
+    /// Whether session `id` is live.
+    pub fn is_live(&self, id: &str) -> bool {
+        self.store.borrow().live.contains_key(id)
+    }
+
+    /// Whether session `id` is known, live or dead.
+    pub fn is_known(&self, id: &str) -> bool {
+        let store = self.store.borrow();
+        store.live.contains_key(id) || store.dead.contains_key(id)
+    }
+
+    /// The id `key` (id, unique prefix, slug) names; `Err(ids)` when it
+    /// names several (none: empty).
+    pub fn lookup(&self, key: &str) -> Result<String, Vec<String>> {
+        match self.store.borrow().lookup(key) {
+            Lookup::Found(id) => Ok(id.to_string()),
+            Lookup::Unknown => Err(Vec::new()),
+            Lookup::Ambiguous(ids) => Err(ids),
+        }
+    }
+
+    /// Every live session's record, as the events stream replays them.
+    pub fn live_records(&self) -> Vec<Record> {
+        let store = self.store.borrow();
+        store.live.values().map(|e| self.render(e)).collect()
+    }
+
+    /// Directories watched and what the user must be told (`/v1/health`).
+    pub fn health_facts(&self) -> (usize, Vec<String>) {
+        let warnings = self.warnings.borrow().values().cloned().collect();
+        (self.watches.get(), warnings)
     }
 
     /// Returns once every write queued so far is on disk (or failed).

@@ -121,10 +121,7 @@ pub fn sync_exits(daemon: &Rc<Daemon>) {
     };
     for entry in entries.flatten() {
         if let Some(id) = id_with(&entry.path(), "exit") {
-            let store = daemon.store.borrow();
-            let unseen = !store.dead.contains_key(&id);
-            drop(store);
-            if unseen {
+            if !daemon.is_known(&id) {
                 daemon.gone_unseen(&id);
             }
         }

@@ -15,7 +15,6 @@
 //! as they are written. `amux wait` is this stream and a clock.
 
 use super::core::Daemon;
-use super::store::Lookup;
 use crate::http::response::Response;
 use crate::http::server::Reply;
 use crate::http::sse::{self, frame, Pass};
@@ -35,10 +34,31 @@ const DISCOVERY_TICK: Duration = Duration::from_millis(50);
 /// The id `key` names, or the 404 / 409 to answer.
 pub async fn resolve(daemon: &Rc<Daemon>, key: &str) -> Result<String, Response> {
     match lookup(daemon, key) {
-        Err(unknown) if unknown.status == 404 && discover_one(daemon, key).await => {
+        Err(unknown) if unknown.status == 404 && discover_one(daemon, &unseen(key)).await => {
             lookup(daemon, key).map_err(|_| unknown)
         }
         answer => answer,
+    }
+}
+
+/// The runner `key` may name that we have not seen: `key` itself, or the
+/// one runner socket whose id it uniquely begins (`amux wait k3j` right
+/// after `run -d` printed `k3j9x2m4qa`).
+fn unseen(key: &str) -> String {
+    if !crate::id::is_valid(key) || crate::paths::session_socket(key).exists() {
+        return key.to_string();
+    }
+    let Ok(entries) = std::fs::read_dir(crate::paths::sessions_dir()) else {
+        return key.to_string();
+    };
+    let mut ids = entries.flatten().filter_map(|e| {
+        let name = e.file_name().into_string().ok()?;
+        let id = name.strip_suffix(".sock")?;
+        (id.starts_with(key) && crate::id::is_valid(id)).then(|| id.to_string())
+    });
+    match (ids.next(), ids.next()) {
+        (Some(id), None) => id,
+        _ => key.to_string(),
     }
 }
 
@@ -47,10 +67,7 @@ pub async fn resolve(daemon: &Rc<Daemon>, key: &str) -> Result<String, Response>
 /// returns once the store knows it (`true`), or its follow ended or
 /// `DISCOVERY` passed (`false`). `false` at once for any other key.
 async fn discover_one(daemon: &Rc<Daemon>, key: &str) -> bool {
-    let known = || {
-        let store = daemon.store.borrow();
-        store.live.contains_key(key) || store.dead.contains_key(key)
-    };
+    let known = || daemon.is_known(key);
     if !crate::id::is_valid(key) {
         return false;
     }
@@ -85,10 +102,12 @@ async fn discover_one(daemon: &Rc<Daemon>, key: &str) -> bool {
 }
 
 fn lookup(daemon: &Daemon, key: &str) -> Result<String, Response> {
-    match daemon.store.borrow().lookup(key) {
-        Lookup::Found(id) => Ok(id.to_string()),
-        Lookup::Unknown => Err(Response::error(404, &format!("no session matches {key:?}"))),
-        Lookup::Ambiguous(ids) => Err(Response::json(
+    match daemon.lookup(key) {
+        Ok(id) => Ok(id),
+        Err(ids) if ids.is_empty() => {
+            Err(Response::error(404, &format!("no session matches {key:?}")))
+        }
+        Err(ids) => Err(Response::json(
             409,
             &protocol::ErrorBody {
                 error: format!("{key:?} is ambiguous: it matches {}", ids.join(", ")),

@@ -290,8 +290,8 @@ pub fn exit_code(exit: &Exit) -> ExitCode {
 /// How long output may keep trickling in after the child exited (a
 /// grandchild still holding the terminal) before we stop draining.
 pub const DRAIN_QUIET: Duration = Duration::from_millis(100);
+/// Bytes of output the runner keeps for replay (`--keep`).
+pub const DEFAULT_KEEP: usize = ring::DEFAULT_CAPACITY;
 /// How long the runner keeps serving after the exit, so every subscriber
 /// gets the final state.
-pub const DEFAULT_KEEP: usize = ring::DEFAULT_CAPACITY;
-/// (see above)
 pub const LINGER: Duration = Duration::from_secs(2);

@@ -4,8 +4,9 @@
 //! An event is one JSON object. `hello` marks the shim active; `write` and
 //! `append` carry a path, which becomes the session file only if the
 //! adapter accepts it: under its session root, or a file whose first line
-//! is its session header. Anything else is an error the caller reports
-//! (400 over HTTP, a log line for the FIFO), never a crash. `read_fifo`
+//! is its session header. Anything else is an error, never a crash: a 400
+//! over HTTP; on the FIFO, where nobody could be answered, the line is
+//! dropped. `read_fifo`
 //! is the FIFO's task: lines of at most `MAX_EVENT` bytes, each applied
 //! like a `POST /shim/event` body.
 
