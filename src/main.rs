@@ -25,6 +25,7 @@ mod pty;
 mod runner;
 #[cfg(test)]
 mod scratch;
+mod stdio;
 mod term;
 mod timefmt;
 mod transport;

@@ -15,7 +15,7 @@ use crate::http::client;
 use crate::protocol::RunnerAddr;
 use crate::term::{self, RawMode};
 use crate::transport::{Reader, Stream, Writer};
-use blocking::Unblock;
+use crate::stdio::Stdio;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::io;
 use std::os::fd::AsFd;
@@ -65,8 +65,10 @@ async fn relay(stream: Stream, leftover: Vec<u8>) -> Result<ExitCode> {
     let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);
     let stdout = dup(io::stdout().as_fd()).context(|| "stdout".into())?;
     let stdin = dup(io::stdin().as_fd()).context(|| "stdin".into())?;
-    let output = output(reader, leftover, Unblock::new(stdout));
-    match future::or(output, input(writer, Unblock::new(stdin))).await {
+    let stdout = Stdio::new(stdout).context(|| "stdout".into())?;
+    let stdin = Stdio::new(stdin).context(|| "stdin".into())?;
+    let output = output(reader, leftover, stdout);
+    match future::or(output, input(writer, stdin)).await {
         End::Detached => {
             eprint!("\r\n[detached]\r\n");
             Ok(ExitCode::SUCCESS)
@@ -86,7 +88,7 @@ async fn send_size(writer: &mut Writer) {
 
 /// Keystrokes to input frames until the detach key; `SIGWINCH` to resize
 /// frames.
-async fn input(mut writer: Writer, mut stdin: Unblock<std::fs::File>) -> End {
+async fn input(mut writer: Writer, mut stdin: Stdio) -> End {
     let mut signals = async_signal::Signals::new([async_signal::Signal::Winch]).ok();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -120,7 +122,7 @@ async fn input(mut writer: Writer, mut stdin: Unblock<std::fs::File>) -> End {
     }
 }
 
-async fn output(mut stream: Reader, mut buf: Vec<u8>, mut stdout: Unblock<std::fs::File>) -> End {
+async fn output(mut stream: Reader, mut buf: Vec<u8>, mut stdout: Stdio) -> End {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         loop {

@@ -19,9 +19,7 @@ const DRAIN_MAX: Duration = Duration::from_secs(1);
 const HANGUP_GRACE: Duration = Duration::from_millis(300);
 use crate::term::RawMode;
 use async_io::Timer;
-use blocking::Unblock;
-use futures_lite::AsyncWriteExt;
-use std::fs::File;
+use crate::stdio::Stdio;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -32,8 +30,8 @@ use std::time::{Duration, Instant};
 /// by all (EOF); otherwise someone still holds it.
 pub async fn drain(
     runner: &Runner,
-    reader: async_executor::Task<Option<Unblock<File>>>,
-) -> (Option<Unblock<File>>, bool) {
+    reader: async_executor::Task<Option<Stdio>>,
+) -> (Option<Stdio>, bool) {
     let quiet = async {
         let end = Instant::now() + DRAIN_MAX;
         loop {
@@ -76,7 +74,7 @@ pub async fn finish(
     runner: &Runner,
     status: std::process::ExitStatus,
     raw: Option<RawMode>,
-    stdout: Option<Unblock<File>>,
+    stdout: Option<Stdio>,
     detached: bool,
 ) -> ExitCode {
     let exit = exit_of(status);

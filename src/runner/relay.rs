@@ -16,7 +16,7 @@ use crate::term::{self, RawMode};
 use async_executor::LocalExecutor;
 use async_io::Async;
 use async_net::unix::UnixListener;
-use blocking::Unblock;
+use crate::stdio::Stdio;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -87,13 +87,8 @@ pub async fn main(
     } else {
         let raw = RawMode::enable(io::stdin().as_fd()).context(|| "terminal".into())?;
         ex.spawn(read_stdin(runner.clone())).detach();
-        (
-            raw,
-            Some(Unblock::with_capacity(
-                CHUNK,
-                dup_file(io::stdout().as_fd())?,
-            )),
-        )
+        let stdout = Stdio::new(dup_file(io::stdout().as_fd())?).context(|| "stdout".into())?;
+        (raw, Some(stdout))
     };
     let reader = ex.spawn(read_pty(runner.clone(), stdout));
     let mut child = child;
@@ -131,7 +126,7 @@ fn dup_file(fd: std::os::fd::BorrowedFd<'_>) -> Result<File> {
     ))
 }
 
-async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Unblock<File>>) -> Option<Unblock<File>> {
+async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio> {
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match (&runner.controller).read(&mut buf).await {
@@ -191,7 +186,9 @@ async fn read_stdin(runner: Rc<Runner>) {
         return;
     };
     let is_tty = rustix::termios::isatty(&file);
-    let mut stdin = Unblock::with_capacity(CHUNK, file);
+    let Ok(mut stdin) = Stdio::new(file) else {
+        return;
+    };
     let mut buf = vec![0u8; CHUNK];
     loop {
         match stdin.read(&mut buf).await {
