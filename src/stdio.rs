@@ -9,21 +9,20 @@
 //! `O_NONBLOCK` set only for that one call: the terminal's file
 //! description is shared with the shell that started us, which must never
 //! find it non-blocking after we are gone. A would-block waits for
-//! readiness. What epoll cannot watch (a regular file as stdin) falls back
-//! to the `blocking` crate's `Unblock`.
+//! readiness. What epoll cannot watch — a regular file, `/dev/null` — is
+//! read and written directly: such I/O never waits for another process.
 
 use async_io::Async;
-use blocking::Unblock;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use rustix::fs::OFlags;
 use std::fs::File;
 use std::io;
+use std::io::{Read, Write};
 use std::os::fd::AsFd;
 
 /// One end of the user's terminal: stdin to read, or stdout to write.
 pub enum Stdio {
     Ready(Async<File>),
-    Threaded(Unblock<File>),
+    Plain(File),
 }
 
 impl Stdio {
@@ -32,17 +31,19 @@ impl Stdio {
         let spare = file.try_clone()?;
         Ok(match Async::new_nonblocking(file) {
             Ok(fd) => Stdio::Ready(fd),
-            Err(_) => Stdio::Threaded(Unblock::new(spare)),
+            Err(_) => Stdio::Plain(spare),
         })
     }
 
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = match self {
-            Stdio::Threaded(file) => return file.read(buf).await,
+            Stdio::Plain(file) => return file.read(buf),
             Stdio::Ready(fd) => fd,
         };
         loop {
-            match nonblocking(fd.get_ref(), || Ok(rustix::io::read(fd.get_ref(), &mut *buf)?)) {
+            match nonblocking(fd.get_ref(), || {
+                Ok(rustix::io::read(fd.get_ref(), &mut *buf)?)
+            }) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => fd.readable().await?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 other => return other,
@@ -52,7 +53,7 @@ impl Stdio {
 
     pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
         let fd = match self {
-            Stdio::Threaded(file) => return file.write_all(buf).await,
+            Stdio::Plain(file) => return file.write_all(buf),
             Stdio::Ready(fd) => fd,
         };
         while !buf.is_empty() {
@@ -65,14 +66,6 @@ impl Stdio {
             }
         }
         Ok(())
-    }
-
-    /// What a threaded writer still holds reaches the file.
-    pub async fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stdio::Threaded(file) => file.flush().await,
-            Stdio::Ready(_) => Ok(()),
-        }
     }
 }
 

@@ -13,9 +13,9 @@ use crate::error::{Context, Error, Result};
 use crate::frame::{self, Decoded};
 use crate::http::client;
 use crate::protocol::RunnerAddr;
+use crate::stdio::Stdio;
 use crate::term::{self, RawMode};
 use crate::transport::{Reader, Stream, Writer};
-use crate::stdio::Stdio;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt, StreamExt};
 use std::io;
 use std::os::fd::AsFd;
@@ -134,7 +134,6 @@ async fn output(mut stream: Reader, mut buf: Vec<u8>, mut stdout: Stdio) -> End 
                     }
                 }
                 Decoded::Frame(frame::EXIT, payload, _) => {
-                    let _ = stdout.flush().await;
                     let exit: crate::protocol::Exit =
                         serde_json::from_slice(&payload).unwrap_or_default();
                     return End::Exited(exit.exit_code.unwrap_or(0) as u8);
@@ -146,7 +145,6 @@ async fn output(mut stream: Reader, mut buf: Vec<u8>, mut stdout: Stdio) -> End 
                 Decoded::Invalid => return End::Closed,
             }
         }
-        let _ = stdout.flush().await;
         match stream.read(&mut chunk).await {
             Ok(0) | Err(_) => return End::Closed,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),

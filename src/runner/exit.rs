@@ -17,9 +17,9 @@ use std::os::unix::ffi::OsStrExt;
 const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// How long leftovers on the terminal have to leave after their hangup.
 const HANGUP_GRACE: Duration = Duration::from_millis(300);
+use crate::stdio::Stdio;
 use crate::term::RawMode;
 use async_io::Timer;
-use crate::stdio::Stdio;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -85,9 +85,8 @@ pub async fn finish(
     runner.events.close();
     end_attachers(runner);
     drop(raw);
-    if let Some(mut out) = stdout {
-        let _ = out.flush().await;
-    }
+    // Written through as it came (stdio.rs): nothing left to flush.
+    drop(stdout);
     linger(runner, detached).await;
     code
 }
