@@ -43,6 +43,8 @@ pub enum Source {
     /// The file named on the agent's launch command line (`pi --session F`,
     /// `claude --resume ID`, `codex resume ID`): held before it writes.
     Argv,
+    /// pi's amux extension (`session_start`): the file pi will write.
+    Extension,
     Metadata,
     Scrollback,
     Mtime,
@@ -61,6 +63,7 @@ impl Source {
             Source::AgentPidfile => "agent-pidfile",
             Source::Procfd => "procfd",
             Source::Argv => "argv",
+            Source::Extension => "extension",
             Source::Metadata => "metadata",
             Source::Scrollback => "scrollback",
             Source::Mtime => "mtime",

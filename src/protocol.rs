@@ -31,6 +31,9 @@ pub enum FileSource {
     Shim,
     /// The launch line named it (`pi --session F`).
     Argv,
+    /// pi's amux extension named it (`session_start`), possibly before
+    /// pi has written it.
+    Extension,
 }
 
 impl FileSource {
@@ -39,6 +42,7 @@ impl FileSource {
         match self {
             FileSource::Shim => Source::Shim,
             FileSource::Argv => Source::Argv,
+            FileSource::Extension => Source::Extension,
         }
     }
 }
@@ -133,10 +137,88 @@ pub struct Title {
     pub title: Option<String>,
 }
 
+/// What an agent is doing (DESIGN §10).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Working,
+    #[default]
+    Idle,
+    /// It asks the user something and does nothing until answered.
+    Waiting,
+    Error,
+}
+
+/// What a waiting agent asks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ask {
+    /// Permission to run a tool.
+    #[default]
+    Permission,
+    /// A question for the user.
+    Question,
+}
+
+/// `status.waiting`: what is asked, and since when.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Waiting {
+    pub kind: Ask,
+    /// The tool asked for (`Bash`), when known.
+    pub tool: Option<String>,
+    /// Its command, or the question's text.
+    pub text: Option<String>,
+    pub since: String,
+}
+
+/// Where a state came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateSource {
+    /// Derived from the conversation file (and input sent since).
+    #[default]
+    File,
+    /// The process alone (a shell: running, or its exit status).
+    Process,
+    /// Claude Code's own `sessions/<pid>.json`.
+    AgentPidfile,
+    /// An OSC 9 notification the agent wrote to its terminal.
+    Osc9,
+    /// pi's amux extension (`hook/pi-extension.mjs`).
+    Extension,
+}
+
+/// A runner's `state` event: the agent's own live report of its state.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentState {
+    pub state: State,
+    /// With `state: waiting`; `since` is filled in by the daemon.
+    pub waiting: Option<Waiting>,
+    pub source: StateSource,
+}
+
+/// A runner's `notification` event (and the daemon's, with `id`): an
+/// OSC 9 or OSC 777 notification the program wrote to its terminal.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Notification {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    pub title: Option<String>,
+    pub body: String,
+}
+
 /// A record's `status`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Status {
+    pub state: State,
+    /// What a `waiting` agent asks.
+    pub waiting: Option<Waiting>,
+    pub source: StateSource,
+    /// `state` is `working` (kept for scripts written before `state`).
     pub working: bool,
     pub error: bool,
     pub label: Option<String>,

@@ -218,7 +218,8 @@ fn assistant(d: &mut Derived, v: &Value) {
         .find(|b| str_at(b, "type") == Some("tool_use"))
     {
         d.error = false;
-        d.tool(str_at(tool, "name"));
+        let name = str_at(tool, "name").unwrap_or("tool");
+        d.tool_call(name, tool.get("input").and_then(tool_text));
         return;
     }
     let finished = matches!(
@@ -232,6 +233,19 @@ fn assistant(d: &mut Derived, v: &Value) {
 
 /// Removes `<tag …>…</tag>` blocks for the tags in [`WRAPPERS`]; other
 /// text, including unclosed or unknown tags, is kept.
+/// What a tool call runs or asks, from its `input`: a command, a path, a
+/// URL, or (AskUserQuestion) the first question.
+fn tool_text(input: &Value) -> Option<String> {
+    let question = input
+        .get("questions")
+        .and_then(|q| q.get(0))
+        .and_then(|q| string_at(q, "question"));
+    let keys = ["command", "file_path", "path", "url", "pattern", "prompt"];
+    question
+        .or_else(|| keys.iter().find_map(|k| string_at(input, k)))
+        .and_then(|t| title(&t))
+}
+
 fn strip_wrappers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

@@ -124,11 +124,30 @@ fn feed(st: &mut State, d: &mut Derived, v: &Value) {
             Some("response_item"),
             Some("function_call" | "custom_tool_call" | "local_shell_call"),
         ) => {
-            d.tool(str_at(p, "name").or(Some("shell")));
+            let name = str_at(p, "name").unwrap_or("shell");
+            d.tool_call(name, call_text(p));
         }
         _ => {}
     }
     d.title = st.first_user.clone();
+}
+
+/// A call's command: `arguments` is a JSON string whose `cmd` or
+/// `command` is a string or an argv (`local_shell_call` has `action`).
+fn call_text(p: &Value) -> Option<String> {
+    let args: Value = match p.get("arguments") {
+        Some(Value::String(s)) => serde_json::from_str(s).ok()?,
+        _ => p.get("action").cloned()?,
+    };
+    let cmd = args.get("cmd").or_else(|| args.get("command"))?;
+    let text = match cmd {
+        Value::String(s) => s.clone(),
+        Value::Array(words) => (words.iter().filter_map(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => return None,
+    };
+    title(&text)
 }
 
 fn message(st: &mut State, d: &mut Derived, p: &Value) {

@@ -31,6 +31,17 @@ pub struct Derived {
     /// Turns that ended (working → not working) so far: lets the daemon
     /// tell whether a turn finished after input it sent.
     pub turns_ended: u64,
+    /// The tool call the agent made last in this turn (what a waiting
+    /// agent asks permission for); gone when the turn ends.
+    pub tool_call: Option<ToolCall>,
+}
+
+/// A tool call: its name and what it runs or asks (a command, a path, a
+/// question), as the file has it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ToolCall {
+    pub name: String,
+    pub text: Option<String>,
 }
 
 impl Derived {
@@ -40,6 +51,7 @@ impl Derived {
         self.error = false;
         self.label = None;
         self.unread = false;
+        self.tool_call = None;
         text::push_tail(&mut self.text_tail, text);
     }
 
@@ -49,6 +61,7 @@ impl Derived {
         self.error = false;
         self.label = None;
         self.unread = true;
+        self.tool_call = None;
     }
 
     pub(super) fn tool(&mut self, name: Option<&str>) {
@@ -56,9 +69,17 @@ impl Derived {
         self.label = name.map(|n| format!("tool: {n}"));
     }
 
+    /// `tool`, remembering the call (`text`: its command or question).
+    pub(super) fn tool_call(&mut self, name: &str, text: Option<String>) {
+        self.tool(Some(name));
+        let name = name.to_string();
+        self.tool_call = Some(ToolCall { name, text });
+    }
+
     pub(super) fn failed(&mut self, message: Option<&str>) {
         self.working = false;
         self.error = true;
+        self.tool_call = None;
         self.label = Some(format!("error: {}", message.unwrap_or("unknown")));
     }
 }

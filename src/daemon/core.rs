@@ -521,6 +521,7 @@ impl Daemon {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
             if grew {
                 entry.input.last_change = Some(Instant::now());
+                entry.file_grew(now_ms());
             }
             entry.set_derived(derived);
             // A reply that arrives on an attached terminal is seen there.
@@ -661,6 +662,33 @@ impl Daemon {
         self.disk
             .queue(what, move || super::live::save(&id2, &saved2));
         self.side(id, |s| s.saved = Some(saved));
+    }
+
+    /// The agent's own report of its state (see `state.rs`); the same
+    /// report again changes nothing.
+    pub fn live_report(&self, id: &str, report: protocol::AgentState) {
+        let changed = match self.store.borrow_mut().live.get_mut(id) {
+            Some(entry) if !entry.live.as_ref().is_some_and(|l| l.same(&report)) => {
+                let line = format!(
+                    "session {id}: {} (source {})",
+                    protocol::to_json(&report.state),
+                    protocol::to_json(&report.source)
+                );
+                entry.live = Some(super::state::Live::new(report, now_ms()));
+                Some(line)
+            }
+            _ => None,
+        };
+        if let Some(line) = changed {
+            self.log(&line);
+            self.publish(id);
+        }
+    }
+
+    /// A notification the session's program wrote (OSC 9 / OSC 777).
+    pub fn on_notification(&self, id: &str, mut n: protocol::Notification) {
+        n.id = id.to_string();
+        self.events.publish("notification", &protocol::to_json(&n));
     }
 
     /// Whether session `id` is live.

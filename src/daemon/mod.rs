@@ -20,6 +20,7 @@ mod offload;
 mod persist;
 mod runners;
 mod session;
+mod state;
 mod store;
 pub mod watch;
 

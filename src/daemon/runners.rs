@@ -238,6 +238,16 @@ fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &str) -> bool {
             }
         }
         "activity" => daemon.on_activity(id),
+        "state" => {
+            if let Some(state) = parse::<protocol::AgentState>(data) {
+                daemon.live_report(id, state);
+            }
+        }
+        "notification" => {
+            if let Some(n) = parse::<protocol::Notification>(data) {
+                daemon.on_notification(id, n);
+            }
+        }
         _ => {}
     }
     true

@@ -10,7 +10,7 @@
 use super::live::Saved;
 use crate::adapters::{self, Derived, Kind, Place};
 use crate::attribution::Binding;
-use crate::protocol::{Conversation, Meta, Record, RecordShim, Status};
+use crate::protocol::{Conversation, Meta, Record, RecordShim};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -44,6 +44,8 @@ pub struct Entry {
     pub root_depth: usize,
     /// The roots this session made the daemon watch (see `core/roots.rs`).
     pub watched: Vec<PathBuf>,
+    /// The agent's own last report of its state (see `state.rs`).
+    pub live: Option<super::state::Live>,
 }
 
 impl Entry {
@@ -150,6 +152,7 @@ impl Entry {
             runner_meta: None,
             root_depth: crate::daemon::watch::MAX_DEPTH,
             watched: Vec::new(),
+            live: None,
         }
     }
 
@@ -276,8 +279,6 @@ impl Entry {
 
     pub fn record(&self, held: Held) -> Record {
         let title = self.title();
-        let error = self.derived.error
-            || (self.kind.state_from_exit() && self.exit_code.is_some_and(|c| c != 0));
         let conversation = held.binding.map(|b| Conversation {
             file: b.file.clone(),
             id: (self.derived.conversation_id.clone())
@@ -299,11 +300,7 @@ impl Entry {
             exited_at: self.exited_at.clone(),
             slug: adapters::slugify(&title),
             title,
-            status: Status {
-                working: self.working(held),
-                error,
-                label: self.derived.label.clone(),
-            },
+            status: super::state::status(self, held),
             unread: self.unread(held),
             turn_done: self.turn_done(held),
             conversation,

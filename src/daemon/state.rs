@@ -1,0 +1,146 @@
+//! A session's state (DESIGN §10): working, idle, waiting or error, and
+//! where that came from.
+//!
+//! Two kinds of evidence. The conversation file, through the adapter's
+//! fold (`Derived`), plus input sent since (pending input is working).
+//! And the agent's own live report ([`Live`]): Claude Code's pidfile
+//! `status`, an OSC 9 "Approval requested" from Codex, pi's extension.
+//! A live report beats the file until the file contradicts it: a report
+//! the agent keeps current by itself (Claude's pidfile, rewritten on every
+//! change) holds until the next report; a one-off (an OSC 9, an
+//! extension's `agent_end`) holds until the next line of the file. Input
+//! submitted after a report is newer than it: the agent owes an answer.
+//! A shell's state is its process: running, or failed by its exit status.
+
+use super::store::{Entry, Held};
+use crate::protocol::{AgentState, State, StateSource, Status, Waiting};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The agent's last live report, as the daemon keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Live {
+    pub report: AgentState,
+    /// When the report said so (epoch ms).
+    pub since_ms: i64,
+    /// The agent keeps this report current itself (a pidfile): file lines
+    /// do not end it, only the next report does.
+    pub kept: bool,
+}
+
+impl Live {
+    pub fn new(report: AgentState, now_ms: i64) -> Live {
+        let kept = report.source == StateSource::AgentPidfile;
+        Live {
+            report,
+            since_ms: now_ms,
+            kept,
+        }
+    }
+
+    /// A report that says the same as this one changes nothing (its
+    /// `since` stays the first moment it was said).
+    pub fn same(&self, report: &AgentState) -> bool {
+        self.report.state == report.state
+            && self.report.source == report.source
+            && self.report.waiting.as_ref().map(|w| (&w.tool, &w.text))
+                == report.waiting.as_ref().map(|w| (&w.tool, &w.text))
+    }
+}
+
+/// Lines the agent wrote in the same moment as a one-off report (Codex's
+/// `function_call` beside its "Approval requested") may reach us just
+/// after it: only lines later than this contradict the report.
+const SAME_MOMENT_MS: i64 = 250;
+
+impl Entry {
+    /// The conversation file grew: a one-off report it contradicts ends.
+    pub fn file_grew(&mut self, now_ms: i64) {
+        if self
+            .live
+            .as_ref()
+            .is_some_and(|l| !l.kept && now_ms - l.since_ms > SAME_MOMENT_MS)
+        {
+            self.live = None;
+        }
+    }
+}
+
+/// The record's `status` of `entry` now.
+pub fn status(entry: &Entry, held: Held) -> Status {
+    let d = &entry.derived;
+    if entry.kind.state_from_exit() {
+        let failed = entry.exit_code.is_some_and(|c| c != 0);
+        let state = if failed { State::Error } else { State::Idle };
+        return finish(state, None, StateSource::Process, d.error || failed, d.label.clone());
+    }
+    let file_state = if d.error {
+        State::Error
+    } else if entry.working(held) {
+        State::Working
+    } else {
+        State::Idle
+    };
+    let live = entry.live.as_ref().filter(|_| entry.alive);
+    let answered = |l: &Live| {
+        (entry.input.pending.is_some())
+            .then_some(entry.input.submitted_ms)
+            .flatten()
+            .is_some_and(|at| at > l.since_ms)
+    };
+    let Some(live) = live.filter(|l| !answered(l)) else {
+        return finish(file_state, None, StateSource::File, d.error, d.label.clone());
+    };
+    let waiting = (live.report.state == State::Waiting).then(|| waiting(entry, live));
+    let label = match &waiting {
+        Some(w) => Some(waiting_label(w)),
+        None if live.report.state == State::Working => d.label.clone(),
+        None => None,
+    };
+    let error = live.report.state == State::Error;
+    finish(live.report.state, waiting, live.report.source, error, label)
+}
+
+fn finish(
+    state: State,
+    waiting: Option<Waiting>,
+    source: StateSource,
+    error: bool,
+    label: Option<String>,
+) -> Status {
+    Status {
+        state,
+        waiting,
+        source,
+        working: state == State::Working,
+        error,
+        label,
+    }
+}
+
+/// What is asked: the report's own words, else the file's last tool call.
+fn waiting(entry: &Entry, live: &Live) -> Waiting {
+    let mut w = live.report.waiting.clone().unwrap_or_default();
+    if let Some(call) = &entry.derived.tool_call {
+        w.tool.get_or_insert_with(|| call.name.clone());
+        if w.text.is_none() {
+            w.text = call.text.clone();
+        }
+    }
+    let since = UNIX_EPOCH + Duration::from_millis(live.since_ms.max(0) as u64);
+    w.since = crate::timefmt::format(since);
+    w
+}
+
+/// `waiting: Bash: touch x` for the human columns.
+fn waiting_label(w: &Waiting) -> String {
+    let what = [w.tool.as_deref(), w.text.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(": ");
+    if what.is_empty() {
+        "waiting".to_string()
+    } else {
+        format!("waiting: {what}")
+    }
+}
