@@ -160,6 +160,15 @@ pub enum Ask {
     Question,
 }
 
+impl Ask {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ask::Permission => "permission",
+            Ask::Question => "question",
+        }
+    }
+}
+
 /// `status.waiting`: what is asked, and since when.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -187,6 +196,19 @@ pub enum StateSource {
     Osc9,
     /// pi's amux extension (`hook/pi-extension.mjs`).
     Extension,
+}
+
+impl StateSource {
+    /// The wire name, as in `status.source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateSource::File => "file",
+            StateSource::Process => "process",
+            StateSource::AgentPidfile => "agent-pidfile",
+            StateSource::Osc9 => "osc9",
+            StateSource::Extension => "extension",
+        }
+    }
 }
 
 /// A runner's `state` event: the agent's own live report of its state.
@@ -286,6 +308,8 @@ impl Record {
         }
         let word = if self.status.error {
             "error"
+        } else if self.status.state == State::Waiting {
+            "waiting"
         } else if self.status.working {
             "working"
         } else if self.unread {

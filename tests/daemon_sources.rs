@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 /// Claude's project directory name: every non-alphanumeric byte -> '-'.
-fn mangle(cwd: &Path) -> String {
+pub fn mangle(cwd: &Path) -> String {
     cwd.to_str()
         .expect("utf-8")
         .bytes()
@@ -25,14 +25,14 @@ fn mangle(cwd: &Path) -> String {
         .collect()
 }
 
-fn claude_user(sid: &str, cwd: &Path, text: &str) -> Value {
+pub fn claude_user(sid: &str, cwd: &Path, text: &str) -> Value {
     json!({"parentUuid": null, "isSidechain": false, "type": "user",
         "message": {"role": "user", "content": text}, "uuid": "u1",
         "timestamp": iso(now_s()), "userType": "external", "entrypoint": "cli",
         "cwd": cwd, "sessionId": sid, "version": "2.1.330"})
 }
 
-fn claude_assistant(sid: &str, cwd: &Path, text: &str) -> Value {
+pub fn claude_assistant(sid: &str, cwd: &Path, text: &str) -> Value {
     json!({"parentUuid": "u1", "isSidechain": false, "type": "assistant",
         "message": {"role": "assistant", "type": "message",
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn"},

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod agent_state;
 mod attach;
 mod daemon_attribution;
 mod daemon_events;

@@ -13,8 +13,9 @@
 //! `<config>/sessions/<pid>.json` (DESIGN §5.2 rule 5).
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
-use super::{dir_from, launch, Adapter, Derived, Env, Guess, Lines, Names, Place, Probe};
+use super::{dir_from, launch, Adapter, Derived, Env, Guess, Lines, Names, Place, Probe, Report};
 use crate::attribution::Source;
+use crate::protocol::{self, AgentState, StateSource};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -76,13 +77,26 @@ impl Adapter for Claude {
 
     /// Claude is a bun-compiled binary the preload cannot patch: its own
     /// pidfile, for any process of the session's tree, names the file.
-    fn report(&self, probe: &Probe) -> Option<(PathBuf, Source)> {
-        let config = probe.config_dir.as_deref()?;
-        let file = crate::procfs::descendants(probe.pid)
+    fn report(&self, probe: &Probe) -> Report {
+        let Some(config) = probe.config_dir.as_deref() else {
+            return Report::default();
+        };
+        let Some(pidfile) = crate::procfs::descendants(probe.pid)
             .into_iter()
-            .find_map(|pid| pidfile_conversation(config, pid))
-            .map(|(file, _)| file)?;
-        Some((file, Source::AgentPidfile))
+            .find_map(|pid| read_pidfile(config, pid))
+        else {
+            return Report::default();
+        };
+        let state = pidfile.status.as_deref().map(pidfile_state);
+        let odd = match &state {
+            Some(Err(value)) => Some(format!("unknown Claude status {value:?}")),
+            _ => None,
+        };
+        Report {
+            file: Some((pidfile.file, Source::AgentPidfile)),
+            state: state.and_then(Result::ok),
+            odd,
+        }
     }
 
     fn report_dir(&self, config_dir: &Path) -> Option<PathBuf> {
@@ -289,10 +303,18 @@ pub fn project_dir_name(cwd: &str) -> String {
         .collect()
 }
 
+/// What Claude's pidfile says: the transcript, its id, and `status`.
+#[derive(Debug, PartialEq)]
+struct Pidfile {
+    file: PathBuf,
+    id: String,
+    status: Option<String>,
+}
+
 /// Reads `<config_dir>/sessions/<pid>.json`, which Claude keeps for each
 /// live process, and names the transcript it is writing:
 /// `<config_dir>/projects/<cwd mangled>/<sessionId>.jsonl`, with the id.
-fn pidfile_conversation(config_dir: &Path, pid: u32) -> Option<(PathBuf, String)> {
+fn read_pidfile(config_dir: &Path, pid: u32) -> Option<Pidfile> {
     let pidfile = config_dir.join("sessions").join(format!("{pid}.json"));
     let data = crate::paths::read_untrusted(&pidfile, 1 << 20).ok()?;
     let v: Value = serde_json::from_slice(&data).ok()?;
@@ -309,7 +331,30 @@ fn pidfile_conversation(config_dir: &Path, pid: u32) -> Option<(PathBuf, String)
         .join("projects")
         .join(project_dir_name(cwd))
         .join(format!("{id}.jsonl"));
-    Some((file, id.to_owned()))
+    let status = string_at(&v, "status");
+    Some(Pidfile {
+        file,
+        id: id.to_owned(),
+        status,
+    })
+}
+
+/// Claude's pidfile `status` as a state: `busy` works, `idle` rests,
+/// `waiting` has a dialog open (a permission prompt; a question is told
+/// apart by the transcript's last tool call). `Err`: a value we do not
+/// know (undocumented; tolerated, the file decides then).
+fn pidfile_state(status: &str) -> Result<AgentState, String> {
+    let state = match status {
+        "busy" => protocol::State::Working,
+        "idle" => protocol::State::Idle,
+        "waiting" => protocol::State::Waiting,
+        other => return Err(other.chars().take(40).collect()),
+    };
+    Ok(AgentState {
+        state,
+        waiting: None,
+        source: StateSource::AgentPidfile,
+    })
 }
 
 /// Session ids are UUIDs; anything else could be a path.
@@ -471,7 +516,8 @@ mod tests {
         std::fs::create_dir_all(dir.join("sessions")).unwrap();
         let json = fixture::read("claude/sessions_pid.json");
         std::fs::write(dir.join("sessions/11632.json"), &json).unwrap();
-        let (file, id) = pidfile_conversation(&dir, 11632).unwrap();
+        let Pidfile { file, id, status } = read_pidfile(&dir, 11632).unwrap();
+        assert!(status.is_some());
         assert_eq!(id, "6ff85bcf-45b0-4dc3-a263-a498dbe73b70");
         assert_eq!(
             file,
@@ -479,14 +525,14 @@ mod tests {
         );
         // Another pid's file (recycled pid), a missing file, garbage: nothing.
         std::fs::write(dir.join("sessions/7.json"), &json).unwrap();
-        assert_eq!(pidfile_conversation(&dir, 7), None);
-        assert_eq!(pidfile_conversation(&dir, 8), None);
+        assert_eq!(read_pidfile(&dir, 7), None);
+        assert_eq!(read_pidfile(&dir, 8), None);
         std::fs::write(
             dir.join("sessions/9.json"),
             "{\"sessionId\":\"../x\",\"cwd\":\"/a\"}",
         )
         .unwrap();
-        assert_eq!(pidfile_conversation(&dir, 9), None);
+        assert_eq!(read_pidfile(&dir, 9), None);
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(
             project_dir_name("/home/u/my proj.v2/é"),

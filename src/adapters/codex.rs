@@ -10,7 +10,9 @@
 //! versions also write `event_msg` `user_message` with the bare prompt.
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
-use super::{dir_from, launch, Adapter, Derived, Env, Guess, Kind, Lines, Names, Place, Probe};
+use super::{
+    dir_from, launch, Adapter, Derived, Env, Guess, Kind, Lines, Names, Place, Probe, Report,
+};
 use crate::attribution::Source;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -67,10 +69,13 @@ impl Adapter for Codex {
 
     /// Codex (a native binary) keeps its rollout open for appending: the
     /// newest such fd in the session's process tree names the file.
-    fn report(&self, probe: &Probe) -> Option<(PathBuf, Source)> {
+    fn report(&self, probe: &Probe) -> Report {
         let accept = |p: &Path| Kind::CODEX.accepts(p, &probe.roots, None);
-        let file = crate::procfs::newest_append_writer(probe.pid, &accept)?;
-        Some((file, Source::Procfd))
+        let file = crate::procfs::newest_append_writer(probe.pid, &accept);
+        Report {
+            file: file.map(|f| (f, Source::Procfd)),
+            ..Report::default()
+        }
     }
 
     fn guesses(&self) -> &'static [Guess] {

@@ -82,6 +82,17 @@ pub struct Probe {
     pub roots: Vec<PathBuf>,
 }
 
+/// What an agent says of itself besides its writes (see `Adapter::report`).
+#[derive(Debug, Default, PartialEq)]
+pub struct Report {
+    /// The file it holds, with the source to credit.
+    pub file: Option<(PathBuf, Source)>,
+    /// Its state, when it says (Claude's pidfile `status`).
+    pub state: Option<crate::protocol::AgentState>,
+    /// A report we could not read whole (an unknown status value), to log.
+    pub odd: Option<String>,
+}
+
 /// The guesses (DESIGN §5.2 rule 6) an agent's sessions may get, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Guess {
@@ -132,10 +143,10 @@ pub trait Adapter: Sync {
     }
     /// A fresh fold over a conversation's lines.
     fn lines(&self, place: &Place) -> Box<dyn Lines>;
-    /// The file the agent itself says it holds (not its writes), with the
-    /// source to credit. Runs off the executor: it may walk `/proc`.
-    fn report(&self, _probe: &Probe) -> Option<(PathBuf, Source)> {
-        None
+    /// What the agent itself says (not its writes): the file it holds,
+    /// its state. Runs off the executor: it may walk `/proc`.
+    fn report(&self, _probe: &Probe) -> Report {
+        Report::default()
     }
     /// A directory whose `*.json` changes mean `report` may answer anew.
     fn report_dir(&self, _config_dir: &Path) -> Option<PathBuf> {
@@ -277,7 +288,7 @@ impl Kind {
         Some(launcher.into_iter().chain(args).collect())
     }
 
-    pub fn report(self, probe: &Probe) -> Option<(PathBuf, Source)> {
+    pub fn report(self, probe: &Probe) -> Report {
         self.0.report(probe)
     }
 

@@ -26,6 +26,8 @@ pub enum Until {
     Working,
     Exit,
     Attributed,
+    /// The agent asks the user something (`status.state` waiting).
+    Waiting,
 }
 
 impl Until {
@@ -35,9 +37,10 @@ impl Until {
             "working" => Until::Working,
             "exit" => Until::Exit,
             "attributed" => Until::Attributed,
+            "waiting" => Until::Waiting,
             _ => {
                 return Err(Error::Usage(format!(
-                    "--until takes idle, working, exit or attributed, not {word:?}"
+                    "--until takes idle, working, waiting, exit or attributed, not {word:?}"
                 )))
             }
         })
@@ -51,6 +54,7 @@ impl Until {
             Until::Idle => record.turn_done,
             Until::Working => alive && record.status.working,
             Until::Attributed => record.conversation.is_some(),
+            Until::Waiting => alive && record.status.state == crate::protocol::State::Waiting,
         };
         match (reached, alive) {
             (true, _) => Some(true),
@@ -66,6 +70,7 @@ impl Until {
             Until::Working => "be working",
             Until::Exit => "exit",
             Until::Attributed => "be attributed",
+            Until::Waiting => "wait for the user",
         }
     }
 }

@@ -12,7 +12,7 @@ Usage:
   amux show ID [--json]                  one session's record
   amux events                            every change, one JSON object per line
   amux wait ID [--until STATE] [--timeout S] [--json]
-                                         block until idle|working|exit|attributed
+                                         block until idle|working|waiting|exit|attributed
   amux send ID TEXT|- [--enter]          type into a session
   amux kill ID                           end a session's agent
   amux attach ID                         attach this terminal (detach: Ctrl-\\)
@@ -70,7 +70,7 @@ change ({\"type\":\"session\",...} or {\"type\":\"remove\",\"id\":...}), flushed
 ";
 
 pub const WAIT: &str = "\
-Usage: amux wait ID [--until idle|working|exit|attributed] [--timeout SECONDS] [--json]
+Usage: amux wait ID [--until idle|working|waiting|exit|attributed] [--timeout SECONDS] [--json]
 
 Blocks until the session's state holds (default idle: a turn finished and no
 input was submitted since). --json prints the record. Exit: 0 reached, 3 the
@@ -168,7 +168,7 @@ complete -c amux -f
 complete -c amux -n '__fish_use_subcommand' -a 'run ls show events wait send kill attach resume daemon completions help'
 complete -c amux -n '__fish_seen_subcommand_from show wait send kill attach resume' -a '(amux ls 2>/dev/null | cut -f1)'
 complete -c amux -n '__fish_seen_subcommand_from ls' -l all -l json
-complete -c amux -n '__fish_seen_subcommand_from wait' -l until -xa 'idle working exit attributed'
+complete -c amux -n '__fish_seen_subcommand_from wait' -l until -xa 'idle working waiting exit attributed'
 complete -c amux -n '__fish_seen_subcommand_from completions' -a 'bash zsh fish'
 "#;
 

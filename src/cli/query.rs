@@ -116,11 +116,19 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
     let line = |k: &str, v: Option<&str>| format!("{k}\t{}\n", cell(v));
     let conversation = record.conversation.as_ref();
     let resume = record.resume_command.as_ref().map(|a| a.join(" "));
+    let asks = record.status.waiting.as_ref().map(|w| {
+        let what = [w.tool.as_deref(), w.text.as_deref()].into_iter().flatten();
+        let mut parts = vec![w.kind.as_str().to_string()];
+        parts.extend(what.map(str::to_string));
+        parts.join(": ")
+    });
     let text = [
         line("id", Some(&record.id)),
         line("kind", record.kind.map(|k| k.as_str())),
         line("state", Some(&record.state())),
         line("label", record.status.label.as_deref()),
+        line("asks", asks.as_deref()),
+        line("state-source", Some(record.status.source.as_str())),
         line("title", Some(&record.title)),
         line("command", Some(&record.command.join(" "))),
         line("cwd", Some(&record.cwd)),

@@ -451,7 +451,10 @@ impl Daemon {
                 .report_dir(&id)
                 .is_some_and(|d| path.parent() == Some(d.as_path()))
             {
-                sources::check(self, &id, false);
+                // Not throttled: the agent rewrites its report only when
+                // its state changes, and a state change must show at once
+                // (a check under way still runs one at a time).
+                sources::check(self, &id, true);
             }
         }
     }
@@ -672,7 +675,7 @@ impl Daemon {
                 let line = format!(
                     "session {id}: {} (source {})",
                     protocol::to_json(&report.state),
-                    protocol::to_json(&report.source)
+                    report.source.as_str()
                 );
                 entry.live = Some(super::state::Live::new(report, now_ms()));
                 Some(line)

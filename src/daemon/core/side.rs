@@ -30,6 +30,8 @@ pub struct Checks {
     /// meanwhile, so it looks once more when done.
     pub running: bool,
     pub again: bool,
+    /// An odd report (an unknown status value) was logged already.
+    pub noted_odd: bool,
 }
 
 impl Daemon {

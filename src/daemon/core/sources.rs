@@ -97,15 +97,27 @@ async fn look(daemon: &Rc<Daemon>, id: &str, facts: Facts) {
         roots: facts.roots.clone(),
     };
     let kind = facts.kind;
-    let reported = offload::run(move || kind.report(&probe)).await.flatten();
+    let report = offload::run(move || kind.report(&probe)).await;
+    let report = report.unwrap_or_default();
     // The session may have ended while we looked.
     if !daemon.store.borrow().live.get(id).is_some_and(|e| e.alive) {
         return;
     }
-    if let Some((file, source)) = reported {
+    if let Some(odd) = report.odd {
+        // Once per session: an agent newer than we know says it often.
+        if !daemon.side(id, |s| std::mem::replace(&mut s.checks.noted_odd, true)) {
+            daemon.log(&format!(
+                "session {id}: {odd}; its state comes from its file"
+            ));
+        }
+    }
+    if let Some((file, source)) = report.file {
         let current = daemon.engine.borrow().binding(id).map(|b| b.file.clone());
         if current.as_deref() != Some(file.as_path()) {
             daemon.report(id, file, source);
+        }
+        if let Some(state) = report.state {
+            daemon.live_report(id, state);
         }
         return;
     }

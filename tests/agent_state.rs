@@ -1,0 +1,139 @@
+//! The agent state of DESIGN §10 from the agents' own reports, with the
+//! stand-in programs of `daemon_sources`: Claude's pidfile `status`
+//! (waiting while a permission dialog is open), and `wait --until
+//! waiting`.
+
+use crate::daemon_sources::{claude_assistant, claude_user, mangle};
+use crate::support::daemon::{iso, now_s, World, T};
+use crate::support::output_within;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const SID: &str = "5a0c1d2e-3f40-4152-8364-758697a8b9c0";
+
+/// The stand-in writes its pidfile with `status`.
+fn pidfile(w: &World, id: &str, cwd: &Path, status: &str) {
+    let obj = json!({"sessionId": SID, "cwd": cwd, "startedAt": 1795469322196_u64,
+        "version": "2.1.330", "kind": "interactive", "entrypoint": "cli",
+        "status": status, "statusUpdatedAt": now_s() * 1000});
+    w.tell(
+        id,
+        &json!({"pidfile": w.claude_dir().join("sessions"), "obj": obj}),
+    );
+}
+
+fn transcript(w: &World, cwd: &Path) -> PathBuf {
+    w.claude_dir()
+        .join("projects")
+        .join(mangle(cwd))
+        .join(format!("{SID}.jsonl"))
+}
+
+fn append(w: &World, id: &str, file: &Path, line: &Value) {
+    w.tell(id, &json!({"append": file, "data": format!("{line}\n")}));
+}
+
+fn tool_use(cwd: &Path, command: &str) -> Value {
+    json!({"parentUuid": "u1", "isSidechain": false, "type": "assistant",
+        "message": {"role": "assistant", "type": "message", "stop_reason": "tool_use",
+            "content": [{"type": "tool_use", "id": "t1", "name": "Bash",
+                "input": {"command": command, "description": "make a file"}}]},
+        "uuid": "a0", "timestamp": iso(now_s()), "cwd": cwd, "sessionId": SID})
+}
+
+/// Polls until `pred` holds of the record; how long it took.
+fn until(w: &World, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> (Value, Duration) {
+    let start = Instant::now();
+    let r = w.wait_record(id, what, pred);
+    (r, start.elapsed())
+}
+
+#[test]
+fn claude_permission_prompt_is_waiting_then_working_then_idle() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("perm");
+    let id = w.run(&cwd, &["claude"]);
+    let file = transcript(&w, &cwd);
+    pidfile(&w, &id, &cwd, "busy");
+    append(&w, &id, &file, &claude_user(SID, &cwd, "make a file"));
+    append(&w, &id, &file, &tool_use(&cwd, "touch /tmp/x"));
+    w.wait_holds(&id, &file, "agent-pidfile");
+
+    // The dialog opens: Claude writes nothing to its transcript, only
+    // `status: waiting` to its pidfile.
+    pidfile(&w, &id, &cwd, "waiting");
+    let (r, took) = until(&w, &id, "waiting", |r| r["status"]["state"] == "waiting");
+    println!("pidfile waiting -> record waiting in {took:?}");
+    assert_eq!(r["status"]["working"], false, "{r:#}");
+    assert_eq!(r["status"]["source"], "agent-pidfile");
+    let asked = &r["status"]["waiting"];
+    assert_eq!(
+        (&asked["kind"], &asked["tool"], &asked["text"]),
+        (&json!("permission"), &json!("Bash"), &json!("touch /tmp/x")),
+        "{r:#}"
+    );
+    assert!(asked["since"].as_str().is_some_and(|s| s.ends_with('Z')));
+    let o = w.amux(["wait", &id, "--until", "waiting", "--json"]);
+    let o = output_within(o, T);
+    assert!(o.status.success(), "wait --until waiting: {o:?}");
+    let printed: Value = serde_json::from_slice(&o.stdout).expect("record JSON");
+    assert_eq!(printed["status"]["waiting"]["text"], "touch /tmp/x");
+    let ls = output_within(w.amux(["ls"]), T);
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("waiting"),
+        "{ls:?}"
+    );
+
+    // Answered: busy again, then the reply and idle.
+    pidfile(&w, &id, &cwd, "busy");
+    until(&w, &id, "working", |r| r["status"]["state"] == "working");
+    append(&w, &id, &file, &claude_assistant(SID, &cwd, "done"));
+    pidfile(&w, &id, &cwd, "idle");
+    let (r, _) = until(&w, &id, "idle", |r| r["status"]["state"] == "idle");
+    assert_eq!(r["unread"], true, "{r:#}");
+    assert!(r["status"]["waiting"].is_null());
+}
+
+#[test]
+fn wait_until_waiting_times_out_and_sees_the_end() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("end");
+    let id = w.run(&cwd, &["claude"]);
+    pidfile(&w, &id, &cwd, "busy");
+    let o = output_within(
+        w.amux(["wait", &id, "--until", "waiting", "--timeout", "0.5"]),
+        T,
+    );
+    assert_eq!(o.status.code(), Some(124), "{o:?}");
+    let waiter = w.amux(["wait", &id, "--until", "waiting"]);
+    let waiter = std::thread::spawn(move || output_within(waiter, T));
+    std::thread::sleep(Duration::from_millis(300));
+    w.tell(&id, &json!({"exit": 0}));
+    let o = waiter.join().expect("waiter");
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+}
+
+#[test]
+fn an_unknown_pidfile_status_is_tolerated_and_logged_once() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("odd");
+    let id = w.run(&cwd, &["claude"]);
+    let file = transcript(&w, &cwd);
+    pidfile(&w, &id, &cwd, "pondering");
+    append(&w, &id, &file, &claude_user(SID, &cwd, "think"));
+    let r = w.wait_holds(&id, &file, "agent-pidfile");
+    pidfile(&w, &id, &cwd, "pondering");
+    append(&w, &id, &file, &claude_assistant(SID, &cwd, "thought"));
+    let (r2, _) = until(&w, &id, "idle from the file", |r| r["unread"] == true);
+    assert_eq!(r2["status"]["source"], "file", "{r:#}");
+    let log = w.log();
+    assert_eq!(
+        log.matches("unknown Claude status \"pondering\"").count(),
+        1,
+        "{log}"
+    );
+}
