@@ -88,7 +88,8 @@ impl Scanner {
         self.state == State::Ground
     }
 
-    /// The payload of the OSC that just ended (`0;title`).
+    /// The payload of the OSC that just ended (`0;title`), or of the one
+    /// under way so far.
     pub fn osc(&self) -> &[u8] {
         &self.osc
     }

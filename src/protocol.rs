@@ -333,8 +333,18 @@ pub struct Removed {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum EventLine {
-    Session { session: Box<Record> },
-    Remove { id: String },
+    Session {
+        session: Box<Record>,
+    },
+    Remove {
+        id: String,
+    },
+    /// An OSC 9 / OSC 777 notification session `id`'s program wrote.
+    Notification {
+        id: String,
+        title: Option<String>,
+        body: String,
+    },
 }
 
 /// `GET /v1/health`.

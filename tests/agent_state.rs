@@ -137,3 +137,56 @@ fn an_unknown_pidfile_status_is_tolerated_and_logged_once() {
         "{log}"
     );
 }
+
+const ASK: &str = "\u{1b}]9;Approval requested: touch /tmp/y\u{7}";
+
+/// Codex started by amux gets our notification overrides, and its
+/// "Approval requested" OSC 9 makes the session waiting.
+#[test]
+fn codex_approval_osc9_is_waiting_and_never_reaches_the_terminal() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("cx");
+    let events = w.events();
+    let id = w.run(&cwd, &["codex"]);
+    let meta = crate::support::http::meta(&w.env.sock(&id));
+    assert!(
+        !meta["command"].to_string().contains("tui.notification"),
+        "the user's command stays theirs: {meta}"
+    );
+    w.tell(&id, &json!({"say": format!("asking{ASK}")}));
+    let (r, took) = until(&w, &id, "waiting", |r| r["status"]["state"] == "waiting");
+    println!("OSC 9 -> record waiting in {took:?}");
+    assert_eq!(r["status"]["source"], "osc9", "{r:#}");
+    assert_eq!(r["status"]["waiting"]["text"], "touch /tmp/y", "{r:#}");
+    events.wait_for("a notification line", |l| {
+        l["type"] == "notification" && l["id"] == id.as_str()
+    });
+
+    // What the terminal got: run in the foreground, stdout captured.
+    let say = json!({"say": format!("before{ASK}after")}).to_string();
+    let o = output_within(w.amux(["run", "--", "codex", &say, r#"{"exit": 0}"#]), T);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains("beforeafter"), "{shown:?}");
+    assert!(
+        !shown.contains("\u{1b}]9;"),
+        "our OSC 9 reached the terminal: {shown:?}"
+    );
+}
+
+/// A user who configured Codex's notifications keeps them: nothing is
+/// injected and their OSC 9 passes through.
+#[test]
+fn a_user_configured_osc9_passes_through() {
+    let w = World::new();
+    std::fs::create_dir_all(w.codex_home()).expect("codex home");
+    std::fs::write(
+        w.codex_home().join("config.toml"),
+        "[tui]\nnotifications = true\n",
+    )
+    .expect("config.toml");
+    let say = json!({"say": format!("before{ASK}after")}).to_string();
+    let o = output_within(w.amux(["run", "--", "codex", &say, r#"{"exit": 0}"#]), T);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains(ASK), "their OSC 9 was cut: {shown:?}");
+}

@@ -11,9 +11,11 @@
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
-    dir_from, launch, Adapter, Derived, Env, Guess, Kind, Lines, Names, Place, Probe, Report,
+    dir_from, launch, Adapter, Derived, Env, Guess, Kind, Launch, Lines, Names, Place, Probe,
+    Report,
 };
 use crate::attribution::Source;
+use crate::protocol::{self, AgentState, Ask, StateSource, Waiting};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -81,6 +83,48 @@ impl Adapter for Codex {
     fn guesses(&self) -> &'static [Guess] {
         &[Guess::Metadata, Guess::Mtime]
     }
+
+    /// DESIGN §10: the TUI says when it asks for approval only as a
+    /// terminal notification, and only when configured to: unless the
+    /// user configured `tui.notifications` (their `config.toml` or their
+    /// own `-c`), we ask for it for this launch, and its OSC 9s are ours.
+    fn launch(&self, args: &[String], env: Env) -> Launch {
+        let theirs = args.iter().any(|a| a.contains("tui.notification"))
+            || self
+                .config_dir(env)
+                .is_some_and(|d| configures_notifications(&d));
+        if theirs {
+            return Launch::default();
+        }
+        let args = [
+            r#"tui.notifications=["approval-requested","agent-turn-complete"]"#,
+            r#"tui.notification_method="osc9""#,
+            r#"tui.notification_condition="always""#,
+        ];
+        Launch {
+            args: args
+                .iter()
+                .flat_map(|a| ["-c".to_string(), a.to_string()])
+                .collect(),
+            env: Vec::new(),
+            owns_osc9: true,
+        }
+    }
+
+    fn notice_state(&self, body: &str) -> Option<AgentState> {
+        let asked = body.strip_prefix("Approval requested")?;
+        let text = asked.trim_start_matches(':').trim();
+        Some(AgentState {
+            state: protocol::State::Waiting,
+            waiting: Some(Waiting {
+                kind: Ask::Permission,
+                tool: None,
+                text: Some(text.to_string()).filter(|t| !t.is_empty()),
+                since: String::new(),
+            }),
+            source: StateSource::Osc9,
+        })
+    }
 }
 
 impl Lines for State {
@@ -135,6 +179,26 @@ fn feed(st: &mut State, d: &mut Derived, v: &Value) {
         _ => {}
     }
     d.title = st.first_user.clone();
+}
+
+/// Whether `<codex home>/config.toml` sets any `tui.notification*` key
+/// (in a `[tui]` table or dotted): then notifications are the user's.
+fn configures_notifications(dir: &Path) -> bool {
+    let Ok(data) = crate::paths::read_untrusted(&dir.join("config.toml"), 1 << 20) else {
+        return false;
+    };
+    let mut table = String::new();
+    for line in String::from_utf8_lossy(&data).lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[') {
+            table = name.trim_end_matches(']').trim().to_string();
+        } else if line.starts_with("notification") && table == "tui"
+            || line.starts_with("tui.notification")
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// A call's command: `arguments` is a JSON string whose `cmd` or
@@ -303,5 +367,41 @@ mod tests {
         }
         let bad = Path::new("/s/rollout-2026-11-23T21-35-13-not-a-uuid.jsonl");
         assert_eq!(id_from_file(bad), None);
+    }
+
+    #[test]
+    fn notifications_are_asked_for_unless_the_user_configured_them() {
+        let home = fixture::temp_dir("codex-launch");
+        let h = home.to_str().unwrap().to_string();
+        let env = move |k: &str| (k == "CODEX_HOME").then(|| h.clone());
+        let ours = Kind::CODEX.launch(&fixture::argv("codex"), &env);
+        assert!(ours.owns_osc9);
+        assert_eq!(ours.args.iter().filter(|a| *a == "-c").count(), 3);
+        assert!(ours
+            .args
+            .iter()
+            .any(|a| a == r#"tui.notification_method="osc9""#));
+        let theirs = fixture::argv("codex -c tui.notifications=true");
+        assert_eq!(Kind::CODEX.launch(&theirs, &env), Launch::default());
+        for config in [
+            "[tui]\nnotifications = true\n",
+            "tui.notification_method = \"bel\"\n",
+        ] {
+            std::fs::write(home.join("config.toml"), config).unwrap();
+            assert_eq!(
+                Kind::CODEX.launch(&fixture::argv("codex"), &env),
+                Launch::default()
+            );
+        }
+        std::fs::write(home.join("config.toml"), "[other]\nnotifications = 1\n").unwrap();
+        assert!(Kind::CODEX.launch(&fixture::argv("codex"), &env).owns_osc9);
+        std::fs::remove_dir_all(&home).unwrap();
+
+        let asked = Kind::CODEX
+            .notice_state("Approval requested: touch x")
+            .unwrap();
+        assert_eq!(asked.state, protocol::State::Waiting);
+        assert_eq!(asked.waiting.unwrap().text.as_deref(), Some("touch x"));
+        assert_eq!(Kind::CODEX.notice_state("All done"), None);
     }
 }

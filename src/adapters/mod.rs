@@ -63,6 +63,9 @@ pub struct Launch {
     /// Inserted right after the word that names the agent.
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// The OSC 9 notifications the agent writes are ours (we asked for
+    /// them): the runner keeps them from the user's terminal.
+    pub owns_osc9: bool,
 }
 
 /// Where a session runs: what its lines' reading may depend on (pi's
@@ -154,6 +157,11 @@ pub trait Adapter: Sync {
     }
     fn guesses(&self) -> &'static [Guess] {
         &[]
+    }
+    /// The state an OSC 9 notification of the agent tells (Codex's
+    /// "Approval requested: …").
+    fn notice_state(&self, _body: &str) -> Option<crate::protocol::AgentState> {
+        None
     }
     /// The title `ls` shows.
     fn title(
@@ -294,6 +302,10 @@ impl Kind {
 
     pub fn report_dir(self, config_dir: &Path) -> Option<PathBuf> {
         self.0.report_dir(config_dir)
+    }
+
+    pub fn notice_state(self, body: &str) -> Option<crate::protocol::AgentState> {
+        self.0.notice_state(body)
     }
 
     pub fn guesses(self) -> &'static [Guess] {

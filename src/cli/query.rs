@@ -186,6 +186,13 @@ pub fn events() -> Result<ExitCode> {
                         live.remove(&removed.id);
                         EventLine::Remove { id: removed.id }
                     }
+                    "notification" => {
+                        let Ok(n) = serde_json::from_str::<protocol::Notification>(&data) else {
+                            continue;
+                        };
+                        let (id, title, body) = (n.id, n.title, n.body);
+                        EventLine::Notification { id, title, body }
+                    }
                     _ => continue,
                 };
                 print_line(&mut out, &line)?;

@@ -16,6 +16,7 @@ mod detach;
 mod exit;
 mod hook;
 mod keep;
+mod notify;
 mod relay;
 mod ring;
 mod routes;
@@ -60,6 +61,8 @@ pub struct Runner {
     pub viewers: viewers::Viewers,
     pub ex: Rc<LocalExecutor<'static>>,
     pub title: RefCell<TitleTracker>,
+    /// Notifications in the output (and ours cut from it).
+    pub notices: RefCell<notify::Notices>,
     pub last_output: Cell<Instant>,
     pub last_activity: Cell<Option<Instant>>,
 }
@@ -163,6 +166,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         controller,
         listener,
         fifo: fifo_reader,
+        owns_osc9: agent.launch.owns_osc9,
     };
     let result = async_io::block_on(ex.run(relay::main(ex.clone(), session, io, child, opts)));
     let _ = std::fs::remove_file(&sock);

@@ -36,6 +36,8 @@ pub struct Io {
     pub listener: UnixListener,
     /// The preload's FIFO, opened for reading (none for agents without it).
     pub fifo: Option<File>,
+    /// We asked the agent for its OSC 9s (see `notify.rs`).
+    pub owns_osc9: bool,
 }
 
 pub async fn main(
@@ -45,6 +47,7 @@ pub async fn main(
         controller,
         listener,
         fifo,
+        owns_osc9,
     }: Io,
     child: Child,
     opts: Options,
@@ -61,6 +64,7 @@ pub async fn main(
         viewers: super::viewers::Viewers::new(!opts.detached_worker),
         ex: ex.clone(),
         title: RefCell::new(Default::default()),
+        notices: RefCell::new(super::notify::Notices::new(owns_osc9)),
         last_output: Cell::new(Instant::now()),
         last_activity: Cell::new(None),
     });
@@ -136,8 +140,10 @@ async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio
             // EIO: every holder of the user side is gone.
             Err(_) => break,
         };
-        let chunk = &buf[..n];
         runner.last_output.set(Instant::now());
+        let mut notes = Vec::new();
+        let filtered = runner.notices.borrow_mut().filter(&buf[..n], &mut notes);
+        let chunk = &filtered[..];
         if let Some(out) = stdout.as_mut() {
             if out.write_all(chunk).await.is_err() {
                 // The reader of our stdout went away; the agent goes on.
@@ -145,8 +151,26 @@ async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio
             }
         }
         fan_out(&runner, chunk);
+        drop(filtered);
+        notes.into_iter().for_each(|n| notice(&runner, n));
     }
     stdout
+}
+
+/// A notification the program wrote: an event, and the agent's state
+/// when its adapter reads one in it.
+fn notice(runner: &Runner, n: super::notify::Notice) {
+    use crate::protocol::{to_json, Notification};
+    let kind = runner.session.borrow().kind;
+    if let Some(state) = n.osc9.then(|| kind.notice_state(&n.body)).flatten() {
+        runner.events.publish("state", &to_json(&state));
+    }
+    let note = Notification {
+        id: String::new(),
+        title: n.title,
+        body: n.body,
+    };
+    runner.events.publish("notification", &to_json(&note));
 }
 
 fn fan_out(runner: &Runner, chunk: &[u8]) {
