@@ -190,3 +190,35 @@ fn a_user_configured_osc9_passes_through() {
     let shown = String::from_utf8_lossy(&o.stdout);
     assert!(shown.contains(ASK), "their OSC 9 was cut: {shown:?}");
 }
+
+/// A resumed conversation whose agent was killed mid-turn (its file ends
+/// with a prompt no reply answered) is not working now, and its old
+/// reply is not unread: both happened before this session.
+#[test]
+fn a_resumed_conversation_is_history_not_news() {
+    use crate::support::daemon::{pi_file, pi_lines};
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("hist");
+    let then = now_s() - 600;
+    let file = pi_file(&w.pi_dir_for(&cwd), "0000-hist", then);
+    let mut data = pi_lines("0000-hist", &cwd, then, "first question", "first answer");
+    data.push_str(&format!(
+        "{}\n",
+        json!({"type": "message", "id": "m3", "timestamp": iso(then),
+            "message": {"role": "user", "content": [{"type": "text", "text": "killed here"}]}})
+    ));
+    crate::support::daemon::append(&file, &data);
+    let id = w.run(&cwd, &["pi", "--session", file.to_str().unwrap()]);
+    let r = w.wait_holds(&id, &file, "argv");
+    assert_eq!(
+        (&r["status"]["state"], &r["unread"], &r["turn_done"]),
+        (&json!("idle"), &json!(false), &json!(true)),
+        "{r:#}"
+    );
+    let o = output_within(
+        w.amux(["wait", &id, "--until", "idle", "--timeout", "5"]),
+        T,
+    );
+    assert!(o.status.success(), "{o:?}");
+}

@@ -423,6 +423,7 @@ impl Daemon {
                 if entry.derived_from.is_some() || source == Source::Argv {
                     entry.switch_file(&derived);
                 }
+                entry.history = source == Source::Argv;
                 entry.derived_from = Some(file.clone());
             }
             entry.set_derived(derived);

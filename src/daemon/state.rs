@@ -55,6 +55,7 @@ const SAME_MOMENT_MS: i64 = 250;
 impl Entry {
     /// The conversation file grew: a one-off report it contradicts ends.
     pub fn file_grew(&mut self, now_ms: i64) {
+        self.history = false;
         if self
             .live
             .as_ref()

@@ -46,6 +46,11 @@ pub struct Entry {
     pub watched: Vec<PathBuf>,
     /// The agent's own last report of its state (see `state.rs`).
     pub live: Option<super::state::Live>,
+    /// The file was named at launch (a resumed conversation) and has not
+    /// grown since: what it says happened before this session. A turn it
+    /// left open (its agent was killed mid-turn) is not running now, and
+    /// its last reply is not news.
+    pub history: bool,
 }
 
 impl Entry {
@@ -153,6 +158,7 @@ impl Entry {
             root_depth: crate::daemon::watch::MAX_DEPTH,
             watched: Vec::new(),
             live: None,
+            history: false,
         }
     }
 
@@ -182,7 +188,8 @@ impl Entry {
     }
 
     pub fn working(&self, held: Held) -> bool {
-        self.alive && ((held.owner && self.derived.working) || self.input.pending.is_some())
+        let turn = held.owner && self.derived.working && !self.history;
+        self.alive && (turn || self.input.pending.is_some())
     }
 
     /// A turn has finished and nothing was submitted since: what `wait
@@ -198,7 +205,7 @@ impl Entry {
         // the rest of the first turn) is not idle: nothing has finished.
         has_file
             && self.derived.turns_ended > 0
-            && !self.derived.working
+            && (!self.derived.working || self.history)
             && self.input.pending.is_none()
     }
 
@@ -206,6 +213,7 @@ impl Entry {
         self.alive
             && held.owner
             && self.derived.unread
+            && !self.history
             && self.input.pending.is_none()
             && self.derived.turns_ended > self.input.read_upto
     }
