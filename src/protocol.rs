@@ -219,6 +219,8 @@ pub struct AgentState {
     /// With `state: waiting`; `since` is filled in by the daemon.
     pub waiting: Option<Waiting>,
     pub source: StateSource,
+    /// When the agent said so (epoch ms, the runner's clock); 0: now.
+    pub at_ms: i64,
 }
 
 /// A runner's `notification` event (and the daemon's, with `id`): an

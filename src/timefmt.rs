@@ -15,6 +15,13 @@ pub fn epoch(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
+/// `t` in milliseconds since the epoch.
+pub fn epoch_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 pub fn format(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)

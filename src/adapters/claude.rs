@@ -354,6 +354,7 @@ fn pidfile_state(status: &str) -> Result<AgentState, String> {
         state,
         waiting: None,
         source: StateSource::AgentPidfile,
+        at_ms: 0,
     })
 }
 

@@ -123,6 +123,7 @@ impl Adapter for Codex {
                 since: String::new(),
             }),
             source: StateSource::Osc9,
+            at_ms: 0,
         })
     }
 }

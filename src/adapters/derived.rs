@@ -34,6 +34,8 @@ pub struct Derived {
     /// The tool call the agent made last in this turn (what a waiting
     /// agent asks permission for); gone when the turn ends.
     pub tool_call: Option<ToolCall>,
+    /// JSON lines read so far: what a live report is measured against.
+    pub lines: u64,
 }
 
 /// A tool call: its name and what it runs or asks (a command, a path, a
@@ -117,6 +119,7 @@ impl Tracker {
             return;
         }
         let d = &mut self.derived;
+        d.lines += 1;
         let was_working = d.working;
         self.lines.feed(d, &v);
         if was_working && !d.working {

@@ -424,6 +424,10 @@ impl Daemon {
                     entry.switch_file(&derived);
                 }
                 entry.history = source == Source::Argv;
+                // Another conversation: what the agent said of the old one
+                // (a question asked there) is over, unless it keeps its
+                // own report current.
+                entry.live = entry.live.take().filter(|l| l.kept);
                 entry.derived_from = Some(file.clone());
             }
             entry.set_derived(derived);
@@ -525,9 +529,11 @@ impl Daemon {
         if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
             if grew {
                 entry.input.last_change = Some(Instant::now());
-                entry.file_grew(now_ms());
             }
             entry.set_derived(derived);
+            if grew {
+                entry.file_grew();
+            }
             // A reply that arrives on an attached terminal is seen there.
             if entry.input.attachers > 0 {
                 entry.mark_read();
@@ -671,14 +677,21 @@ impl Daemon {
     /// The agent's own report of its state (see `state.rs`); the same
     /// report again changes nothing.
     pub fn live_report(&self, id: &str, report: protocol::AgentState) {
+        let at = Some(report.at_ms).filter(|&t| t > 0).unwrap_or_else(now_ms);
+        // A report replayed to a daemon that came back: lines the agent
+        // wrote after it (the approval given meanwhile) contradict it.
+        let file = self.engine.borrow().binding(id).map(|b| b.file.clone());
+        let written = file.and_then(|f| std::fs::metadata(f).ok()?.modified().ok());
+        let written_ms = written.map_or(0, crate::timefmt::epoch_ms);
         let changed = match self.store.borrow_mut().live.get_mut(id) {
+            _ if super::state::contradicted(&report, at, written_ms) => None,
             Some(entry) if !entry.live.as_ref().is_some_and(|l| l.same(&report)) => {
                 let line = format!(
                     "session {id}: {} (source {})",
                     protocol::to_json(&report.state),
                     report.source.as_str()
                 );
-                entry.live = Some(super::state::Live::new(report, now_ms()));
+                entry.live = Some(super::state::Live::new(report, at, &entry.derived));
                 Some(line)
             }
             _ => None,

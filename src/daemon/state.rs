@@ -8,11 +8,14 @@
 //! A live report beats the file until the file contradicts it: a report
 //! the agent keeps current by itself (Claude's pidfile, rewritten on every
 //! change) holds until the next report; a one-off (an OSC 9, an
-//! extension's `agent_end`) holds until the next line of the file. Input
+//! extension's `agent_end`) holds until the next line of the file — past
+//! the tool call a question is about, which the agent writes just before
+//! asking and which may reach us just after the question. Input
 //! submitted after a report is newer than it: the agent owes an answer.
 //! A shell's state is its process: running, or failed by its exit status.
 
 use super::store::{Entry, Held};
+use crate::adapters::Derived;
 use crate::protocol::{AgentState, State, StateSource, Status, Waiting};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -25,15 +28,24 @@ pub struct Live {
     /// The agent keeps this report current itself (a pidfile): file lines
     /// do not end it, only the next report does.
     pub kept: bool,
+    /// Lines of the file it may still be followed by (the file's lines
+    /// then, plus the tool call asked about if it was not read yet).
+    pub lines_upto: u64,
 }
 
 impl Live {
-    pub fn new(report: AgentState, now_ms: i64) -> Live {
+    pub fn new(report: AgentState, at_ms: i64, file: &Derived) -> Live {
         let kept = report.source == StateSource::AgentPidfile;
+        let asked = report.waiting.as_ref().and_then(|w| w.text.as_deref());
+        let call_read = file.tool_call.as_ref().and_then(|c| c.text.as_deref());
+        // Codex's notification shows the command, its call may wrap it
+        // (`bash -lc 'touch x'`): read already when it holds the command.
+        let late_call = asked.is_some_and(|a| call_read.is_none_or(|c| !c.contains(a)));
         Live {
             report,
-            since_ms: now_ms,
+            since_ms: at_ms,
             kept,
+            lines_upto: file.lines + u64::from(late_call),
         }
     }
 
@@ -47,19 +59,27 @@ impl Live {
     }
 }
 
-/// Lines the agent wrote in the same moment as a one-off report (Codex's
-/// `function_call` beside its "Approval requested") may reach us just
-/// after it: only lines later than this contradict the report.
-const SAME_MOMENT_MS: i64 = 250;
+/// A file written after a replayed one-off report (to a daemon that came
+/// back) says more than it: the agent writes the line a question is about
+/// before it asks, so any later write is the answer's.
+const AFTER_MS: i64 = 0;
+
+/// Whether the file, last written at `written_ms`, says more than a
+/// one-off report made at `at_ms`.
+pub fn contradicted(report: &AgentState, at_ms: i64, written_ms: i64) -> bool {
+    report.source != StateSource::AgentPidfile && written_ms - at_ms > AFTER_MS
+}
 
 impl Entry {
-    /// The conversation file grew: a one-off report it contradicts ends.
-    pub fn file_grew(&mut self, now_ms: i64) {
+    /// The conversation file grew (`derived` is read): a one-off report
+    /// its new lines contradict ends.
+    pub fn file_grew(&mut self) {
         self.history = false;
+        let lines = self.derived.lines;
         if self
             .live
             .as_ref()
-            .is_some_and(|l| !l.kept && now_ms - l.since_ms > SAME_MOMENT_MS)
+            .is_some_and(|l| !l.kept && lines > l.lines_upto)
         {
             self.live = None;
         }

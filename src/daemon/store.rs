@@ -118,6 +118,7 @@ impl Entry {
             read_upto: self.input.read_upto,
             file: binding.map(|b| b.file.clone()),
             source: binding.map(|b| b.source),
+            history: self.history,
             meta: self.runner_meta.clone(),
         }
     }
@@ -133,6 +134,7 @@ impl Entry {
         self.input.read_upto = saved.read_upto;
         // Rebinding this file on replay is no switch: the counts hold.
         self.derived_from = saved.file.clone();
+        self.history = saved.history;
     }
 
     pub fn new(id: &str) -> Entry {

@@ -72,6 +72,15 @@ impl Runner {
         self.events.publish(event, &data);
     }
 
+    /// The agent's own report of its state: published, and kept for the
+    /// replay of a daemon that connects later.
+    pub fn report_state(&self, mut state: crate::protocol::AgentState) {
+        state.at_ms = crate::daemon::now_ms();
+        self.events
+            .publish("state", &crate::protocol::to_json(&state));
+        self.session.borrow_mut().state = Some(state);
+    }
+
     /// Applies a window size to the PTY and tells subscribers.
     pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
         if cols == 0 || rows == 0 {
@@ -156,6 +165,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         rows,
         title: None,
         submitted: 0,
+        state: None,
     };
     // Without a daemon (AMUX_NO_DAEMON, or none can start) the runner
     // still works alone; and it never waits for one (a stopped daemon

@@ -163,7 +163,7 @@ fn notice(runner: &Runner, n: super::notify::Notice) {
     use crate::protocol::{to_json, Notification};
     let kind = runner.session.borrow().kind;
     if let Some(state) = n.osc9.then(|| kind.notice_state(&n.body)).flatten() {
-        runner.events.publish("state", &to_json(&state));
+        runner.report_state(state);
     }
     let note = Notification {
         id: String::new(),

@@ -49,6 +49,9 @@ pub struct Session {
     pub roots: Vec<PathBuf>,
     /// The agent's own directory in its environment (`Kind::config_dir`).
     pub config_dir: Option<PathBuf>,
+    /// The agent's last live report of its state, replayed to a daemon
+    /// that (re)connects: it cannot be read anywhere else.
+    pub state: Option<protocol::AgentState>,
 }
 
 impl Session {
@@ -91,7 +94,8 @@ impl Session {
     }
 
     /// What a new `/events` subscriber gets first: `meta`, then `shim`
-    /// (after hello), then `session_file` (once known), then `exit`.
+    /// (after hello), then `session_file` (once known), then `state` (the
+    /// agent's last live report), then `exit`.
     pub fn replay(&self) -> Vec<Frame> {
         let mut frames = vec![frame("meta", &protocol::to_json(&self.meta()))];
         if self.shim.is_some() {
@@ -99,6 +103,9 @@ impl Session {
         }
         if self.session_file.is_some() {
             frames.push(frame("session_file", &self.file_json()));
+        }
+        if let Some(state) = &self.state {
+            frames.push(frame("state", &protocol::to_json(state)));
         }
         if self.exit.is_some() {
             frames.push(frame("exit", &protocol::to_json(&self.exit_event())));

@@ -16,7 +16,10 @@ rollout named by ID; `new` opens another writer and keeps the old one.
 Control as oracle_pi.mjs: JSON commands appended to
 $AMUX_TEST_DIR/ctl/$AMUX_SESSION_ID.cmd, acks appended to ….ack.
 Commands: turn {text}, user {text}, new {text} (claude: /clear then a
-turn; codex: /new then a turn), exit {code}.
+turn; codex: /new then a turn), ask {text} (a tool call, then claude's
+pidfile says `status: waiting`, codex writes an OSC 9 "Approval
+requested"; after an ask, claude keeps `status` current: busy, idle),
+exit {code}.
 """
 import datetime
 import glob
@@ -31,7 +34,7 @@ SID = os.environ["AMUX_SESSION_ID"]
 CTL = os.path.join(os.environ["AMUX_TEST_DIR"], "ctl")
 CWD = os.getcwd()
 held = []
-state = {"file": None, "sid": None}
+state = {"file": None, "sid": None, "status": None}
 
 
 def ack(obj):
@@ -57,8 +60,16 @@ def claude_bind(sid):
     state["file"] = os.path.join(conf, "projects", mangle(CWD), sid + ".jsonl")
     d = os.path.join(conf, "sessions")
     os.makedirs(d, exist_ok=True)
-    obj = {"pid": os.getpid(), "sessionId": sid, "cwd": CWD, "startedAt": 1795469322196,
-           "version": "2.1.330", "kind": "interactive", "entrypoint": "cli"}
+    claude_pidfile()
+
+
+def claude_pidfile():
+    d = os.path.join(os.environ["CLAUDE_CONFIG_DIR"], "sessions")
+    obj = {"pid": os.getpid(), "sessionId": state["sid"], "cwd": CWD,
+           "startedAt": 1795469322196, "version": "2.1.330", "kind": "interactive",
+           "entrypoint": "cli"}
+    if state["status"]:
+        obj["status"] = state["status"]
     path = os.path.join(d, "%d.json" % os.getpid())
     with open(path + ".tmp", "w") as f:
         json.dump(obj, f)
@@ -119,8 +130,20 @@ def codex_turn(text):
     codex_write({"type": "event_msg", "payload": {"type": "task_complete"}})
 
 
+def own_args():
+    """The arguments without `-c KEY=VALUE` overrides (amux adds Codex's
+    notification settings at launch, before the subcommand)."""
+    args, out = sys.argv[1:], []
+    while args:
+        if args[0] == "-c" and len(args) > 1:
+            args = args[2:]
+        else:
+            out.append(args.pop(0))
+    return out
+
+
 def start():
-    args = sys.argv[1:]
+    args = own_args()
     if KIND == "claude":
         sid = args[args.index("--resume") + 1] if "--resume" in args else str(uuid.uuid4())
         claude_bind(sid)
@@ -132,10 +155,35 @@ def start():
         codex_new()
 
 
+def claude_status(status):
+    """After an ask, claude keeps its pidfile's status current."""
+    if state["status"]:
+        state["status"] = status
+        claude_pidfile()
+
+
+def ask(text):
+    if KIND == "claude":
+        claude_line({"type": "assistant", "message": {"role": "assistant", "type": "message",
+                     "stop_reason": "tool_use", "content": [{"type": "tool_use", "id": "t1",
+                     "name": "Bash", "input": {"command": text}}]}})
+        state["status"] = "waiting"
+        claude_pidfile()
+    else:
+        codex_write({"type": "response_item", "payload": {"type": "function_call",
+                     "name": "exec_command", "arguments": json.dumps({"cmd": text})}})
+        sys.stdout.write("\x1b]9;Approval requested: %s\x07" % text)
+        sys.stdout.flush()
+
+
 def run(cmd):
     op = cmd["op"]
     claude = KIND == "claude"
-    if op == "turn":
+    if claude and op in ("turn", "user", "new"):
+        claude_status("busy")
+    if op == "ask":
+        ask(cmd["text"])
+    elif op == "turn":
         (claude_turn if claude else codex_turn)(cmd["text"])
     elif op == "user":
         (claude_user if claude else codex_user)(cmd["text"])
@@ -146,7 +194,9 @@ def run(cmd):
         else:
             codex_new()
             codex_turn(cmd["text"])
-    elif op == "exit":
+    if claude and op in ("turn", "new"):
+        claude_status("idle")
+    if op == "exit":
         if claude:
             try:
                 os.unlink(os.path.join(os.environ["CLAUDE_CONFIG_DIR"], "sessions",

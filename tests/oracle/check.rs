@@ -77,10 +77,22 @@ impl Oracle {
         if !x.alive {
             return x.exit.map_or("exited".into(), |c| format!("exited:{c}"));
         }
+        if x.asking {
+            return "waiting".into();
+        }
         let Some(file) = x.file.as_ref() else {
             return "idle".into();
         };
-        let state = self.files.get(file).map_or("idle", |m| m.state);
+        let model = self.files.get(file);
+        let state = model.map_or("idle", |m| m.state);
+        let history = x
+            .launched
+            .as_ref()
+            .is_some_and(|(f, w)| f == file && model.is_some_and(|m| m.writes == *w));
+        let state = match state {
+            "unread" | "working" if history => "idle",
+            other => other,
+        };
         // Sessions start in order, so the index is the start order.
         let owner = (self.sessions.iter().enumerate())
             .filter(|(_, s)| s.alive && s.file.as_ref() == Some(file))

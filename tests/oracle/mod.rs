@@ -49,6 +49,7 @@ const OPS: &[(&str, u32)] = &[
     ("start_shell", 2),
     ("turn", 10),
     ("user", 3),
+    ("ask", 3),
     ("error", 2),
     ("name", 2),
     ("rebind_new", 3),
@@ -143,6 +144,8 @@ struct FileModel {
     first_user: Option<String>,
     name: Option<String>,
     state: &'static str,
+    /// Operations that wrote it so far.
+    writes: u64,
 }
 
 impl FileModel {
@@ -183,6 +186,12 @@ struct Sess {
     /// Of the sessions holding one file, the one given input last (else
     /// the one started last) owns its turns: only it shows them.
     last_send: u64,
+    /// Its agent asks the user something (until its next operation).
+    asking: bool,
+    /// Launched on a named conversation (`--session F`, a resume): the
+    /// file's `writes` then. Until the file is written again, what it says
+    /// is history: an open turn is not running, a reply is not news.
+    launched: Option<(PathBuf, u64)>,
 }
 
 struct Oracle {
@@ -327,7 +336,14 @@ impl Oracle {
         self.wait_ack(&id, &cmd.to_string(), |a| a["done"] == seq)
     }
 
+    /// The model of `file`, about to be written to.
     fn model(&mut self, file: &Path) -> &mut FileModel {
+        let m = self.known(file);
+        m.writes += 1;
+        m
+    }
+
+    fn known(&mut self, file: &Path) -> &mut FileModel {
         self.files
             .entry(file.to_path_buf())
             .or_insert_with(|| FileModel {
@@ -339,7 +355,7 @@ impl Oracle {
     /// Session `i` now holds the file named in `ack` (reported with `source`).
     fn bind(&mut self, i: usize, ack: &Value, source: Option<&'static str>) -> PathBuf {
         let file = PathBuf::from(ack["file"].as_str().expect("ack names a file"));
-        self.model(&file);
+        self.known(&file);
         let sess = &mut self.sessions[i];
         if sess.file.as_ref() != Some(&file) {
             if let Some(old) = sess.file.take() {
@@ -403,6 +419,8 @@ fn state(r: &Value) -> String {
     }
     if r["status"]["error"] == true {
         "error".into()
+    } else if r["status"]["state"] == "waiting" {
+        "waiting".into()
     } else if r["status"]["working"] == true {
         "working".into()
     } else if r["unread"] == true {

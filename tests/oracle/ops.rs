@@ -38,10 +38,16 @@ impl Oracle {
             history: Vec::new(),
             last_send: 0,
             died_down: false,
+            asking: false,
+            launched: None,
         });
         let i = self.sessions.len() - 1;
         if let Some(ready) = ready.filter(|r| r["file"].is_string()) {
-            self.bind(i, &ready, None);
+            let file = self.bind(i, &ready, None);
+            if sources.contains(&"argv") {
+                let writes = self.known(&file).writes;
+                self.sessions[i].launched = Some((file, writes));
+            }
             self.sessions[i].sources = sources;
         }
         self.note(format!(
@@ -120,7 +126,19 @@ impl Oracle {
 
     // ---- agent operations ----
 
+    /// Claude asks permission (pidfile `status: waiting`), Codex asks for
+    /// approval (an OSC 9 on its terminal), after the tool call's line.
+    fn ask(&mut self, i: usize) -> String {
+        let text = self.text("run");
+        let ack = self.tell(i, json!({"op": "ask", "text": text}));
+        let file = self.bind(i, &ack, None);
+        self.model(&file).state = "working";
+        self.sessions[i].asking = true;
+        format!("{} asks {text:?}", self.sessions[i].id)
+    }
+
     fn turn(&mut self, i: usize) -> String {
+        self.sessions[i].asking = false;
         let text = self.text("task");
         let ack = self.tell(i, json!({"op": "turn", "text": text}));
         let pi = (self.sessions[i].kind == Kind::Pi).then_some("shim");
@@ -130,6 +148,7 @@ impl Oracle {
     }
 
     fn user(&mut self, i: usize, op: &str) -> String {
+        self.sessions[i].asking = false;
         let text = self.text(op);
         let ack = self.tell(i, json!({"op": op, "text": text}));
         let pi = (self.sessions[i].kind == Kind::Pi).then_some("shim");
@@ -148,6 +167,7 @@ impl Oracle {
     }
 
     fn rebind_new(&mut self, i: usize) -> String {
+        self.sessions[i].asking = false;
         let text = self.text("fresh");
         let ack = self.tell(i, json!({"op": "new", "text": text}));
         let pi = (self.sessions[i].kind == Kind::Pi).then_some("shim");
@@ -320,6 +340,7 @@ impl Oracle {
             first_user: Some(text),
             name: None,
             state: "unread",
+            writes: m.writes,
         };
         Some(format!("{}", file.display()))
     }
@@ -401,6 +422,10 @@ impl Oracle {
             "user" => {
                 let i = self.rng.pick(&self.live(&agents))?;
                 self.user(i, "user")
+            }
+            "ask" => {
+                let i = self.rng.pick(&self.live(&[Kind::Claude, Kind::Codex]))?;
+                self.ask(i)
             }
             "error" => {
                 let i = self.rng.pick(&self.live(&[Kind::Pi]))?;
