@@ -71,7 +71,13 @@ pub fn status(entry: &Entry, held: Held) -> Status {
     if entry.kind.state_from_exit() {
         let failed = entry.exit_code.is_some_and(|c| c != 0);
         let state = if failed { State::Error } else { State::Idle };
-        return finish(state, None, StateSource::Process, d.error || failed, d.label.clone());
+        return finish(
+            state,
+            None,
+            StateSource::Process,
+            d.error || failed,
+            d.label.clone(),
+        );
     }
     let file_state = if d.error {
         State::Error
@@ -88,7 +94,13 @@ pub fn status(entry: &Entry, held: Held) -> Status {
             .is_some_and(|at| at > l.since_ms)
     };
     let Some(live) = live.filter(|l| !answered(l)) else {
-        return finish(file_state, None, StateSource::File, d.error, d.label.clone());
+        return finish(
+            file_state,
+            None,
+            StateSource::File,
+            d.error,
+            d.label.clone(),
+        );
     };
     let waiting = (live.report.state == State::Waiting).then(|| waiting(entry, live));
     let label = match &waiting {
