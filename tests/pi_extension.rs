@@ -5,7 +5,10 @@
 //! Enter, before pi writes anything; a resumed session is attributed
 //! before its next prompt; the extension's `-e` never shows in a
 //! session's `command` or `resume_command`; `--no-inject` and
-//! `AMUX_NO_INJECT=1` leave pi's command line alone.
+//! `AMUX_NO_INJECT=1` leave pi's command line alone; pi loading the
+//! extension without amux behaves as without it. One test drives the
+//! runner's intake by hand: a preload write elsewhere than the extension
+//! said wins, and the daemon logs it.
 
 use crate::support::http;
 use crate::support::model::FakeModel;
@@ -363,4 +366,28 @@ fn a_write_elsewhere_than_announced_wins_and_is_logged() {
     );
     assert!(log(&env).contains(&line), "{}", log(&env));
     assert!(!named.exists());
+}
+
+/// pi started by hand with the extension (no runner, no preload) runs as
+/// without it: the extension has nobody to tell and says nothing.
+#[test]
+fn the_extension_alone_is_harmless() {
+    let (env, _model) = setup();
+    let extension = support::manifest_dir().join("hook/pi-extension.mjs");
+    let print = |with: bool| {
+        let mut argv = Runtime::Node.argv();
+        if with {
+            argv.extend(["-e".into(), extension.display().to_string()]);
+        }
+        argv.extend(["-p".into(), "hello".into()]);
+        let mut cmd = env.command(&argv[0], &argv[1..]);
+        cmd.stderr(Stdio::piped());
+        support::output_within(cmd, T)
+    };
+    let (plain, with) = (print(false), print(true));
+    assert!(with.status.success(), "{with:?}");
+    assert_eq!(with.status.code(), plain.status.code());
+    assert_eq!(String::from_utf8_lossy(&with.stdout).trim(), REPLY);
+    assert_eq!(with.stdout, plain.stdout);
+    assert_eq!(with.stderr, plain.stderr);
 }

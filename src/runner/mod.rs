@@ -144,6 +144,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         id: session_id,
         kind,
         command: argv_str,
+        // Read only along with a file: the launch line's, if it names one.
         file_source: protocol::FileSource::Argv,
         session_file: agent.launch_file,
         roots: agent.roots,
