@@ -73,6 +73,7 @@ install:
 	@test -x $(BIN) || { echo "make install: run 'make' first ($(BIN) is missing)" >&2; exit 1; }
 	install -Dm755 $(BIN) $(DESTDIR)$(BINDIR)/amux
 	install -Dm644 hook/hook.mjs $(DESTDIR)$(DATADIR)/amux/hook.mjs
+	install -Dm644 hook/pi-extension.mjs $(DESTDIR)$(DATADIR)/amux/pi-extension.mjs
 	install -Dm644 man/amux.1 $(DESTDIR)$(MANDIR)/man1/amux.1
 	install -Dm644 man/amux-protocol.7 $(DESTDIR)$(MANDIR)/man7/amux-protocol.7
 	install -Dm644 $(COMPL)/amux.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/amux
@@ -81,7 +82,7 @@ install:
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/amux
-	rm -f $(DESTDIR)$(DATADIR)/amux/hook.mjs
+	rm -f $(DESTDIR)$(DATADIR)/amux/hook.mjs $(DESTDIR)$(DATADIR)/amux/pi-extension.mjs
 	-rmdir $(DESTDIR)$(DATADIR)/amux 2>/dev/null
 	rm -f $(DESTDIR)$(MANDIR)/man1/amux.1 $(DESTDIR)$(MANDIR)/man7/amux-protocol.7
 	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/amux

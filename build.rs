@@ -1,6 +1,6 @@
 //! Bakes the install prefix's data directory into the binary, so an installed
-//! `amux` can prefer the installed preload (`$(DATADIR)/amux/hook.mjs`) over
-//! its embedded copy when their contents match.
+//! `amux` can prefer the installed hook files (`$(DATADIR)/amux/hook.mjs`,
+//! `pi-extension.mjs`) over its embedded copies when their contents match.
 fn main() {
     println!("cargo:rerun-if-env-changed=AMUX_DATADIR");
     println!("cargo:rerun-if-changed=hook/hook.mjs");

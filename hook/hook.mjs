@@ -19,6 +19,12 @@
 // FileHandles opened for writing a .jsonl are remembered so later writes
 // through them are reported. A depth counter lets fs's internal calls (node's
 // appendFileSync → writeFileSync) pass straight through: one write is one report.
+// Once armed it also leaves `{ send(event) }` at
+// globalThis[Symbol.for("amux.hook")] for pi's amux extension
+// (pi-extension.mjs), which loads after the variables are gone: its events
+// (`session`, `agent_start`, `agent_end`) travel the same way, with our pid.
+// A `session` event (pi switched conversations) also forgets the last path,
+// so the next write is reported even if it is to a file reported before.
 // Delivery: one JSON line per event, written synchronously to the FIFO
 // (< PIPE_BUF, hence atomic; EAGAIN or any error drops it), so nothing is lost
 // when the agent calls process.exit() right after a write. Without a usable
@@ -107,6 +113,16 @@ function arm(send) {
     last = path;
     send(`${JSON.stringify({ op, pid, path, runtime })}\n`);
   };
+  try {
+    Object.defineProperty(globalThis, Symbol.for("amux.hook"), {
+      value: Object.freeze({
+        send(event) {
+          if (event?.op === "session") last = null;
+          send(`${JSON.stringify({ ...event, pid })}\n`);
+        },
+      }),
+    });
+  } catch {}
 
   const fds = new Map(); // fd -> { path, op } of a .jsonl opened for writing
   const handles = new WeakMap(); // FileHandle -> { path, op }

@@ -1,5 +1,5 @@
-//! SHA-256 (FIPS 180-4), used only to name the materialised preload by its
-//! content (`hook-<12 hex>.mjs`). Seventy lines of our own beat a crate
+//! SHA-256 (FIPS 180-4), used only to name the materialised hook files by
+//! their content (`hooks-<12 hex>/`). Seventy lines of our own beat a crate
 //! for one digest of a few kilobytes; the test checks the standard vectors.
 
 const K: [u32; 64] = [

@@ -105,6 +105,26 @@ pub struct SessionFile {
     pub source: FileSource,
 }
 
+/// One event of the preload or of pi's extension, from the FIFO or `POST
+/// /shim/event` (amux-protocol(7), PRELOAD CONTRACT): `hello`, `write`,
+/// `append` (the preload), `session`, `agent_start`, `agent_end` (the
+/// extension, through the preload's transport).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShimEvent {
+    pub op: String,
+    pub pid: Option<u32>,
+    /// The file written (`write`, `append`) or held (`session`).
+    pub path: Option<PathBuf>,
+    pub runtime: Option<String>,
+    pub version: Option<String>,
+    /// `session`: why pi started it (`startup`, `reload`, `new`,
+    /// `resume`, `fork`).
+    pub reason: Option<String>,
+    /// `session`: the file pi held before the switch.
+    pub previous: Option<PathBuf>,
+}
+
 /// `exit`: the agent exited.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

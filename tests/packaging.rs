@@ -1,7 +1,7 @@
 //! Packaging: `make install` into a staging tree puts exactly the expected
 //! files where a distribution expects them, the installed binary takes
-//! the installed preload, `make uninstall` removes every file, and both
-//! man pages render and lint clean.
+//! the installed preload and pi extension, `make uninstall` removes every
+//! file, and both man pages render and lint clean.
 
 use crate::support::{self, TestEnv};
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ const T: Duration = Duration::from_secs(60);
 const TREE: &[&str] = &[
     "usr/bin/amux",
     "usr/share/amux/hook.mjs",
+    "usr/share/amux/pi-extension.mjs",
     "usr/share/bash-completion/completions/amux",
     "usr/share/fish/vendor_completions.d/amux.fish",
     "usr/share/man/man1/amux.1",
@@ -69,14 +70,14 @@ fn install_stages_the_tree_and_uninstall_removes_it() {
     );
     assert_eq!(files_under(&dest), TREE, "installed tree");
     let amux = dest.join("usr/bin/amux");
-    let hook = std::fs::read(dest.join("usr/share/amux/hook.mjs")).expect("installed hook");
-    assert_eq!(
-        hook,
-        std::fs::read(support::manifest_dir().join("hook/hook.mjs")).expect("hook source")
-    );
+    for name in ["hook.mjs", "pi-extension.mjs"] {
+        let installed = std::fs::read(dest.join("usr/share/amux").join(name)).expect(name);
+        let source = support::manifest_dir().join("hook").join(name);
+        assert_eq!(installed, std::fs::read(source).expect(name), "{name}");
+    }
 
-    // The installed binary arms the agent with the installed preload and
-    // never materialises a cache copy.
+    // The installed binary arms the agent with the installed preload, gives
+    // a pi the installed extension, and never materialises a cache copy.
     let agent = env.fake_pi("pi_esm.mjs");
     let mut cmd = env.command(&amux, ["run", "-d", "--"]);
     cmd.arg(support::node()).arg(agent).arg("--wait-stdin");
@@ -88,6 +89,17 @@ fn install_stages_the_tree_and_uninstall_removes_it() {
         T,
         || support::http::meta(&sock)["shim"]["active"] == true,
         "the shim's hello",
+    );
+    let pid = support::http::meta(&sock)["pid"].as_u64().expect("pid");
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the agent's cmdline");
+    let extension = dest.join("usr/share/amux/pi-extension.mjs");
+    let words: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    assert!(
+        words
+            .windows(2)
+            .any(|w| w[0] == b"-e" && w[1] == extension.as_os_str().as_encoded_bytes()),
+        "{}",
+        String::from_utf8_lossy(&cmdline)
     );
     let cached: Vec<PathBuf> = std::fs::read_dir(env.root.join("cache/amux"))
         .map(|d| d.flatten().map(|e| e.path()).collect())

@@ -1,6 +1,9 @@
 //! The real pi (pinned by .ci/setup-agents) under `amux run`, talking to a
 //! fake model server (DESIGN §8): the runner's `session_file` must be the
-//! very file pi wrote, under node and under bun, printed and interactive.
+//! very file pi wrote, under node and under bun, printed and interactive —
+//! named first by pi's amux extension (before pi writes it), then by the
+//! preload once written — and the extension's turn brackets become
+//! `state` events.
 
 use crate::support::http::{self, Sse};
 use crate::support::model::FakeModel;
@@ -63,9 +66,25 @@ fn print_mode(launcher: Vec<PathBuf>) {
     assert!(model.requests() >= 1);
     let file = written_file(&env);
     let attributed: Vec<_> = events.iter().filter(|e| e.name == "session_file").collect();
-    assert_eq!(attributed.len(), 1, "{events:?}");
-    assert_eq!(attributed[0].data["path"], file.display().to_string());
+    let sources: Vec<_> = attributed.iter().map(|e| &e.data["source"]).collect();
+    assert_eq!(sources, ["extension", "shim"], "{events:?}");
+    for e in &attributed {
+        assert_eq!(e.data["path"], file.display().to_string(), "{events:?}");
+    }
     assert!(events.iter().any(|e| e.name == "shim"), "{events:?}");
+    let states: Vec<_> = events
+        .iter()
+        .filter(|e| e.name == "state")
+        .map(|e| (e.data["state"].as_str(), e.data["source"].as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (Some("working"), Some("extension")),
+            (Some("idle"), Some("extension"))
+        ],
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -115,17 +134,7 @@ fn interactive_under_node() {
     // pi drops keys typed before its editor is up: wait for the footer
     // naming the model, drawn with the first full screen.
     let ready = term.wait_for("fake-model", T);
-    assert!(
-        http::meta(&sock)["session_file"].is_null(),
-        "attributed before any conversation"
-    );
-    term.write(b"tell me about quokkas");
-    term.wait_for_from(ready, "quokkas", T);
-    term.write(b"\r");
-    let replied = term.wait_for_from(ready, REPLY, T);
-    // pi streams the reply to the screen, then saves the message (its
-    // file's first write): allow that moment, but attribution must come
-    // while pi is still running, not at its exit.
+    // The extension names the file pi will write; it does not exist yet.
     let mut meta = serde_json::Value::Null;
     support::wait_until(
         ATTRIBUTION,
@@ -133,10 +142,29 @@ fn interactive_under_node() {
             meta = http::meta(&sock);
             !meta["session_file"].is_null()
         },
-        "session_file after the reply was on screen",
+        "the extension's session_file",
+    );
+    assert_eq!(meta["session_file_source"], "extension", "{meta}");
+    let named = PathBuf::from(meta["session_file"].as_str().unwrap_or_default());
+    assert!(!named.exists(), "{meta}");
+    term.write(b"tell me about quokkas");
+    term.wait_for_from(ready, "quokkas", T);
+    term.write(b"\r");
+    let replied = term.wait_for_from(ready, REPLY, T);
+    // pi streams the reply to the screen, then saves the message (its
+    // file's first write): allow that moment, but attribution must come
+    // while pi is still running, not at its exit.
+    support::wait_until(
+        ATTRIBUTION,
+        || {
+            meta = http::meta(&sock);
+            meta["session_file_source"] == "shim"
+        },
+        "the preload's session_file after the reply was on screen",
     );
     assert_eq!(meta["alive"], true);
     let file = written_file(&env);
+    assert_eq!(file, named, "pi wrote another file than it named");
     assert_eq!(meta["session_file"], file.display().to_string(), "{meta}");
     assert_eq!(model.requests(), 1);
     // Quit: ^D on an empty editor.

@@ -17,6 +17,7 @@ mod faults;
 mod http_bad_input;
 mod oracle;
 mod packaging;
+mod pi_extension;
 mod preload;
 mod pty;
 mod real_pi;

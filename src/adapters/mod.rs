@@ -137,7 +137,9 @@ pub trait Adapter: Sync {
     fn launch_file(&self, _args: &[String], _cwd: &Path, _roots: &[PathBuf]) -> Option<PathBuf> {
         None
     }
-    fn launch(&self, _args: &[String], _env: Env) -> Launch {
+    /// What amux adds when it starts the agent; `hooks` is the directory
+    /// of amux's hook files (`hook/`) when the preload is armed.
+    fn launch(&self, _args: &[String], _env: Env, _hooks: Option<&Path>) -> Launch {
         Launch::default()
     }
     /// The arguments that resume `file` (conversation `id` if known).
@@ -240,8 +242,13 @@ impl Kind {
         self.0.config_dir(&non_empty(env))
     }
 
-    pub fn launch(self, argv: &[String], env: Env) -> Launch {
-        self.0.launch(self.args(argv), &non_empty(env))
+    /// The adapter's additions to this launch; nothing at all unless
+    /// `inject` (off with `run --no-inject` or `AMUX_NO_INJECT=1`).
+    pub fn launch(self, argv: &[String], env: Env, inject: bool, hooks: Option<&Path>) -> Launch {
+        if !inject {
+            return Launch::default();
+        }
+        self.0.launch(self.args(argv), &non_empty(env), hooks)
     }
 
     /// Where `launch().args` go: after the word naming the agent.

@@ -10,7 +10,7 @@
 //! means the turn has failed (DESIGN §6.1).
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
-use super::{dir_from, launch, Adapter, Derived, Env, Guess, Lines, Names, Place};
+use super::{dir_from, launch, Adapter, Derived, Env, Guess, Launch, Lines, Names, Place};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -67,6 +67,25 @@ impl Adapter for Pi {
             .filter(|p| !p.as_os_str().is_empty())
     }
 
+    /// `-e <hooks>/pi-extension.mjs`: pi's amux extension reports a switch
+    /// (`/new`, `/resume`, `/fork`) and each turn the moment pi knows,
+    /// through the preload — so only beside an armed preload. Not for pi's
+    /// package and config subcommands, which take the first word as theirs
+    /// and run no session.
+    fn launch(&self, args: &[String], _env: Env, hooks: Option<&Path>) -> Launch {
+        let subcommand = args
+            .first()
+            .is_some_and(|a| SUBCOMMANDS.contains(&a.as_str()));
+        let extension = hooks.map(|d| d.join(EXTENSION));
+        match extension.as_deref().and_then(Path::to_str) {
+            Some(path) if !subcommand => Launch {
+                args: vec!["-e".to_owned(), path.to_owned()],
+                env: Vec::new(),
+            },
+            _ => Launch::default(),
+        }
+    }
+
     fn resume_args(&self, file: &Path, _id: Option<&str>) -> Option<Vec<String>> {
         let file = file.to_str()?.to_owned();
         Some(vec!["--session".to_owned(), file, "-c".to_owned()])
@@ -85,6 +104,11 @@ impl Adapter for Pi {
         &[Guess::Metadata, Guess::Scrollback, Guess::Mtime]
     }
 }
+
+/// The extension's name in the hook directory (`hook/pi-extension.mjs`).
+const EXTENSION: &str = "pi-extension.mjs";
+/// pi's first words that are commands of their own (pi 0.73).
+const SUBCOMMANDS: &[&str] = &["install", "uninstall", "remove", "update", "list", "config"];
 
 /// pi's own default for `retry.maxRetries`.
 const DEFAULT_MAX_RETRIES: u32 = 3;

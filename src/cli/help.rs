@@ -28,7 +28,7 @@ status through. See amux(1) and amux-protocol(7).
 ";
 
 pub const RUN: &str = "\
-Usage: amux run [-d] [--size COLSxROWS] [--keep BYTES] [--] [CMD [ARGS...]]
+Usage: amux run [-d] [--size COLSxROWS] [--keep BYTES] [--no-inject] [--] [CMD [ARGS...]]
 
 Runs CMD (default $SHELL) in a pseudo-terminal relayed to this terminal,
 serving its session socket. Exits with CMD's status (128+N for signal N).
@@ -37,6 +37,8 @@ Options:
   -d, --detach          run in the background; print the session id and return
       --size COLSxROWS  initial terminal size (default: this terminal's, else 80x24)
       --keep BYTES      output kept for attach and scrollback (default 1048576)
+      --no-inject       add no flags to the agent's command line (pi's -e
+                        extension); also AMUX_NO_INJECT=1
   -h, --help            show this help
 ";
 

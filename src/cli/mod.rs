@@ -268,6 +268,7 @@ fn resume(key: &str, detach: bool) -> Result<ExitCode> {
         keep: crate::runner::DEFAULT_KEEP,
         argv: plan.command.into_iter().map(OsString::from).collect(),
         detached_worker: false,
+        inject: true,
     };
     if detach {
         crate::runner::run_detached(opts)

@@ -1,4 +1,4 @@
-//! `amux run [-d] [--size COLSxROWS] [--keep BYTES] [--] CMD [ARGS…]`.
+//! `amux run [-d] [--size COLSxROWS] [--keep BYTES] [--no-inject] [--] CMD [ARGS…]`.
 //!
 //! Options end at the first word that is not one of ours (or at `--`);
 //! everything after it belongs to the agent untouched, via `raw_args()`.
@@ -16,6 +16,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command> {
         keep: crate::runner::DEFAULT_KEEP,
         argv: Vec::new(),
         detached_worker: false,
+        inject: true,
     };
     let mut detach = false;
     while let Some(arg) = parser.next()? {
@@ -24,6 +25,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command> {
             Long("size") => opts.size = Some(parse_size(&parser.value()?.string()?)?),
             Long("keep") => opts.keep = parser.value()?.parse()?,
             Long("detached-worker") => opts.detached_worker = true,
+            Long("no-inject") => opts.inject = false,
             Short('h') | Long("help") => return Ok(Command::Help(help::RUN)),
             Short('V') | Long("version") => return Ok(Command::Version),
             Value(first) => {

@@ -300,6 +300,19 @@ impl Daemon {
     }
 
     pub fn report(self: &Rc<Self>, id: &str, file: PathBuf, source: Source) {
+        // pi's extension names the file pi means to write; the preload
+        // sees what it does write. The latest report wins either way, but
+        // a write elsewhere than announced is a disagreement worth a line.
+        let announced = (self.engine.borrow().binding(id))
+            .filter(|b| b.source == Source::Extension && source == Source::Shim && b.file != file)
+            .map(|b| b.file.clone());
+        if let Some(announced) = announced {
+            self.log(&format!(
+                "session {id}: the preload saw {} written, not {} (named by the extension); the latest report wins",
+                file.display(),
+                announced.display()
+            ));
+        }
         let input = Input::Reported {
             sid: id.to_string(),
             file,

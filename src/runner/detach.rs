@@ -26,6 +26,9 @@ pub fn run_detached(opts: Options) -> Result<ExitCode> {
     if let Some((cols, rows)) = opts.size {
         cmd.arg("--size").arg(format!("{cols}x{rows}"));
     }
+    if !opts.inject {
+        cmd.arg("--no-inject");
+    }
     cmd.arg("--").args(&opts.argv);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())

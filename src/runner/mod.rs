@@ -28,7 +28,7 @@ use crate::adapters::{Kind, Launch};
 use crate::ansi::TitleTracker;
 use crate::error::{Context, Error, Result};
 use crate::http::sse::Broadcaster;
-use crate::{id, paths, pty, term};
+use crate::{id, paths, protocol, pty, term};
 use async_executor::LocalExecutor;
 use async_io::Async;
 use session::{Exit, Session};
@@ -49,6 +49,9 @@ pub struct Options {
     pub argv: Vec<OsString>,
     /// Internal: we are the background half of `run -d`.
     pub detached_worker: bool,
+    /// Whether adapters add their launch flags (`Kind::launch`): false
+    /// with `run --no-inject`; `AMUX_NO_INJECT=1` turns it off too.
+    pub inject: bool,
 }
 
 /// State shared by the runner's tasks.
@@ -126,10 +129,15 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         .collect();
     let kind = Kind::detect(&argv_str);
     let cwd = std::env::current_dir().context(|| "current directory".into())?;
-    let agent = Agent::of(kind, &argv_str, &cwd);
+    let hooks = kind
+        .uses_preload()
+        .then(|| arm_preload(&runtime, &fifo))
+        .flatten();
+    let inject = opts.inject && !no_inject_env();
+    let agent = Agent::of(kind, &argv_str, &cwd, inject, hooks.as_deref());
     let (cols, rows) = initial_size(&opts);
     let pty = open_pty(cols, rows, !opts.detached_worker)?;
-    let mut env = child_env(kind, &session_id, &runtime, &sock, &fifo);
+    let mut env = child_env(&session_id, hooks.as_deref(), &sock, &fifo);
     env.extend(agent.launch.env.iter().map(|(k, v)| (k.into(), v.into())));
     // Listening before the agent starts: its preload's first events (and
     // a daemon's first look) must find the socket and the FIFO's reader.
@@ -148,7 +156,8 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         id: session_id,
         kind,
         command: argv_str,
-        file_from_argv: agent.launch_file.is_some(),
+        // Read only along with a file: the launch line's, if it names one.
+        file_source: protocol::FileSource::Argv,
         session_file: agent.launch_file,
         roots: agent.roots,
         root_depth: agent.root_depth,
@@ -218,7 +227,7 @@ struct Agent {
 }
 
 impl Agent {
-    fn of(kind: Kind, argv: &[String], cwd: &Path) -> Agent {
+    fn of(kind: Kind, argv: &[String], cwd: &Path, inject: bool, hooks: Option<&Path>) -> Agent {
         let env = |k: &str| std::env::var(k).ok();
         // A relative `--session-dir` is relative to the agent's cwd (ours).
         let roots: Vec<PathBuf> = (kind.session_roots(argv, &env).into_iter())
@@ -228,7 +237,7 @@ impl Agent {
             launch_file: kind.launch_file(argv, cwd, &roots),
             root_depth: kind.root_depth(argv, &env),
             config_dir: kind.config_dir(&env).map(|d| cwd.join(d)),
-            launch: kind.launch(argv, &env),
+            launch: kind.launch(argv, &env, inject, hooks),
             launch_at: kind.launch_at(argv),
             roots,
         }
@@ -247,10 +256,27 @@ impl Agent {
     }
 }
 
+/// The hook directory, once the preload's files and the FIFO it reports
+/// through are in place; `None` runs the agent without it.
+fn arm_preload(runtime: &Path, fifo: &Path) -> Option<PathBuf> {
+    match hook::materialise(runtime) {
+        Ok(dir) => relay::make_fifo(fifo).is_ok().then_some(dir),
+        // The agent still runs; only the authoritative signal is lost.
+        Err(e) => {
+            eprintln!("amux: preload unavailable, running without it: {e}");
+            None
+        }
+    }
+}
+
+/// `AMUX_NO_INJECT` set to anything but empty or `0`.
+fn no_inject_env() -> bool {
+    std::env::var_os("AMUX_NO_INJECT").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 fn child_env(
-    kind: Kind,
     session_id: &str,
-    runtime: &Path,
+    hooks: Option<&Path>,
     sock: &Path,
     fifo: &Path,
 ) -> Vec<(OsString, OsString)> {
@@ -258,16 +284,8 @@ fn child_env(
     if std::env::var_os("TERM").is_none_or(|t| t.is_empty()) {
         env.push(("TERM".into(), "xterm-256color".into()));
     }
-    if kind.uses_preload() {
-        match hook::materialise(runtime) {
-            Ok(hook_path) => {
-                if relay::make_fifo(fifo).is_ok() {
-                    env.extend(hook::inject(&hook_path, sock, fifo));
-                }
-            }
-            // The agent still runs; only the authoritative signal is lost.
-            Err(e) => eprintln!("amux: preload unavailable, running without it: {e}"),
-        }
+    if let Some(dir) = hooks {
+        env.extend(hook::inject(dir, sock, fifo));
     }
     env
 }

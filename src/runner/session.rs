@@ -33,9 +33,10 @@ pub struct Session {
     pub exit: Option<Exit>,
     pub exited_at: Option<String>,
     pub session_file: Option<PathBuf>,
-    /// `session_file` is the one the launch line named and the agent has
-    /// not reported it yet (source `argv`, not `shim`).
-    pub file_from_argv: bool,
+    /// How `session_file` was learned: `argv` for the launch line's file
+    /// until the agent reports it, `extension` for the file pi named
+    /// before writing it, `shim` once the preload saw it written.
+    pub file_source: protocol::FileSource,
     pub shim: Option<Shim>,
     pub cols: u16,
     pub rows: u16,
@@ -71,7 +72,7 @@ impl Session {
             started_ms: self.started_ms,
             exited_at: self.exited_at.clone(),
             session_file: self.session_file.clone(),
-            session_file_source: self.session_file.as_ref().map(|_| self.file_source()),
+            session_file_source: self.session_file.as_ref().map(|_| self.file_source),
             shim: self.shim_info(),
             size: protocol::Size {
                 cols: self.cols,
@@ -136,31 +137,30 @@ impl Session {
         ("shim", protocol::to_json(&self.shim_info()))
     }
 
-    fn file_source(&self) -> protocol::FileSource {
-        if self.file_from_argv {
-            protocol::FileSource::Argv
-        } else {
-            protocol::FileSource::Shim
-        }
-    }
-
-    /// The `session_file` event: `source` is `argv` for the launch line's
-    /// file, `shim` once the agent reported it.
+    /// The `session_file` event.
     fn file_json(&self) -> String {
         protocol::to_json(&protocol::SessionFile {
             path: self.session_file.clone().unwrap_or_default(),
-            source: self.file_source(),
+            source: self.file_source,
         })
     }
 
-    /// The preload reported `path`. `None` when it is already the session
-    /// file as the agent's own report (no event).
-    pub fn set_session_file(&mut self, path: PathBuf) -> Option<(&'static str, String)> {
-        if self.session_file.as_ref() == Some(&path) && !self.file_from_argv {
+    /// The agent reported `path` (the preload's write, pi's extension).
+    /// Another file is a switch, whatever the source: the latest report
+    /// wins. The same file again is news only from a stronger source (the
+    /// preload seeing the file pi named get written), as the daemon ranks
+    /// them; else `None` (no event).
+    pub fn set_session_file(
+        &mut self,
+        path: PathBuf,
+        source: protocol::FileSource,
+    ) -> Option<(&'static str, String)> {
+        if self.session_file.as_ref() == Some(&path) && source.source() >= self.file_source.source()
+        {
             return None;
         }
         self.session_file = Some(path);
-        self.file_from_argv = false;
+        self.file_source = source;
         Some(("session_file", self.file_json()))
     }
 

@@ -1,20 +1,26 @@
-//! Intake of the preload's events (DESIGN §4.2, §4.3), from the FIFO or
-//! from `POST /shim/event`.
+//! Intake of the preload's events (DESIGN §4.2, §4.3) and of pi's
+//! extension's (§10), from the FIFO or from `POST /shim/event`.
 //!
-//! An event is one JSON object. `hello` marks the shim active; `write` and
-//! `append` carry a path, which becomes the session file only if the
-//! adapter accepts it: under its session root, or a file whose first line
-//! is its session header. Anything else is an error, never a crash: a 400
+//! An event is one JSON object (`protocol::ShimEvent`). `hello` marks the
+//! shim active; `write` and `append` (a write the preload saw) and
+//! `session` (the file pi's extension says pi holds now, which after a
+//! `/new` pi has not written yet) carry a path, which becomes the session
+//! file only if the adapter accepts it: under its session root — by path
+//! alone, so a file that does not exist yet qualifies — or a file whose
+//! first line is its session header. The latest accepted report wins,
+//! whichever of the two made it (`Session::set_session_file`); the daemon
+//! logs when the preload's writes contradict the extension.
+//! `agent_start`/`agent_end` become a `state` event (working, idle) with
+//! source `extension`. Anything else is an error, never a crash: a 400
 //! over HTTP; on the FIFO, where nobody could be answered, the line is
-//! dropped. `read_fifo`
-//! is the FIFO's task: lines of at most `MAX_EVENT` bytes, each applied
-//! like a `POST /shim/event` body.
+//! dropped. `read_fifo` is the FIFO's task: lines of at most `MAX_EVENT`
+//! bytes, each applied like a `POST /shim/event` body.
 
 use super::session::Session;
 use super::Runner;
+use crate::protocol::{self, AgentState, FileSource, ShimEvent, State, StateSource};
 use async_io::Async;
 use futures_lite::{AsyncBufReadExt, AsyncReadExt};
-use serde::Deserialize;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -22,14 +28,6 @@ use std::rc::Rc;
 
 /// Shim events are small; this bounds what the FIFO reader buffers.
 pub const MAX_EVENT: usize = 512 * 1024;
-
-#[derive(Deserialize)]
-struct Event {
-    op: String,
-    pid: Option<u32>,
-    path: Option<PathBuf>,
-    runtime: Option<String>,
-}
 
 #[derive(Debug, PartialEq)]
 pub enum ShimError {
@@ -44,7 +42,7 @@ impl fmt::Display for ShimError {
             ShimError::Json(e) => write!(f, "invalid shim event: {e}"),
             ShimError::UnknownOp(op) => write!(
                 f,
-                "unknown shim op {op:?} (expected hello, write or append)"
+                "unknown shim op {op:?} (expected hello, write, append, session, agent_start or agent_end)"
             ),
             ShimError::MissingPath => f.write_str("shim event without an absolute \"path\""),
         }
@@ -55,24 +53,44 @@ impl std::error::Error for ShimError {}
 
 /// Applies one event; returns the SSE events to publish.
 pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<(&'static str, String)>, ShimError> {
-    let event: Event = serde_json::from_slice(raw).map_err(|e| ShimError::Json(e.to_string()))?;
+    let event: ShimEvent =
+        serde_json::from_slice(raw).map_err(|e| ShimError::Json(e.to_string()))?;
     match event.op.as_str() {
         "hello" => {
             let runtime = event.runtime.as_deref().unwrap_or("node");
             Ok(vec![session.set_shim(runtime, event.pid.unwrap_or(0))])
         }
-        "write" | "append" => {
-            let path = event
-                .path
-                .filter(|p| p.is_absolute())
-                .ok_or(ShimError::MissingPath)?;
-            if !accepts(session, &path) {
-                return Ok(Vec::new());
-            }
-            Ok(session.set_session_file(path).into_iter().collect())
-        }
+        "write" | "append" => file(session, event.path, FileSource::Shim),
+        "session" => file(session, event.path, FileSource::Extension),
+        "agent_start" => Ok(vec![state(State::Working)]),
+        "agent_end" => Ok(vec![state(State::Idle)]),
         other => Err(ShimError::UnknownOp(other.chars().take(64).collect())),
     }
+}
+
+fn file(
+    session: &mut Session,
+    path: Option<PathBuf>,
+    source: FileSource,
+) -> Result<Vec<(&'static str, String)>, ShimError> {
+    let path = path
+        .filter(|p| p.is_absolute())
+        .ok_or(ShimError::MissingPath)?;
+    if !accepts(session, &path) {
+        return Ok(Vec::new());
+    }
+    Ok(session.set_session_file(path, source).into_iter().collect())
+}
+
+/// The `state` event of the extension's turn boundaries. Not kept for a
+/// replay: the file says as much once its lines are read.
+fn state(state: State) -> (&'static str, String) {
+    let report = AgentState {
+        state,
+        waiting: None,
+        source: StateSource::Extension,
+    };
+    ("state", protocol::to_json(&report))
 }
 
 fn accepts(session: &Session, path: &Path) -> bool {
@@ -133,5 +151,128 @@ fn handle_shim_line(runner: &Runner, line: &[u8]) {
     // (over HTTP the same error gets a 400).
     if let Ok(events) = result {
         events.into_iter().for_each(|e| runner.publish(e));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::Kind;
+
+    fn session() -> Session {
+        Session {
+            id: "s".into(),
+            kind: Kind::PI,
+            command: vec!["pi".into()],
+            cwd: "/w".into(),
+            pid: 1,
+            runner_pid: 2,
+            started_at: String::new(),
+            started_ms: 0,
+            exit: None,
+            exited_at: None,
+            session_file: None,
+            file_source: FileSource::Argv,
+            shim: None,
+            cols: 80,
+            rows: 24,
+            title: None,
+            submitted: 0,
+            root_depth: 1,
+            roots: vec!["/nonexistent-root".into()],
+            config_dir: None,
+        }
+    }
+
+    /// What one event published: `session_file` as (path, source), `state`
+    /// as its state word; nothing as `""`.
+    fn published(session: &mut Session, event: &str) -> String {
+        let out = apply(session, event.as_bytes()).expect("a valid event");
+        let words: Vec<String> = out
+            .iter()
+            .map(|(name, data)| {
+                let v: serde_json::Value = serde_json::from_str(data).expect("json");
+                match *name {
+                    "session_file" => format!("{} {}", v["path"].as_str().unwrap(), v["source"]),
+                    "state" => format!("{} {}", v["state"], v["source"]),
+                    other => other.to_string(),
+                }
+            })
+            .collect();
+        words.join(", ")
+    }
+
+    #[test]
+    fn the_latest_report_wins_and_the_same_file_only_gets_stronger() {
+        let (a, b) = (
+            "/nonexistent-root/--w--/a.jsonl",
+            "/nonexistent-root/--w--/b.jsonl",
+        );
+        let session_ev =
+            |p: &str| format!(r#"{{"op":"session","pid":1,"path":"{p}","reason":"new"}}"#);
+        let write_ev = |p: &str| format!(r#"{{"op":"append","pid":1,"path":"{p}"}}"#);
+        // (event, what it publishes)
+        let table = [
+            // Named before pi writes it: accepted under the root by path.
+            (session_ev(a), format!("{a} \"extension\"")),
+            (session_ev(a), String::new()),
+            // The preload sees it written: the same file, confirmed.
+            (write_ev(a), format!("{a} \"shim\"")),
+            (write_ev(a), String::new()),
+            // The extension again on that file is weaker: nothing.
+            (session_ev(a), String::new()),
+            // A switch (/new, /resume), then a write elsewhere: each wins.
+            (session_ev(b), format!("{b} \"extension\"")),
+            (write_ev(a), format!("{a} \"shim\"")),
+            // Outside every root and not there to read a header from.
+            (session_ev("/elsewhere/c.jsonl"), String::new()),
+            (
+                r#"{"op":"agent_start"}"#.into(),
+                "\"working\" \"extension\"".into(),
+            ),
+            (
+                r#"{"op":"agent_end","pid":1}"#.into(),
+                "\"idle\" \"extension\"".into(),
+            ),
+        ];
+        let mut s = session();
+        for (event, want) in table {
+            assert_eq!(published(&mut s, &event), want, "{event}");
+        }
+        assert_eq!(s.session_file.as_deref(), Some(Path::new(a)));
+        assert_eq!(s.file_source, FileSource::Shim);
+    }
+
+    #[test]
+    fn the_launch_lines_file_stays_argv_until_written() {
+        let f = "/nonexistent-root/--w--/f.jsonl";
+        let mut s = session();
+        s.session_file = Some(f.into());
+        let named = format!(r#"{{"op":"session","path":"{f}","reason":"startup"}}"#);
+        assert_eq!(published(&mut s, &named), "");
+        assert_eq!(s.meta().session_file_source, Some(FileSource::Argv));
+        let written = format!(r#"{{"op":"write","path":"{f}"}}"#);
+        assert_eq!(published(&mut s, &written), format!("{f} \"shim\""));
+    }
+
+    #[test]
+    fn bad_events_are_errors() {
+        let mut s = session();
+        let cases = [
+            (r#"{"op":"session","reason":"new"}"#, ShimError::MissingPath),
+            (
+                r#"{"op":"session","path":"rel.jsonl"}"#,
+                ShimError::MissingPath,
+            ),
+            (
+                r#"{"op":"agent_pause"}"#,
+                ShimError::UnknownOp("agent_pause".into()),
+            ),
+            (r#"{}"#, ShimError::UnknownOp(String::new())),
+        ];
+        for (event, want) in cases {
+            assert_eq!(apply(&mut s, event.as_bytes()).err(), Some(want), "{event}");
+        }
+        assert!(matches!(apply(&mut s, b"{"), Err(ShimError::Json(_))));
     }
 }

@@ -16,6 +16,7 @@
 //   --list FILE     write the session paths (in write order, one a line) to FILE
 //   --wait-stdin    after writing, wait for one line on stdin before exiting
 //   --exit-code N   exit status (default 0)
+//   -e FILE         ignored: pi's extension flag, which amux adds for pi
 const path = require("path");
 const { spawnSync } = require("child_process");
 
@@ -32,6 +33,7 @@ function parse(argv) {
     else if (a === "--list") o.list = argv[++i];
     else if (a === "--wait-stdin") o.waitStdin = true;
     else if (a === "--exit-code") o.exitCode = Number(argv[++i]);
+    else if (a === "-e") i++;
     else throw new Error(`unknown flag ${a}`);
   }
   return o;
