@@ -88,7 +88,7 @@ impl Adapter for Codex {
     /// terminal notification, and only when configured to: unless the
     /// user configured `tui.notifications` (their `config.toml` or their
     /// own `-c`), we ask for it for this launch, and its OSC 9s are ours.
-    fn launch(&self, args: &[String], env: Env) -> Launch {
+    fn launch(&self, args: &[String], env: Env, _hooks: Option<&Path>) -> Launch {
         let theirs = args.iter().any(|a| a.contains("tui.notification"))
             || self
                 .config_dir(env)
@@ -375,7 +375,7 @@ mod tests {
         let home = fixture::temp_dir("codex-launch");
         let h = home.to_str().unwrap().to_string();
         let env = move |k: &str| (k == "CODEX_HOME").then(|| h.clone());
-        let ours = Kind::CODEX.launch(&fixture::argv("codex"), &env);
+        let ours = Kind::CODEX.launch(&fixture::argv("codex"), &env, true, None);
         assert!(ours.owns_osc9);
         assert_eq!(ours.args.iter().filter(|a| *a == "-c").count(), 3);
         assert!(ours
@@ -383,19 +383,28 @@ mod tests {
             .iter()
             .any(|a| a == r#"tui.notification_method="osc9""#));
         let theirs = fixture::argv("codex -c tui.notifications=true");
-        assert_eq!(Kind::CODEX.launch(&theirs, &env), Launch::default());
+        assert_eq!(
+            Kind::CODEX.launch(&theirs, &env, true, None),
+            Launch::default()
+        );
         for config in [
             "[tui]\nnotifications = true\n",
             "tui.notification_method = \"bel\"\n",
         ] {
             std::fs::write(home.join("config.toml"), config).unwrap();
             assert_eq!(
-                Kind::CODEX.launch(&fixture::argv("codex"), &env),
+                Kind::CODEX.launch(&fixture::argv("codex"), &env, true, None),
                 Launch::default()
             );
         }
         std::fs::write(home.join("config.toml"), "[other]\nnotifications = 1\n").unwrap();
-        assert!(Kind::CODEX.launch(&fixture::argv("codex"), &env).owns_osc9);
+        assert!(
+            Kind::CODEX
+                .launch(&fixture::argv("codex"), &env, true, None)
+                .owns_osc9
+        );
+        let off = Kind::CODEX.launch(&fixture::argv("codex"), &env, false, None);
+        assert_eq!(off, Launch::default(), "injection off");
         std::fs::remove_dir_all(&home).unwrap();
 
         let asked = Kind::CODEX

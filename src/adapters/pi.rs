@@ -80,7 +80,7 @@ impl Adapter for Pi {
         match extension.as_deref().and_then(Path::to_str) {
             Some(path) if !subcommand => Launch {
                 args: vec!["-e".to_owned(), path.to_owned()],
-                env: Vec::new(),
+                ..Launch::default()
             },
             _ => Launch::default(),
         }

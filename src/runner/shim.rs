@@ -89,6 +89,7 @@ fn state(state: State) -> (&'static str, String) {
         state,
         waiting: None,
         source: StateSource::Extension,
+        at_ms: crate::daemon::now_ms(),
     };
     ("state", protocol::to_json(&report))
 }
@@ -181,6 +182,7 @@ mod tests {
             root_depth: 1,
             roots: vec!["/nonexistent-root".into()],
             config_dir: None,
+            state: None,
         }
     }
 
