@@ -195,7 +195,11 @@ fn incremental_equals_full_and_reset_forgets() {
             lines: full.lines + 1,
             ..full.clone()
         };
-        assert_eq!(tracker.derived(), &counted, "{rel}: junk lines change nothing");
+        assert_eq!(
+            tracker.derived(),
+            &counted,
+            "{rel}: junk lines change nothing"
+        );
         tracker.reset();
         assert_eq!(tracker.derived(), &Derived::default(), "{rel}");
         text.lines().for_each(|l| tracker.feed(l.as_bytes()));

@@ -436,7 +436,6 @@ impl Daemon {
                 if entry.derived_from.is_some() || source == Source::Argv {
                     entry.switch_file(&derived);
                 }
-                entry.history = source == Source::Argv;
                 // Another conversation: what the agent said of the old one
                 // (a question asked there) is over, unless it keeps its
                 // own report current.

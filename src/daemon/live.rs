@@ -31,9 +31,6 @@ pub struct Saved {
     /// the runner, and an agent that ended meanwhile can no longer show it.
     pub file: Option<PathBuf>,
     pub source: Option<Source>,
-    /// The file is still what it was at launch (see `Entry::history`).
-    #[serde(default)]
-    pub history: bool,
     /// The runner's `meta` as first seen: what a dead record is made of
     /// if the runner is killed while no daemon runs.
     pub meta: Option<Meta>,

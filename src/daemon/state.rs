@@ -74,7 +74,6 @@ impl Entry {
     /// The conversation file grew (`derived` is read): a one-off report
     /// its new lines contradict ends.
     pub fn file_grew(&mut self) {
-        self.history = false;
         let lines = self.derived.lines;
         if self
             .live

@@ -46,17 +46,31 @@ pub struct Entry {
     pub watched: Vec<PathBuf>,
     /// The agent's own last report of its state (see `state.rs`).
     pub live: Option<super::state::Live>,
-    /// The file was named at launch (a resumed conversation) and has not
-    /// grown since: what it says happened before this session. A turn it
-    /// left open (its agent was killed mid-turn) is not running now, and
-    /// its last reply is not news.
-    pub history: bool,
 }
 
 impl Entry {
     /// When the runner started, in ms (0 if it did not say).
     pub fn started_ms(&self) -> i64 {
         self.runner_meta.as_ref().map_or(0, |m| m.started_ms)
+    }
+
+    /// The file held is the one named at launch (a resumed conversation)
+    /// and nothing wrote it since the session started: what it says
+    /// happened before this session. A turn it left open (its agent was
+    /// killed mid-turn) is not running now, and its last reply is not
+    /// news. Judged by the file's mtime, so a daemon that comes back or
+    /// reads the file in parts judges it the same.
+    pub fn history(&self, held: Held) -> bool {
+        let Some(meta) = self.runner_meta.as_ref() else {
+            return false;
+        };
+        let launched = meta.session_file_source == Some(crate::protocol::FileSource::Argv)
+            && meta.session_file.as_deref() == held.binding.map(|b| b.file.as_path());
+        let written = || {
+            let file = meta.session_file.as_deref()?;
+            std::fs::metadata(file).ok()?.modified().ok()
+        };
+        launched && written().is_some_and(|t| crate::timefmt::epoch_ms(t) < meta.started_ms)
     }
 
     /// The agent's own directory in the session's environment.
@@ -118,7 +132,6 @@ impl Entry {
             read_upto: self.input.read_upto,
             file: binding.map(|b| b.file.clone()),
             source: binding.map(|b| b.source),
-            history: self.history,
             meta: self.runner_meta.clone(),
         }
     }
@@ -134,7 +147,6 @@ impl Entry {
         self.input.read_upto = saved.read_upto;
         // Rebinding this file on replay is no switch: the counts hold.
         self.derived_from = saved.file.clone();
-        self.history = saved.history;
     }
 
     pub fn new(id: &str) -> Entry {
@@ -160,7 +172,6 @@ impl Entry {
             root_depth: crate::daemon::watch::MAX_DEPTH,
             watched: Vec::new(),
             live: None,
-            history: false,
         }
     }
 
@@ -190,7 +201,7 @@ impl Entry {
     }
 
     pub fn working(&self, held: Held) -> bool {
-        let turn = held.owner && self.derived.working && !self.history;
+        let turn = held.owner && self.derived.working && !self.history(held);
         self.alive && (turn || self.input.pending.is_some())
     }
 
@@ -207,7 +218,7 @@ impl Entry {
         // the rest of the first turn) is not idle: nothing has finished.
         has_file
             && self.derived.turns_ended > 0
-            && (!self.derived.working || self.history)
+            && (!self.derived.working || self.history(held))
             && self.input.pending.is_none()
     }
 
@@ -215,7 +226,7 @@ impl Entry {
         self.alive
             && held.owner
             && self.derived.unread
-            && !self.history
+            && !self.history(held)
             && self.input.pending.is_none()
             && self.derived.turns_ended > self.input.read_upto
     }
