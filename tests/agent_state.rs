@@ -222,3 +222,30 @@ fn a_resumed_conversation_is_history_not_news() {
     );
     assert!(o.status.success(), "{o:?}");
 }
+
+/// Claude's question tool opens the same `waiting` dialog: it asks.
+#[test]
+fn claude_question_is_waiting_for_an_answer() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("q");
+    let id = w.run(&cwd, &["claude"]);
+    let file = transcript(&w, &cwd);
+    pidfile(&w, &id, &cwd, "busy");
+    append(&w, &id, &file, &claude_user(SID, &cwd, "help me choose"));
+    let ask = json!({"parentUuid": "u1", "isSidechain": false, "type": "assistant",
+        "message": {"role": "assistant", "type": "message", "stop_reason": "tool_use",
+            "content": [{"type": "tool_use", "id": "t2", "name": "AskUserQuestion",
+                "input": {"questions": [{"question": "Which database?", "options": []}]}}]},
+        "uuid": "a2", "timestamp": iso(now_s()), "cwd": cwd, "sessionId": SID});
+    append(&w, &id, &file, &ask);
+    w.wait_holds(&id, &file, "agent-pidfile");
+    pidfile(&w, &id, &cwd, "waiting");
+    let (r, _) = until(&w, &id, "waiting", |r| r["status"]["state"] == "waiting");
+    let asked = &r["status"]["waiting"];
+    assert_eq!(
+        (&asked["kind"], &asked["text"]),
+        (&json!("question"), &json!("Which database?")),
+        "{r:#}"
+    );
+}

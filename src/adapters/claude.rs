@@ -234,6 +234,10 @@ fn assistant(d: &mut Derived, v: &Value) {
         d.error = false;
         let name = str_at(tool, "name").unwrap_or("tool");
         d.tool_call(name, tool.get("input").and_then(tool_text));
+        if let Some(call) = d.tool_call.as_mut() {
+            // Claude's question tool: a dialog that asks, not permits.
+            call.question = name == "AskUserQuestion";
+        }
         return;
     }
     let finished = matches!(

@@ -44,6 +44,8 @@ pub struct Derived {
 pub struct ToolCall {
     pub name: String,
     pub text: Option<String>,
+    /// The call asks the user a question (not for permission to act).
+    pub question: bool,
 }
 
 impl Derived {
@@ -75,7 +77,11 @@ impl Derived {
     pub(super) fn tool_call(&mut self, name: &str, text: Option<String>) {
         self.tool(Some(name));
         let name = name.to_string();
-        self.tool_call = Some(ToolCall { name, text });
+        self.tool_call = Some(ToolCall {
+            name,
+            text,
+            question: false,
+        });
     }
 
     pub(super) fn failed(&mut self, message: Option<&str>) {

@@ -153,6 +153,9 @@ fn finish(
 fn waiting(entry: &Entry, live: &Live) -> Waiting {
     let mut w = live.report.waiting.clone().unwrap_or_default();
     if let Some(call) = &entry.derived.tool_call {
+        if call.question {
+            w.kind = crate::protocol::Ask::Question;
+        }
         w.tool.get_or_insert_with(|| call.name.clone());
         if w.text.is_none() {
             w.text = call.text.clone();
