@@ -438,8 +438,24 @@ impl Daemon {
                 }
                 // Another conversation: what the agent said of the old one
                 // (a question asked there) is over, unless it keeps its
-                // own report current.
-                entry.live = entry.live.take().filter(|l| l.kept);
+                // own report current — or the old one was only the launch
+                // line's (replayed to a daemon that came back before the
+                // agent's own report): the report is of the agent's file.
+                let launch = (entry.runner_meta.as_ref())
+                    .filter(|m| m.session_file_source == Some(protocol::FileSource::Argv))
+                    .and_then(|m| m.session_file.clone());
+                if launch.is_none() || entry.derived_from != launch {
+                    entry.live = entry.live.take().filter(|l| l.kept);
+                } else if let Some(live) = entry.live.as_mut() {
+                    // Measured against the agent's file from now on: written
+                    // after the report, it says more than the report.
+                    live.lines_upto = live.lines_upto.min(derived.lines);
+                    let written = std::fs::metadata(&file).and_then(|m| m.modified());
+                    let written_ms = written.map_or(0, crate::timefmt::epoch_ms);
+                    if super::state::contradicted(&live.report, live.since_ms, written_ms) {
+                        entry.live = None;
+                    }
+                }
                 entry.derived_from = Some(file.clone());
             }
             entry.set_derived(derived);
