@@ -10,12 +10,13 @@
 //! runner's intake by hand: a preload write elsewhere than the extension
 //! said wins, and the daemon logs it.
 
+use crate::regress_pi::{amux, out};
 use crate::support::http;
 use crate::support::model::FakeModel;
 use crate::support::{self, TestEnv};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
@@ -46,19 +47,6 @@ fn setup() -> (TestEnv, FakeModel) {
     let model = FakeModel::start(REPLY);
     std::fs::write(env.pi_dir().join("models.json"), model.pi_models_json()).expect("models.json");
     (env, model)
-}
-
-/// `amux ARGS…`, allowed to start a daemon.
-fn amux<S: AsRef<std::ffi::OsStr>>(env: &TestEnv, args: &[S]) -> Command {
-    let mut cmd = env.amux(args);
-    cmd.env_remove("AMUX_NO_DAEMON");
-    cmd
-}
-
-fn out<S: AsRef<std::ffi::OsStr>>(env: &TestEnv, args: &[S]) -> Output {
-    let mut cmd = amux(env, args);
-    cmd.stderr(Stdio::piped());
-    support::output_within(cmd, T)
 }
 
 fn ok(o: Output, what: &str) -> String {

@@ -33,14 +33,14 @@ fn pi_argv(extra: &[&str]) -> Vec<String> {
     argv
 }
 
-/// `amux ARGS…`, allowed to start a daemon.
-fn amux<S: AsRef<std::ffi::OsStr>>(env: &TestEnv, args: &[S]) -> Command {
+/// `amux ARGS…`, allowed to start a daemon (shared with `pi_extension`).
+pub(crate) fn amux<S: AsRef<std::ffi::OsStr>>(env: &TestEnv, args: &[S]) -> Command {
     let mut cmd = env.amux(args);
     cmd.env_remove("AMUX_NO_DAEMON");
     cmd
 }
 
-fn out<S: AsRef<std::ffi::OsStr>>(env: &TestEnv, args: &[S]) -> Output {
+pub(crate) fn out<S: AsRef<std::ffi::OsStr>>(env: &TestEnv, args: &[S]) -> Output {
     let mut cmd = amux(env, args);
     cmd.stderr(Stdio::piped());
     support::output_within(cmd, T)
