@@ -236,6 +236,16 @@ pub fn pi() -> PathBuf {
     installed(".bin/pi")
 }
 
+/// Claude Code 2.1.330's launcher (a native binary).
+pub fn claude() -> PathBuf {
+    installed(".bin/claude")
+}
+
+/// Codex 0.169.0's launcher (node picking its native binary).
+pub fn codex() -> PathBuf {
+    installed(".bin/codex")
+}
+
 /// pi's entry point, for `bun <cli.js>`.
 pub fn pi_cli_js() -> PathBuf {
     installed("@mariozechner/pi-coding-agent/dist/cli.js")
