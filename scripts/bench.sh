@@ -14,11 +14,13 @@
 # or many /proc reads: latency.mjs (figures 4, 5, 7 e2e), daemon_scale.mjs
 # (figure 6), rebind_agent.mjs (the fake pi agent they drive), echo.py (a
 # stand-in terminal timing keystroke echo, figures 8 and 9), health.mjs and
-# bind_agent.mjs (figure 10, the daemon's health checks under load).
+# bind_agent.mjs (figure 10, the daemon's health checks under load),
+# state.mjs and state_agent.mjs (figure 11, agent state changes).
 #
 # Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind echo
 #                                           attach startup events scale
 #                                           health follow follow-e2e
+#                                           state
 # (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
 # The echo and attach parts need python3, dtach and tmux: dtach and tmux
 # are installed from Debian's packages when missing (as root, or through
@@ -479,10 +481,26 @@ part_follow_e2e() {
     note "daemon SIGSTOPped while the same amount was appended; SIGCONT -> title in $(calc "$catch_ms" 0) ms"
 }
 
+# ---- agent state (issue 10) ------------------------------------------------
+
+# A state change the agent makes (Claude's pidfile status, Codex's OSC 9
+# and the rollout lines after it) -> the `amux events` line whose
+# status.state says it.
+part_state() {
+    local kind=$1 num=$2 label=$3 out
+    mkdir -p "$T/bin" "$T/lat" "$T/claude" "$T/codex"
+    cp "$bench/state_agent.mjs" "$T/bin/$kind"
+    export CLAUDE_CONFIG_DIR=$T/claude CODEX_HOME=$T/codex
+    start_daemon
+    out=$(node "$bench/state.mjs" "$amux" "$T/bin" "$T/lat" "$kind" "$rebinds" 20)
+    latency_line "$num" "$label, $rebinds changes" "$out" 20
+    note "goal p99 5 ms; one change every 20 ms, alternating waiting and working"
+}
+
 # ---- main ------------------------------------------------------------------
 
 parts=("$@")
-((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale health follow)
+((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale health follow state)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
@@ -509,5 +527,8 @@ want scale && fresh part_scale
 want health && fresh part_health live && fresh part_health start
 want follow && part_follow_unit
 want follow || want follow-e2e && fresh part_follow_e2e
+want state && echo "Agent state (issue 10)"
+want state && fresh part_state claude 11a "Claude pidfile -> amux events"
+want state && fresh part_state codex 11b "Codex OSC 9/rollout -> amux events"
 echo "bench: done in $(calc "$(since "$start")" 0) s"
 exit 0
