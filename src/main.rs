@@ -22,6 +22,7 @@ mod paths;
 mod procfs;
 mod protocol;
 mod pty;
+mod remote;
 mod runner;
 #[cfg(test)]
 mod scratch;

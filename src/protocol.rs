@@ -311,6 +311,10 @@ pub struct Record {
     pub last_file: Option<PathBuf>,
     pub shim: RecordShim,
     pub resume_command: Option<Vec<String>>,
+    /// The host it runs on, in a fleet view of several (`-H a -H b`),
+    /// where `id` is written `host:id` too. A daemon never sets it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 impl Record {
@@ -367,6 +371,15 @@ pub enum EventLine {
         title: Option<String>,
         body: String,
     },
+}
+
+/// A line of a fleet's `amux events`: the host's line (its ids written
+/// `host:id`) with `host` after its own fields.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HostedLine {
+    #[serde(flatten)]
+    pub line: EventLine,
+    pub host: String,
 }
 
 /// `GET /v1/health`.

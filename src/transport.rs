@@ -2,10 +2,10 @@
 //! gives a `Stream` to speak HTTP/1.1 over.
 //!
 //! A `Stream` is a read half and a write half, each boxed, so that one
-//! type carries any byte pipe: both halves of one Unix socket today (a
-//! cheap clone of the same fd), and, for a later remote variant, a child
-//! process's stdout and stdin (`ssh -T HOST amux dial-stdio`), which are
-//! two separate fds that cannot be cloned into each other. Nothing above
+//! type carries any byte pipe: both halves of one Unix socket (a cheap
+//! clone of the same fd), or a child process's stdout and stdin (`ssh -T
+//! HOST amux dial-stdio`, `ssh.rs`), two separate fds that cannot be
+//! cloned into each other. Nothing above
 //! this module knows which it has: the HTTP client and server take any
 //! `AsyncRead + AsyncWrite`, and whoever needs to read and write at once
 //! (attach, the SSE pump) takes the halves apart with `split`.
@@ -13,6 +13,9 @@
 //! A variant's `open` does all its connecting (and, for a process, its
 //! spawning), so a deadline around `open` and the request covers both.
 
+mod ssh;
+
+use crate::remote::Host;
 use async_net::unix::UnixStream;
 use futures_lite::{AsyncRead, AsyncWrite};
 use std::fmt;
@@ -26,6 +29,12 @@ use std::task::{Context, Poll};
 pub enum Connect {
     /// A Unix stream socket: the daemon's, or a runner's.
     Unix(PathBuf),
+    /// Another host's daemon (`session: None`) or one of its runners,
+    /// through `ssh HOST amux dial-stdio [--session ID]`.
+    Ssh {
+        host: Host,
+        session: Option<String>,
+    },
 }
 
 impl Connect {
@@ -40,17 +49,22 @@ impl Connect {
         Connect::Unix(crate::paths::session_socket(id))
     }
 
-    /// Another socket on the same host, as the daemon names it (a
-    /// runner's, for attach): reached the way this one is.
-    pub fn same_host(&self, socket: PathBuf) -> Connect {
+    /// Session `id`'s runner on the same host, whose socket the daemon
+    /// named: reached the way this one is.
+    pub fn same_host(&self, id: &str, socket: PathBuf) -> Connect {
         match self {
             Connect::Unix(_) => Connect::Unix(socket),
+            Connect::Ssh { host, .. } => Connect::Ssh {
+                host: host.clone(),
+                session: Some(id.to_string()),
+            },
         }
     }
 
     pub async fn open(&self) -> io::Result<Stream> {
         match self {
             Connect::Unix(path) => UnixStream::connect(path).await.map(Stream::from),
+            Connect::Ssh { host, session } => ssh::open(host, session.as_deref()),
         }
     }
 }
@@ -60,6 +74,7 @@ impl fmt::Display for Connect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Connect::Unix(path) => write!(f, "{}", path.display()),
+            Connect::Ssh { host, .. } => write!(f, "{} (over ssh)", host.label),
         }
     }
 }

@@ -38,12 +38,12 @@ pub fn attach(key: &str) -> Result<ExitCode> {
             "session {id} has ended; 'amux resume {id}' continues its conversation"
         )));
     };
-    let runner = super::client::daemon().same_host(socket);
+    let runner = super::client::daemon().same_host(&id, socket);
     async_io::block_on(async {
         // A runner that takes the connection but never answers (stopped)
         // is an error, not a hang.
         let upgrade = client::upgrade(&runner, "/attach", "amux-attach");
-        let (stream, leftover) = client::within(client::DEADLINE, upgrade)
+        let (stream, leftover) = client::within(super::client::deadline(&runner), upgrade)
             .await
             .context(|| format!("cannot attach to {id}"))?;
         let raw = RawMode::enable(io::stdin().as_fd()).context(|| "terminal".into())?;

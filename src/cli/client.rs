@@ -2,6 +2,12 @@
 //! through one `Connect`, asking it about a session key, and printing
 //! records.
 //!
+//! Which daemon is this thread's target (`set_target`): this machine's by
+//! default, another host's over ssh for `-H`. A fleet verb runs one thread
+//! per host, each with its own target, through the same functions. Only a
+//! local daemon is started from here; a remote one is started by the
+//! remote `amux dial-stdio`.
+//!
 //! A key is an id, a unique id prefix, or a slug; the daemon resolves it,
 //! and waits for a just-started session it has not discovered yet, so a
 //! verb asks once. Where a session's runner listens is the daemon's to
@@ -13,16 +19,62 @@
 use crate::error::{Error, Result};
 use crate::http::client;
 use crate::protocol::{self, Record};
+use crate::remote::Target;
 use crate::transport::Connect;
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
+thread_local! {
+    static TARGET: RefCell<Target> = const { RefCell::new(Target::Local) };
+}
+
+/// Makes `target` this thread's daemon.
+pub fn set_target(target: Target) {
+    TARGET.with(|t| *t.borrow_mut() = target);
+}
+
+pub fn target() -> Target {
+    TARGET.with(|t| t.borrow().clone())
+}
+
 /// Where the daemon listens: the one place a verb learns it.
 pub fn daemon() -> Connect {
-    Connect::daemon()
+    match target() {
+        Target::Local => Connect::daemon(),
+        Target::Ssh(host) => Connect::Ssh {
+            host,
+            session: None,
+        },
+    }
+}
+
+/// Starts this machine's daemon if it is the target and none runs.
+pub fn ensure() -> Result<()> {
+    match target() {
+        Target::Local => crate::daemon::ensure(true),
+        Target::Ssh(_) => Ok(()),
+    }
+}
+
+/// How long one exchange may take: an ssh connection includes a login.
+pub fn deadline(to: &Connect) -> Duration {
+    match to {
+        Connect::Unix(_) => client::DEADLINE,
+        Connect::Ssh { .. } => client::DEADLINE * 6,
+    }
 }
 
 fn unreachable(to: &Connect, e: io::Error) -> Error {
+    if let Connect::Ssh { host, .. } = to {
+        // ssh.rs and the protocol check name the host in their words.
+        // A host we cannot use (no amux, another version) is as good as
+        // unreachable: exit 5, like a daemon that does not answer.
+        return match e.kind() {
+            io::ErrorKind::TimedOut => Error::Unreachable(format!("{}: {e}", host.label)),
+            _ => Error::Unreachable(e.to_string()),
+        };
+    }
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
             Error::Unreachable(format!("daemon at {to}: {e}"))
@@ -32,9 +84,10 @@ fn unreachable(to: &Connect, e: io::Error) -> Error {
 }
 
 pub fn daemon_request(method: &str, target: &str, body: &[u8]) -> Result<client::Response> {
-    crate::daemon::ensure(true)?;
+    ensure()?;
     let to = daemon();
-    client::request_blocking(&to, method, target, body).map_err(|e| unreachable(&to, e))
+    let exchange = client::request_within(deadline(&to), &to, method, target, body);
+    async_io::block_on(exchange).map_err(|e| unreachable(&to, e))
 }
 
 /// How long `wait` and `events` keep trying to reach a daemon that went
@@ -51,18 +104,23 @@ const RECONNECT: Duration = Duration::from_secs(10);
 /// error it gave.
 pub async fn stream(target: &str, again: bool) -> Result<client::Events> {
     let to = daemon();
+    let local = matches!(to, Connect::Unix(_));
     let deadline = Instant::now() + RECONNECT;
     loop {
-        let open = client::within(client::DEADLINE, client::Events::open(&to, target));
+        let open = client::within(self::deadline(&to), client::Events::open(&to, target));
         let e = match open.await {
             Ok(Ok(events)) => return Ok(events),
             Ok(Err(refused)) => return Err(api_error(&refused)),
             Err(e) => e,
         };
-        if Instant::now() >= deadline {
+        // A host that refuses us (no amux there, another version, auth)
+        // will refuse again: only a connection that was lost is retried.
+        let lost = matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe);
+        if Instant::now() >= deadline || (!local && !(again && lost)) {
             return Err(unreachable(&to, e));
         }
-        match blocking::unblock(|| crate::daemon::ensure(true)).await {
+        let ensure = move || if local { crate::daemon::ensure(true) } else { Ok(()) };
+        match blocking::unblock(ensure).await {
             Err(e) if !again => return Err(e),
             _ => async_io::Timer::after(Duration::from_millis(50)).await,
         };
@@ -71,7 +129,8 @@ pub async fn stream(target: &str, again: bool) -> Result<client::Events> {
 
 /// The pid of the daemon answering now, if one does.
 pub async fn daemon_pid() -> Option<u64> {
-    let resp = client::request_within(client::DEADLINE, &daemon(), "GET", "/v1/health", b"").await;
+    let to = daemon();
+    let resp = client::request_within(deadline(&to), &to, "GET", "/v1/health", b"").await;
     let health: protocol::Health = serde_json::from_slice(&resp.ok()?.body).ok()?;
     Some(u64::from(health.pid))
 }

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 pub const MAIN: &str = "\
 amux - run AI coding agents in pseudo-terminals and know which conversation each holds
 
-Usage:
+Usage: amux [-H HOST]... VERB ...
   amux [run] [-d] [--] CMD [ARGS...]     run CMD (pi, claude, codex, any command) in a PTY
   amux ls [--all] [--json]               list sessions
   amux show ID [--json]                  one session's record
@@ -22,6 +22,8 @@ Usage:
   amux --help | --version
 
 ID is a session id, a unique prefix of one, or a title slug.
+-H, --host [user@]host[:port]  talk to that machine's amux over ssh (AMUX_HOST;
+  several hosts, or local, give one merged ls, events and wait; ids host:id).
 Exit status: 0 ok, 1 failure, 2 usage, 3 wait: session ended, 4 wait: turn
 failed, 5 no daemon reachable, 124 wait: timeout; run passes the agent's
 status through. See amux(1) and amux-protocol(7).
@@ -98,6 +100,14 @@ Usage: amux attach ID
 
 Attaches this terminal to the session: the kept output first, then live.
 Ctrl-\\ detaches and leaves the agent running.
+";
+
+pub const DIAL_STDIO: &str = "\
+Usage: amux dial-stdio [--session ID]
+
+Bridges stdin and stdout to this user's daemon socket (starting the daemon
+if none runs), or with --session to that session's runner socket: what
+amux -H HOST runs on HOST through ssh. See amux-protocol(7).
 ";
 
 pub const RESUME: &str = "\

@@ -1,11 +1,15 @@
-//! Command-line front end: picks the verb, parses its options with
-//! `lexopt` into a `Command`, and runs it. `amux CMD…` with a CMD that is
+//! Command-line front end: takes the hosts (`-H`, before the verb), picks
+//! the verb, parses its options with `lexopt` into a `Command`, and runs
+//! it, here or on the hosts (`hosts.rs`). `amux CMD…` with a CMD that is
 //! no verb means `amux run CMD…`. Help texts live in `help.rs`.
 
 mod attach;
 mod client;
 mod control;
+mod dial;
+mod fleet;
 mod help;
+mod hosts;
 mod query;
 mod run;
 
@@ -56,10 +60,66 @@ pub enum Command {
     Completions {
         shell: String,
     },
+    DialStdio {
+        session: Option<String>,
+    },
 }
 
-pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Command> {
-    let args: Vec<OsString> = args.collect();
+impl Command {
+    /// The session key of a verb about one session.
+    fn key_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Command::Show { key, .. }
+            | Command::Wait { key, .. }
+            | Command::Send { key, .. }
+            | Command::Kill { key }
+            | Command::Attach { key }
+            | Command::Resume { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+/// A command line: the hosts `-H` named, and the verb.
+pub struct Invocation {
+    pub hosts: Vec<String>,
+    pub command: Command,
+}
+
+pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Invocation> {
+    let mut args: Vec<OsString> = args.collect();
+    let hosts = take_hosts(&mut args)?;
+    let command = parse_verb(args)?;
+    Ok(Invocation { hosts, command })
+}
+
+/// `-H HOST`, `-HHOST`, `--host HOST`, `--host=HOST` before the verb,
+/// any number of times (each may be a comma-separated list).
+fn take_hosts(args: &mut Vec<OsString>) -> Result<Vec<String>> {
+    let mut hosts = Vec::new();
+    loop {
+        let Some(first) = args.first().and_then(|a| a.to_str()).map(str::to_string) else {
+            return Ok(hosts);
+        };
+        let inline = first
+            .strip_prefix("--host=")
+            .or_else(|| first.strip_prefix("-H").filter(|v| !v.is_empty()));
+        let value = match (first.as_str(), inline) {
+            (_, Some(v)) => v.to_string(),
+            ("-H" | "--host", None) => {
+                args.remove(0);
+                let v = args.first().and_then(|a| a.to_str());
+                v.ok_or_else(|| Error::Usage(format!("{first} needs a host")))?
+                    .to_string()
+            }
+            _ => return Ok(hosts),
+        };
+        args.remove(0);
+        hosts.extend(value.split(',').filter(|h| !h.is_empty()).map(str::to_string));
+    }
+}
+
+fn parse_verb(args: Vec<OsString>) -> Result<Command> {
     let Some(first) = args.first() else {
         return Ok(Command::Help(help::MAIN));
     };
@@ -80,6 +140,7 @@ pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Command> {
         Some("completions") => keyed(&mut parser, help::COMPLETIONS, |shell| {
             Command::Completions { shell }
         }),
+        Some("dial-stdio") => parse_dial(&mut parser),
         Some(opt) if opt.starts_with('-') && opt != "-d" && opt != "--" => {
             Err(Error::Usage(format!("unknown option {opt}")))
         }
@@ -204,6 +265,18 @@ fn parse_resume(p: &mut lexopt::Parser) -> Result<Command> {
     })
 }
 
+fn parse_dial(p: &mut lexopt::Parser) -> Result<Command> {
+    let mut session = None;
+    while let Some(arg) = p.next()? {
+        help_check!(arg, help::DIAL_STDIO);
+        match arg {
+            Long("session") => session = Some(p.value()?.string()?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok(Command::DialStdio { session })
+}
+
 /// A verb whose only argument is one key (or word).
 fn keyed(
     p: &mut lexopt::Parser,
@@ -235,7 +308,14 @@ fn missing(verb: &str, what: &str) -> Error {
     Error::Usage(format!("amux {verb}: missing {what}"))
 }
 
-pub fn run(cmd: Command) -> Result<ExitCode> {
+pub fn run(invocation: Invocation) -> Result<ExitCode> {
+    let targets = crate::remote::targets(&invocation.hosts)?;
+    hosts::run(targets, invocation.command)
+}
+
+/// `cmd` against this thread's target daemon (this machine's unless
+/// `hosts` chose another).
+fn run_here(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Help(text) => print(text),
         Command::Version => print(concat!("amux ", env!("CARGO_PKG_VERSION"), "\n")),
@@ -256,6 +336,7 @@ pub fn run(cmd: Command) -> Result<ExitCode> {
         Command::Attach { key } => attach::attach(&key),
         Command::Resume { key, detach } => resume(&key, detach),
         Command::Completions { shell } => print(help::completions(&shell)?),
+        Command::DialStdio { session } => dial::dial_stdio(session.as_deref()),
     }
 }
 

@@ -15,24 +15,33 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub fn ls(all: bool, as_json: bool) -> Result<ExitCode> {
-    let resp = daemon_request(
-        "GET",
-        if all {
-            "/v1/sessions?all=1"
-        } else {
-            "/v1/sessions"
-        },
-        b"",
-    )?;
+    let records = records(all)?;
+    for warning in warnings() {
+        eprintln!("amux: warning: {warning}");
+    }
+    print_records(&records, as_json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The target daemon's records (`all`: the dead ones too).
+pub fn records(all: bool) -> Result<Vec<Record>> {
+    let target = if all {
+        "/v1/sessions?all=1"
+    } else {
+        "/v1/sessions"
+    };
+    let resp = daemon_request("GET", target, b"")?;
     if resp.status != 200 {
         return Err(api_error(&resp));
     }
-    let records: Vec<Record> = serde_json::from_slice(&resp.body)
-        .map_err(|e| Error::Failed(format!("bad answer from the daemon: {e}")))?;
-    warn_from_daemon();
+    serde_json::from_slice(&resp.body)
+        .map_err(|e| Error::Failed(format!("bad answer from the daemon: {e}")))
+}
+
+/// `records` as `ls` prints them: JSON, a table, or tab-separated lines.
+pub fn print_records(records: &[Record], as_json: bool) -> Result<()> {
     if as_json {
-        print_json(&records)?;
-        return Ok(ExitCode::SUCCESS);
+        return print_json(records);
     }
     let rows: Vec<[String; 6]> = records.iter().map(row).collect();
     let mut out = std::io::stdout().lock();
@@ -61,20 +70,17 @@ pub fn ls(all: bool, as_json: bool) -> Result<ExitCode> {
             writeln!(out, "{}", r.join("\t")).map_err(stdout_error)?;
         }
     }
-    out.flush().map_err(stdout_error)?;
-    Ok(ExitCode::SUCCESS)
+    out.flush().map_err(stdout_error)
 }
 
-/// What the daemon wants the user told (records it cannot save), one line
-/// each on stderr.
-fn warn_from_daemon() {
+/// What the daemon wants the user told (records it cannot save), one
+/// sentence each.
+pub fn warnings() -> Vec<String> {
     let Ok(resp) = daemon_request("GET", "/v1/health", b"") else {
-        return;
+        return Vec::new();
     };
     let health: protocol::Health = serde_json::from_slice(&resp.body).unwrap_or_default();
-    for warning in health.warnings {
-        eprintln!("amux: warning: {warning}");
-    }
+    health.warnings
 }
 
 /// A field for a tab-separated line or a table cell: one line, `-` when
@@ -148,72 +154,82 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
 /// session, and a session that ended meanwhile gets its `remove` line. A
 /// reader the daemon dropped for falling behind gets an error instead.
 pub fn events() -> Result<ExitCode> {
-    crate::daemon::ensure(true)?;
-    // A reader that goes away between events (`amux events | head -1`)
-    // must end us now, not at the next event's failed write.
+    client::ensure()?;
+    let mut out = std::io::stdout().lock();
+    let emit = |line: EventLine| print_line(&mut out, &line);
+    until_stdout_closes(event_loop(emit))
+}
+
+/// `work`, or success as soon as stdout's reader goes away: a reader
+/// that leaves between events (`amux events | head -1`) must end us now,
+/// not at the next event's failed write.
+pub fn until_stdout_closes(
+    work: impl std::future::Future<Output = Result<ExitCode>>,
+) -> Result<ExitCode> {
     let closed = blocking::unblock(stdout_closed);
-    let stream = async {
-        let mut out = std::io::stdout().lock();
-        let mut live: BTreeSet<String> = BTreeSet::new();
-        let mut reconnected = false;
-        loop {
-            let mut events = stream("/v1/events", reconnected).await?;
-            let pid = client::daemon_pid().await;
-            if let Some(now) = live_ids().await.filter(|_| reconnected) {
-                for gone in live.iter().filter(|id| !now.contains(*id)) {
-                    let line = EventLine::Remove { id: gone.clone() };
-                    print_line(&mut out, &line)?;
-                }
-                live = now;
-            }
-            while let Ok(Some((event, data))) = events.next().await {
-                let line = match event.as_str() {
-                    "session" => {
-                        let Ok(record) = serde_json::from_str::<Record>(&data) else {
-                            continue;
-                        };
-                        if record.alive {
-                            live.insert(record.id.clone());
-                        }
-                        EventLine::Session {
-                            session: Box::new(record),
-                        }
-                    }
-                    "remove" => {
-                        let Ok(removed) = serde_json::from_str::<protocol::Removed>(&data) else {
-                            continue;
-                        };
-                        live.remove(&removed.id);
-                        EventLine::Remove { id: removed.id }
-                    }
-                    "notification" => {
-                        let Ok(n) = serde_json::from_str::<protocol::Notification>(&data) else {
-                            continue;
-                        };
-                        let (id, title, body) = (n.id, n.title, n.body);
-                        EventLine::Notification { id, title, body }
-                    }
-                    _ => continue,
-                };
-                print_line(&mut out, &line)?;
-            }
-            // The same daemon still answers: it dropped us for falling
-            // behind, and what we missed is lost. Only a daemon that went
-            // away is reconnected to.
-            if pid.is_some() && client::daemon_pid().await == pid {
-                return Err(Error::Failed(
-                    "the daemon dropped this event stream: its reader fell behind".into(),
-                ));
-            }
-            reconnected = true;
-        }
-    };
-    async_io::block_on(futures_lite::future::or(stream, async {
+    async_io::block_on(futures_lite::future::or(work, async {
         if closed.await {
             return Ok(ExitCode::SUCCESS);
         }
         std::future::pending().await
     }))
+}
+
+/// The target daemon's event lines, each given to `emit`, across its
+/// restarts (see `events`).
+pub async fn event_loop(mut emit: impl FnMut(EventLine) -> Result<()>) -> Result<ExitCode> {
+    let mut live: BTreeSet<String> = BTreeSet::new();
+    let mut reconnected = false;
+    loop {
+        let mut events = stream("/v1/events", reconnected).await?;
+        let pid = client::daemon_pid().await;
+        if let Some(now) = live_ids().await.filter(|_| reconnected) {
+            for gone in live.iter().filter(|id| !now.contains(*id)) {
+                emit(EventLine::Remove { id: gone.clone() })?;
+            }
+            live = now;
+        }
+        while let Ok(Some((event, data))) = events.next().await {
+            if let Some(line) = event_line(&event, &data, &mut live) {
+                emit(line)?;
+            }
+        }
+        // The same daemon still answers: it dropped us for falling
+        // behind, and what we missed is lost. Only a daemon that went
+        // away is reconnected to.
+        if pid.is_some() && client::daemon_pid().await == pid {
+            return Err(Error::Failed(
+                "the daemon dropped this event stream: its reader fell behind".into(),
+            ));
+        }
+        reconnected = true;
+    }
+}
+
+/// One SSE event as its `amux events` line, keeping `live` up to date.
+fn event_line(event: &str, data: &str, live: &mut BTreeSet<String>) -> Option<EventLine> {
+    Some(match event {
+        "session" => {
+            let record = serde_json::from_str::<Record>(data).ok()?;
+            if record.alive {
+                live.insert(record.id.clone());
+            }
+            EventLine::Session {
+                session: Box::new(record),
+            }
+        }
+        "remove" => {
+            let removed = serde_json::from_str::<protocol::Removed>(data).ok()?;
+            live.remove(&removed.id);
+            EventLine::Remove { id: removed.id }
+        }
+        "notification" => {
+            let n = serde_json::from_str::<protocol::Notification>(data).ok()?;
+            let (id, title, body) = (n.id, n.title, n.body);
+            EventLine::Notification { id, title, body }
+        }
+        _ => return None,
+    })
 }
 
 fn print_line(out: &mut impl Write, line: &EventLine) -> Result<()> {
@@ -226,7 +242,7 @@ fn print_line(out: &mut impl Write, line: &EventLine) -> Result<()> {
 /// not answer: then nothing is said to be gone).
 async fn live_ids() -> Option<BTreeSet<String>> {
     let to = client::daemon();
-    let resp = http::request_within(http::DEADLINE, &to, "GET", "/v1/sessions", b"").await;
+    let resp = http::request_within(client::deadline(&to), &to, "GET", "/v1/sessions", b"").await;
     let records: Vec<Record> = match resp {
         Ok(r) if r.status == 200 => serde_json::from_slice(&r.body).ok()?,
         _ => return None,

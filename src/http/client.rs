@@ -4,6 +4,9 @@
 //! The exchange itself is generic over any `AsyncRead + AsyncWrite`; the
 //! entry points open a `transport::Stream` from a `Connect` first, so the
 //! same code runs over a Unix socket or a child process's stdin/stdout.
+//! Over ssh, each connection first asks `GET /v1/health` (keep-alive) and
+//! refuses a daemon speaking another protocol version, so a user meets
+//! "too old" once and clearly instead of a misread answer later.
 //! `request` sends one request with `Connection: close` and reads the
 //! response to EOF (or its `Content-Length`); `Events` reads an SSE stream
 //! line by line into `wire::EventLines`; `upgrade` hands back the stream after a 101. Response
@@ -115,7 +118,52 @@ pub async fn request(
     target: &str,
     body: &[u8],
 ) -> io::Result<Response> {
-    exchange(to.open().await?, method, target, body).await
+    exchange(connect(to).await?, method, target, body).await
+}
+
+/// `to.open()`, and for another host's daemon the protocol check (a
+/// runner there is reached only after its daemon was asked where it is).
+pub async fn connect(to: &Connect) -> io::Result<Stream> {
+    let mut stream = to.open().await?;
+    if matches!(to, Connect::Ssh { session: None, .. }) {
+        check_protocol(&mut stream, to).await?;
+    }
+    Ok(stream)
+}
+
+/// `GET /v1/health` on a kept-alive connection: its `protocol` must be
+/// ours. The body is read to its `Content-Length` exactly, so the
+/// connection is left at the start of the next response.
+async fn check_protocol(stream: &mut Stream, to: &Connect) -> io::Result<()> {
+    send_head(stream, "GET", "/v1/health", "", b"").await?;
+    let (head, mut body) = read_head(stream).await?;
+    let length = head.length.unwrap_or(0).min(MAX_RESPONSE);
+    if body.len() < length {
+        let rest = (length - body.len()) as u64;
+        (&mut *stream).take(rest).read_to_end(&mut body).await?;
+    }
+    let theirs = serde_json::from_slice::<crate::protocol::Health>(&body)
+        .ok()
+        .filter(|_| head.status == 200)
+        .map(|h| h.protocol);
+    let ours = crate::protocol::PROTOCOL;
+    let host = match to {
+        Connect::Ssh { host, .. } => host.label.as_str(),
+        Connect::Unix(_) => "the other end",
+    };
+    match theirs {
+        Some(p) if p == ours => Ok(()),
+        Some(p) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "amux on {host} speaks protocol {p}, this one {ours}: install the same amux version on both"
+            ),
+        )),
+        None => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("amux on {host} is too old (no protocol version in /v1/health): upgrade it"),
+        )),
+    }
 }
 
 /// `fut`, or `TimedOut` once `limit` has passed.
@@ -144,16 +192,6 @@ pub async fn request_within(
     within(limit, request(to, method, target, body)).await
 }
 
-/// Blocking convenience for the CLI, with the client `DEADLINE`.
-pub fn request_blocking(
-    to: &Connect,
-    method: &str,
-    target: &str,
-    body: &[u8],
-) -> io::Result<Response> {
-    async_io::block_on(request_within(DEADLINE, to, method, target, body))
-}
-
 /// An open SSE stream.
 pub struct Events {
     stream: Stream,
@@ -168,7 +206,7 @@ impl Events {
     /// Subscribes to `target`. `Ok(Err(response))`: the server answered,
     /// but not with a stream (a 404 or 409, with its error body).
     pub async fn open(to: &Connect, target: &str) -> io::Result<Result<Events, Response>> {
-        Events::over(to.open().await?, target).await
+        Events::over(connect(to).await?, target).await
     }
 
     pub async fn over(mut stream: Stream, target: &str) -> io::Result<Result<Events, Response>> {
@@ -240,7 +278,7 @@ impl Events {
 /// Opens an upgraded connection (`/attach`): returns the stream after 101
 /// with any bytes the server sent past the head.
 pub async fn upgrade(to: &Connect, target: &str, protocol: &str) -> io::Result<(Stream, Vec<u8>)> {
-    let mut stream = to.open().await?;
+    let mut stream = connect(to).await?;
     let extra = format!("Connection: Upgrade\r\nUpgrade: {protocol}\r\n");
     send_head(&mut stream, "GET", target, &extra, b"").await?;
     let (head, leftover) = read_head(&mut stream).await?;

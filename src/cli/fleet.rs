@@ -1,0 +1,160 @@
+//! Several hosts as one (`-H a -H b`, `AMUX_HOST=a,b`): a merged `ls`
+//! and `events`, and finding which host has a session.
+//!
+//! Every host is asked at once, one thread each with that host as its
+//! target (`client::set_target`), so a fleet answers in about the time
+//! of its slowest host, not their sum. Ids are written `host:id` and each
+//! record or event line carries `host`. A host that fails is reported in
+//! one line on stderr (`amux: HOST: why`) while the others still answer;
+//! the exit status then is that failure's (5 unreachable, 1 otherwise).
+
+use super::{client, query};
+use crate::error::{Error, Result};
+use crate::protocol::{self, EventLine, HostedLine, Record};
+use crate::remote::Target;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// `work` on every target in parallel, results in the targets' order.
+fn each<T: Send>(targets: &[Target], work: impl Fn() -> Result<T> + Sync) -> Vec<Result<T>> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|t| {
+                let work = &work;
+                scope.spawn(move || {
+                    client::set_target(t.clone());
+                    work()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Failed("a host's thread failed".into()))))
+            .collect()
+    })
+}
+
+/// Which host has the session `key` names, and its full id there.
+pub fn find(targets: &[Target], key: &str) -> Result<(Target, String)> {
+    client::check_key(key)?;
+    let answers = each(targets, || client::resolve(key));
+    let mut found = Vec::new();
+    let mut failed = Vec::new();
+    for (target, answer) in targets.iter().zip(answers) {
+        match answer {
+            Ok(record) => found.push((target.clone(), record.id)),
+            Err(Error::Failed(_)) => {}
+            Err(e) => failed.push(format!("{target}: {e}")),
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 if failed.is_empty() => Err(Error::Failed(format!(
+            "no session matches {key:?} on {}",
+            labels(targets)
+        ))),
+        0 => Err(Error::Unreachable(format!(
+            "no session matches {key:?} on the hosts that answered; {}",
+            failed.join("; ")
+        ))),
+        _ => {
+            let ids: Vec<String> = found.iter().map(|(t, id)| format!("{t}:{id}")).collect();
+            Err(Error::Failed(format!(
+                "{key:?} matches sessions on several hosts: {} (write host:id)",
+                ids.join(", ")
+            )))
+        }
+    }
+}
+
+fn labels(targets: &[Target]) -> String {
+    let names: Vec<&str> = targets.iter().map(Target::label).collect();
+    names.join(", ")
+}
+
+/// `id` as a fleet writes it.
+fn hosted(target: &Target, id: &str) -> String {
+    format!("{}:{id}", target.label())
+}
+
+/// The merged `ls`: every host's records, in the order the hosts were
+/// named, after one line for each host that failed.
+pub fn ls(targets: &[Target], all: bool, as_json: bool) -> Result<ExitCode> {
+    let answers = each(targets, || Ok((query::records(all)?, query::warnings())));
+    let mut merged: Vec<Record> = Vec::new();
+    let mut failure = None;
+    for (target, answer) in targets.iter().zip(answers) {
+        match answer {
+            Ok((records, warnings)) => {
+                for warning in warnings {
+                    eprintln!("amux: warning: {target}: {warning}");
+                }
+                merged.extend(records.into_iter().map(|mut r| {
+                    r.id = hosted(target, &r.id);
+                    r.host = Some(target.label().to_string());
+                    r
+                }));
+            }
+            Err(e) => {
+                eprintln!("amux: {target}: {e}");
+                failure.get_or_insert(e.exit_status());
+            }
+        }
+    }
+    query::print_records(&merged, as_json)?;
+    Ok(failure.map_or(ExitCode::SUCCESS, ExitCode::from))
+}
+
+/// The merged `events`: each host's lines as they come, with `host`.
+/// Runs until stdout's reader leaves or every host has failed.
+pub fn events(targets: &[Target]) -> Result<ExitCode> {
+    let (tx, rx) = async_channel::unbounded::<u8>();
+    for target in targets {
+        let (target, tx) = (target.clone(), tx.clone());
+        std::thread::spawn(move || {
+            client::set_target(target.clone());
+            let emit = |line: EventLine| print_hosted(&target, line);
+            let end = client::ensure().and_then(|()| async_io::block_on(query::event_loop(emit)));
+            let status = match end {
+                Ok(_) => 0,
+                Err(e) if e.is_broken_pipe() => 0,
+                Err(e) => {
+                    eprintln!("amux: {target}: {e}");
+                    e.exit_status()
+                }
+            };
+            let _ = tx.send_blocking(status);
+        });
+    }
+    drop(tx);
+    query::until_stdout_closes(async move {
+        let mut failure = 0;
+        while let Ok(status) = rx.recv().await {
+            failure = failure.max(status);
+        }
+        Ok(ExitCode::from(failure))
+    })
+}
+
+/// One host's line, its ids written `host:id`, as one whole write.
+fn print_hosted(target: &Target, mut line: EventLine) -> Result<()> {
+    match &mut line {
+        EventLine::Session { session } => {
+            session.id = hosted(target, &session.id);
+            session.host = Some(target.label().to_string());
+        }
+        EventLine::Remove { id } | EventLine::Notification { id, .. } => {
+            *id = hosted(target, id);
+        }
+    }
+    let hosted = HostedLine {
+        line,
+        host: target.label().to_string(),
+    };
+    let text = format!("{}\n", protocol::to_json(&hosted));
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(client::stdout_error)
+}
