@@ -23,6 +23,7 @@ mod pty;
 mod real_pi;
 mod regress;
 mod regress_pi;
+mod remote;
 mod security;
 mod transport;
 mod verbs;

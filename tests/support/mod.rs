@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod http;
 pub mod model;
 pub mod pty;
+pub mod sshd;
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
