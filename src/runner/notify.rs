@@ -16,12 +16,23 @@
 //! (then they are dropped). A chunk without `ESC`, outside a sequence,
 //! goes out as it is without a copy. What is held is bounded by the
 //! scanner's OSC limit.
+//!
+//! A program that finds `TMUX` in its environment (amux run inside tmux)
+//! wraps its OSC 9 in tmux's passthrough, `ESC P tmux; ESC ESC ] 9 ; text
+//! BEL ESC \` (Codex 0.169.0 does), so tmux hands it to the terminal
+//! outside. Such a wrapper is followed byte by byte ([`Wrapped`]) with a
+//! second scanner over the unwrapped bytes: ours is dropped whole and
+//! noted like a bare one; one that wraps anything else goes out as it was
+//! (and what it wraps is not noted).
 
 use crate::ansi::{Byte, Scanner};
 use std::borrow::Cow;
 
 /// Past this, a held sequence goes out whatever it turns out to be.
 const MAX_HELD: usize = 1024;
+
+/// How tmux's passthrough begins (a DCS; what follows has its ESCs doubled).
+const TMUX: &[u8] = b"\x1bPtmux;";
 
 /// A notification the program wrote.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,6 +49,8 @@ pub struct Notices {
     drop_osc9: bool,
     held: Vec<u8>,
     holding: bool,
+    /// What is held is a tmux passthrough, followed to its end.
+    wrapped: Option<Wrapped>,
 }
 
 impl Notices {
@@ -47,6 +60,7 @@ impl Notices {
             drop_osc9,
             held: Vec::new(),
             holding: false,
+            wrapped: None,
         }
     }
 
@@ -67,19 +81,41 @@ impl Notices {
                     out.push(b);
                 }
                 if byte == Byte::OscEnd {
-                    self.ended(notes);
+                    note(self.scanner.osc(), notes);
                 }
                 continue;
             }
             self.held.push(b);
-            if byte == Byte::OscEnd {
-                let ours = self.ended(notes) && self.drop_osc9;
+            if self.wrapped.is_some() {
+                self.step_wrapped(b, &mut out, notes);
+            } else if byte == Byte::OscEnd {
+                let ours = note(self.scanner.osc(), notes) && self.drop_osc9;
                 self.release(&mut out, !ours);
+            } else if self.held == TMUX {
+                self.wrapped = Some(Wrapped::default());
             } else if self.scanner.in_ground() || !self.may_be_osc9() {
                 self.release(&mut out, true);
             }
         }
         Cow::Owned(out)
+    }
+
+    /// One byte of a held tmux passthrough. The outer scanner has seen it
+    /// too (it reads the wrapper as a DCS and is back in ground at its
+    /// end), so letting go early leaves it where the bytes put it.
+    fn step_wrapped(&mut self, b: u8, out: &mut Vec<u8>, notes: &mut Vec<Notice>) {
+        let Some(w) = self.wrapped.as_mut() else {
+            return;
+        };
+        match w.step(b, notes) {
+            Wrap::More if self.held.len() <= MAX_HELD => return,
+            Wrap::End if w.osc9 => {
+                let ours = self.drop_osc9;
+                self.release(out, !ours);
+            }
+            _ => self.release(out, true),
+        }
+        self.wrapped = None;
     }
 
     /// Held bytes go out (`keep`) or are dropped; holding stops.
@@ -98,40 +134,105 @@ impl Notices {
         }
         match self.held.get(1) {
             None => true,
-            Some(b']') => {
-                let p = self.scanner.osc();
-                p.is_empty() || p == b"9" || p.starts_with(b"9;")
-            }
+            Some(b']') => may_be_osc9(self.scanner.osc()),
+            Some(b'P') => TMUX.starts_with(&self.held),
             Some(_) => false,
         }
     }
+}
 
-    /// An OSC ended: a notification? `true` when it is an OSC 9.
-    fn ended(&mut self, notes: &mut Vec<Notice>) -> bool {
-        let payload = String::from_utf8_lossy(self.scanner.osc()).into_owned();
-        if let Some(body) = payload.strip_prefix("9;") {
-            // `9;4;…` is ConEmu's progress report, not a notification.
-            if !body.starts_with("4;") {
-                let body = body.to_string();
-                notes.push(Notice {
-                    title: None,
-                    body,
-                    osc9: true,
-                });
-            }
-            return true;
-        }
-        if let Some(rest) = payload.strip_prefix("777;notify;") {
-            let (title, body) = rest.split_once(';').unwrap_or(("", rest));
-            let title = Some(title.to_string()).filter(|t| !t.is_empty());
+/// Whether a partial OSC payload can still turn out an OSC 9.
+fn may_be_osc9(p: &[u8]) -> bool {
+    p.is_empty() || p == b"9" || p.starts_with(b"9;")
+}
+
+/// An OSC with `payload` ended: a notification? `true` when it is an OSC 9.
+fn note(payload: &[u8], notes: &mut Vec<Notice>) -> bool {
+    let payload = String::from_utf8_lossy(payload).into_owned();
+    if let Some(body) = payload.strip_prefix("9;") {
+        // `9;4;…` is ConEmu's progress report, not a notification.
+        if !body.starts_with("4;") {
             let body = body.to_string();
             notes.push(Notice {
-                title,
+                title: None,
                 body,
-                osc9: false,
+                osc9: true,
             });
         }
-        false
+        return true;
+    }
+    if let Some(rest) = payload.strip_prefix("777;notify;") {
+        let (title, body) = rest.split_once(';').unwrap_or(("", rest));
+        let title = Some(title.to_string()).filter(|t| !t.is_empty());
+        let body = body.to_string();
+        notes.push(Notice {
+            title,
+            body,
+            osc9: false,
+        });
+    }
+    false
+}
+
+/// A tmux passthrough being read: the unwrapped bytes go through a scanner
+/// of their own.
+#[derive(Default)]
+struct Wrapped {
+    inner: Scanner,
+    /// The last byte was a lone ESC: `\\` ends the wrapper, ESC is one.
+    esc: bool,
+    /// Unwrapped bytes so far (the first must open an OSC).
+    seen: usize,
+    /// It wrapped an OSC 9, now ended.
+    osc9: bool,
+}
+
+/// Where a tmux passthrough is, after one byte.
+enum Wrap {
+    More,
+    /// `ESC \\`: the wrapper ended.
+    End,
+    /// It wraps something other than one OSC 9.
+    Other,
+}
+
+impl Wrapped {
+    fn step(&mut self, b: u8, notes: &mut Vec<Notice>) -> Wrap {
+        if std::mem::take(&mut self.esc) {
+            return match b {
+                b'\\' => Wrap::End,
+                0x1b => self.unwrapped(0x1b, notes),
+                _ => Wrap::Other,
+            };
+        }
+        if b == 0x1b {
+            self.esc = true;
+            return Wrap::More;
+        }
+        self.unwrapped(b, notes)
+    }
+
+    /// One byte of the wrapped sequence itself.
+    fn unwrapped(&mut self, b: u8, notes: &mut Vec<Notice>) -> Wrap {
+        self.seen += 1;
+        let was_ground = self.inner.in_ground();
+        let byte = self.inner.step(b);
+        if self.osc9 || (was_ground && self.seen > 1) {
+            // Past the one OSC: something else rides along.
+            return Wrap::Other;
+        }
+        if byte == Byte::OscEnd {
+            self.osc9 = note(self.inner.osc(), notes);
+            return if self.osc9 { Wrap::More } else { Wrap::Other };
+        }
+        match self.seen {
+            1 if b == 0x1b => Wrap::More,
+            1 => Wrap::Other,
+            2 if b == b']' => Wrap::More,
+            2 => Wrap::Other,
+            _ if may_be_osc9(self.inner.osc()) => Wrap::More,
+            _ => Wrap::Other,
+        }
     }
 }
 
@@ -180,6 +281,49 @@ mod tests {
         // but the progress report is still an OSC 9 of ours.
         let (out, _) = run(true, &[stream]);
         assert_eq!(out, b"xy\x1b]99;kitty\x07");
+    }
+
+    #[test]
+    fn an_osc9_wrapped_for_tmux_is_ours_too() {
+        // As Codex 0.169.0 writes it when `TMUX` is set.
+        let wrapped: &[u8] = b"\x1bPtmux;\x1b\x1b]9;Approval requested: touch x\x07\x1b\\";
+        let stream = [b"a\x1b[1m".as_slice(), wrapped, b"b\x1b]0;t\x07c"].concat();
+        let want: &[u8] = b"a\x1b[1mb\x1b]0;t\x07c";
+        for cut in 0..stream.len() {
+            let (out, notes) = run(true, &[&stream[..cut], &stream[cut..]]);
+            assert_eq!(out, want, "cut at {cut}");
+            assert_eq!(notes.len(), 1, "cut at {cut}");
+            assert_eq!(notes[0].body, "Approval requested: touch x");
+            assert!(notes[0].osc9);
+        }
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(run(true, &bytes).0, want);
+        // The user's: noted, and passed on as it came.
+        let (out, notes) = run(false, &[&stream]);
+        assert_eq!((out, notes.len()), (stream.clone(), 1));
+        // Wrapped with an ST, and split: still one OSC 9.
+        let st = b"\x1bPtmux;\x1b\x1b]9;done\x1b\x1b\\\x1b\\z";
+        let (out, notes) = run(true, &[&st[..9], &st[9..]]);
+        assert_eq!(
+            (out.as_slice(), notes[0].body.as_str()),
+            (b"z".as_slice(), "done")
+        );
+    }
+
+    #[test]
+    fn other_tmux_passthroughs_go_out_as_they_came() {
+        for stream in [
+            b"\x1bPtmux;\x1b\x1b]52;c;eA==\x07\x1b\\x".as_slice(),
+            b"\x1bPtmux;\x1b\x1b[5n\x1b\\x",
+            b"\x1bPtmux;\x1b\x1b]9;a\x07\x1b\x1b]9;b\x07\x1b\\x",
+            b"\x1bPtmuy;\x1b\x1b]9;a\x07\x1b\\x",
+            b"\x1bPtmux;\x1b]9;a\x07\x1b\\x",
+        ] {
+            for cut in 0..stream.len() {
+                let (out, _) = run(true, &[&stream[..cut], &stream[cut..]]);
+                assert_eq!(out, stream, "{stream:?} cut at {cut}");
+            }
+        }
     }
 
     #[test]

@@ -9,13 +9,15 @@
 //! workers, agents and their children, whatever process group they moved
 //! to), then removes the directory. The other files: `pty.rs` drives amux
 //! through a terminal, `http.rs` talks HTTP/SSE over the session socket,
-//! `model.rs` is a fake OpenAI-compatible server, `daemon.rs` adds a daemon
-//! and stand-in agents (`World`).
+//! `model.rs` is a fake OpenAI-compatible server, `responses.rs` a fake
+//! Responses API for Codex, `daemon.rs` adds a daemon and stand-in agents
+//! (`World`).
 
 pub mod daemon;
 pub mod http;
 pub mod model;
 pub mod pty;
+pub mod responses;
 pub mod sshd;
 
 use std::ffi::OsStr;
@@ -35,6 +37,9 @@ const SCRUB: &[&str] = &[
     "XDG_RUNTIME_DIR",
     "XDG_CONFIG_HOME",
     "PI_CODING_AGENT_SESSION_DIR",
+    // Inside tmux, Codex wraps its OSC 9 in tmux's passthrough.
+    "TMUX",
+    "TMUX_PANE",
 ];
 const MARKER: &str = "AMUX_TEST_DIR";
 
@@ -238,6 +243,8 @@ pub fn pi() -> PathBuf {
 }
 
 /// Claude Code 2.1.330's launcher (a native binary).
+// Its tests come on the claude-real branch; until then nothing calls it.
+#[allow(dead_code)]
 pub fn claude() -> PathBuf {
     installed(".bin/claude")
 }

@@ -117,7 +117,8 @@ fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str) {
     let _ = stream.flush();
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+/// One request: its head and its `Content-Length` body (`responses.rs` too).
+pub fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
