@@ -10,7 +10,8 @@
 //! to), then removes the directory. The other files: `pty.rs` drives amux
 //! through a terminal, `http.rs` talks HTTP/SSE over the session socket,
 //! `model.rs` is a fake OpenAI-compatible server, `responses.rs` a fake
-//! Responses API for Codex, `daemon.rs` adds a daemon and stand-in agents
+//! Responses API for Codex, `sshd.rs` a real OpenSSH server on loopback
+//! for the remote-host tests, `daemon.rs` adds a daemon and stand-in agents
 //! (`World`).
 
 pub mod daemon;
