@@ -20,7 +20,7 @@
 # Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind echo
 #                                           attach startup events scale
 #                                           health follow follow-e2e
-#                                           state
+#                                           state remote
 # (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
 # The echo and attach parts need python3, dtach and tmux: dtach and tmux
 # are installed from Debian's packages when missing (as root, or through
@@ -58,6 +58,9 @@ cleanup() {
         pid=${e#/proc/}
         pid=${pid%/environ}
         grep -qzx "AMUX_BENCH_MARK=$dir" "$e" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    done
+    for e in "$dir"/sshd*/pid; do
+        [[ -f $e ]] && kill -KILL "$(cat "$e")" 2>/dev/null
     done
     if [[ -n ${BENCH_KEEP:-} ]]; then
         echo "bench: kept $dir" >&2
@@ -497,10 +500,96 @@ part_state() {
     note "goal p99 5 ms; one change every 20 ms, alternating waiting and working"
 }
 
+# ---- remote hosts (issue 11) ------------------------------------------------
+
+# start_sshd N: an sshd on 127.0.0.1 whose sessions see $T/remoteN as
+# their amux runtime, state and HOME (DESIGN §11; as tests/support/sshd.rs).
+# Sets port_N; exports AMUX_SSH for the part (one user key for all).
+start_sshd() {
+    local n=$1 d=$T/sshd$1 port
+    mkdir -p "$d/bin" "$T/remote$n"/{rt,state,cache,home} /run/sshd 2>/dev/null
+    chmod 700 "$T/remote$n/rt"
+    ln -sf "$amux" "$d/bin/amux"
+    [[ -f $T/user_key ]] || ssh-keygen -q -t ed25519 -N '' -f "$T/user_key"
+    ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    printf '%s\n' "Port $port" "ListenAddress 127.0.0.1" "HostKey $d/host_key" \
+        "AuthorizedKeysFile $T/user_key.pub" "PidFile none" "StrictModes no" "UsePAM no" \
+        "PasswordAuthentication no" "KbdInteractiveAuthentication no" "PermitRootLogin yes" \
+        "SetEnv AMUX_RUNTIME_DIR=$T/remote$n/rt XDG_STATE_HOME=$T/remote$n/state XDG_CACHE_HOME=$T/remote$n/cache HOME=$T/remote$n/home AMUX_BENCH_MARK=$T PATH=$d/bin:/usr/bin:/bin" \
+        "LogLevel ERROR" >"$d/config"
+    # sshd rewrites its environ (its process title), so the marker does
+    # not find it: cleanup kills it by this pid.
+    /usr/sbin/sshd -D -e -f "$d/config" >/dev/null 2>"$d/log" &
+    echo $! >"$d/pid"
+    local i
+    for i in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        sleep 0.05
+    done
+    printf -v "port_$n" %s "$port"
+    export AMUX_SSH="ssh -F /dev/null -i $T/user_key -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=$T/known_hosts -o LogLevel=ERROR"
+}
+
+have_sshd() {
+    [[ -x /usr/sbin/sshd ]] && command -v ssh-keygen >/dev/null && return 0
+    failed "$1" "$2" "needs Debian's openssh-server (./.ci/setup-tools)" "$3"
+    return 1
+}
+
+part_remote_attach() {
+    local label="keystroke echo, amux -H attach" id out host
+    have_python 12a "$label" "p50 ≤ 1.20×" || return
+    have_sshd 12a "$label" "p50 ≤ 1.20×" || return
+    command -v dtach >/dev/null || { failed 12a "$label" "dtach missing" "p50 ≤ 1.20×"; return; }
+    start_sshd 1
+    host=127.0.0.1:$port_1
+    id=$(AMUX_NO_DAEMON= "$amux" -H "$host" run -d -- cat)
+    dtach -n "$T/dtach.sock" cat
+    out=$(python3 "$bench/echo.py" --samples "$echo_samples" --warmup 100 \
+        "attach=$(printf %q "$amux") -H $host attach $id" \
+        "dtach=$AMUX_SSH -t -p $port_1 127.0.0.1 dtach -a $T/dtach.sock")
+    echo_line 12a "$label" "$out" attach dtach 1.20 &&
+        note "both through the same loopback sshd; reference: ssh -t HOST dtach -a SOCK (dtach -n SOCK cat)"
+}
+
+# time_ls HOST...: median wall time in ms of `amux -H HOST… ls`, $runs runs.
+time_ls() {
+    local args=() h i t0 times=()
+    for h in "$@"; do args+=(-H "$h"); done
+    for i in $(seq "$runs"); do
+        t0=$(now)
+        "$amux" "${args[@]}" ls >/dev/null
+        times+=("$(calc "($(now) - $t0) * 1000" 1)")
+    done
+    median "${times[@]}"
+}
+
+part_remote_ls() {
+    local label="merged ls, 3 hosts over ssh" n i p one three slow=0 runs=10
+    have_sshd 12b "$label" "≤ 1.20× slowest" || return
+    for n in 1 2 3; do
+        start_sshd "$n"
+        p=port_$n
+        for i in 1 2 3 4 5; do
+            "$amux" -H "127.0.0.1:${!p}" run -d -- sleep 600 >/dev/null
+        done
+    done
+    for n in 1 2 3; do
+        p=port_$n
+        one=$(time_ls "127.0.0.1:${!p}")
+        slow=$(awk -v a="$slow" -v b="$one" 'BEGIN { print (b > a) ? b : a }')
+    done
+    three=$(time_ls "127.0.0.1:$port_1" "127.0.0.1:$port_2" "127.0.0.1:$port_3")
+    line 12b "$label" "median $(calc "$three" 1) ms" "slowest one host $(calc "$slow" 1) ms" \
+        "ratio $(calc "$three / $slow")" "≤ 1.20× slowest"
+    note "5 sessions per host, $runs runs each; every run a new ssh login (no ControlMaster)"
+}
+
 # ---- main ------------------------------------------------------------------
 
 parts=("$@")
-((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale health follow state)
+((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale health follow state remote)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
@@ -530,5 +619,8 @@ want follow || want follow-e2e && fresh part_follow_e2e
 want state && echo "Agent state (issue 10)"
 want state && fresh part_state claude 11a "Claude pidfile -> amux events"
 want state && fresh part_state codex 11b "Codex OSC 9/rollout -> amux events"
+want remote && echo "Remote hosts (issue 11)"
+want remote && fresh part_remote_attach
+want remote && fresh part_remote_ls
 echo "bench: done in $(calc "$(since "$start")" 0) s"
 exit 0

@@ -43,11 +43,10 @@ impl Target {
         let label = text.strip_prefix("ssh://").unwrap_or(text).to_string();
         let (dest, port) = match label.rsplit_once(':') {
             Some((dest, port)) if !dest.contains(':') => {
-                let port = port
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|p| *p > 0)
-                    .ok_or_else(|| bad_host(text, "the port is not a number from 1 to 65535"))?;
+                let port =
+                    port.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                        bad_host(text, "the port is not a number from 1 to 65535")
+                    })?;
                 (dest.to_string(), Some(port))
             }
             _ => (label.clone(), None),
@@ -83,7 +82,10 @@ fn bad_host(text: &str, why: &str) -> Error {
 pub fn targets(flags: &[String]) -> Result<Vec<Target>> {
     let from_env = std::env::var("AMUX_HOST").unwrap_or_default();
     let words: Vec<&str> = if flags.is_empty() {
-        from_env.split(',').filter(|w| !w.trim().is_empty()).collect()
+        from_env
+            .split(',')
+            .filter(|w| !w.trim().is_empty())
+            .collect()
     } else {
         flags.iter().map(String::as_str).collect()
     };
@@ -133,7 +135,10 @@ pub fn quote(word: &str) -> String {
 /// the key without it. A key with no such prefix is returned whole.
 pub fn split_key<'a>(targets: &[Target], key: &'a str) -> (Option<Target>, &'a str) {
     for t in targets.iter().chain(std::iter::once(&Target::Local)) {
-        if let Some(rest) = key.strip_prefix(t.label()).and_then(|k| k.strip_prefix(':')) {
+        if let Some(rest) = key
+            .strip_prefix(t.label())
+            .and_then(|k| k.strip_prefix(':'))
+        {
             if !rest.is_empty() {
                 return (Some(t.clone()), rest);
             }
@@ -160,7 +165,10 @@ mod tests {
         assert_eq!((h.dest.as_str(), h.port), ("me@box", Some(2222)));
         assert_eq!(h.label, "me@box:2222");
         let h = host("ssh://box");
-        assert_eq!((h.dest.as_str(), h.port, h.label.as_str()), ("box", None, "box"));
+        assert_eq!(
+            (h.dest.as_str(), h.port, h.label.as_str()),
+            ("box", None, "box")
+        );
         for bad in ["", "box:0", "box:http", "-oProxyCommand=x", "me@", "a b"] {
             assert!(Target::parse(bad).is_err(), "{bad:?}");
         }
@@ -173,15 +181,37 @@ mod tests {
         assert_eq!(quote("it's $HOME"), r"'it'\''s $HOME'");
         let args: Vec<OsString> = ["dial-stdio", "--session", "a b"].map(Into::into).into();
         let cmd = ssh_command(&host("box:22"), false, &args).unwrap();
-        let argv: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
-        assert_eq!(argv, ["-T", "-p", "22", "--", "box", "amux dial-stdio --session 'a b'"]);
+        let argv: Vec<_> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "-T",
+                "-p",
+                "22",
+                "--",
+                "box",
+                "amux dial-stdio --session 'a b'"
+            ]
+        );
     }
 
     #[test]
     fn keys_name_their_host() {
-        let targets = [Target::parse("box").unwrap(), Target::parse("me@gpu:2200").unwrap()];
-        assert_eq!(split_key(&targets, "box:3f2a"), (Some(targets[0].clone()), "3f2a"));
-        assert_eq!(split_key(&targets, "me@gpu:2200:3f"), (Some(targets[1].clone()), "3f"));
+        let targets = [
+            Target::parse("box").unwrap(),
+            Target::parse("me@gpu:2200").unwrap(),
+        ];
+        assert_eq!(
+            split_key(&targets, "box:3f2a"),
+            (Some(targets[0].clone()), "3f2a")
+        );
+        assert_eq!(
+            split_key(&targets, "me@gpu:2200:3f"),
+            (Some(targets[1].clone()), "3f")
+        );
         assert_eq!(split_key(&targets, "local:ab"), (Some(Target::Local), "ab"));
         assert_eq!(split_key(&targets, "3f2a"), (None, "3f2a"));
         assert_eq!(split_key(&targets, "box:"), (None, "box:"));

@@ -31,10 +31,7 @@ pub enum Connect {
     Unix(PathBuf),
     /// Another host's daemon (`session: None`) or one of its runners,
     /// through `ssh HOST amux dial-stdio [--session ID]`.
-    Ssh {
-        host: Host,
-        session: Option<String>,
-    },
+    Ssh { host: Host, session: Option<String> },
 }
 
 impl Connect {

@@ -72,7 +72,10 @@ impl Remote {
     /// A session on the remote that reads lines into `$HOME/got`.
     fn remote_reader(&self) -> String {
         let script = "while read l; do echo \"$l\" >> \"$HOME/got\"; done";
-        ok(run(self.on_host(&["run", "-d", "--", "sh", "-c", script])), "run -d")
+        ok(
+            run(self.on_host(&["run", "-d", "--", "sh", "-c", script])),
+            "run -d",
+        )
     }
 }
 
@@ -80,15 +83,24 @@ impl Remote {
 fn every_verb_works_over_ssh() {
     let r = Remote::new();
     let id = r.remote_reader();
-    assert!(!id.is_empty() && !id.contains(':'), "one host: a plain id, got {id:?}");
+    assert!(
+        !id.is_empty() && !id.contains(':'),
+        "one host: a plain id, got {id:?}"
+    );
     // It runs there, not here: the remote's sockets, the remote's daemon.
     assert!(r.remote.sock(&id).exists(), "no remote socket for {id}");
     assert!(!r.local.sock(&id).exists());
     let listed = records(run(r.on_host(&["ls", "--json"])));
     assert!(listed.iter().any(|s| s["id"] == id.as_str()), "{listed:?}");
-    assert!(listed.iter().all(|s| s["host"].is_null()), "one host: no host field");
+    assert!(
+        listed.iter().all(|s| s["host"].is_null()),
+        "one host: no host field"
+    );
     let here = records(run(r.here(&["ls", "--json"])));
-    assert!(here.iter().all(|s| s["id"] != id.as_str()), "local ls shows it: {here:?}");
+    assert!(
+        here.iter().all(|s| s["id"] != id.as_str()),
+        "local ls shows it: {here:?}"
+    );
 
     let shown = ok(run(r.on_host(&["show", &id[..4]])), "show by prefix");
     assert!(shown.contains(&format!("id\t{id}")), "{shown}");
@@ -104,7 +116,10 @@ fn every_verb_works_over_ssh() {
     let line: Value = serde_json::from_str(&first).expect("JSON line");
     assert_eq!(line["session"]["id"], id.as_str(), "{line}");
 
-    ok(run(r.on_host(&["send", &id, "hello there", "--enter"])), "send");
+    ok(
+        run(r.on_host(&["send", &id, "hello there", "--enter"])),
+        "send",
+    );
     let got = r.remote.root.join("home/got");
     support::wait_until(T, || got.exists(), "the remote agent to read the line");
     assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "hello there");
@@ -118,19 +133,29 @@ fn every_verb_works_over_ssh() {
     let waited = waiter.join().expect("waiter");
     assert!(waited.status.success(), "wait --until exit: {waited:?}");
     let dead = records(run(r.on_host(&["ls", "--all", "--json"])));
-    let rec = dead.iter().find(|s| s["id"] == id.as_str()).expect("dead record");
+    let rec = dead
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .expect("dead record");
     assert_eq!(rec["alive"], false);
     // resume runs there too: a shell has nothing to resume, said by the remote.
     let resumed = run(r.on_host(&["resume", "-d", &id]));
     assert_eq!(resumed.status.code(), Some(1));
-    assert!(stderr(&resumed).contains("no conversation to resume"), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("no conversation to resume"),
+        "{}",
+        stderr(&resumed)
+    );
 }
 
 #[test]
 fn attach_over_ssh_resizes_and_detaches() {
     let r = Remote::new();
     let script = "stty size; while read l; do stty size; done";
-    let id = ok(run(r.on_host(&["run", "-d", "--size", "70x20", "--", "sh", "-c", script])), "run");
+    let id = ok(
+        run(r.on_host(&["run", "-d", "--size", "70x20", "--", "sh", "-c", script])),
+        "run",
+    );
     let host = r.sshd.host();
     let ssh = r.sshd.ssh_command();
     let mut viewer = Pty::spawn_with(&r.local, ["-H", &host, "attach", &id], 100, 30, |c| {
@@ -149,7 +174,10 @@ fn attach_over_ssh_resizes_and_detaches() {
     assert!(viewer.text().contains("[detached]"), "{}", viewer.text());
     // Still running there after the detach.
     let listed = records(run(r.on_host(&["ls", "--json"])));
-    let rec = listed.iter().find(|s| s["id"] == id.as_str()).expect("still listed");
+    let rec = listed
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .expect("still listed");
     assert_eq!(rec["alive"], true);
 }
 
@@ -157,7 +185,10 @@ fn attach_over_ssh_resizes_and_detaches() {
 fn a_fleet_merges_local_and_the_ssh_host() {
     let r = Remote::new();
     let remote_id = r.remote_reader();
-    let local_id = ok(run(r.here(&["run", "-d", "--", "sleep", "60"])), "local run");
+    let local_id = ok(
+        run(r.here(&["run", "-d", "--", "sleep", "60"])),
+        "local run",
+    );
     let host = r.sshd.host();
     let fleet = |args: &[&str]| {
         let mut all = vec!["-H", "local", "-H", host.as_str()];
@@ -182,7 +213,14 @@ fn a_fleet_merges_local_and_the_ssh_host() {
     let shown = ok(run(fleet(&["show", &remote_id[..5]])), "show across hosts");
     assert!(shown.contains(&format!("id\t{remote_id}")), "{shown}");
     let qualified = format!("local:{local_id}");
-    let timed = run(fleet(&["wait", &qualified, "--until", "exit", "--timeout", "0.3"]));
+    let timed = run(fleet(&[
+        "wait",
+        &qualified,
+        "--until",
+        "exit",
+        "--timeout",
+        "0.3",
+    ]));
     assert_eq!(timed.status.code(), Some(124), "{}", stderr(&timed));
 
     let mut events = fleet(&["events"]);
@@ -195,7 +233,10 @@ fn a_fleet_merges_local_and_the_ssh_host() {
         reader.read_line(&mut line).expect("a line");
         let v: Value = serde_json::from_str(&line).expect("JSON");
         let id = v["session"]["id"].as_str().unwrap_or("").to_string();
-        assert!(id.starts_with(&format!("{}:", v["host"].as_str().unwrap_or("?"))), "{v}");
+        assert!(
+            id.starts_with(&format!("{}:", v["host"].as_str().unwrap_or("?"))),
+            "{v}"
+        );
         hosts.push(v["host"].as_str().unwrap_or("").to_string());
     }
     let _ = child.kill();
@@ -209,18 +250,32 @@ fn a_fleet_merges_local_and_the_ssh_host() {
 #[test]
 fn one_host_down_the_other_still_answers() {
     let r = Remote::new();
-    let local_id = ok(run(r.here(&["run", "-d", "--", "sleep", "60"])), "local run");
+    let local_id = ok(
+        run(r.here(&["run", "-d", "--", "sleep", "60"])),
+        "local run",
+    );
     let dead = format!("127.0.0.1:{}", free_port());
     let o = run(r.sshd.amux(&r.local, ["-H", "local", "-H", &dead, "ls"]));
     assert_eq!(o.status.code(), Some(5), "some host failed: exit 5");
-    assert!(stdout(&o).contains(&format!("local:{local_id}")), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("local:{local_id}")),
+        "{}",
+        stdout(&o)
+    );
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "one line for the host: {err}");
-    assert!(err.contains(&dead) && err.contains("Connection refused"), "{err}");
+    assert!(
+        err.contains(&dead) && err.contains("Connection refused"),
+        "{err}"
+    );
     // Alone, the same host is one clear line too.
     let o = run(r.sshd.amux(&r.local, ["-H", &dead, "ls"]));
     assert_eq!(o.status.code(), Some(5));
-    assert!(stderr(&o).starts_with("amux: ssh: connect to host"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("amux: ssh: connect to host"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -231,10 +286,17 @@ fn amux_missing_on_the_remote_is_said_so() {
     let host = sshd.host();
     let o = run(sshd.amux(&local, ["-H", &host, "ls"]));
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    assert_eq!(stderr(&o), format!("amux: amux not found on {host}: install it there"));
+    assert_eq!(
+        stderr(&o),
+        format!("amux: amux not found on {host}: install it there")
+    );
     let o = run(sshd.amux(&local, ["-H", &host, "run", "-d", "--", "true"]));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains(&format!("amux not found on {host}")), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("amux not found on {host}")),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -90,6 +90,19 @@ pub fn daemon_request(method: &str, target: &str, body: &[u8]) -> Result<client:
     async_io::block_on(exchange).map_err(|e| unreachable(&to, e))
 }
 
+/// `daemon_request`, with the remote daemon's health when the connection
+/// checked it (`None` here, where nothing was checked).
+pub fn daemon_request_health(
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> Result<(client::Response, Option<protocol::Health>)> {
+    ensure()?;
+    let to = daemon();
+    let exchange = client::request_with_health(&to, method, target, body);
+    async_io::block_on(client::within(deadline(&to), exchange)).map_err(|e| unreachable(&to, e))
+}
+
 /// How long `wait` and `events` keep trying to reach a daemon that went
 /// away (restarted, killed) before giving up.
 const RECONNECT: Duration = Duration::from_secs(10);
@@ -115,11 +128,21 @@ pub async fn stream(target: &str, again: bool) -> Result<client::Events> {
         };
         // A host that refuses us (no amux there, another version, auth)
         // will refuse again: only a connection that was lost is retried.
-        let lost = matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe);
-        if Instant::now() >= deadline || (!local && !(again && lost)) {
+        let lost = matches!(
+            e.kind(),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+        );
+        let retry = local || (again && lost);
+        if Instant::now() >= deadline || !retry {
             return Err(unreachable(&to, e));
         }
-        let ensure = move || if local { crate::daemon::ensure(true) } else { Ok(()) };
+        let ensure = move || {
+            if local {
+                crate::daemon::ensure(true)
+            } else {
+                Ok(())
+            }
+        };
         match blocking::unblock(ensure).await {
             Err(e) if !again => return Err(e),
             _ => async_io::Timer::after(Duration::from_millis(50)).await,

@@ -27,9 +27,7 @@ pub fn dial_stdio(session: Option<&str>) -> Result<ExitCode> {
     };
     let sock = UnixStream::connect(&socket)
         .map_err(|e| Error::Unreachable(format!("{}: {e}", socket.display())))?;
-    let mut up = sock
-        .try_clone()
-        .map_err(|e| Error::io("the socket", e))?;
+    let mut up = sock.try_clone().map_err(|e| Error::io("the socket", e))?;
     std::thread::spawn(move || {
         let _ = io::copy(&mut io::stdin().lock(), &mut up);
         let _ = up.shutdown(Shutdown::Write);

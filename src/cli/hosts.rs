@@ -97,7 +97,9 @@ fn run_args(opts: &crate::runner::Options, detach: bool) -> Vec<OsString> {
 fn over_ssh(host: &Host, tty: bool, args: &[OsString]) -> Result<ExitCode> {
     let mut cmd = remote::ssh_command(host, tty, args)?;
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let status = cmd.status().map_err(|source| Error::Spawn { program, source })?;
+    let status = cmd
+        .status()
+        .map_err(|source| Error::Spawn { program, source })?;
     match status.code() {
         Some(127) => Err(Error::Failed(format!(
             "amux not found on {}: install it there",

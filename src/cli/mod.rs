@@ -115,7 +115,12 @@ fn take_hosts(args: &mut Vec<OsString>) -> Result<Vec<String>> {
             _ => return Ok(hosts),
         };
         args.remove(0);
-        hosts.extend(value.split(',').filter(|h| !h.is_empty()).map(str::to_string));
+        hosts.extend(
+            value
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(str::to_string),
+        );
     }
 }
 

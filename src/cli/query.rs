@@ -6,7 +6,10 @@
 //! line and flushes each: `{"type":"session","session":{…}}` or
 //! `{"type":"remove","id":"…"}`.
 
-use super::client::{self, api_error, daemon_request, print_json, resolve, stdout_error, stream};
+use super::client::{
+    self, api_error, daemon_request, daemon_request_health, print_json, resolve, stdout_error,
+    stream,
+};
 use crate::error::{Error, Result};
 use crate::http::client as http;
 use crate::protocol::{self, EventLine, Record};
@@ -15,27 +18,33 @@ use std::io::Write;
 use std::process::ExitCode;
 
 pub fn ls(all: bool, as_json: bool) -> Result<ExitCode> {
-    let records = records(all)?;
-    for warning in warnings() {
+    let (records, warnings) = records(all)?;
+    for warning in warnings {
         eprintln!("amux: warning: {warning}");
     }
     print_records(&records, as_json)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The target daemon's records (`all`: the dead ones too).
-pub fn records(all: bool) -> Result<Vec<Record>> {
+/// The target daemon's records (`all`: the dead ones too) and what it
+/// wants the user told.
+pub fn records(all: bool) -> Result<(Vec<Record>, Vec<String>)> {
     let target = if all {
         "/v1/sessions?all=1"
     } else {
         "/v1/sessions"
     };
-    let resp = daemon_request("GET", target, b"")?;
+    let (resp, health) = daemon_request_health("GET", target, b"")?;
     if resp.status != 200 {
         return Err(api_error(&resp));
     }
-    serde_json::from_slice(&resp.body)
-        .map_err(|e| Error::Failed(format!("bad answer from the daemon: {e}")))
+    let records = serde_json::from_slice(&resp.body)
+        .map_err(|e| Error::Failed(format!("bad answer from the daemon: {e}")))?;
+    let warnings = match health {
+        Some(health) => health.warnings,
+        None => warnings(),
+    };
+    Ok((records, warnings))
 }
 
 /// `records` as `ls` prints them: JSON, a table, or tab-separated lines.

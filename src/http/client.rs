@@ -14,6 +14,7 @@
 
 use super::parse::{self, Status, MAX_HEADERS};
 use super::wire::EventLines;
+use crate::protocol::Health;
 use crate::transport::{Connect, Stream};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use std::io;
@@ -121,20 +122,37 @@ pub async fn request(
     exchange(connect(to).await?, method, target, body).await
 }
 
+/// `request`, with the health the protocol check read on the way (over
+/// ssh: one login gives both).
+pub async fn request_with_health(
+    to: &Connect,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> io::Result<(Response, Option<Health>)> {
+    let (stream, health) = connect_checked(to).await?;
+    Ok((exchange(stream, method, target, body).await?, health))
+}
+
 /// `to.open()`, and for another host's daemon the protocol check (a
 /// runner there is reached only after its daemon was asked where it is).
 pub async fn connect(to: &Connect) -> io::Result<Stream> {
+    Ok(connect_checked(to).await?.0)
+}
+
+async fn connect_checked(to: &Connect) -> io::Result<(Stream, Option<Health>)> {
     let mut stream = to.open().await?;
+    let mut health = None;
     if matches!(to, Connect::Ssh { session: None, .. }) {
-        check_protocol(&mut stream, to).await?;
+        health = Some(check_protocol(&mut stream, to).await?);
     }
-    Ok(stream)
+    Ok((stream, health))
 }
 
 /// `GET /v1/health` on a kept-alive connection: its `protocol` must be
 /// ours. The body is read to its `Content-Length` exactly, so the
 /// connection is left at the start of the next response.
-async fn check_protocol(stream: &mut Stream, to: &Connect) -> io::Result<()> {
+async fn check_protocol(stream: &mut Stream, to: &Connect) -> io::Result<Health> {
     send_head(stream, "GET", "/v1/health", "", b"").await?;
     let (head, mut body) = read_head(stream).await?;
     let length = head.length.unwrap_or(0).min(MAX_RESPONSE);
@@ -142,17 +160,17 @@ async fn check_protocol(stream: &mut Stream, to: &Connect) -> io::Result<()> {
         let rest = (length - body.len()) as u64;
         (&mut *stream).take(rest).read_to_end(&mut body).await?;
     }
-    let theirs = serde_json::from_slice::<crate::protocol::Health>(&body)
+    let health = serde_json::from_slice::<Health>(&body)
         .ok()
-        .filter(|_| head.status == 200)
-        .map(|h| h.protocol);
+        .filter(|_| head.status == 200);
+    let theirs = health.as_ref().map(|h| h.protocol);
     let ours = crate::protocol::PROTOCOL;
     let host = match to {
         Connect::Ssh { host, .. } => host.label.as_str(),
         Connect::Unix(_) => "the other end",
     };
     match theirs {
-        Some(p) if p == ours => Ok(()),
+        Some(p) if p == ours => Ok(health.unwrap_or_default()),
         Some(p) => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!(

@@ -44,7 +44,9 @@ impl Sshd {
         );
         // sshd refuses to start without its privilege separation dir.
         let _ = std::fs::create_dir_all("/run/sshd");
-        let dir = remote.root.join(if with_amux { "sshd" } else { "sshd-bare" });
+        let dir = remote
+            .root
+            .join(if with_amux { "sshd" } else { "sshd-bare" });
         let bin = dir.join("bin");
         std::fs::create_dir_all(&bin).expect("sshd dir");
         if with_amux {
@@ -61,7 +63,10 @@ impl Sshd {
             ("XDG_CACHE_HOME", remote.root.join("cache")),
             ("HOME", remote.root.join("home")),
             ("AMUX_TEST_DIR", remote.root.clone()),
-            ("PATH", PathBuf::from(format!("{}:/usr/bin:/bin", bin.display()))),
+            (
+                "PATH",
+                PathBuf::from(format!("{}:/usr/bin:/bin", bin.display())),
+            ),
         ]
         .map(|(k, v)| format!("{k}={}", v.display()))
         .join(" ");
