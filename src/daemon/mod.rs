@@ -2,14 +2,19 @@
 //! agent's session files, and serving `<runtime>/daemon.sock`.
 //!
 //! `run` takes an exclusive `flock` on `<runtime>/daemon.lock` (a second
-//! daemon exits 0 quietly), binds the socket and starts its tasks on one
+//! daemon exits 0 quietly), binds the socket — or takes the one systemd
+//! passes (`activation.rs`, `amux.socket`), which it then never removes —
+//! and starts its tasks on one
 //! `LocalExecutor`: the API server, runner discovery (inotify on
 //! `<runtime>/sessions/` plus a scan), one SSE subscription per runner, and
 //! the session-root watcher. Every task reports into `core::Daemon`, which
 //! holds the store and the attribution engine and publishes changes; no
 //! task polls. `ensure` is how runners and client verbs start a daemon
-//! when none answers.
+//! when nothing listens: a socket that accepts counts as a daemon, so a
+//! socket unit's (whose daemon systemd starts on that first connection)
+//! never gets a second one.
 
+mod activation;
 mod api;
 mod core;
 mod disk;
@@ -41,6 +46,9 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         ensure(true)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // First, before anything can start a thread or a child: this also
+    // removes the LISTEN_* variables.
+    let passed = activation::listener().context(|| "socket activation".into())?;
     let runtime = paths::ensure_runtime().context(|| "runtime directory".into())?;
     let lock = std::fs::OpenOptions::new()
         .create(true)
@@ -54,6 +62,14 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
     )
     .is_err()
     {
+        if passed.is_some() {
+            // Exiting 0 would have systemd start us again and again for
+            // the connection waiting on its socket.
+            return Err(Error::Unreachable(format!(
+                "another amux daemon (not started by systemd) holds {}; stop it and this one takes over",
+                runtime.join("daemon.lock").display()
+            )));
+        }
         // Another daemon holds the lock: it serves this user already.
         return Ok(ExitCode::SUCCESS);
     }
@@ -61,12 +77,22 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         let _ = rustix::process::setsid();
     }
     let sock = paths::daemon_socket();
-    paths::check_socket_path(&sock).context(|| "daemon socket".into())?;
-    let _ = std::fs::remove_file(&sock);
-    let listener = async_net::unix::UnixListener::bind(&sock)
-        .context(|| format!("cannot listen on {}", sock.display()))?;
+    let activated = passed.is_some();
+    let listener = match passed {
+        Some(listener) => async_net::unix::UnixListener::try_from(listener)
+            .context(|| "the passed socket".into())?,
+        None => {
+            paths::check_socket_path(&sock).context(|| "daemon socket".into())?;
+            let _ = std::fs::remove_file(&sock);
+            async_net::unix::UnixListener::bind(&sock)
+                .context(|| format!("cannot listen on {}", sock.display()))?
+        }
+    };
     let ex = Rc::new(LocalExecutor::new());
     let daemon = core::Daemon::new(ex.clone()).context(|| "daemon start".into())?;
+    if activated {
+        log_activation(&daemon, &listener, &sock);
+    }
     runners::bury_unseen_at_start(&daemon);
     let result = async_io::block_on(ex.run(async {
         serve(&daemon, listener);
@@ -93,10 +119,41 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         };
         futures_lite::future::or(runners::discover(daemon.clone()), stop).await
     }));
-    let _ = std::fs::remove_file(&sock);
+    // A passed socket is systemd's: it keeps listening there and starts
+    // us again on the next connection.
+    if !activated {
+        let _ = std::fs::remove_file(&sock);
+    }
     drop(lock);
     result.context(|| "runner discovery".into())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Notes the passed socket in the log, and warns when clients will not
+/// look there (a unit whose `ListenStream=` is not our socket path).
+fn log_activation(
+    daemon: &core::Daemon,
+    listener: &async_net::unix::UnixListener,
+    sock: &std::path::Path,
+) {
+    let addr = rustix::net::getsockname(listener)
+        .ok()
+        .and_then(|a| rustix::net::SocketAddrUnix::try_from(a).ok())
+        .and_then(|a| {
+            a.path()
+                .map(|p| std::path::PathBuf::from(p.to_string_lossy().as_ref()))
+        });
+    match addr {
+        Some(path) if path == sock => daemon.log(&format!(
+            "listening on {} (socket activation)",
+            path.display()
+        )),
+        other => daemon.log(&format!(
+            "socket activation: the passed socket is {}, but clients connect to {}",
+            other.map_or("unnamed".into(), |p| p.display().to_string()),
+            sock.display()
+        )),
+    }
 }
 
 /// Serves the API on `listener` (the first one, or one bound anew after
@@ -133,16 +190,32 @@ pub fn ensure(wait: bool) -> Result<()> {
     paths::ensure_runtime().context(|| "runtime directory".into())?;
     let sock = paths::daemon_socket();
     let to = Connect::daemon();
-    match health(&to) {
-        Health::Ok => return Ok(()),
-        // Starting another would only find this one's lock.
-        Health::Stalled => {
-            return Err(Error::Unreachable(format!(
-                "the daemon on {} does not answer (stopped or overloaded)",
-                sock.display()
-            )))
+    let deadline = Instant::now() + STARTUP;
+    loop {
+        match health(&to) {
+            Health::Ok => return Ok(()),
+            // Starting another would only find this one's lock.
+            Health::Stalled => {
+                return Err(Error::Unreachable(format!(
+                    "the daemon on {} does not answer (stopped or overloaded)",
+                    sock.display()
+                )))
+            }
+            // A daemon on its way out (its socket goes next) or one
+            // systemd is restarting: ask again, never take its socket. A
+            // runner does not wait: whoever owns the socket will serve.
+            Health::Broken if !wait => return Ok(()),
+            Health::Broken if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Health::Broken => {
+                return Err(Error::Unreachable(format!(
+                    "the daemon on {} accepts connections but gives no answer",
+                    sock.display()
+                )))
+            }
+            Health::Absent => break,
         }
-        Health::Absent => {}
     }
     if std::env::var_os("AMUX_NO_DAEMON").is_some_and(|v| !v.is_empty() && v != "0") {
         return Err(Error::Unreachable(format!(
@@ -165,7 +238,7 @@ pub fn ensure(wait: bool) -> Result<()> {
     if !wait {
         return Ok(());
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + STARTUP;
     while Instant::now() < deadline {
         if health(&to) == Health::Ok {
             return Ok(());
@@ -178,16 +251,26 @@ pub fn ensure(wait: bool) -> Result<()> {
     )))
 }
 
+/// How long a daemon may take to come up (or go away).
+const STARTUP: Duration = Duration::from_secs(5);
+
 #[derive(PartialEq)]
 enum Health {
     Ok,
     /// Something holds the socket but gives no answer in time.
     Stalled,
-    /// Nothing listens there.
+    /// Something accepted the connection, then closed it or answered
+    /// wrong: a daemon exiting, or one systemd starts on a socket unit
+    /// and that fails.
+    Broken,
+    /// Nothing listens there: the only case in which we start a daemon,
+    /// so a socket unit's socket (which always accepts) never gets a
+    /// second one.
     Absent,
 }
 
-/// A working daemon answers its health check in well under a millisecond.
+/// A working daemon answers its health check in well under a millisecond;
+/// one systemd starts on the first connection, in a few.
 const HEALTH_DEADLINE: Duration = Duration::from_secs(1);
 
 fn health(daemon: &Connect) -> Health {
@@ -201,6 +284,14 @@ fn health(daemon: &Connect) -> Health {
     match answer {
         Ok(r) if r.status == 200 => Health::Ok,
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Health::Stalled,
-        _ => Health::Absent,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Health::Absent
+        }
+        _ => Health::Broken,
     }
 }
