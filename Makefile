@@ -1,28 +1,39 @@
 # amux — build, test, check, benchmark and install.
 #
 # `make` builds the release binary (with DATADIR baked in, so the installed
-# binary finds the installed preload) and the shell completions;
+# binary finds the installed preload), the shell completions and the
+# systemd user service (with BINDIR in its ExecStart);
 # `make test` installs the pinned test agents and runs every test;
 # `make fuzz` runs every fuzz target (fuzz/) for FUZZ_SECONDS each;
 # `make install` only copies what `make` built: it never runs cargo, so
 # `sudo make install` after `make` builds nothing as root.
+# `make dist` writes the source tarball, crates vendored (its build needs
+# no network); `make deb` builds the Debian package from that tree.
 
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share
 MANDIR  ?= $(DATADIR)/man
+SYSTEMDUSERUNITDIR ?= $(PREFIX)/lib/systemd/user
+ZSHCOMPDIR ?= $(DATADIR)/zsh/site-functions
 DESTDIR ?=
+# Extra cargo flags (debian/rules passes --offline).
+CARGOFLAGS ?=
 
 BIN   = target/release/amux
 COMPL = target/completions
 
-.PHONY: all build completions test soak check fmt-check clippy bench fuzz install uninstall
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+DISTDIR = target/dist
+DIST    = $(DISTDIR)/amux-$(VERSION)
+
+.PHONY: all build completions test soak check fmt-check clippy bench fuzz install uninstall dist dist-tree deb
 
 all: build
 
 build:
-	AMUX_DATADIR=$(DATADIR) $(CARGO) build --release --locked
+	AMUX_DATADIR=$(DATADIR) $(CARGO) build --release --locked $(CARGOFLAGS)
 	$(MAKE) completions
 
 completions:
@@ -30,6 +41,7 @@ completions:
 	$(BIN) completions bash > $(COMPL)/amux.bash
 	$(BIN) completions zsh > $(COMPL)/_amux
 	$(BIN) completions fish > $(COMPL)/amux.fish
+	sed 's|@BINDIR@|$(BINDIR)|' systemd/amux.service.in > $(COMPL)/amux.service
 
 test:
 	./.ci/setup-tools
@@ -77,8 +89,10 @@ install:
 	install -Dm644 man/amux.1 $(DESTDIR)$(MANDIR)/man1/amux.1
 	install -Dm644 man/amux-protocol.7 $(DESTDIR)$(MANDIR)/man7/amux-protocol.7
 	install -Dm644 $(COMPL)/amux.bash $(DESTDIR)$(DATADIR)/bash-completion/completions/amux
-	install -Dm644 $(COMPL)/_amux $(DESTDIR)$(DATADIR)/zsh/site-functions/_amux
+	install -Dm644 $(COMPL)/_amux $(DESTDIR)$(ZSHCOMPDIR)/_amux
 	install -Dm644 $(COMPL)/amux.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/amux.fish
+	install -Dm644 systemd/amux.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.socket
+	install -Dm644 $(COMPL)/amux.service $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/amux
@@ -86,5 +100,35 @@ uninstall:
 	-rmdir $(DESTDIR)$(DATADIR)/amux 2>/dev/null
 	rm -f $(DESTDIR)$(MANDIR)/man1/amux.1 $(DESTDIR)$(MANDIR)/man7/amux-protocol.7
 	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/amux
-	rm -f $(DESTDIR)$(DATADIR)/zsh/site-functions/_amux
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_amux
 	rm -f $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/amux.fish
+	rm -f $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.service
+
+# The source tree of a release: the checkout's files (tracked, and new ones
+# not ignored, so a working tree can be packaged before it is committed),
+# every crate of Cargo.lock in vendor/ and the source replacement that
+# builds from it in .cargo/config.toml. `cargo vendor` is the one step that
+# may use the network (or cargo's download cache).
+dist-tree:
+	rm -rf $(DIST)
+	mkdir -p $(DIST)/.cargo
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -xf - -C $(DIST)
+	cd $(DIST) && $(CARGO) vendor --locked vendor > .cargo/config.toml
+
+dist: dist-tree
+	tar -C $(DISTDIR) -cJf $(DIST).tar.xz amux-$(VERSION)
+	@echo $(DIST).tar.xz
+
+# dpkg-buildpackage writes the .deb beside the tree, in $(DISTDIR). Debian's
+# rustc (trixie and later) meets the Build-Depends; with another toolchain
+# on PATH (rustup) the pkg.amux.rustup profile drops them.
+# DPKG_BUILDPACKAGE may wrap it (the test runs it under `unshare -n`, no
+# network at all).
+DPKG_BUILDPACKAGE ?= dpkg-buildpackage
+DEB_PROFILES = $(if $(filter /usr/bin/rustc,$(shell command -v rustc)),,pkg.amux.rustup)
+
+deb: dist-tree
+	cd $(DIST) && DEB_BUILD_PROFILES="$(DEB_PROFILES)" $(DPKG_BUILDPACKAGE) -us -uc -b
+	@ls $(DISTDIR)/amux_$(VERSION)_*.deb

@@ -1,7 +1,10 @@
 //! Packaging: `make install` into a staging tree puts exactly the expected
 //! files where a distribution expects them, the installed binary takes
 //! the installed preload and pi extension, `make uninstall` removes every
-//! file, and both man pages render and lint clean.
+//! file, and both man pages render and lint clean. `deb.rs`: the Debian
+//! package, built offline and checked by lintian.
+
+mod deb;
 
 use crate::support::{self, TestEnv};
 use std::path::{Path, PathBuf};
@@ -12,6 +15,8 @@ const T: Duration = Duration::from_secs(60);
 
 const TREE: &[&str] = &[
     "usr/bin/amux",
+    "usr/lib/systemd/user/amux.service",
+    "usr/lib/systemd/user/amux.socket",
     "usr/share/amux/hook.mjs",
     "usr/share/amux/pi-extension.mjs",
     "usr/share/bash-completion/completions/amux",
@@ -21,7 +26,7 @@ const TREE: &[&str] = &[
     "usr/share/zsh/site-functions/_amux",
 ];
 
-fn files_under(root: &Path) -> Vec<String> {
+pub fn files_under(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -69,15 +74,37 @@ fn install_stages_the_tree_and_uninstall_removes_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(files_under(&dest), TREE, "installed tree");
-    let amux = dest.join("usr/bin/amux");
+    let service = std::fs::read_to_string(dest.join("usr/lib/systemd/user/amux.service"))
+        .expect("amux.service");
+    assert!(
+        service.contains("\nExecStart=/usr/bin/amux daemon --foreground\n"),
+        "{service}"
+    );
+    uses_installed_hooks(&env, &dest);
+
+    let out = make(&env, &["uninstall"], &dest);
+    assert!(
+        out.status.success(),
+        "make uninstall: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        files_under(&dest),
+        Vec::<String>::new(),
+        "files left after uninstall"
+    );
+}
+
+/// The binary installed under `root` (`root/usr/bin/amux`) arms the agent
+/// with the installed preload, gives a pi the installed extension, and
+/// never materialises a cache copy.
+pub fn uses_installed_hooks(env: &TestEnv, root: &Path) {
     for name in ["hook.mjs", "pi-extension.mjs"] {
-        let installed = std::fs::read(dest.join("usr/share/amux").join(name)).expect(name);
+        let installed = std::fs::read(root.join("usr/share/amux").join(name)).expect(name);
         let source = support::manifest_dir().join("hook").join(name);
         assert_eq!(installed, std::fs::read(source).expect(name), "{name}");
     }
-
-    // The installed binary arms the agent with the installed preload, gives
-    // a pi the installed extension, and never materialises a cache copy.
+    let amux = root.join("usr/bin/amux");
     let agent = env.fake_pi("pi_esm.mjs");
     let mut cmd = env.command(&amux, ["run", "-d", "--"]);
     cmd.arg(support::node()).arg(agent).arg("--wait-stdin");
@@ -92,7 +119,7 @@ fn install_stages_the_tree_and_uninstall_removes_it() {
     );
     let pid = support::http::meta(&sock)["pid"].as_u64().expect("pid");
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("the agent's cmdline");
-    let extension = dest.join("usr/share/amux/pi-extension.mjs");
+    let extension = root.join("usr/share/amux/pi-extension.mjs");
     let words: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
     assert!(
         words
@@ -109,18 +136,6 @@ fn install_stages_the_tree_and_uninstall_removes_it() {
         "the cache was used instead of the installed hook: {cached:?}"
     );
     support::http::post(&sock, "/kill", b"");
-
-    let out = make(&env, &["uninstall"], &dest);
-    assert!(
-        out.status.success(),
-        "make uninstall: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        files_under(&dest),
-        Vec::<String>::new(),
-        "files left after uninstall"
-    );
 }
 
 #[test]
