@@ -35,7 +35,7 @@ fn daemons(runtime: &Path) -> Vec<u32> {
         };
         let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
         let words: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if !words.get(1).is_some_and(|w| *w == b"daemon") {
+        if words.get(1) != Some(&b"daemon".as_slice()) {
             continue;
         }
         let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();

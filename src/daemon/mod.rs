@@ -140,8 +140,11 @@ fn log_activation(
         .ok()
         .and_then(|a| rustix::net::SocketAddrUnix::try_from(a).ok())
         .and_then(|a| {
-            a.path()
-                .map(|p| std::path::PathBuf::from(p.to_string_lossy().as_ref()))
+            use std::os::unix::ffi::OsStrExt;
+            let path = a.path()?;
+            Some(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(
+                path.to_bytes(),
+            )))
         });
     match addr {
         Some(path) if path == sock => daemon.log(&format!(
