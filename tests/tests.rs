@@ -20,6 +20,7 @@ mod packaging;
 mod pi_extension;
 mod preload;
 mod pty;
+mod real_claude;
 mod real_pi;
 mod regress;
 mod regress_pi;

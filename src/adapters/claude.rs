@@ -196,6 +196,7 @@ fn user(st: &mut State, d: &mut Derived, v: &Value) {
         .iter()
         .any(|b| str_at(b, "type") == Some("tool_result"))
     {
+        d.tool_result();
         return;
     }
     let raw = content_text(content, &["text"]);

@@ -12,6 +12,7 @@
 //! `model.rs` is a fake OpenAI-compatible server, `daemon.rs` adds a daemon
 //! and stand-in agents (`World`).
 
+pub mod anthropic;
 pub mod daemon;
 pub mod http;
 pub mod model;
