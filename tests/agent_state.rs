@@ -249,3 +249,59 @@ fn claude_question_is_waiting_for_an_answer() {
         "{r:#}"
     );
 }
+
+fn tool_result(cwd: &Path) -> Value {
+    json!({"parentUuid": "a0", "isSidechain": false, "type": "user",
+        "message": {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
+            "content": "(Bash completed with no output)"}]},
+        "uuid": "r0", "timestamp": iso(now_s()), "cwd": cwd, "sessionId": SID})
+}
+
+/// Claude says `waiting` in its pidfile before it writes the call it asks
+/// about (the real 2.1.330 by ~15 ms): the record stays working until the
+/// call is read, so no `waiting` record lacks its question, and a call
+/// whose result is in the file is not taken for it. With no call at all,
+/// `waiting` shows by itself after the grace (400 ms).
+#[test]
+fn claude_waiting_before_its_call_waits_for_the_question() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("late");
+    let id = w.run(&cwd, &["claude"]);
+    let file = transcript(&w, &cwd);
+    let events = w.events();
+    pidfile(&w, &id, &cwd, "busy");
+    append(&w, &id, &file, &claude_user(SID, &cwd, "make two files"));
+    append(&w, &id, &file, &tool_use(&cwd, "touch /tmp/one"));
+    w.wait_holds(&id, &file, "agent-pidfile");
+    append(&w, &id, &file, &tool_result(&cwd));
+    // Nothing in the record shows the result was read: give it time.
+    std::thread::sleep(Duration::from_secs(1));
+
+    pidfile(&w, &id, &cwd, "waiting");
+    std::thread::sleep(Duration::from_millis(150));
+    let r = w.record(&id, false).expect("the record");
+    assert_eq!(r["status"]["state"], "working", "held back: {r:#}");
+    append(&w, &id, &file, &tool_use(&cwd, "touch /tmp/two"));
+    let (r, _) = until(&w, &id, "waiting", |r| r["status"]["state"] == "waiting");
+    assert_eq!(r["status"]["waiting"]["text"], "touch /tmp/two", "{r:#}");
+    let asked: Vec<Value> = (events.records(&id).into_iter())
+        .filter(|r| r["status"]["state"] == "waiting")
+        .map(|r| r["status"]["waiting"]["text"].clone())
+        .collect();
+    assert!(
+        asked.iter().all(|t| t == "touch /tmp/two"),
+        "a waiting record without its question: {asked:?}"
+    );
+
+    // Answered, then a dialog no call in the file explains.
+    pidfile(&w, &id, &cwd, "busy");
+    until(&w, &id, "working", |r| r["status"]["state"] == "working");
+    append(&w, &id, &file, &tool_result(&cwd));
+    std::thread::sleep(Duration::from_secs(1));
+    pidfile(&w, &id, &cwd, "waiting");
+    let (r, took) = until(&w, &id, "waiting", |r| r["status"]["state"] == "waiting");
+    println!("a question-less waiting showed after {took:?}");
+    assert!(r["status"]["waiting"]["text"].is_null(), "{r:#}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}

@@ -21,6 +21,7 @@ mod packaging;
 mod pi_extension;
 mod preload;
 mod pty;
+mod real_claude;
 mod real_codex;
 mod real_pi;
 mod regress;

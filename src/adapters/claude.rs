@@ -196,6 +196,7 @@ fn user(st: &mut State, d: &mut Derived, v: &Value) {
         .iter()
         .any(|b| str_at(b, "type") == Some("tool_result"))
     {
+        d.tool_result();
         return;
     }
     let raw = content_text(content, &["text"]);
@@ -445,14 +446,22 @@ mod tests {
         let lines = fixture::lines("claude/print_tooluse_22222222.jsonl");
         let mut t = fixture::tracker(Kind::CLAUDE, 3);
         let mut seen = Vec::new();
+        let mut pending = Vec::new();
         for line in &lines {
             t.feed(line.as_bytes());
             let d = t.derived();
+            // A call is asked about until its result is in the file.
+            let call = d.pending_call().map(|c| c.name.clone());
+            if pending.last() != Some(&call) {
+                pending.push(call);
+            }
             let state = (d.working, d.label.clone(), d.unread);
             if seen.last() != Some(&state) {
                 seen.push(state);
             }
         }
+        let bash = Some("Bash".to_owned());
+        assert_eq!(pending, [None, bash, None]);
         let tool = Some("tool: Bash".to_owned());
         assert_eq!(
             seen,

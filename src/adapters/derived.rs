@@ -46,6 +46,9 @@ pub struct ToolCall {
     pub text: Option<String>,
     /// The call asks the user a question (not for permission to act).
     pub question: bool,
+    /// Its result is in the file: a dialog open now asks about another
+    /// call, not this one.
+    pub answered: bool,
 }
 
 impl Derived {
@@ -81,7 +84,21 @@ impl Derived {
             name,
             text,
             question: false,
+            answered: false,
         });
+    }
+
+    /// The result of the last tool call arrived (the call ran or was
+    /// refused): it is asked about no more.
+    pub(super) fn tool_result(&mut self) {
+        if let Some(call) = self.tool_call.as_mut() {
+            call.answered = true;
+        }
+    }
+
+    /// The last tool call, while nothing answered it yet.
+    pub fn pending_call(&self) -> Option<&ToolCall> {
+        self.tool_call.as_ref().filter(|c| !c.answered)
     }
 
     pub(super) fn failed(&mut self, message: Option<&str>) {

@@ -704,7 +704,7 @@ impl Daemon {
 
     /// The agent's own report of its state (see `state.rs`); the same
     /// report again changes nothing.
-    pub fn live_report(&self, id: &str, report: protocol::AgentState) {
+    pub fn live_report(self: &Rc<Self>, id: &str, report: protocol::AgentState) {
         let at = Some(report.at_ms).filter(|&t| t > 0).unwrap_or_else(now_ms);
         // A report replayed to a daemon that came back: lines the agent
         // wrote after it (the approval given meanwhile) contradict it.
@@ -719,15 +719,36 @@ impl Daemon {
                     protocol::to_json(&report.state),
                     report.source.as_str()
                 );
-                entry.live = Some(super::state::Live::new(report, at, &entry.derived));
-                Some(line)
+                let live = super::state::Live::new(report, at, &entry.derived);
+                let held = live.held.then_some(live.since_ms);
+                entry.live = Some(live);
+                Some((line, held))
             }
             _ => None,
         };
-        if let Some(line) = changed {
+        if let Some((line, held)) = changed {
             self.log(&line);
             self.publish(id);
+            if let Some(since_ms) = held {
+                self.schedule_question(id, since_ms);
+            }
         }
+    }
+
+    /// A held `waiting` (its question not in the file yet) shows by
+    /// itself once `QUESTION_GRACE` has passed.
+    fn schedule_question(self: &Rc<Self>, id: &str, since_ms: i64) {
+        let (daemon, id) = (self.clone(), id.to_string());
+        self.ex
+            .spawn(async move {
+                async_io::Timer::after(super::state::QUESTION_GRACE).await;
+                let overdue = (daemon.store.borrow_mut().live.get_mut(&id))
+                    .is_some_and(|e| e.question_overdue(since_ms));
+                if overdue {
+                    daemon.publish(&id);
+                }
+            })
+            .detach();
     }
 
     /// A notification the session's program wrote (OSC 9 / OSC 777).

@@ -12,6 +12,11 @@
 //! the tool call a question is about, which the agent writes just before
 //! asking and which may reach us just after the question. Input
 //! submitted after a report is newer than it: the agent owes an answer.
+//! Claude says `waiting` in its pidfile before it writes the tool call it
+//! asks about (measured: the transcript line lands ~15 ms later): such a
+//! report is held back — shown as the `working` it follows — until the
+//! file names an unanswered call or [`QUESTION_GRACE`] passes, so a
+//! `waiting` record (and `wait --until waiting`) carries its question.
 //! A shell's state is its process: running, or failed by its exit status.
 
 use super::store::{Entry, Held};
@@ -31,7 +36,15 @@ pub struct Live {
     /// Lines of the file it may still be followed by (the file's lines
     /// then, plus the tool call asked about if it was not read yet).
     pub lines_upto: u64,
+    /// A kept `waiting` whose question the file does not hold yet: shown
+    /// as working until it does or `QUESTION_GRACE` passes.
+    pub held: bool,
 }
+
+/// How long a pidfile `waiting` waits for the file to name its tool call
+/// before it shows without one (a dialog no call explains). Below issue
+/// 10's 500 ms from the pidfile to the record.
+pub const QUESTION_GRACE: Duration = Duration::from_millis(400);
 
 impl Live {
     pub fn new(report: AgentState, at_ms: i64, file: &Derived) -> Live {
@@ -41,11 +54,16 @@ impl Live {
         // Codex's notification shows the command, its call may wrap it
         // (`bash -lc 'touch x'`): read already when it holds the command.
         let late_call = asked.is_some_and(|a| call_read.is_none_or(|c| !c.contains(a)));
+        let held = kept
+            && report.state == State::Waiting
+            && asked.is_none()
+            && file.pending_call().is_none();
         Live {
             report,
             since_ms: at_ms,
             kept,
             lines_upto: file.lines + u64::from(late_call),
+            held,
         }
     }
 
@@ -75,6 +93,7 @@ impl Entry {
     /// its new lines contradict ends.
     pub fn file_grew(&mut self) {
         let lines = self.derived.lines;
+        let pending = self.derived.pending_call().is_some();
         if self
             .live
             .as_ref()
@@ -82,6 +101,16 @@ impl Entry {
         {
             self.live = None;
         }
+        if let Some(live) = self.live.as_mut().filter(|_| pending) {
+            live.held = false;
+        }
+    }
+
+    /// `QUESTION_GRACE` after the held report made at `since_ms`: it shows
+    /// now, question or not. Whether it was still held.
+    pub fn question_overdue(&mut self, since_ms: i64) -> bool {
+        let live = self.live.as_mut().filter(|l| l.since_ms == since_ms);
+        live.is_some_and(|l| std::mem::replace(&mut l.held, false))
     }
 }
 
@@ -122,6 +151,15 @@ pub fn status(entry: &Entry, held: Held) -> Status {
             d.label.clone(),
         );
     };
+    if live.held {
+        return finish(
+            State::Working,
+            None,
+            live.report.source,
+            false,
+            d.label.clone(),
+        );
+    }
     let waiting = (live.report.state == State::Waiting).then(|| waiting(entry, live));
     let label = match &waiting {
         Some(w) => Some(waiting_label(w)),
@@ -152,7 +190,7 @@ fn finish(
 /// What is asked: the report's own words, else the file's last tool call.
 fn waiting(entry: &Entry, live: &Live) -> Waiting {
     let mut w = live.report.waiting.clone().unwrap_or_default();
-    if let Some(call) = &entry.derived.tool_call {
+    if let Some(call) = entry.derived.pending_call() {
         if call.question {
             w.kind = crate::protocol::Ask::Question;
         }

@@ -14,6 +14,7 @@
 //! for the remote-host tests, `daemon.rs` adds a daemon and stand-in agents
 //! (`World`).
 
+pub mod anthropic;
 pub mod daemon;
 pub mod http;
 pub mod model;
@@ -244,8 +245,6 @@ pub fn pi() -> PathBuf {
 }
 
 /// Claude Code 2.1.330's launcher (a native binary).
-// Its tests come on the claude-real branch; until then nothing calls it.
-#[allow(dead_code)]
 pub fn claude() -> PathBuf {
     installed(".bin/claude")
 }

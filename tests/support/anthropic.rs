@@ -1,0 +1,279 @@
+//! A fake Anthropic Messages API (DESIGN §8) for the real Claude Code.
+//!
+//! Like `model.rs`: it binds 127.0.0.1:0, accepts on a non-blocking
+//! listener in its own thread (checking a stop flag between accepts, so
+//! dropping the handle stops it), and gives each connection a thread that
+//! reads the head and a `Content-Length` body, answers once and closes
+//! (`Connection: close`: Claude opens a new connection for the next call).
+//!
+//! What it answers:
+//! - `POST /v1/messages/count_tokens`: `{"input_tokens": 10}`.
+//! - `POST /v1/messages` with `stream: true` (Claude's turns): Anthropic
+//!   SSE — `message_start`, one content block (`content_block_start`,
+//!   `content_block_delta`, `content_block_stop`), `message_delta` with
+//!   the `stop_reason`, `message_stop`. The block is chosen from the last
+//!   `user` message (Claude merges a tool result and the next prompt into
+//!   one, so only its last block counts): a `tool_result` gets the text
+//!   `reply` (`end_turn`) after `reply_delay`, so the turn's working state
+//!   lasts long enough to be seen; text naming `touch PATH` gets a Bash
+//!   `tool_use` running `touch PATH` (`tool_use`); anything else `reply`.
+//! - `POST /v1/messages` without `stream` (titles and other side calls):
+//!   one JSON message with the text `reply`.
+//! - Anything else: 404 with an Anthropic error body, never a hang.
+//!
+//! Every request line is kept, with what was answered, for failure output.
+
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub struct FakeAnthropic {
+    pub port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What one connection needs to answer.
+#[derive(Clone)]
+struct Script {
+    reply: String,
+    reply_delay: Duration,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeAnthropic {
+    /// Starts a server whose text answers are `reply`; the one after a
+    /// tool result waits `reply_delay` before its text.
+    pub fn start(reply: &str, reply_delay: Duration) -> FakeAnthropic {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Anthropic API");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let script = Script {
+            reply: reply.to_string(),
+            reply_delay,
+            log: log.clone(),
+        };
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let script = script.clone();
+                        std::thread::spawn(move || serve(stream, &script));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        FakeAnthropic {
+            port,
+            log,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `ANTHROPIC_BASE_URL` for this server.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One line per request: its request line and what it got.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for FakeAnthropic {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The answer to one turn.
+enum Turn {
+    Text,
+    /// After a tool result: the text, late.
+    Reply,
+    Touch(String),
+}
+
+fn serve(mut stream: TcpStream, script: &Script) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let Some((head, body)) = read_request(&mut stream) else {
+        return;
+    };
+    let request_line = head.lines().next().unwrap_or("").to_string();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let path = request_line.split(' ').nth(1).unwrap_or("");
+    let path = path.split('?').next().unwrap_or("");
+    let answered = match (request_line.starts_with("POST "), path) {
+        (true, "/v1/messages/count_tokens") => {
+            respond_json(&mut stream, 200, &json!({"input_tokens": 10}));
+            "count".to_string()
+        }
+        (true, "/v1/messages") if body["stream"] == true => {
+            let turn = turn(&body);
+            let said = match &turn {
+                Turn::Touch(path) => format!("tool_use touch {path}"),
+                Turn::Reply => "reply".to_string(),
+                Turn::Text => "text".to_string(),
+            };
+            stream_turn(&mut stream, script, &turn);
+            said
+        }
+        (true, "/v1/messages") => {
+            respond_json(&mut stream, 200, &message(&body, &script.reply));
+            "message".to_string()
+        }
+        _ => {
+            let error = json!({"type": "error",
+                "error": {"type": "not_found_error", "message": "not here"}});
+            respond_json(&mut stream, 404, &error);
+            "404".to_string()
+        }
+    };
+    let mut log = script.log.lock().expect("lock");
+    log.push(format!("{request_line} -> {answered}"));
+}
+
+/// What the last `user` message's last block asks for.
+fn turn(body: &Value) -> Turn {
+    let messages = body["messages"].as_array().map_or(&[][..], Vec::as_slice);
+    let Some(last) = messages.iter().rev().find(|m| m["role"] == "user") else {
+        return Turn::Text;
+    };
+    let block = match &last["content"] {
+        Value::String(text) => json!({"type": "text", "text": text}),
+        Value::Array(blocks) => blocks.last().cloned().unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    if block["type"] == "tool_result" {
+        return Turn::Reply;
+    }
+    let text = block["text"].as_str().unwrap_or("");
+    match text.split_once("touch ") {
+        Some((_, rest)) => Turn::Touch(rest.split_whitespace().next().unwrap_or("").to_string()),
+        None => Turn::Text,
+    }
+}
+
+fn message(body: &Value, reply: &str) -> Value {
+    json!({"id": fresh_id("msg"), "type": "message", "role": "assistant", "model": body["model"],
+        "content": [{"type": "text", "text": reply}],
+        "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 10, "output_tokens": 5}})
+}
+
+fn stream_turn(stream: &mut TcpStream, script: &Script, turn: &Turn) {
+    let _ = stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+    );
+    let mut event = |name: &str, data: Value| {
+        let _ = stream.write_all(format!("event: {name}\ndata: {data}\n\n").as_bytes());
+        let _ = stream.flush();
+    };
+    event(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": fresh_id("msg"), "type": "message",
+            "role": "assistant", "model": "claude-fake", "content": [],
+            "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+    );
+    let (block, delta, stop) = match turn {
+        Turn::Touch(path) => {
+            let input =
+                json!({"command": format!("touch {path}"), "description": "Create the file"});
+            (
+                json!({"type": "tool_use", "id": fresh_id("toolu"), "name": "Bash", "input": {}}),
+                json!({"type": "input_json_delta", "partial_json": input.to_string()}),
+                "tool_use",
+            )
+        }
+        Turn::Reply | Turn::Text => {
+            if matches!(turn, Turn::Reply) {
+                std::thread::sleep(script.reply_delay);
+            }
+            (
+                json!({"type": "text", "text": ""}),
+                json!({"type": "text_delta", "text": script.reply}),
+                "end_turn",
+            )
+        }
+    };
+    event(
+        "content_block_start",
+        json!({"type": "content_block_start", "index": 0, "content_block": block}),
+    );
+    event(
+        "content_block_delta",
+        json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+    );
+    event(
+        "content_block_stop",
+        json!({"type": "content_block_stop", "index": 0}),
+    );
+    event(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null},
+            "usage": {"output_tokens": 5}}),
+    );
+    event("message_stop", json!({"type": "message_stop"}));
+}
+
+/// A fresh id (`toolu_…`, `msg_…`): Claude pairs a tool result with its
+/// call by id, and merges the blocks of messages that share one (a
+/// constant id would fold every answer into a single message).
+fn fresh_id(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    format!("{prefix}_fake{:04}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+fn respond_json(stream: &mut TcpStream, status: u16, body: &Value) {
+    let body = body.to_string();
+    let reason = if status == 200 { "OK" } else { "Not Found" };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(body.as_bytes());
+    let _ = stream.flush();
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"))
+        })
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some((head, buf[head_end..head_end + length].to_vec()))
+}
