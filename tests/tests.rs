@@ -7,6 +7,7 @@ mod support;
 
 mod agent_state;
 mod attach;
+mod cli;
 mod daemon_attribution;
 mod daemon_events;
 mod daemon_idle;

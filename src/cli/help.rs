@@ -17,6 +17,7 @@ Usage: amux [-H HOST]... VERB ...
   amux kill ID                           end a session's agent
   amux attach ID                         attach this terminal (detach: Ctrl-\\)
   amux resume [-d] ID                    resume a dead session's conversation
+  amux forget ID... | --dead             drop dead sessions' records
   amux daemon [--foreground]             start the per-user daemon
   amux completions bash|zsh|fish         print a completion script
   amux --help | --version
@@ -114,7 +115,22 @@ pub const RESUME: &str = "\
 Usage: amux resume [-d] ID
 
 Runs the dead session's resume command in its directory, like amux run
-(-d: in the background, printing the new id).
+(-d: in the background, printing the new id). The dead record stays, its
+state \"resumed\" from then on.
+";
+
+pub const FORGET: &str = "\
+Usage: amux forget ID...
+       amux forget --dead
+
+Drops the records of dead sessions (--dead: every one) from ls --all, for
+good. A live session is refused: kill it first.
+";
+
+pub const HELP: &str = "\
+Usage: amux help [VERB]
+
+Prints the general help, or VERB's own (the same as amux VERB --help).
 ";
 
 pub const COMPLETIONS: &str = "\
@@ -123,8 +139,55 @@ Usage: amux completions bash|zsh|fish
 Prints a completion script for the shell.
 ";
 
-#[cfg(test)]
-const VERB_WORDS: &str = "run ls show events wait send kill attach resume daemon completions help";
+/// Every verb and its help (`amux help VERB`, `amux VERB --help`).
+pub const VERBS: &[(&str, &str)] = &[
+    ("run", RUN),
+    ("ls", LS),
+    ("show", SHOW),
+    ("events", EVENTS),
+    ("wait", WAIT),
+    ("send", SEND),
+    ("kill", KILL),
+    ("attach", ATTACH),
+    ("resume", RESUME),
+    ("forget", FORGET),
+    ("daemon", DAEMON),
+    ("completions", COMPLETIONS),
+    ("dial-stdio", DIAL_STDIO),
+    ("help", HELP),
+];
+
+/// The verb `word` was most likely meant to be: one at most two edits
+/// away (a letter added, dropped, changed or two swapped), nearest first.
+pub fn closest_verb(word: &str) -> Option<&'static str> {
+    (VERBS.iter())
+        .map(|(v, _)| *v)
+        .map(|v| (distance(word, v), v))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, v)| v)
+}
+
+/// Optimal string alignment distance: Levenshtein plus swapped neighbours
+/// (`sl` for `ls`), the usual typo.
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    (0..=a.len()).for_each(|i| d[i][0] = i);
+    (0..=b.len()).for_each(|j| d[0][j] = j);
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
 
 pub fn completions(shell: &str) -> Result<&'static str> {
     Ok(match shell {
@@ -187,9 +250,26 @@ complete -c amux -n '__fish_seen_subcommand_from completions' -a 'bash zsh fish'
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_typo_names_the_verb_it_was_meant_to_be() {
+        let cases = [
+            ("lss", Some("ls")),
+            ("sl", Some("ls")),
+            ("atach", Some("attach")),
+            ("resum", Some("resume")),
+            ("shwo", Some("show")),
+            ("hepl", Some("help")),
+            ("xyzzy", None),
+            ("claude", None),
+        ];
+        for (word, want) in cases {
+            assert_eq!(super::closest_verb(word), want, "{word}");
+        }
+    }
+
+    #[test]
     fn completions_name_every_verb() {
         for script in [super::BASH, super::ZSH, super::FISH] {
-            for verb in super::VERB_WORDS.split(' ') {
+            for (verb, _) in super::VERBS.iter().filter(|(v, _)| *v != "dial-stdio") {
                 assert!(script.contains(verb), "{verb}");
             }
         }

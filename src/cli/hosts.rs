@@ -44,6 +44,9 @@ pub fn run(targets: Vec<Target>, mut cmd: Command) -> Result<ExitCode> {
             Command::Run(..) => Err(Error::Usage(
                 "run starts one session: name one host with -H".into(),
             )),
+            Command::Forget { .. } => Err(Error::Usage(
+                "forget works on one host's records: name one host with -H".into(),
+            )),
             other => super::run_here(other),
         },
     }

@@ -9,11 +9,13 @@
 //! `Follower` (complete lines only) feeding the adapter's `Tracker`.
 
 mod ended;
+mod forget;
 mod roots;
 mod side;
 mod sources;
 mod watching;
 
+pub use forget::Refused;
 pub use watching::watch_roots;
 
 use roots::{Root, RootChange};

@@ -1,0 +1,295 @@
+//! The command line as a user meets it (issue 12 §2): mistyped verbs,
+//! `amux help VERB`, one-line errors that name what was wrong, the `ls`
+//! table fitted to the terminal, completions through bash itself,
+//! `forget`, detaching, and the daemon's log and event order.
+
+use crate::support::{self, TestEnv};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// Every verb `amux help` knows.
+const VERBS: &[&str] = &[
+    "run",
+    "ls",
+    "show",
+    "events",
+    "wait",
+    "send",
+    "kill",
+    "attach",
+    "resume",
+    "forget",
+    "daemon",
+    "completions",
+    "dial-stdio",
+    "help",
+];
+
+fn output(mut cmd: Command) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    support::output_within(cmd, T)
+}
+
+fn run(env: &TestEnv, args: &[&str]) -> Output {
+    output(env.amux(args))
+}
+
+/// `amux ARGS…` allowed to start (and use) a daemon.
+fn run_with_daemon(env: &TestEnv, args: &[&str]) -> Output {
+    let mut cmd = env.amux(args);
+    cmd.env_remove("AMUX_NO_DAEMON");
+    output(cmd)
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_mistyped_verb_is_named_and_starts_nothing() {
+    let env = TestEnv::new();
+    for (word, line) in [
+        (
+            "lss",
+            "amux: unknown verb or command 'lss' (did you mean ls?)\n",
+        ),
+        (
+            "atach",
+            "amux: unknown verb or command 'atach' (did you mean attach?)\n",
+        ),
+        (
+            "xyzzy",
+            "amux: unknown verb or command 'xyzzy' (see 'amux --help')\n",
+        ),
+    ] {
+        let out = run_with_daemon(&env, &[word, "--all"]);
+        assert_eq!(out.status.code(), Some(127), "{word}: {}", stderr(&out));
+        assert_eq!(stderr(&out), line);
+        assert!(out.stdout.is_empty());
+    }
+    assert!(
+        !env.runtime().exists(),
+        "a mistyped verb created the runtime dir"
+    );
+    // A real command still means `amux run CMD`.
+    let out = run(&env, &["sh", "-c", "echo ran; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stdout(&out).contains("ran"), "{}", stdout(&out));
+}
+
+#[test]
+fn help_verb_is_the_verbs_own_help() {
+    let env = TestEnv::new();
+    let general = run(&env, &["--help"]);
+    assert_eq!(stdout(&run(&env, &["help"])), stdout(&general));
+    for verb in VERBS {
+        let help = run(&env, &["help", verb]);
+        assert!(help.status.success(), "help {verb}: {}", stderr(&help));
+        let own = run(&env, &[verb, "--help"]);
+        assert!(own.status.success(), "{verb} --help: {}", stderr(&own));
+        assert_eq!(stdout(&help), stdout(&own), "help {verb}");
+        assert_ne!(
+            stdout(&help),
+            stdout(&general),
+            "help {verb} is the general help"
+        );
+        assert!(stdout(&help).starts_with("Usage: amux "), "{verb}");
+    }
+    let out = run(&env, &["help", "nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no verb \"nosuch\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn usage_errors_name_the_verb_once_and_what_was_wrong() {
+    let env = TestEnv::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["show"], "amux show: missing ID (see 'amux help show')\n"),
+        (&["kill"], "amux kill: missing ID (see 'amux help kill')\n"),
+        (&["attach"], "amux attach: missing ID (see 'amux help attach')\n"),
+        (&["send", "x"], "amux send: missing TEXT (or - for stdin) (see 'amux help send')\n"),
+        (
+            &["wait", "x", "--timeout", "abc"],
+            "amux wait: --timeout takes a number of seconds, not \"abc\" (see 'amux help wait')\n",
+        ),
+        (
+            &["wait", "x", "--until", "done"],
+            "amux wait: --until takes idle, working, waiting, exit or attributed, not \"done\" (see 'amux help wait')\n",
+        ),
+        (
+            &["run", "--keep", "lots", "sh"],
+            "amux run: --keep takes a number of bytes, not \"lots\" (see 'amux help run')\n",
+        ),
+        (&["ls", "--bogus"], "amux ls: invalid option '--bogus' (see 'amux help ls')\n"),
+        (&["forget"], "amux forget: missing ID (or --dead) (see 'amux help forget')\n"),
+    ];
+    for (args, line) in cases {
+        let out = run(&env, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(&stderr(&out), line, "{args:?}");
+    }
+}
+
+#[test]
+fn acting_on_a_dead_session_points_at_resume() {
+    let env = TestEnv::new();
+    let id = env.run_detached(["true"]);
+    env.wait_gone(&id, T);
+    let out = run_with_daemon(&env, &["send", &id, "hello"]);
+    assert_eq!(out.status.code(), Some(1));
+    let resume = format!("'amux resume {id}' continues its conversation");
+    assert!(stderr(&out).contains(&resume), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    // attach needs a terminal: the same words there.
+    let mut pty = crate::support::pty::Pty::spawn_with(&env, ["attach", &id], 80, 24, |c| {
+        c.env_remove("AMUX_NO_DAEMON");
+    });
+    let status = pty.wait_exit(T);
+    assert_eq!(status.code(), Some(1));
+    assert!(pty.text().contains(&resume), "{}", pty.text());
+}
+
+/// The daemon's pid, from its health.
+fn daemon_pid(env: &TestEnv) -> i32 {
+    let health = support::http::get(&env.runtime().join("daemon.sock"), "/v1/health");
+    let health: serde_json::Value = serde_json::from_str(&health.text()).expect("health JSON");
+    health["pid"].as_i64().expect("pid") as i32
+}
+
+/// Stops the test's daemon (SIGTERM, by its pid) and waits for it to go.
+fn stop_daemon(env: &TestEnv) {
+    let pid = rustix::process::Pid::from_raw(daemon_pid(env)).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("kill");
+    let sock = env.runtime().join("daemon.sock");
+    support::wait_until(T, || !sock.exists(), "the daemon to stop");
+}
+
+/// `ls --all` rows as (id, state).
+fn rows(env: &TestEnv) -> Vec<(String, String)> {
+    let out = run_with_daemon(env, &["ls", "--all"]);
+    assert!(out.status.success(), "ls --all: {}", stderr(&out));
+    let text = stdout(&out);
+    text.lines()
+        .map(|l| {
+            let cells: Vec<&str> = l.split('\t').collect();
+            (cells[0].to_string(), cells[2].to_string())
+        })
+        .collect()
+}
+
+fn dead_session(env: &TestEnv) -> String {
+    let id = env.run_detached(["true"]);
+    env.wait_gone(&id, T);
+    support::wait_until(
+        T,
+        || {
+            rows(env)
+                .iter()
+                .any(|(i, s)| *i == id && s.starts_with("exited"))
+        },
+        "the dead session in ls --all",
+    );
+    id
+}
+
+#[test]
+fn forget_drops_dead_records_for_good_and_refuses_live_ones() {
+    let env = TestEnv::new();
+    let (a, b, c) = (dead_session(&env), dead_session(&env), dead_session(&env));
+    let live = env.run_detached(["sleep", "30"]);
+    let out = run_with_daemon(&env, &["forget", &live]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        format!("amux: session {live} is still running: 'amux kill {live}' ends it first\n")
+    );
+    let out = run_with_daemon(&env, &["forget", &a]);
+    assert!(out.status.success(), "forget: {}", stderr(&out));
+    let records = env.root.join("state/amux/sessions");
+    assert!(
+        !records.join(format!("{a}.json")).exists(),
+        "its file stays"
+    );
+    assert!(records.join(format!("{b}.json")).exists());
+    let ids: Vec<String> = rows(&env).into_iter().map(|(i, _)| i).collect();
+    assert!(!ids.contains(&a) && ids.contains(&b), "{ids:?}");
+    // A new daemon does not bring it back.
+    stop_daemon(&env);
+    let ids: Vec<String> = rows(&env).into_iter().map(|(i, _)| i).collect();
+    assert!(
+        !ids.contains(&a) && ids.contains(&b) && ids.contains(&c),
+        "{ids:?}"
+    );
+    // --dead: every dead one, the live one stays.
+    let out = run_with_daemon(&env, &["forget", "--dead"]);
+    assert!(out.status.success(), "forget --dead: {}", stderr(&out));
+    let ids: Vec<String> = rows(&env).into_iter().map(|(i, _)| i).collect();
+    assert_eq!(ids, [live]);
+    let out = run_with_daemon(&env, &["forget", &b]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "forgetting twice: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_resumed_session_is_marked_resumed() {
+    let env = TestEnv::new();
+    let agent = env.fake_pi("pi_turns.mjs");
+    let node = support::node();
+    let id = env.run_detached([node.as_os_str(), agent.as_os_str()]);
+    support::wait_until(
+        T,
+        || {
+            support::http::get(&env.sock(&id), "/scrollback/text")
+                .text()
+                .contains("ready>")
+        },
+        "agent prompt",
+    );
+    assert!(run_with_daemon(&env, &["send", &id, "hello", "--enter"])
+        .status
+        .success());
+    let out = run_with_daemon(&env, &["wait", &id, "--until", "idle", "--timeout", "20"]);
+    assert!(out.status.success(), "wait: {}", stderr(&out));
+    assert!(run_with_daemon(&env, &["kill", &id]).status.success());
+    env.wait_gone(&id, T);
+    support::wait_until(
+        T,
+        || {
+            rows(&env)
+                .iter()
+                .any(|(i, s)| *i == id && s.starts_with("exited"))
+        },
+        "the dead session",
+    );
+    let out = run_with_daemon(&env, &["resume", "-d", &id]);
+    assert!(out.status.success(), "resume -d: {}", stderr(&out));
+    let new = stdout(&out).trim().to_string();
+    let state = |env: &TestEnv| {
+        rows(env)
+            .into_iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, s)| s)
+    };
+    assert_eq!(state(&env).as_deref(), Some("resumed"));
+    // Saved so: a new daemon says the same.
+    stop_daemon(&env);
+    assert_eq!(state(&env).as_deref(), Some("resumed"));
+    let out = run_with_daemon(&env, &["show", &id, "--json"]);
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).expect("show --json");
+    assert!(record["resumed_at"].is_string(), "{record}");
+    let _ = run_with_daemon(&env, &["kill", &new]);
+}
