@@ -293,3 +293,102 @@ fn a_resumed_session_is_marked_resumed() {
     assert!(record["resumed_at"].is_string(), "{record}");
     let _ = run_with_daemon(&env, &["kill", &new]);
 }
+
+/// What bash offers for `words` (the last one being completed), through
+/// the script `amux completions bash` prints, with this test's amux first
+/// on `PATH` for the id lists.
+fn complete(env: &TestEnv, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "source <(amux completions bash) || exit 9\n\
+         complete -p amux\n\
+         COMP_WORDS=({}); COMP_CWORD={}\n\
+         _amux\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let bin = std::path::Path::new(support::amux_bin())
+        .parent()
+        .expect("bin dir");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = env.command("bash", ["--norc", "-c", &script]);
+    cmd.env("PATH", path).env_remove("AMUX_NO_DAEMON");
+    let out = output(cmd);
+    assert!(out.status.success(), "bash: {}", stderr(&out));
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("complete -F _amux amux"));
+    let mut got: Vec<String> = lines.filter(|l| !l.is_empty()).map(String::from).collect();
+    got.sort();
+    got
+}
+
+fn sorted(words: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn bash_completes_each_verbs_own_options_and_ids() {
+    let env = TestEnv::new();
+    let dead = dead_session(&env);
+    let live = env.run_detached(["sleep", "30"]);
+    let resumed = dead_session(&env);
+    // A record marked resumed is done with (as `amux resume` leaves it).
+    let mark = support::http::post(
+        &env.runtime().join("daemon.sock"),
+        &format!("/v1/sessions/{resumed}/resumed"),
+        b"",
+    );
+    assert_eq!(mark.status, 204);
+    assert_eq!(complete(&env, &["amux", "attach", ""]), [live.clone()]);
+    assert_eq!(complete(&env, &["amux", "kill", ""]), [live.clone()]);
+    assert_eq!(
+        complete(&env, &["amux", "resume", ""]),
+        sorted(&["-d", "--detach", &dead])
+    );
+    assert_eq!(
+        complete(&env, &["amux", "wait", ""]),
+        sorted(&["--until", "--timeout", "--json", &live])
+    );
+    assert_eq!(
+        complete(&env, &["amux", "wait", &live, "--"]),
+        sorted(&["--until", "--timeout", "--json"])
+    );
+    assert_eq!(
+        complete(&env, &["amux", "wait", &live, "--until", ""]),
+        sorted(&["idle", "working", "waiting", "exit", "attributed"])
+    );
+    assert_eq!(
+        complete(&env, &["amux", "send", ""]),
+        sorted(&["-e", "--enter", &live])
+    );
+    assert!(
+        complete(&env, &["amux", "attach", &live, ""]).is_empty(),
+        "one id only"
+    );
+    assert_eq!(
+        complete(&env, &["amux", "forget", ""]),
+        sorted(&["--dead", &dead, &resumed])
+    );
+    assert_eq!(
+        complete(&env, &["amux", "ls", "-"]),
+        sorted(&["-a", "--all", "--json"])
+    );
+    let top = complete(&env, &["amux", ""]);
+    for word in ["-H", "--host", "attach", "forget", "resume", "help"] {
+        assert!(top.contains(&word.to_string()), "{word}: {top:?}");
+    }
+    // -H before the verb: still the verb's completions (here `local`).
+    assert_eq!(
+        complete(&env, &["amux", "-H", "local", "attach", ""]),
+        [live.clone()]
+    );
+    assert_eq!(complete(&env, &["amux", "help", "att"]), ["attach"]);
+}
