@@ -392,3 +392,66 @@ fn bash_completes_each_verbs_own_options_and_ids() {
     );
     assert_eq!(complete(&env, &["amux", "help", "att"]), ["attach"]);
 }
+
+#[test]
+fn the_daemon_logs_its_start_and_events_list_as_ls_does() {
+    let env = TestEnv::new();
+    // Sessions started a second apart until one started later has the
+    // smaller id: then the order by start is not the order by id.
+    let mut ids: Vec<String> = Vec::new();
+    while ids.len() < 2 || ids.windows(2).all(|w| w[0] < w[1]) {
+        assert!(ids.len() < 8, "ids kept coming in order: {ids:?}");
+        if !ids.is_empty() {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        ids.push(env.run_detached(["sleep", "60"]));
+    }
+    let ls = run_with_daemon(&env, &["ls"]);
+    let listed: Vec<String> = stdout(&ls)
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(listed, ids, "ls lists by start");
+    let head = format!("amux events | head -n {}", ids.len());
+    let mut cmd = env.command("sh", ["-c", &head]);
+    let bin = std::path::Path::new(support::amux_bin())
+        .parent()
+        .expect("bin dir");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    cmd.env("PATH", path).env_remove("AMUX_NO_DAEMON");
+    let events = output(cmd);
+    let snapshot: Vec<String> = stdout(&events)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("an event line");
+            v["session"]["id"]
+                .as_str()
+                .expect("a session line")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(snapshot, ids, "the events snapshot is in ls's order");
+
+    let log = std::fs::read_to_string(env.root.join("state/amux/daemon.log")).expect("daemon.log");
+    let start = format!(
+        "daemon started: pid {}, amux {}, 0 dead records, watching ",
+        daemon_pid(&env),
+        env!("CARGO_PKG_VERSION")
+    );
+    let line = log
+        .lines()
+        .find(|l| l.contains(&start))
+        .unwrap_or_else(|| panic!("{log}"));
+    let pi_root = env.pi_sessions().display().to_string();
+    assert!(line.contains(&pi_root), "{line}");
+    assert!(
+        log.lines()
+            .next()
+            .is_some_and(|l| l.contains("daemon started")),
+        "{log}"
+    );
+}
