@@ -379,7 +379,7 @@ fn bash_completes_each_verbs_own_options_and_ids() {
     );
     assert_eq!(
         complete(&env, &["amux", "ls", "-"]),
-        sorted(&["-a", "--all", "--json"])
+        sorted(&["-a", "--all", "-w", "--wide", "--json"])
     );
     let top = complete(&env, &["amux", ""]);
     for word in ["-H", "--host", "attach", "forget", "resume", "help"] {
@@ -454,4 +454,110 @@ fn the_daemon_logs_its_start_and_events_list_as_ls_does() {
             .is_some_and(|l| l.contains("daemon started")),
         "{log}"
     );
+}
+
+/// `text` without its SGR sequences and carriage returns.
+fn plain(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => {
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `amux ls` on a `cols`-wide terminal: what it printed, as is.
+fn ls_on_terminal(env: &TestEnv, cols: u16, no_color: bool) -> String {
+    let mut pty = crate::support::pty::Pty::spawn_with(env, ["ls"], cols, 24, |c| {
+        c.env_remove("AMUX_NO_DAEMON").env_remove("COLUMNS");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        } else {
+            c.env_remove("NO_COLOR");
+        }
+    });
+    assert!(pty.wait_exit(T).success(), "{}", pty.text());
+    pty.text()
+}
+
+#[test]
+fn ls_fits_the_terminal_and_colours_its_states() {
+    let env = TestEnv::new();
+    let agent = env.fake_pi("pi_turns.mjs");
+    let node = support::node();
+    let id = env.run_detached([node.as_os_str(), agent.as_os_str()]);
+    support::wait_until(
+        T,
+        || {
+            support::http::get(&env.sock(&id), "/scrollback/text")
+                .text()
+                .contains("ready>")
+        },
+        "agent prompt",
+    );
+    let title = "please find out why the flaky integration test fails on the second run only";
+    assert!(run_with_daemon(&env, &["send", &id, title, "--enter"])
+        .status
+        .success());
+    let out = run_with_daemon(&env, &["wait", &id, "--until", "idle", "--timeout", "20"]);
+    assert!(out.status.success(), "wait: {}", stderr(&out));
+    let record: serde_json::Value =
+        serde_json::from_slice(&run_with_daemon(&env, &["show", &id, "--json"]).stdout).unwrap();
+    let file = record["conversation"]["file"]
+        .as_str()
+        .expect("attributed")
+        .to_string();
+    assert!(file.len() > 80, "{file}");
+
+    // A pipe: the stable tab-separated line, nothing cut.
+    let piped = stdout(&run_with_daemon(&env, &["ls"]));
+    assert_eq!(piped, format!("{id}\tpi\tunread\tshim\t{title}\t{file}\n"));
+
+    for cols in [80u16, 150] {
+        let raw = ls_on_terminal(&env, cols, false);
+        let text = plain(&raw);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 2, "{cols}: one line a row:\n{text}");
+        for l in &lines {
+            assert!(
+                l.chars().count() <= usize::from(cols),
+                "{cols}: wraps: {l:?}"
+            );
+        }
+        assert!(
+            lines[0].starts_with("ID") && lines[1].starts_with(&id),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("please find out") && lines[1].contains('…'),
+            "{text}"
+        );
+        assert!(
+            raw.contains("\x1b[1munread\x1b[0m"),
+            "{cols}: unread in bold: {raw:?}"
+        );
+        if cols == 150 {
+            assert!(lines[0].ends_with("CONVERSATION"), "{text}");
+            assert!(lines[1].ends_with(".jsonl"), "{text}");
+        }
+        let uncoloured = ls_on_terminal(&env, cols, true);
+        assert!(!uncoloured.contains("\x1b["), "NO_COLOR: {uncoloured:?}");
+    }
+    // --wide: nothing cut, whatever the width.
+    let mut pty = crate::support::pty::Pty::spawn_with(&env, ["ls", "--wide"], 80, 24, |c| {
+        c.env_remove("AMUX_NO_DAEMON");
+    });
+    assert!(pty.wait_exit(T).success());
+    let wide = plain(&pty.text());
+    assert!(wide.contains(title) && wide.contains(&file), "{wide}");
 }

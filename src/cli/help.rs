@@ -8,7 +8,7 @@ amux - run AI coding agents in pseudo-terminals and know which conversation each
 
 Usage: amux [-H HOST]... VERB ...
   amux [run] [-d] [--] CMD [ARGS...]     run CMD (pi, claude, codex, any command) in a PTY
-  amux ls [--all] [--json]               list sessions
+  amux ls [--all] [--wide] [--json]      list sessions
   amux show ID [--json]                  one session's record
   amux events                            every change, one JSON object per line
   amux wait ID [--until STATE] [--timeout S] [--json]
@@ -54,11 +54,13 @@ one already runs. --foreground keeps it attached, for service managers.
 ";
 
 pub const LS: &str = "\
-Usage: amux ls [-a|--all] [--json]
+Usage: amux ls [-a|--all] [-w|--wide] [--json]
 
-Lists live sessions (--all: dead ones too). A table on a terminal; otherwise
-tab-separated lines: id, kind, state, source, title, conversation file.
---json prints the array of session records.
+Lists live sessions (--all: dead ones too). On a terminal, a table that fits
+its width (title cut, path shortened or left to show; --wide: all of both),
+states in colour unless NO_COLOR is set; otherwise tab-separated lines: id,
+kind, state, source, title, conversation file. --json prints the array of
+session records.
 ";
 
 pub const SHOW: &str = "\
@@ -251,7 +253,7 @@ _amux() {
             case $prev in --size|--keep) return ;; esac
             if [[ $cur == -* ]]; then opts="-d --detach --size --keep --no-inject --help"
             else COMPREPLY=($(compgen -c -- "$cur")); return; fi ;;
-        ls) opts="-a --all --json" ;;
+        ls) opts="-a --all -w --wide --json" ;;
         show) opts="--json"; [ "$args" -eq 0 ] && ids=all ;;
         events) opts= ;;
         wait)
@@ -305,7 +307,7 @@ _amux() {
     local -a ids
     case $verb in
         run) _command_names ;;
-        ls) compadd -- -a --all --json ;;
+        ls) compadd -- -a --all -w --wide --json ;;
         show) compadd -- --json ${(f)"$(_amux_ids all)"} ;;
         wait)
             case $prev in
@@ -344,6 +346,7 @@ complete -c amux -n "not __fish_seen_subcommand_from $verbs" -a "$verbs"
 complete -c amux -n "not __fish_seen_subcommand_from $verbs" -s H -l host -x -a '(__fish_print_hostnames)'
 complete -c amux -n '__fish_seen_subcommand_from run' -a '(__fish_complete_command)'
 complete -c amux -n '__fish_seen_subcommand_from ls' -s a -l all
+complete -c amux -n '__fish_seen_subcommand_from ls' -s w -l wide
 complete -c amux -n '__fish_seen_subcommand_from ls show wait' -l json
 complete -c amux -n '__fish_seen_subcommand_from show' -a '(__amux_ids all)'
 complete -c amux -n '__fish_seen_subcommand_from wait send kill attach' -a '(__amux_ids live)'

@@ -12,6 +12,7 @@ mod help;
 mod hosts;
 mod query;
 mod run;
+mod table;
 
 use crate::error::{Error, Result};
 use control::Until;
@@ -30,6 +31,7 @@ pub enum Command {
     Ls {
         all: bool,
         json: bool,
+        wide: bool,
     },
     Show {
         key: String,
@@ -232,16 +234,17 @@ fn parse_daemon(p: &mut lexopt::Parser) -> Result<Command> {
 }
 
 fn parse_ls(p: &mut lexopt::Parser) -> Result<Command> {
-    let (mut all, mut json) = (false, false);
+    let (mut all, mut json, mut wide) = (false, false, false);
     while let Some(arg) = p.next()? {
         help_check!(arg, help::LS);
         match arg {
             Short('a') | Long("all") => all = true,
             Long("json") => json = true,
+            Short('w') | Long("wide") => wide = true,
             _ => return Err(arg.unexpected().into()),
         }
     }
-    Ok(Command::Ls { all, json })
+    Ok(Command::Ls { all, json, wide })
 }
 
 fn parse_show(p: &mut lexopt::Parser) -> Result<Command> {
@@ -396,7 +399,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Run(opts, true) => crate::runner::run_detached(opts),
         Command::Run(opts, false) => crate::runner::run(opts),
         Command::Daemon { foreground, worker } => crate::daemon::run(foreground, worker),
-        Command::Ls { all, json } => query::ls(all, json),
+        Command::Ls { all, json, wide } => query::ls(all, json, wide),
         Command::Show { key, json } => query::show(&key, json),
         Command::Events => query::events(),
         Command::Wait {
