@@ -561,3 +561,50 @@ fn ls_fits_the_terminal_and_colours_its_states() {
     let wide = plain(&pty.text());
     assert!(wide.contains(title) && wide.contains(&file), "{wide}");
 }
+
+/// Attaches to a session running `script`, waits for `drawn`, detaches:
+/// what amux wrote after the agent's drawing.
+fn detach_after(env: &TestEnv, script: &str, drawn: &str) -> String {
+    let id = env.run_detached(["sh", "-c", script]);
+    let mut pty = crate::support::pty::Pty::spawn_with(env, ["attach", &id], 80, 24, |c| {
+        c.env_remove("AMUX_NO_DAEMON");
+    });
+    let from = pty.wait_for(drawn, T);
+    pty.wait_raw(T);
+    pty.write(&[0x1c]);
+    assert!(pty.wait_exit(T).success(), "detach exits 0: {}", pty.text());
+    String::from_utf8_lossy(&pty.output[from..]).into_owned()
+}
+
+#[test]
+fn detaching_gives_back_the_screen_the_user_had() {
+    let env = TestEnv::new();
+    // An agent on the alternate screen, its cursor mid-drawing, hidden,
+    // in reverse video with bracketed paste on.
+    let full = detach_after(
+        &env,
+        r"printf '\033[?1049h\033[2J\033[?25l\033[?2004h\033[7m\033[5;10Hdrawing'; sleep 60",
+        "drawing",
+    );
+    let leave = full
+        .find("\x1b[?1049l")
+        .unwrap_or_else(|| panic!("{full:?}"));
+    let note = full
+        .find("[detached]")
+        .unwrap_or_else(|| panic!("{full:?}"));
+    assert!(leave < note, "{full:?}");
+    assert!(
+        full[leave..note].ends_with("\r\x1b[K"),
+        "a clean line: {full:?}"
+    );
+    for mode in ["\x1b[0m", "\x1b[?25h", "\x1b[?2004l"] {
+        assert!(full[..note].contains(mode), "{mode:?} not undone: {full:?}");
+    }
+    // An agent drawing inline: the note goes below it, on a new line.
+    let inline = detach_after(&env, r"printf '\033[5;10Hinline'; sleep 60", "inline");
+    let note = inline
+        .find("[detached]")
+        .unwrap_or_else(|| panic!("{inline:?}"));
+    assert!(inline[..note].ends_with("\x1b[24;1H\r\n"), "{inline:?}");
+    assert!(!inline.contains("\x1b[?1049l"), "{inline:?}");
+}

@@ -102,7 +102,7 @@ pub const ATTACH: &str = "\
 Usage: amux attach ID
 
 Attaches this terminal to the session: the kept output first, then live.
-Ctrl-\\ detaches and leaves the agent running.
+Ctrl-\\ detaches and leaves the agent running; the screen you had comes back.
 ";
 
 pub const DIAL_STDIO: &str = "\
