@@ -608,3 +608,62 @@ fn detaching_gives_back_the_screen_the_user_had() {
     assert!(inline[..note].ends_with("\x1b[24;1H\r\n"), "{inline:?}");
     assert!(!inline.contains("\x1b[?1049l"), "{inline:?}");
 }
+
+/// The README tour's scripted lines, from "# Script an agent" up to
+/// "# Look in", as written.
+fn readme_script() -> String {
+    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
+    let start = readme.find("# Script an agent").expect("the scripted flow");
+    let block = &readme[start..];
+    let end = block.find("# Look in").expect("its end");
+    block[..end].to_string()
+}
+
+#[test]
+fn the_readme_scripted_flow_works_as_written() {
+    let env = TestEnv::new();
+    // `pi` on PATH: a stand-in that takes its last argument as the first
+    // prompt, as pi does, and then reads the terminal.
+    let bin = env.root.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let agent = env.fake_pi("pi_turns.mjs");
+    let script = format!(
+        "#!/bin/sh\neval first=\\${{$#}}\n{{ printf '%s\\n' \"$first\"; exec cat; }} | exec {} {}\n",
+        support::node().display(),
+        agent.display()
+    );
+    let pi = bin.join("pi");
+    std::fs::write(&pi, script).unwrap();
+    std::fs::set_permissions(&pi, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let amux_dir = std::path::Path::new(support::amux_bin()).parent().unwrap();
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        amux_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let flow = format!("set -e\n{}\necho \"id=$id\"\n", readme_script());
+    assert!(
+        flow.contains("amux send") && !flow.contains(" -p "),
+        "{flow}"
+    );
+    let mut cmd = env.command("bash", ["--norc", "-c", &flow]);
+    cmd.env("PATH", path).env_remove("AMUX_NO_DAEMON");
+    let out = output(cmd);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(!text.contains("no answer"), "{text}{}", stderr(&out));
+    let mut lines = text.lines();
+    let file = lines.next().unwrap_or_default();
+    assert!(file.ends_with(".jsonl"), "the conversation file: {text}");
+    let saved = std::fs::read_to_string(file).expect("the conversation");
+    assert!(
+        saved.contains("echo now run the tests"),
+        "answered: {saved}"
+    );
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("id="))
+        .expect("id");
+    let _ = run_with_daemon(&env, &["kill", id]);
+}
