@@ -10,6 +10,15 @@ use std::{fmt, io};
 pub enum Error {
     /// Bad command line: exit 2.
     Usage(String),
+    /// Bad command line for one verb: exit 2. Named once, as the prefix
+    /// of the line (`amux show: missing ID`), with that verb's help.
+    VerbUsage { verb: &'static str, message: String },
+    /// `amux WORD` where WORD is neither a verb nor a command on `PATH`:
+    /// exit 127, as a shell says of a command it cannot find.
+    UnknownCommand {
+        word: String,
+        suggestion: Option<&'static str>,
+    },
     /// An I/O failure while doing `context`: exit 1.
     Io { context: String, source: io::Error },
     /// Anything else the user must be told about: exit 1.
@@ -41,7 +50,8 @@ impl Error {
 
     pub fn exit_status(&self) -> u8 {
         match self {
-            Error::Usage(_) => 2,
+            Error::Usage(_) | Error::VerbUsage { .. } => 2,
+            Error::UnknownCommand { .. } => 127,
             Error::Io { .. } | Error::Failed(_) => 1,
             Error::Ended(_) => 3,
             Error::TimedOut(_) => 124,
@@ -50,6 +60,23 @@ impl Error {
             Error::Exit(code) => *code,
             Error::Spawn { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
             Error::Spawn { .. } => 126,
+        }
+    }
+
+    /// What the one line on stderr starts with: the verb a usage error
+    /// is about, else the program.
+    pub fn prefix(&self) -> String {
+        match self {
+            Error::VerbUsage { verb, .. } => format!("amux {verb}"),
+            _ => "amux".into(),
+        }
+    }
+
+    /// A usage error as one verb's: other errors pass unchanged.
+    pub fn in_verb(self, verb: &'static str) -> Error {
+        match self {
+            Error::Usage(message) => Error::VerbUsage { verb, message },
+            other => other,
         }
     }
 
@@ -62,6 +89,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(msg) => write!(f, "{msg} (see 'amux --help')"),
+            Error::VerbUsage { verb, message } => {
+                write!(f, "{message} (see 'amux help {verb}')")
+            }
+            Error::UnknownCommand { word, suggestion } => {
+                write!(f, "unknown verb or command '{word}'")?;
+                match suggestion {
+                    Some(verb) => write!(f, " (did you mean {verb}?)"),
+                    None => write!(f, " (see 'amux --help')"),
+                }
+            }
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Failed(msg)
             | Error::Ended(msg)

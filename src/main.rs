@@ -2,8 +2,9 @@
 //! status. Nothing else lives here; each verb is in `cli/`.
 //!
 //! Exit statuses (see amux(1)): 0 success, 1 failure, 2 usage error, 3
-//! `wait` saw the session end first, 124 `wait` timed out; `run` passes the
-//! agent's own status through (128+N for signal N).
+//! `wait` saw the session end first, 124 `wait` timed out, 127 an unknown
+//! verb or command; `run` passes the agent's own status through (128+N for
+//! signal N).
 
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             if !matches!(err, error::Error::Exit(_)) {
-                eprintln!("amux: {err}");
+                eprintln!("{}: {err}", err.prefix());
             }
             ExitCode::from(err.exit_status())
         }

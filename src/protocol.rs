@@ -311,6 +311,10 @@ pub struct Record {
     pub last_file: Option<PathBuf>,
     pub shim: RecordShim,
     pub resume_command: Option<Vec<String>>,
+    /// When `amux resume` took its conversation up again (a dead record
+    /// only; absent until then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_at: Option<String>,
     /// The host it runs on, in a fleet view of several (`-H a -H b`),
     /// where `id` is written `host:id` too. A daemon never sets it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -327,6 +331,9 @@ impl Record {
     /// One word for its state, for tables and scripts.
     pub fn state(&self) -> String {
         if !self.alive {
+            if self.resumed_at.is_some() {
+                return "resumed".into();
+            }
             return match self.exit_code {
                 Some(code) => format!("exited:{code}"),
                 None => "exited".into(),

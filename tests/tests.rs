@@ -7,6 +7,7 @@ mod support;
 
 mod agent_state;
 mod attach;
+mod cli;
 mod daemon_activation;
 mod daemon_attribution;
 mod daemon_events;

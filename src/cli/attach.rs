@@ -8,6 +8,14 @@
 //! the daemon (`input` events), which counts it as pending like `send`.
 //! The detach key (`Ctrl-\`, byte 0x1c) leaves the agent running; the
 //! agent's exit ends the attach with its status.
+//!
+//! Detaching gives the user back the terminal they had: the output is
+//! watched for the agent entering and leaving the alternate screen
+//! (`Screen`), and on detach we leave it if the agent is in it (which
+//! restores the screen from before the attach), undo the modes agents
+//! set (attributes, hidden cursor, bracketed paste, mouse reports, focus
+//! events, keyboard protocols, scroll region), and print the note on a
+//! line of its own below the agent's drawing.
 
 use crate::error::{Context, Error, Result};
 use crate::frame::{self, Decoded};
@@ -67,10 +75,15 @@ async fn relay(stream: Stream, leftover: Vec<u8>) -> Result<ExitCode> {
     let stdin = dup(io::stdin().as_fd()).context(|| "stdin".into())?;
     let stdout = Stdio::new(stdout).context(|| "stdout".into())?;
     let stdin = Stdio::new(stdin).context(|| "stdin".into())?;
-    let output = output(reader, leftover, stdout);
+    let screen = std::cell::Cell::new(Screen::default());
+    let output = output(reader, leftover, stdout, &screen);
     match future::or(output, input(writer, stdin)).await {
         End::Detached => {
-            eprint!("\r\n[detached]\r\n");
+            let rows = term::size_of(io::stdout()).map_or(24, |w| w.ws_row);
+            let restore = screen.get().restore(rows);
+            let mut out = io::stdout().lock();
+            use std::io::Write;
+            let _ = out.write_all(restore.as_bytes()).and_then(|()| out.flush());
             Ok(ExitCode::SUCCESS)
         }
         End::Exited(code) => Ok(ExitCode::from(code)),
@@ -122,13 +135,72 @@ async fn input(mut writer: Writer, mut stdin: Stdio) -> End {
     }
 }
 
-async fn output(mut stream: Reader, mut buf: Vec<u8>, mut stdout: Stdio) -> End {
+/// What the agent's output has done to the terminal that detaching must
+/// undo: whether it is on the alternate screen now. `tail` keeps the end
+/// of the last write, so a sequence split between two writes is seen.
+#[derive(Clone, Copy, Default)]
+struct Screen {
+    alternate: bool,
+    tail: [u8; 8],
+    tail_len: usize,
+}
+
+/// The sequences that enter (`h`) and leave (`l`) the alternate screen.
+const ALTERNATE: [&[u8]; 3] = [b"\x1b[?1049", b"\x1b[?1047", b"\x1b[?47"];
+
+/// Modes agents set and a shell does not want: attributes, cursor shown,
+/// bracketed paste, mouse reports, focus events, the kitty keyboard
+/// protocol, application cursor keys and keypad, the scroll region.
+const RESET: &str = "\x1b[0m\x1b[?25h\x1b[?2004l\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?1004l\x1b[<u\x1b[?1l\x1b>\x1b[r";
+
+impl Screen {
+    fn saw(&mut self, bytes: &[u8]) {
+        let mut seen = self.tail[..self.tail_len].to_vec();
+        seen.extend_from_slice(bytes);
+        for (i, _) in seen.iter().enumerate().filter(|(_, b)| **b == 0x1b) {
+            let rest = &seen[i..];
+            for seq in ALTERNATE {
+                match rest.strip_prefix(seq).and_then(|r| r.first()) {
+                    Some(b'h') => self.alternate = true,
+                    Some(b'l') => self.alternate = false,
+                    _ => {}
+                }
+            }
+        }
+        let keep = seen.len().min(self.tail.len());
+        self.tail[..keep].copy_from_slice(&seen[seen.len() - keep..]);
+        self.tail_len = keep;
+    }
+
+    /// What to write on detach for a terminal of `rows` rows.
+    fn restore(self, rows: u16) -> String {
+        let place = if self.alternate {
+            // Back to the user's screen and cursor, on the line they
+            // typed the attach from.
+            "\x1b[?1049l\r\x1b[K".to_string()
+        } else {
+            // Below whatever the agent drew: its last row, then a new line.
+            format!("\x1b[{rows};1H\r\n")
+        };
+        format!("{RESET}{place}[detached]\r\n")
+    }
+}
+
+async fn output(
+    mut stream: Reader,
+    mut buf: Vec<u8>,
+    mut stdout: Stdio,
+    screen: &std::cell::Cell<Screen>,
+) -> End {
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         loop {
             match frame::decode(&buf) {
                 Decoded::Frame(frame::OUTPUT, payload, used) => {
                     buf.drain(..used);
+                    let mut seen = screen.get();
+                    seen.saw(&payload);
+                    screen.set(seen);
                     if stdout.write_all(&payload).await.is_err() {
                         return End::Closed;
                     }
@@ -149,5 +221,36 @@ async fn output(mut stream: Reader, mut buf: Vec<u8>, mut stdout: Stdio) -> End 
             Ok(0) | Err(_) => return End::Closed,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Screen;
+
+    #[test]
+    fn the_alternate_screen_is_followed_across_writes() {
+        let cases: &[(&[&[u8]], bool)] = &[
+            (&[b"plain text"], false),
+            (&[b"\x1b[?1049h\x1b[2J"], true),
+            (&[b"\x1b[?1049h", b"draw\x1b[?1049l"], false),
+            (&[b"\x1b[?10", b"49h"], true),
+            (&[b"x\x1b[?47h"], true),
+            (&[b"\x1b[?1047h", b"\x1b[?1047l", b"\x1b[?1049h"], true),
+            (&[b"\x1b[?1049", b"l"], false),
+        ];
+        for (writes, alternate) in cases {
+            let mut screen = Screen::default();
+            writes.iter().for_each(|w| screen.saw(w));
+            assert_eq!(screen.alternate, *alternate, "{writes:?}");
+        }
+        let back = Screen {
+            alternate: true,
+            ..Screen::default()
+        };
+        assert!(back.restore(24).contains("\x1b[?1049l"));
+        assert!(Screen::default()
+            .restore(24)
+            .contains("\x1b[24;1H\r\n[detached]"));
     }
 }

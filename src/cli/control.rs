@@ -1,4 +1,5 @@
-//! `amux wait`, `send`, `kill` and `resume`: acting on one session.
+//! `amux wait`, `send`, `kill`, `resume` and `forget`: acting on one
+//! session (or, `forget --dead`, on every dead one).
 //!
 //! `wait` is one connection per attempt: the daemon's
 //! `GET /v1/sessions/KEY/events`, which resolves the key itself and sends
@@ -220,6 +221,38 @@ fn post(id: &str, action: &str, body: &[u8]) -> Result<()> {
         return Err(api_error(&resp));
     }
     Ok(())
+}
+
+/// `amux forget ID… [--dead]`: each dead record named, and with `dead`
+/// every dead one, dropped by the daemon. A live session is refused (the
+/// daemon's 409) and the rest still forgotten; the first refusal is the
+/// error.
+pub fn forget(keys: &[String], dead: bool) -> Result<ExitCode> {
+    let mut ids: Vec<String> = Vec::new();
+    for key in keys {
+        check_key(key)?;
+        ids.push(key.clone());
+    }
+    if dead {
+        let (records, _) = super::query::records(true)?;
+        ids.extend(records.into_iter().filter(|r| !r.alive).map(|r| r.id));
+    }
+    let mut first = None;
+    for id in &ids {
+        if let Err(e) = post(id, "forget", b"") {
+            eprintln!("amux: {e}");
+            first.get_or_insert(e);
+        }
+    }
+    match first {
+        Some(e) => Err(Error::Exit(e.exit_status())),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Tells the daemon the dead session `id` is being resumed.
+pub fn mark_resumed(id: &str) -> Result<()> {
+    post(id, "resumed", b"")
 }
 
 /// The daemon's plan for resuming a dead session: what to run, and where.

@@ -83,7 +83,7 @@ fn hosted(target: &Target, id: &str) -> String {
 
 /// The merged `ls`: every host's records, in the order the hosts were
 /// named, after one line for each host that failed.
-pub fn ls(targets: &[Target], all: bool, as_json: bool) -> Result<ExitCode> {
+pub fn ls(targets: &[Target], all: bool, as_json: bool, wide: bool) -> Result<ExitCode> {
     let answers = each(targets, || query::records(all));
     let mut merged: Vec<Record> = Vec::new();
     let mut failure = None;
@@ -105,7 +105,7 @@ pub fn ls(targets: &[Target], all: bool, as_json: bool) -> Result<ExitCode> {
             }
         }
     }
-    query::print_records(&merged, as_json)?;
+    query::print_records(&merged, as_json, wide)?;
     Ok(failure.map_or(ExitCode::SUCCESS, ExitCode::from))
 }
 

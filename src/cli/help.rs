@@ -8,7 +8,7 @@ amux - run AI coding agents in pseudo-terminals and know which conversation each
 
 Usage: amux [-H HOST]... VERB ...
   amux [run] [-d] [--] CMD [ARGS...]     run CMD (pi, claude, codex, any command) in a PTY
-  amux ls [--all] [--json]               list sessions
+  amux ls [--all] [--wide] [--json]      list sessions
   amux show ID [--json]                  one session's record
   amux events                            every change, one JSON object per line
   amux wait ID [--until STATE] [--timeout S] [--json]
@@ -17,6 +17,7 @@ Usage: amux [-H HOST]... VERB ...
   amux kill ID                           end a session's agent
   amux attach ID                         attach this terminal (detach: Ctrl-\\)
   amux resume [-d] ID                    resume a dead session's conversation
+  amux forget ID... | --dead             drop dead sessions' records
   amux daemon [--foreground]             start the per-user daemon
   amux completions bash|zsh|fish         print a completion script
   amux --help | --version
@@ -53,11 +54,13 @@ one already runs. --foreground keeps it attached, for service managers.
 ";
 
 pub const LS: &str = "\
-Usage: amux ls [-a|--all] [--json]
+Usage: amux ls [-a|--all] [-w|--wide] [--json]
 
-Lists live sessions (--all: dead ones too). A table on a terminal; otherwise
-tab-separated lines: id, kind, state, source, title, conversation file.
---json prints the array of session records.
+Lists live sessions (--all: dead ones too). On a terminal, a table that fits
+its width (title cut, path shortened or left to show; --wide: all of both),
+states in colour unless NO_COLOR is set; otherwise tab-separated lines: id,
+kind, state, source, title, conversation file. --json prints the array of
+session records.
 ";
 
 pub const SHOW: &str = "\
@@ -99,7 +102,7 @@ pub const ATTACH: &str = "\
 Usage: amux attach ID
 
 Attaches this terminal to the session: the kept output first, then live.
-Ctrl-\\ detaches and leaves the agent running.
+Ctrl-\\ detaches and leaves the agent running; the screen you had comes back.
 ";
 
 pub const DIAL_STDIO: &str = "\
@@ -114,7 +117,22 @@ pub const RESUME: &str = "\
 Usage: amux resume [-d] ID
 
 Runs the dead session's resume command in its directory, like amux run
-(-d: in the background, printing the new id).
+(-d: in the background, printing the new id). The dead record stays, its
+state \"resumed\" from then on.
+";
+
+pub const FORGET: &str = "\
+Usage: amux forget ID...
+       amux forget --dead
+
+Drops the records of dead sessions (--dead: every one) from ls --all, for
+good. A live session is refused: kill it first.
+";
+
+pub const HELP: &str = "\
+Usage: amux help [VERB]
+
+Prints the general help, or VERB's own (the same as amux VERB --help).
 ";
 
 pub const COMPLETIONS: &str = "\
@@ -123,8 +141,55 @@ Usage: amux completions bash|zsh|fish
 Prints a completion script for the shell.
 ";
 
-#[cfg(test)]
-const VERB_WORDS: &str = "run ls show events wait send kill attach resume daemon completions help";
+/// Every verb and its help (`amux help VERB`, `amux VERB --help`).
+pub const VERBS: &[(&str, &str)] = &[
+    ("run", RUN),
+    ("ls", LS),
+    ("show", SHOW),
+    ("events", EVENTS),
+    ("wait", WAIT),
+    ("send", SEND),
+    ("kill", KILL),
+    ("attach", ATTACH),
+    ("resume", RESUME),
+    ("forget", FORGET),
+    ("daemon", DAEMON),
+    ("completions", COMPLETIONS),
+    ("dial-stdio", DIAL_STDIO),
+    ("help", HELP),
+];
+
+/// The verb `word` was most likely meant to be: one at most two edits
+/// away (a letter added, dropped, changed or two swapped), nearest first.
+pub fn closest_verb(word: &str) -> Option<&'static str> {
+    (VERBS.iter())
+        .map(|(v, _)| *v)
+        .map(|v| (distance(word, v), v))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, v)| v)
+}
+
+/// Optimal string alignment distance: Levenshtein plus swapped neighbours
+/// (`sl` for `ls`), the usual typo.
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    (0..=a.len()).for_each(|i| d[i][0] = i);
+    (0..=b.len()).for_each(|j| d[0][j] = j);
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
 
 pub fn completions(shell: &str) -> Result<&'static str> {
     Ok(match shell {
@@ -139,37 +204,124 @@ pub fn completions(shell: &str) -> Result<&'static str> {
     })
 }
 
+// Each verb completes its own options and the ids it accepts: live ones
+// (`amux ls`) for the verbs that need a running agent, dead ones (`amux ls
+// --all`, state `exited…`; `resumed` ones are done with) for `resume`,
+// any dead one for `forget`, every one for `show`. `-H HOST` before the
+// verb is passed on to those listings.
 const BASH: &str = r#"# bash completion for amux
-_amux_ids() { amux ls 2>/dev/null | cut -f1; }
+_amux_ids() {
+    case $1 in
+        live) amux "${_amux_hosts[@]}" ls 2>/dev/null | cut -f1 ;;
+        all) amux "${_amux_hosts[@]}" ls --all 2>/dev/null | cut -f1 ;;
+        exited) amux "${_amux_hosts[@]}" ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^exited/ {print $1}' ;;
+        dead) amux "${_amux_hosts[@]}" ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^(exited|resumed)/ {print $1}' ;;
+    esac
+}
 _amux() {
-    local cur=${COMP_WORDS[COMP_CWORD]} verb=${COMP_WORDS[1]}
-    if [ "$COMP_CWORD" -eq 1 ]; then
-        COMPREPLY=($(compgen -W "run ls show events wait send kill attach resume daemon completions help --help --version" -- "$cur"))
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    local i=1 verb= _amux_hosts=()
+    while [ "$i" -lt "$COMP_CWORD" ]; do
+        case ${COMP_WORDS[i]} in
+            -H|--host)
+                if [ "${COMP_WORDS[i+1]}" = "=" ]; then i=$((i+1)); fi
+                _amux_hosts+=(-H "${COMP_WORDS[i+1]}"); i=$((i+2)) ;;
+            -H?*) _amux_hosts+=("${COMP_WORDS[i]}"); i=$((i+1)) ;;
+            *) verb=${COMP_WORDS[i]}; break ;;
+        esac
+    done
+    if [ -z "$verb" ]; then
+        case $prev in
+            -H|--host|=) COMPREPLY=($(compgen -A hostname -- "$cur")); return ;;
+        esac
+        COMPREPLY=($(compgen -W "run ls show events wait send kill attach resume forget daemon completions help -H --host --help --version" -- "$cur"))
         return
     fi
+    # Words after the verb that are not options nor an option's value.
+    local j args=0
+    for ((j = i + 1; j < COMP_CWORD; j++)); do
+        case ${COMP_WORDS[j]} in
+            --until|--timeout|--size|--keep|--session) j=$((j+1)) ;;
+            -*) ;;
+            *) args=$((args+1)) ;;
+        esac
+    done
+    local opts= ids=
     case $verb in
-        show|wait|send|kill|attach|resume) COMPREPLY=($(compgen -W "$(_amux_ids) --json --until --timeout --enter -d" -- "$cur")) ;;
-        ls) COMPREPLY=($(compgen -W "--all --json" -- "$cur")) ;;
-        completions) COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
-        run) COMPREPLY=($(compgen -c -- "$cur")) ;;
+        run)
+            if [ "$args" -gt 0 ]; then compopt -o default; COMPREPLY=(); return; fi
+            case $prev in --size|--keep) return ;; esac
+            if [[ $cur == -* ]]; then opts="-d --detach --size --keep --no-inject --help"
+            else COMPREPLY=($(compgen -c -- "$cur")); return; fi ;;
+        ls) opts="-a --all -w --wide --json" ;;
+        show) opts="--json"; [ "$args" -eq 0 ] && ids=all ;;
+        events) opts= ;;
+        wait)
+            case $prev in
+                --until) COMPREPLY=($(compgen -W "idle working waiting exit attributed" -- "$cur")); return ;;
+                --timeout) return ;;
+            esac
+            opts="--until --timeout --json"; [ "$args" -eq 0 ] && ids=live ;;
+        send) opts="-e --enter"; [ "$args" -eq 0 ] && ids=live ;;
+        kill|attach) [ "$args" -eq 0 ] && ids=live ;;
+        resume) opts="-d --detach"; [ "$args" -eq 0 ] && ids=exited ;;
+        forget) opts="--dead"; ids=dead ;;
+        daemon) opts="--foreground" ;;
+        completions) [ "$args" -eq 0 ] && opts="bash zsh fish" ;;
+        help) [ "$args" -eq 0 ] && opts="run ls show events wait send kill attach resume forget daemon completions help" ;;
+        dial-stdio) opts="--session" ;;
     esac
+    COMPREPLY=($(compgen -W "$opts ${ids:+$(_amux_ids "$ids")}" -- "$cur"))
 }
 complete -F _amux amux
 "#;
 
 const ZSH: &str = r#"#compdef amux
+_amux_ids() {
+    case $1 in
+        live) amux $hosts ls 2>/dev/null | cut -f1 ;;
+        all) amux $hosts ls --all 2>/dev/null | cut -f1 ;;
+        exited) amux $hosts ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^exited/ {print $1}' ;;
+        dead) amux $hosts ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^(exited|resumed)/ {print $1}' ;;
+    esac
+}
 _amux() {
-    local -a verbs
-    verbs=(run ls show events wait send kill attach resume daemon completions help)
-    if (( CURRENT == 2 )); then
-        _describe 'verb' verbs
+    local -a verbs hosts
+    verbs=(run ls show events wait send kill attach resume forget daemon completions help)
+    local i=2
+    while (( i < CURRENT )); do
+        case $words[i] in
+            -H|--host) hosts+=(-H $words[i+1]); (( i += 2 )) ;;
+            -H?*|--host=*) hosts+=($words[i]); (( i += 1 )) ;;
+            *) break ;;
+        esac
+    done
+    if (( i == CURRENT )); then
+        case $words[i-1] in
+            -H|--host) _hosts ;;
+            *) compadd -- $verbs -H --host --help --version ;;
+        esac
         return
     fi
-    case $words[2] in
-        show|wait|send|kill|attach|resume) compadd -- ${(f)"$(amux ls 2>/dev/null | cut -f1)"} ;;
-        ls) compadd -- --all --json ;;
-        completions) compadd -- bash zsh fish ;;
+    local verb=$words[i] prev=$words[CURRENT-1]
+    local -a ids
+    case $verb in
         run) _command_names ;;
+        ls) compadd -- -a --all -w --wide --json ;;
+        show) compadd -- --json ${(f)"$(_amux_ids all)"} ;;
+        wait)
+            case $prev in
+                --until) compadd -- idle working waiting exit attributed ;;
+                --timeout) ;;
+                *) compadd -- --until --timeout --json ${(f)"$(_amux_ids live)"} ;;
+            esac ;;
+        send) compadd -- -e --enter ${(f)"$(_amux_ids live)"} ;;
+        kill|attach) compadd -- ${(f)"$(_amux_ids live)"} ;;
+        resume) compadd -- -d --detach ${(f)"$(_amux_ids exited)"} ;;
+        forget) compadd -- --dead ${(f)"$(_amux_ids dead)"} ;;
+        daemon) compadd -- --foreground ;;
+        completions) compadd -- bash zsh fish ;;
+        help) compadd -- $verbs ;;
     esac
 }
 _amux "$@"
@@ -177,19 +329,61 @@ _amux "$@"
 
 const FISH: &str = r#"# fish completion for amux
 complete -c amux -f
-complete -c amux -n '__fish_use_subcommand' -a 'run ls show events wait send kill attach resume daemon completions help'
-complete -c amux -n '__fish_seen_subcommand_from show wait send kill attach resume' -a '(amux ls 2>/dev/null | cut -f1)'
-complete -c amux -n '__fish_seen_subcommand_from ls' -l all -l json
-complete -c amux -n '__fish_seen_subcommand_from wait' -l until -xa 'idle working waiting exit attributed'
+function __amux_ids
+    switch $argv[1]
+        case live
+            amux ls 2>/dev/null | cut -f1
+        case all
+            amux ls --all 2>/dev/null | cut -f1
+        case exited
+            amux ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^exited/ {print $1}'
+        case dead
+            amux ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^(exited|resumed)/ {print $1}'
+    end
+end
+set -l verbs run ls show events wait send kill attach resume forget daemon completions help
+complete -c amux -n "not __fish_seen_subcommand_from $verbs" -a "$verbs"
+complete -c amux -n "not __fish_seen_subcommand_from $verbs" -s H -l host -x -a '(__fish_print_hostnames)'
+complete -c amux -n '__fish_seen_subcommand_from run' -a '(__fish_complete_command)'
+complete -c amux -n '__fish_seen_subcommand_from ls' -s a -l all
+complete -c amux -n '__fish_seen_subcommand_from ls' -s w -l wide
+complete -c amux -n '__fish_seen_subcommand_from ls show wait' -l json
+complete -c amux -n '__fish_seen_subcommand_from show' -a '(__amux_ids all)'
+complete -c amux -n '__fish_seen_subcommand_from wait send kill attach' -a '(__amux_ids live)'
+complete -c amux -n '__fish_seen_subcommand_from wait' -l until -x -a 'idle working waiting exit attributed'
+complete -c amux -n '__fish_seen_subcommand_from wait' -l timeout -x
+complete -c amux -n '__fish_seen_subcommand_from send' -s e -l enter
+complete -c amux -n '__fish_seen_subcommand_from resume' -s d -l detach
+complete -c amux -n '__fish_seen_subcommand_from resume' -a '(__amux_ids exited)'
+complete -c amux -n '__fish_seen_subcommand_from forget' -l dead -a '(__amux_ids dead)'
+complete -c amux -n '__fish_seen_subcommand_from daemon' -l foreground
 complete -c amux -n '__fish_seen_subcommand_from completions' -a 'bash zsh fish'
+complete -c amux -n '__fish_seen_subcommand_from help' -a "$verbs"
 "#;
 
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_typo_names_the_verb_it_was_meant_to_be() {
+        let cases = [
+            ("lss", Some("ls")),
+            ("sl", Some("ls")),
+            ("atach", Some("attach")),
+            ("resum", Some("resume")),
+            ("shwo", Some("show")),
+            ("hepl", Some("help")),
+            ("xyzzy", None),
+            ("claude", None),
+        ];
+        for (word, want) in cases {
+            assert_eq!(super::closest_verb(word), want, "{word}");
+        }
+    }
+
+    #[test]
     fn completions_name_every_verb() {
         for script in [super::BASH, super::ZSH, super::FISH] {
-            for verb in super::VERB_WORDS.split(' ') {
+            for (verb, _) in super::VERBS.iter().filter(|(v, _)| *v != "dial-stdio") {
                 assert!(script.contains(verb), "{verb}");
             }
         }

@@ -39,10 +39,13 @@ pub fn run(targets: Vec<Target>, mut cmd: Command) -> Result<ExitCode> {
         [] => super::run_here(cmd),
         [one] => on(one.clone(), cmd),
         _ => match cmd {
-            Command::Ls { all, json } => fleet::ls(&targets, all, json),
+            Command::Ls { all, json, wide } => fleet::ls(&targets, all, json, wide),
             Command::Events => fleet::events(&targets),
             Command::Run(..) => Err(Error::Usage(
                 "run starts one session: name one host with -H".into(),
+            )),
+            Command::Forget { .. } => Err(Error::Usage(
+                "forget works on one host's records: name one host with -H".into(),
             )),
             other => super::run_here(other),
         },

@@ -12,6 +12,7 @@ mod help;
 mod hosts;
 mod query;
 mod run;
+mod table;
 
 use crate::error::{Error, Result};
 use control::Until;
@@ -30,6 +31,7 @@ pub enum Command {
     Ls {
         all: bool,
         json: bool,
+        wide: bool,
     },
     Show {
         key: String,
@@ -56,6 +58,10 @@ pub enum Command {
     Resume {
         key: String,
         detach: bool,
+    },
+    Forget {
+        keys: Vec<String>,
+        dead: bool,
     },
     Completions {
         shell: String,
@@ -128,30 +134,78 @@ fn parse_verb(args: Vec<OsString>) -> Result<Command> {
     let Some(first) = args.first() else {
         return Ok(Command::Help(help::MAIN));
     };
-    let mut parser = lexopt::Parser::from_args(args[1..].to_vec());
+    let rest = args[1..].to_vec();
     match first.to_str() {
-        Some("-h" | "--help" | "help") => Ok(Command::Help(help::MAIN)),
+        Some("-h" | "--help") => Ok(Command::Help(help::MAIN)),
         Some("-V" | "--version") => Ok(Command::Version),
-        Some("run") => run::parse(args[1..].to_vec()),
-        Some("daemon") => parse_daemon(&mut parser),
-        Some("ls") => parse_ls(&mut parser),
-        Some("show") => parse_show(&mut parser),
-        Some("events") => no_args(&mut parser, help::EVENTS, Command::Events),
-        Some("wait") => parse_wait(&mut parser),
-        Some("send") => parse_send(&mut parser),
-        Some("kill") => keyed(&mut parser, help::KILL, |key| Command::Kill { key }),
-        Some("attach") => keyed(&mut parser, help::ATTACH, |key| Command::Attach { key }),
-        Some("resume") => parse_resume(&mut parser),
-        Some("completions") => keyed(&mut parser, help::COMPLETIONS, |shell| {
+        Some(word) => match help::VERBS.iter().find(|(v, _)| *v == word) {
+            Some((verb, _)) => parse_named(verb, rest).map_err(|e| e.in_verb(verb)),
+            None if word.starts_with('-') && word != "-d" && word != "--" => {
+                Err(Error::Usage(format!("unknown option {word}")))
+            }
+            None => implicit_run(args),
+        },
+        None => implicit_run(args),
+    }
+}
+
+/// `amux help [VERB]`: the general help, or the verb's own.
+fn parse_help(args: Vec<OsString>) -> Result<Command> {
+    let Some(word) = args.first() else {
+        return Ok(Command::Help(help::MAIN));
+    };
+    let word = word.to_string_lossy();
+    if word == "-h" || word == "--help" {
+        return Ok(Command::Help(help::HELP));
+    }
+    match help::VERBS.iter().find(|(v, _)| *v == word) {
+        Some((_, text)) if args.len() == 1 => Ok(Command::Help(text)),
+        Some(_) => Err(Error::Usage("help takes one verb".into())),
+        None => Err(Error::Usage(format!("no verb {word:?}"))),
+    }
+}
+
+/// The options of `verb`, one of `help::VERBS`.
+fn parse_named(verb: &'static str, args: Vec<OsString>) -> Result<Command> {
+    let mut parser = lexopt::Parser::from_args(args.clone());
+    let p = &mut parser;
+    match verb {
+        "run" => run::parse(args),
+        "daemon" => parse_daemon(p),
+        "ls" => parse_ls(p),
+        "show" => parse_show(p),
+        "events" => no_args(p, help::EVENTS, Command::Events),
+        "wait" => parse_wait(p),
+        "send" => parse_send(p),
+        "kill" => keyed(p, help::KILL, "ID", |key| Command::Kill { key }),
+        "attach" => keyed(p, help::ATTACH, "ID", |key| Command::Attach { key }),
+        "resume" => parse_resume(p),
+        "forget" => parse_forget(p),
+        "completions" => keyed(p, help::COMPLETIONS, "SHELL (bash, zsh or fish)", |shell| {
             Command::Completions { shell }
         }),
-        Some("dial-stdio") => parse_dial(&mut parser),
-        Some(opt) if opt.starts_with('-') && opt != "-d" && opt != "--" => {
-            Err(Error::Usage(format!("unknown option {opt}")))
-        }
-        // Not a verb: the command to run.
-        _ => run::parse(args),
+        "dial-stdio" => parse_dial(p),
+        "help" => parse_help(args),
+        _ => unreachable!("help::VERBS names {verb} but nothing parses it"),
     }
+}
+
+/// `amux CMD…` for a CMD that is no verb: `amux run CMD…`, once we know
+/// CMD is a program. A word that is neither (a mistyped verb) is told so
+/// here, before anything is started or created.
+fn implicit_run(args: Vec<OsString>) -> Result<Command> {
+    let command = run::parse(args)?;
+    if let Command::Run(opts, _) = &command {
+        if let Some(program) = opts.argv.first().and_then(|p| p.to_str()) {
+            if !program.contains('/') && !run::on_path(program) {
+                return Err(Error::UnknownCommand {
+                    word: program.to_string(),
+                    suggestion: help::closest_verb(program),
+                });
+            }
+        }
+    }
+    Ok(command)
 }
 
 /// `-h`/`--help` anywhere in a verb's options prints its help.
@@ -180,16 +234,17 @@ fn parse_daemon(p: &mut lexopt::Parser) -> Result<Command> {
 }
 
 fn parse_ls(p: &mut lexopt::Parser) -> Result<Command> {
-    let (mut all, mut json) = (false, false);
+    let (mut all, mut json, mut wide) = (false, false, false);
     while let Some(arg) = p.next()? {
         help_check!(arg, help::LS);
         match arg {
             Short('a') | Long("all") => all = true,
             Long("json") => json = true,
+            Short('w') | Long("wide") => wide = true,
             _ => return Err(arg.unexpected().into()),
         }
     }
-    Ok(Command::Ls { all, json })
+    Ok(Command::Ls { all, json, wide })
 }
 
 fn parse_show(p: &mut lexopt::Parser) -> Result<Command> {
@@ -203,7 +258,7 @@ fn parse_show(p: &mut lexopt::Parser) -> Result<Command> {
         }
     }
     Ok(Command::Show {
-        key: key.ok_or_else(|| missing("show", "ID"))?,
+        key: key.ok_or_else(|| missing("ID"))?,
         json,
     })
 }
@@ -214,20 +269,14 @@ fn parse_wait(p: &mut lexopt::Parser) -> Result<Command> {
         help_check!(arg, help::WAIT);
         match arg {
             Long("until") => until = Until::parse(&p.value()?.string()?)?,
-            Long("timeout") => {
-                let secs: f64 = p.value()?.parse()?;
-                if !(secs.is_finite() && secs >= 0.0) {
-                    return Err(Error::Usage("--timeout takes a number of seconds".into()));
-                }
-                timeout = Some(secs);
-            }
+            Long("timeout") => timeout = Some(seconds(&p.value()?.string()?)?),
             Long("json") => json = true,
             Value(v) if key.is_none() => key = Some(v.string()?),
             _ => return Err(arg.unexpected().into()),
         }
     }
     Ok(Command::Wait {
-        key: key.ok_or_else(|| missing("wait", "ID"))?,
+        key: key.ok_or_else(|| missing("ID"))?,
         until,
         timeout,
         json,
@@ -245,9 +294,9 @@ fn parse_send(p: &mut lexopt::Parser) -> Result<Command> {
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let key = key.ok_or_else(|| missing("send", "ID"))?;
+    let key = key.ok_or_else(|| missing("ID"))?;
     let text = match text.as_deref() {
-        None => return Err(missing("send", "TEXT (or - for stdin)")),
+        None => return Err(missing("TEXT (or - for stdin)")),
         Some("-") => None,
         Some(_) => text,
     };
@@ -265,9 +314,25 @@ fn parse_resume(p: &mut lexopt::Parser) -> Result<Command> {
         }
     }
     Ok(Command::Resume {
-        key: key.ok_or_else(|| missing("resume", "ID"))?,
+        key: key.ok_or_else(|| missing("ID"))?,
         detach,
     })
+}
+
+fn parse_forget(p: &mut lexopt::Parser) -> Result<Command> {
+    let (mut keys, mut dead) = (Vec::new(), false);
+    while let Some(arg) = p.next()? {
+        help_check!(arg, help::FORGET);
+        match arg {
+            Long("dead") => dead = true,
+            Value(v) => keys.push(v.string()?),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    if keys.is_empty() && !dead {
+        return Err(missing("ID (or --dead)"));
+    }
+    Ok(Command::Forget { keys, dead })
 }
 
 fn parse_dial(p: &mut lexopt::Parser) -> Result<Command> {
@@ -282,10 +347,18 @@ fn parse_dial(p: &mut lexopt::Parser) -> Result<Command> {
     Ok(Command::DialStdio { session })
 }
 
-/// A verb whose only argument is one key (or word).
+/// `--timeout`'s value: seconds, zero or more, fractions allowed.
+fn seconds(text: &str) -> Result<f64> {
+    let secs = text.parse::<f64>().ok();
+    secs.filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| Error::Usage(format!("--timeout takes a number of seconds, not {text:?}")))
+}
+
+/// A verb whose only argument is one key (or word), `what` when missing.
 fn keyed(
     p: &mut lexopt::Parser,
     text: &'static str,
+    what: &str,
     make: impl FnOnce(String) -> Command,
 ) -> Result<Command> {
     let mut key = None;
@@ -296,9 +369,7 @@ fn keyed(
             _ => return Err(arg.unexpected().into()),
         }
     }
-    let usage = text.lines().next().unwrap_or("");
-    key.map(make)
-        .ok_or_else(|| Error::Usage(format!("missing argument; {usage}")))
+    key.map(make).ok_or_else(|| missing(what))
 }
 
 fn no_args(p: &mut lexopt::Parser, text: &'static str, cmd: Command) -> Result<Command> {
@@ -309,8 +380,9 @@ fn no_args(p: &mut lexopt::Parser, text: &'static str, cmd: Command) -> Result<C
     Ok(cmd)
 }
 
-fn missing(verb: &str, what: &str) -> Error {
-    Error::Usage(format!("amux {verb}: missing {what}"))
+/// A required argument is missing (the verb is named by `in_verb`).
+fn missing(what: &str) -> Error {
+    Error::Usage(format!("missing {what}"))
 }
 
 pub fn run(invocation: Invocation) -> Result<ExitCode> {
@@ -327,7 +399,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Run(opts, true) => crate::runner::run_detached(opts),
         Command::Run(opts, false) => crate::runner::run(opts),
         Command::Daemon { foreground, worker } => crate::daemon::run(foreground, worker),
-        Command::Ls { all, json } => query::ls(all, json),
+        Command::Ls { all, json, wide } => query::ls(all, json, wide),
         Command::Show { key, json } => query::show(&key, json),
         Command::Events => query::events(),
         Command::Wait {
@@ -340,6 +412,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Kill { key } => control::kill(&key),
         Command::Attach { key } => attach::attach(&key),
         Command::Resume { key, detach } => resume(&key, detach),
+        Command::Forget { keys, dead } => control::forget(&keys, dead),
         Command::Completions { shell } => print(help::completions(&shell)?),
         Command::DialStdio { session } => dial::dial_stdio(session.as_deref()),
     }
@@ -347,6 +420,9 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
 
 fn resume(key: &str, detach: bool) -> Result<ExitCode> {
     let plan = control::resume_plan(key)?;
+    // Marked before it runs (a foreground run returns only when the agent
+    // ends): completion and `ls --all` stop offering the old record.
+    control::mark_resumed(&plan.id)?;
     let cwd = &plan.cwd;
     std::env::set_current_dir(cwd).map_err(|e| Error::io(format!("cannot enter {cwd}"), e))?;
     let opts = crate::runner::Options {

@@ -1,7 +1,8 @@
 //! `amux ls`, `amux show` and `amux events`: reading the daemon's view.
 //!
-//! `ls` prints an aligned table on a terminal and stable tab-separated
-//! lines otherwise (id, kind, state, source, title, file), or the records
+//! `ls` prints a table fitted to the terminal (`table.rs`; `--wide`: not
+//! cut) and stable tab-separated lines otherwise (id, kind, state, source,
+//! title, file), or the records
 //! as a JSON array with `--json`. `events` prints one JSON object per
 //! line and flushes each: `{"type":"session","session":{…}}` or
 //! `{"type":"remove","id":"…"}`.
@@ -10,6 +11,7 @@ use super::client::{
     self, api_error, daemon_request, daemon_request_health, print_json, resolve, stdout_error,
     stream,
 };
+use super::table;
 use crate::error::{Error, Result};
 use crate::http::client as http;
 use crate::protocol::{self, EventLine, Record};
@@ -17,12 +19,12 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
 
-pub fn ls(all: bool, as_json: bool) -> Result<ExitCode> {
+pub fn ls(all: bool, as_json: bool, wide: bool) -> Result<ExitCode> {
     let (records, warnings) = records(all)?;
     for warning in warnings {
         eprintln!("amux: warning: {warning}");
     }
-    print_records(&records, as_json)?;
+    print_records(&records, as_json, wide)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -48,31 +50,19 @@ pub fn records(all: bool) -> Result<(Vec<Record>, Vec<String>)> {
 }
 
 /// `records` as `ls` prints them: JSON, a table, or tab-separated lines.
-pub fn print_records(records: &[Record], as_json: bool) -> Result<()> {
+pub fn print_records(records: &[Record], as_json: bool, wide: bool) -> Result<()> {
     if as_json {
         return print_json(records);
     }
     let rows: Vec<[String; 6]> = records.iter().map(row).collect();
     let mut out = std::io::stdout().lock();
     if client::is_tty() {
-        let header = ["ID", "KIND", "STATE", "SOURCE", "TITLE", "CONVERSATION"].map(String::from);
-        let all_rows: Vec<&[String; 6]> = std::iter::once(&header).chain(rows.iter()).collect();
-        let widths: Vec<usize> = (0..5)
-            .map(|i| {
-                all_rows
-                    .iter()
-                    .map(|r| r[i].chars().count())
-                    .max()
-                    .unwrap_or(0)
-            })
+        let rows: Vec<table::Row> = (records.iter().zip(rows))
+            .map(|(r, cells)| table::row(r, cells))
             .collect();
-        for r in all_rows {
-            let mut line = String::new();
-            for (i, cell) in r.iter().enumerate().take(5) {
-                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
-            }
-            line.push_str(&r[5]);
-            writeln!(out, "{}", line.trim_end()).map_err(stdout_error)?;
+        let width = (!wide).then(table::width);
+        for line in table::render(&rows, width, table::colour()) {
+            writeln!(out, "{line}").map_err(stdout_error)?;
         }
     } else {
         for r in &rows {

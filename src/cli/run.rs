@@ -23,7 +23,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command> {
         match arg {
             Short('d') | Long("detach") => detach = true,
             Long("size") => opts.size = Some(parse_size(&parser.value()?.string()?)?),
-            Long("keep") => opts.keep = parser.value()?.parse()?,
+            Long("keep") => opts.keep = parse_keep(&parser.value()?.string()?)?,
             Long("detached-worker") => opts.detached_worker = true,
             Long("no-inject") => opts.inject = false,
             Short('h') | Long("help") => return Ok(Command::Help(help::RUN)),
@@ -40,6 +40,26 @@ pub fn parse(args: Vec<OsString>) -> Result<Command> {
         opts.argv.extend(parser.raw_args()?);
     }
     Ok(Command::Run(opts, detach))
+}
+
+fn parse_keep(text: &str) -> Result<usize> {
+    text.parse()
+        .map_err(|_| Error::Usage(format!("--keep takes a number of bytes, not {text:?}")))
+}
+
+/// Whether `program` (a bare name) is an executable file in a `PATH`
+/// directory, as `execvp` would find it (an empty entry is `.`).
+pub fn on_path(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|dir| {
+        let dir = if dir.as_os_str().is_empty() {
+            std::path::PathBuf::from(".")
+        } else {
+            dir
+        };
+        let file = dir.join(program);
+        file.is_file() && rustix::fs::access(&file, rustix::fs::Access::EXEC_OK).is_ok()
+    })
 }
 
 fn parse_size(text: &str) -> Result<(u16, u16)> {

@@ -5,9 +5,10 @@
 //! `remove`s), and per session key (an id, unique prefix or slug; 404
 //! unknown, 409 ambiguous; resolved in `session.rs`): `GET
 //! /v1/sessions/{key}` (the record), `…/events` (that session's stream),
-//! `…/runner` (its socket), `…/resume` (the plan), and `POST …/input` and
-//! `…/kill`. Input and kill are forwarded to the runner's own socket;
-//! input marks the session as awaiting a reply.
+//! `…/runner` (its socket), `…/resume` (the plan), and `POST …/input`,
+//! `…/kill`, `…/forget` and `…/resumed`. Input and kill are forwarded to
+//! the runner's own socket; input marks the session as awaiting a reply.
+//! Forget and resumed are about dead records (`core/forget.rs`).
 
 use super::core::Daemon;
 use super::session;
@@ -32,7 +33,7 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         ["v1", "health" | "sessions" | "events"] => "GET",
         ["v1", "sessions", _] => "GET",
         ["v1", "sessions", _, "events" | "runner" | "resume"] => "GET",
-        ["v1", "sessions", _, "input" | "kill"] => "POST",
+        ["v1", "sessions", _, "input" | "kill" | "forget" | "resumed"] => "POST",
         _ => return Reply::Done(Response::error(404, "no such path")),
     };
     if req.method != allow {
@@ -58,6 +59,8 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         "events" => return session::events(daemon, &id),
         "runner" => session::runner(daemon, &id),
         "resume" => session::resume(daemon, &id),
+        "forget" => done(daemon.forget(&id).await),
+        "resumed" => done(daemon.mark_resumed(&id).await),
         _ => act(daemon, &id, action, req.body).await,
     })
 }
@@ -92,10 +95,22 @@ fn events(daemon: &Daemon) -> Reply {
     subscription.into_reply()
 }
 
+/// 204 for a change made, 409 for one refused.
+fn done(result: Result<(), super::core::Refused>) -> Response {
+    match result {
+        Ok(()) => Response::no_content(),
+        Err(super::core::Refused(why)) => Response::error(409, &why),
+    }
+}
+
 /// `input` or `kill`, forwarded to the session's runner.
 async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Response {
     if !daemon.is_live(id) {
-        return Response::error(409, &format!("session {id} has ended"));
+        let message = match action {
+            "kill" => format!("session {id} has already ended"),
+            _ => format!("session {id} has ended; 'amux resume {id}' continues its conversation"),
+        };
+        return Response::error(409, &message);
     }
     let path = if action == "input" { "/input" } else { "/kill" };
     match client::request(&Connect::runner(id), "POST", path, &body).await {

@@ -9,11 +9,13 @@
 //! `Follower` (complete lines only) feeding the adapter's `Tracker`.
 
 mod ended;
+mod forget;
 mod roots;
 mod side;
 mod sources;
 mod watching;
 
+pub use forget::Refused;
 pub use watching::watch_roots;
 
 use roots::{Root, RootChange};
@@ -139,7 +141,25 @@ impl Daemon {
             following: RefCell::new(HashSet::new()),
         });
         daemon.prune_dead();
+        daemon.log_start();
         Ok(daemon)
+    }
+
+    /// The first line of every daemon generation in the log: which
+    /// process, which build, and the agents' roots it watches from the
+    /// start (a session's own roots are logged as they come).
+    fn log_start(&self) {
+        let mut roots: Vec<String> = (self.roots.borrow().keys())
+            .map(|r| r.display().to_string())
+            .collect();
+        roots.sort();
+        self.log(&format!(
+            "daemon started: pid {}, amux {}, {} dead records, watching {}",
+            std::process::id(),
+            env!("CARGO_PKG_VERSION"),
+            self.store.borrow().dead.len(),
+            roots.join(", ")
+        ));
     }
 
     pub fn log(&self, text: &str) {
@@ -779,9 +799,10 @@ impl Daemon {
     }
 
     /// Every live session's record, as the events stream replays them.
+    /// The live records in `ls`'s order (by start, then id): the
+    /// `events` snapshot lists them as `ls` does.
     pub fn live_records(&self) -> Vec<Record> {
-        let store = self.store.borrow();
-        store.live.values().map(|e| self.render(e)).collect()
+        self.records(false)
     }
 
     /// Directories watched and what the user must be told (`/v1/health`).

@@ -331,6 +331,7 @@ impl Entry {
                 runtime: self.shim_runtime.clone(),
             },
             resume_command: self.resume_command(held),
+            resumed_at: None,
             host: None,
         }
     }
