@@ -44,9 +44,11 @@ pub fn dial_stdio(session: Option<&str>) -> Result<ExitCode> {
 fn runner_socket(key: &str) -> Result<PathBuf> {
     let addr: RunnerAddr = super::client::ask(key, "/runner")?;
     let id = addr.id;
-    addr.socket
-        .filter(|_| addr.alive)
-        .ok_or_else(|| Error::Failed(format!("session {id} has ended")))
+    addr.socket.filter(|_| addr.alive).ok_or_else(|| {
+        Error::Failed(format!(
+            "session {id} has ended; 'amux resume {id}' continues its conversation"
+        ))
+    })
 }
 
 /// Socket to stdout, each read written and flushed at once (an attach

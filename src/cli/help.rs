@@ -50,7 +50,8 @@ Usage: amux daemon [--foreground]
 
 Starts the per-user daemon in the background (it is also started on demand
 by run and the client verbs, unless AMUX_NO_DAEMON=1). Exits 0 at once if
-one already runs. --foreground keeps it attached, for service managers.
+one already runs. --foreground keeps it attached, for service managers; under
+systemd (amux.socket) it takes the listening socket systemd passes it.
 ";
 
 pub const LS: &str = "\
