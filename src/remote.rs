@@ -122,6 +122,11 @@ pub fn ssh_command(host: &Host, tty: bool, args: &[OsString]) -> Result<Command>
     Ok(cmd)
 }
 
+/// What a user is told when `host`'s shell has no `amux` (exit 127).
+pub fn not_installed(host: &Host) -> String {
+    format!("amux not found on {}: install it there", host.label)
+}
+
 /// One word for a POSIX shell: single-quoted, `'` written as `'\''`.
 pub fn quote(word: &str) -> String {
     let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:@,+%".contains(c);

@@ -84,10 +84,7 @@ fn unreachable(to: &Connect, e: io::Error) -> Error {
 }
 
 pub fn daemon_request(method: &str, target: &str, body: &[u8]) -> Result<client::Response> {
-    ensure()?;
-    let to = daemon();
-    let exchange = client::request_within(deadline(&to), &to, method, target, body);
-    async_io::block_on(exchange).map_err(|e| unreachable(&to, e))
+    daemon_request_health(method, target, body).map(|(resp, _)| resp)
 }
 
 /// `daemon_request`, with the remote daemon's health when the connection

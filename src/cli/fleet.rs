@@ -10,9 +10,8 @@
 
 use super::{client, query};
 use crate::error::{Error, Result};
-use crate::protocol::{self, EventLine, HostedLine, Record};
+use crate::protocol::{EventLine, HostedLine, Record};
 use crate::remote::Target;
-use std::io::Write;
 use std::process::ExitCode;
 
 /// `work` on every target in parallel, results in the targets' order.
@@ -155,9 +154,6 @@ fn print_hosted(target: &Target, mut line: EventLine) -> Result<()> {
         line,
         host: target.label().to_string(),
     };
-    let text = format!("{}\n", protocol::to_json(&hosted));
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(client::stdout_error)
+    // One locked write per line: the hosts' threads never interleave.
+    query::print_line(&mut std::io::stdout().lock(), &hosted)
 }

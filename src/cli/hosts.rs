@@ -104,10 +104,7 @@ fn over_ssh(host: &Host, tty: bool, args: &[OsString]) -> Result<ExitCode> {
         .status()
         .map_err(|source| Error::Spawn { program, source })?;
     match status.code() {
-        Some(127) => Err(Error::Failed(format!(
-            "amux not found on {}: install it there",
-            host.label
-        ))),
+        Some(127) => Err(Error::Failed(remote::not_installed(host))),
         Some(code) => Ok(ExitCode::from(u8::try_from(code).unwrap_or(1))),
         None => Err(Error::Exit(1)),
     }

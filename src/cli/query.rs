@@ -231,7 +231,8 @@ fn event_line(event: &str, data: &str, live: &mut BTreeSet<String>) -> Option<Ev
     })
 }
 
-fn print_line(out: &mut impl Write, line: &EventLine) -> Result<()> {
+/// One `amux events` line, flushed at once (a reader acts on each).
+pub fn print_line(out: &mut impl Write, line: &impl serde::Serialize) -> Result<()> {
     writeln!(out, "{}", protocol::to_json(line))
         .and_then(|()| out.flush())
         .map_err(stdout_error)

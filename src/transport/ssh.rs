@@ -62,7 +62,7 @@ pub fn open(host: &Host, session: Option<&str>) -> io::Result<Stream> {
     let reader = SshReader {
         out: Async::new(stdout)?,
         seen: false,
-        host: host.label.clone(),
+        host: host.clone(),
         ended: Box::new(rx),
         explain: None,
         _guard: Guard(child),
@@ -121,7 +121,7 @@ struct SshReader {
     out: Async<ChildStdout>,
     /// A byte came: the far end was reached, so a later EOF is only an end.
     seen: bool,
-    host: String,
+    host: Host,
     /// Boxed: a receiver is not `Unpin`, a reader must be.
     ended: Box<async_channel::Receiver<Ended>>,
     explain: Option<Explain>,
@@ -147,7 +147,7 @@ impl AsyncRead for SshReader {
                     });
                     match got.await {
                         Ok(ended) => why(&host, &ended),
-                        Err(_) => refused(format!("{host}: the connection closed at once")),
+                        Err(_) => refused(format!("{}: the connection closed at once", host.label)),
                     }
                 }));
                 self.poll_read(cx, buf)
@@ -167,17 +167,18 @@ fn refused(message: String) -> io::Error {
 
 /// One line for a closed ssh: ssh's own message when ssh failed (255),
 /// a missing `amux` (127) said as such, else the remote's exit and words.
-fn why(host: &str, ended: &Ended) -> io::Error {
+fn why(host: &Host, ended: &Ended) -> io::Error {
     let said = ended.said.lines().last().unwrap_or("").trim();
+    let host_label = &host.label;
     match ended.status.and_then(|s| s.code()) {
-        Some(127) => refused(format!("amux not found on {host}: install it there")),
+        Some(127) => refused(crate::remote::not_installed(host)),
         // ssh's own words name the host ("ssh: connect to host …").
         Some(255) if said.starts_with("ssh:") => refused(said.to_string()),
-        Some(255) if !said.is_empty() => refused(format!("ssh {host}: {said}")),
+        Some(255) if !said.is_empty() => refused(format!("ssh {host_label}: {said}")),
         Some(code) if !said.is_empty() => refused(format!(
-            "amux dial-stdio on {host} failed (exit {code}): {said}"
+            "amux dial-stdio on {host_label} failed (exit {code}): {said}"
         )),
-        Some(code) => refused(format!("ssh {host} exited with status {code}")),
-        None => refused(format!("ssh {host} was killed by a signal")),
+        Some(code) => refused(format!("ssh {host_label} exited with status {code}")),
+        None => refused(format!("ssh {host_label} was killed by a signal")),
     }
 }
