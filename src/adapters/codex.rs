@@ -177,6 +177,11 @@ fn feed(st: &mut State, d: &mut Derived, v: &Value) {
             let name = str_at(p, "name").unwrap_or("shell");
             d.tool_call(name, call_text(p));
         }
+        // The call ran (or was refused): a question about it is answered.
+        (
+            Some("response_item"),
+            Some("function_call_output" | "custom_tool_call_output" | "local_shell_call_output"),
+        ) => d.tool_result(),
         _ => {}
     }
     d.title = st.first_user.clone();
@@ -338,6 +343,28 @@ mod tests {
         lines[..=call].iter().for_each(|l| t.feed(l.as_bytes()));
         assert!(t.derived().working);
         assert_eq!(t.derived().label.as_deref(), Some("tool: exec_command"));
+        assert!(t.derived().pending_call().is_some());
+        // What Codex writes after the call before its output (a usage
+        // record, `item_completed`) says nothing a question is ended by.
+        let at_call = t.derived().clone();
+        let output = (lines
+            .iter()
+            .position(|l| l.contains("\"function_call_output\"")))
+        .unwrap();
+        lines[call + 1..output]
+            .iter()
+            .for_each(|l| t.feed(l.as_bytes()));
+        assert!(
+            output > call + 1,
+            "the fixture has bookkeeping lines between"
+        );
+        assert_eq!(t.derived(), &at_call);
+        t.feed(lines[output].as_bytes());
+        assert!(
+            t.derived().pending_call().is_none(),
+            "the output answers it"
+        );
+        assert_eq!(t.derived().lines, at_call.lines + 1);
         let lines = fixture::lines("codex/tui_2turns_01a20a54a807.jsonl");
         let mut t = fixture::tracker(Kind::CODEX, 3);
         let second = lines

@@ -34,7 +34,10 @@ pub struct Derived {
     /// The tool call the agent made last in this turn (what a waiting
     /// agent asks permission for); gone when the turn ends.
     pub tool_call: Option<ToolCall>,
-    /// JSON lines read so far: what a live report is measured against.
+    /// Lines read so far that changed the state above (working, error,
+    /// label, unread, the tool call): what a live report is measured
+    /// against. Bookkeeping lines (Codex's token counts and usage records,
+    /// which may land after the question they follow) say nothing new.
     pub lines: u64,
 }
 
@@ -96,6 +99,12 @@ impl Derived {
         }
     }
 
+    /// What a line may change that a live report speaks of.
+    fn state(&self) -> (bool, bool, Option<String>, bool, Option<ToolCall>) {
+        let (label, call) = (self.label.clone(), self.tool_call.clone());
+        (self.working, self.error, label, self.unread, call)
+    }
+
     /// The last tool call, while nothing answered it yet.
     pub fn pending_call(&self) -> Option<&ToolCall> {
         self.tool_call.as_ref().filter(|c| !c.answered)
@@ -142,11 +151,13 @@ impl Tracker {
             return;
         }
         let d = &mut self.derived;
-        d.lines += 1;
-        let was_working = d.working;
+        let was = d.state();
         self.lines.feed(d, &v);
-        if was_working && !d.working {
+        if was.0 && !d.working {
             d.turns_ended += 1;
+        }
+        if d.state() != was {
+            d.lines += 1;
         }
     }
 

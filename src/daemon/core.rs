@@ -472,7 +472,8 @@ impl Daemon {
                     live.lines_upto = live.lines_upto.min(derived.lines);
                     let written = std::fs::metadata(&file).and_then(|m| m.modified());
                     let written_ms = written.map_or(0, crate::timefmt::epoch_ms);
-                    if super::state::contradicted(&live.report, live.since_ms, written_ms) {
+                    if super::state::contradicted(&live.report, live.since_ms, &derived, written_ms)
+                    {
                         entry.live = None;
                     }
                 }
@@ -723,16 +724,21 @@ impl Daemon {
     }
 
     /// The agent's own report of its state (see `state.rs`); the same
-    /// report again changes nothing.
-    pub fn live_report(self: &Rc<Self>, id: &str, report: protocol::AgentState) {
+    /// report again changes nothing. `replay`: the runner said it before
+    /// this daemon followed it.
+    pub fn live_report(self: &Rc<Self>, id: &str, report: protocol::AgentState, replay: bool) {
         let at = Some(report.at_ms).filter(|&t| t > 0).unwrap_or_else(now_ms);
         // A report replayed to a daemon that came back: lines the agent
-        // wrote after it (the approval given meanwhile) contradict it.
-        let file = self.engine.borrow().binding(id).map(|b| b.file.clone());
+        // wrote after it (the approval given meanwhile) contradict it. A
+        // report made just now is not judged by the file's time: the agent
+        // may write the very call it asks about a moment after asking
+        // (Codex's rollout writer lags its OSC 9), and the lines after the
+        // report are counted against it instead (`Live::lines_upto`).
+        let file = (self.engine.borrow().binding(id).map(|b| b.file.clone())).filter(|_| replay);
         let written = file.and_then(|f| std::fs::metadata(f).ok()?.modified().ok());
         let written_ms = written.map_or(0, crate::timefmt::epoch_ms);
         let changed = match self.store.borrow_mut().live.get_mut(id) {
-            _ if super::state::contradicted(&report, at, written_ms) => None,
+            Some(e) if super::state::contradicted(&report, at, &e.derived, written_ms) => None,
             Some(entry) if !entry.live.as_ref().is_some_and(|l| l.same(&report)) => {
                 let line = format!(
                     "session {id}: {} (source {})",

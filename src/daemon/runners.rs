@@ -159,10 +159,14 @@ pub fn found(daemon: &Rc<Daemon>, path: &Path) {
 
 async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
     if let Some(mut events) = connect(&sock).await {
+        // Everything before `ready` is the runner's replay of what it said
+        // before we followed it.
+        let mut replay = true;
         while let Ok(Some((event, data))) = events.next().await {
-            if !on_event(&daemon, &id, &event, &data) {
+            if !on_event(&daemon, &id, (&event, &data), replay) {
                 break;
             }
+            replay &= event != "ready";
         }
     }
     daemon.stop_following(&id);
@@ -192,7 +196,7 @@ async fn connect(sock: &Path) -> Option<Events> {
 /// `false`: stop following this runner. Each event's data is read as its
 /// protocol type; one that does not parse is ignored (a newer runner's
 /// event we do not know, or garbage), never half-applied.
-fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &str) -> bool {
+fn on_event(daemon: &Rc<Daemon>, id: &str, (event, data): (&str, &str), replay: bool) -> bool {
     fn parse<T: serde::de::DeserializeOwned>(data: &str) -> Option<T> {
         serde_json::from_str(data).ok()
     }
@@ -240,7 +244,7 @@ fn on_event(daemon: &Rc<Daemon>, id: &str, event: &str, data: &str) -> bool {
         "activity" => daemon.on_activity(id),
         "state" => {
             if let Some(state) = parse::<protocol::AgentState>(data) {
-                daemon.live_report(id, state);
+                daemon.live_report(id, state, replay);
             }
         }
         "notification" => {

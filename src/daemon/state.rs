@@ -82,10 +82,15 @@ impl Live {
 /// before it asks, so any later write is the answer's.
 const AFTER_MS: i64 = 0;
 
-/// Whether the file, last written at `written_ms`, says more than a
-/// one-off report made at `at_ms`.
-pub fn contradicted(report: &AgentState, at_ms: i64, written_ms: i64) -> bool {
-    report.source != StateSource::AgentPidfile && written_ms - at_ms > AFTER_MS
+/// Whether the file `file`, last written at `written_ms`, says more than
+/// a one-off report made at `at_ms`: written after it, and not still
+/// waiting on the very call the report asks about (the agent may write
+/// that call, and bookkeeping after it, a moment after asking).
+pub fn contradicted(report: &AgentState, at_ms: i64, file: &Derived, written_ms: i64) -> bool {
+    let asked = report.waiting.as_ref().and_then(|w| w.text.as_deref());
+    let pending = file.pending_call().and_then(|c| c.text.as_deref());
+    let still_asked = asked.is_some_and(|a| pending.is_some_and(|c| c.contains(a)));
+    report.source != StateSource::AgentPidfile && written_ms - at_ms > AFTER_MS && !still_asked
 }
 
 impl Entry {

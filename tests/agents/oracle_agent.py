@@ -16,9 +16,10 @@ rollout named by ID; `new` opens another writer and keeps the old one.
 Control as oracle_pi.mjs: JSON commands appended to
 $AMUX_TEST_DIR/ctl/$AMUX_SESSION_ID.cmd, acks appended to ….ack.
 Commands: turn {text}, user {text}, new {text} (claude: /clear then a
-turn; codex: /new then a turn), ask {text} (a tool call, then claude's
+turn; codex: /new then a turn), ask {text, late_ms} (a tool call, then claude's
 pidfile says `status: waiting`, codex writes an OSC 9 "Approval
-requested"; after an ask, claude keeps `status` current: busy, idle),
+requested" — `late_ms`: the question first, the call that late; after an
+ask, claude keeps `status` current: busy, idle),
 exit {code}.
 """
 import datetime
@@ -162,18 +163,40 @@ def claude_status(status):
         claude_pidfile()
 
 
-def ask(text):
-    if KIND == "claude":
-        claude_line({"type": "assistant", "message": {"role": "assistant", "type": "message",
-                     "stop_reason": "tool_use", "content": [{"type": "tool_use", "id": "t1",
-                     "name": "Bash", "input": {"command": text}}]}})
-        state["status"] = "waiting"
-        claude_pidfile()
+def ask(text, late_ms):
+    """The tool call's line, then the question; `late_ms`: the question
+    first and the line that many ms after (Claude's pidfile leads its
+    transcript, Codex's rollout writer may lag its OSC 9)."""
+    def call():
+        if KIND == "claude":
+            claude_line({"type": "assistant", "message": {"role": "assistant",
+                         "type": "message", "stop_reason": "tool_use",
+                         "content": [{"type": "tool_use", "id": "t1", "name": "Bash",
+                                      "input": {"command": text}}]}})
+        else:
+            codex_write({"type": "response_item", "payload": {"type": "function_call",
+                         "name": "exec_command", "arguments": json.dumps({"cmd": text})}})
+
+    def question():
+        if KIND == "claude":
+            state["status"] = "waiting"
+            claude_pidfile()
+        else:
+            sys.stdout.write("\x1b]9;Approval requested: %s\x07" % text)
+            sys.stdout.flush()
+
+    if late_ms is not None:
+        question()
+        time.sleep(late_ms / 1000)
+        call()
     else:
-        codex_write({"type": "response_item", "payload": {"type": "function_call",
-                     "name": "exec_command", "arguments": json.dumps({"cmd": text})}})
-        sys.stdout.write("\x1b]9;Approval requested: %s\x07" % text)
-        sys.stdout.flush()
+        call()
+        question()
+    if KIND == "codex":
+        # Codex records the response's usage once it completes: after the
+        # call, often after the question too. It answers nothing.
+        time.sleep(0.005)
+        codex_write({"type": "token_usage_record", "payload": {"usage": {"input_tokens": 20}}})
 
 
 def run(cmd):
@@ -182,7 +205,7 @@ def run(cmd):
     if claude and op in ("turn", "user", "new"):
         claude_status("busy")
     if op == "ask":
-        ask(cmd["text"])
+        ask(cmd["text"], cmd.get("late_ms"))
     elif op == "turn":
         (claude_turn if claude else codex_turn)(cmd["text"])
     elif op == "user":

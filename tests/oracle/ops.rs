@@ -127,10 +127,12 @@ impl Oracle {
     // ---- agent operations ----
 
     /// Claude asks permission (pidfile `status: waiting`), Codex asks for
-    /// approval (an OSC 9 on its terminal), after the tool call's line.
+    /// approval (an OSC 9 on its terminal), after the tool call's line —
+    /// or, as the real agents may, up to 30 ms before it (`late_ms`).
     fn ask(&mut self, i: usize) -> String {
         let text = self.text("run");
-        let ack = self.tell(i, json!({"op": "ask", "text": text}));
+        let late_ms = [None, Some(0), Some(2), Some(30)][self.rng.below(4)];
+        let ack = self.tell(i, json!({"op": "ask", "text": text, "late_ms": late_ms}));
         let file = self.bind(i, &ack, None);
         self.model(&file).state = "working";
         self.sessions[i].asking = true;

@@ -117,7 +117,7 @@ async fn look(daemon: &Rc<Daemon>, id: &str, facts: Facts) {
             daemon.report(id, file, source);
         }
         if let Some(state) = report.state {
-            daemon.live_report(id, state);
+            daemon.live_report(id, state, false);
         }
         return;
     }
