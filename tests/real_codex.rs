@@ -120,9 +120,10 @@ impl Session {
             }
             assert!(
                 Instant::now() < deadline,
-                "{} not {what} within {T:?}; last record: {r:#?}\nterminal:\n{}",
+                "{} not {what} within {T:?}; last record: {r:#?}\nterminal:\n{}\ndaemon.log:\n{}",
                 self.id,
-                self.term.text()
+                self.term.text(),
+                self.w.log()
             );
             self.pump(Duration::from_millis(10));
         }
