@@ -280,6 +280,12 @@ fn approval_is_waiting_then_working_then_idle_and_our_osc9_stays_ours() {
         "the command did not run"
     );
     assert_eq!(s.server.turns(), 2, "a turn asking, a turn answering");
+    // `ls` may answer before the events stream's reader has the line.
+    events.wait_for("the idle record on the event stream", |l| {
+        l["type"] == "session"
+            && l["session"]["id"] == s.id.as_str()
+            && l["session"]["status"]["state"] == "idle"
+    });
     let seen = states(&events, &s.id);
     let tail = seen.iter().skip_while(|st| *st != "waiting");
     assert_eq!(
