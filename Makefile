@@ -28,7 +28,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 DISTDIR = target/dist
 DIST    = $(DISTDIR)/amux-$(VERSION)
 
-.PHONY: all build completions test soak check fmt-check clippy bench fuzz install uninstall dist dist-tree deb
+.PHONY: all build completions test soak playground check fmt-check clippy bench fuzz install uninstall dist dist-tree deb
 
 all: build
 
@@ -53,6 +53,12 @@ test:
 soak:
 	./.ci/setup-agents
 	SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(CARGO) test --locked --release --test tests oracle:: -- --nocapture
+
+# Fake model servers and agent configs for trying amux by hand: prints
+# `. DIR/env.sh`; `touch DIR/stop` ends it.
+playground:
+	./.ci/setup-agents
+	AMUX_PLAYGROUND=$${AMUX_PLAYGROUND:-/tmp/amux-playground} $(CARGO) test --locked --test tests playground:: -- --ignored --nocapture
 
 fmt-check:
 	$(CARGO) fmt --check

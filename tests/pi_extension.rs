@@ -144,8 +144,14 @@ fn type_line(env: &TestEnv, id: &str, text: &str) -> Instant {
     // A separate write: a burst ending in \r reads as a paste to pi.
     std::thread::sleep(Duration::from_millis(100));
     let enter = Instant::now();
-    input(env, id, b"\r");
+    enter_key(env, id);
     enter
+}
+
+/// Enter, as a user's: through `amux send`, so the daemon knows input
+/// went in (a bare `POST /input` to the runner is nobody's typing).
+fn enter_key(env: &TestEnv, id: &str) {
+    ok(out(env, &["send", id, "", "--enter"]), "send --enter");
 }
 
 /// One prompt and its reply: the record once its file holds both and the
@@ -194,8 +200,10 @@ fn switches(rt: Runtime) {
     let a_text = std::fs::read(&a).expect("the first conversation's file");
 
     let enter = type_line(&env, &id, "/new");
-    let (r, took) = wait_rec(&env, &id, false, T, "off the old file", |r| {
-        file_of(r).is_some_and(|f| f != a)
+    // The Enter sent a command, not a prompt: idle at once, not working
+    // until the terminal has been quiet a while.
+    let (r, took) = wait_rec(&env, &id, false, T, "off the old file, idle", |r| {
+        file_of(r).is_some_and(|f| f != a) && r["status"]["state"] == "idle"
     });
     let seen = enter.elapsed();
     let b = file_of(&r).unwrap_or_default();
@@ -229,15 +237,16 @@ fn switches(rt: Runtime) {
     input(&env, &id, b"\x1b[B");
     std::thread::sleep(Duration::from_millis(300));
     let enter = Instant::now();
-    input(&env, &id, b"\r");
-    let (r, took) = wait_rec(&env, &id, false, T, "back on A", |r| {
-        file_of(r).as_deref() == Some(a.as_path())
+    enter_key(&env, &id);
+    let (r, took) = wait_rec(&env, &id, false, T, "back on A, idle", |r| {
+        file_of(r).as_deref() == Some(a.as_path()) && r["status"]["state"] == "idle"
     });
     let seen = enter.elapsed();
     eprintln!("{rt:?}: /resume seen after {seen:?} (ls polled {took:?})");
     wait_screen(&env, &id, "Resumed session");
     assert!(seen < SWITCH, "{rt:?}: /resume took {seen:?}: {r:#}");
     assert_eq!(r["title"], "first question", "{r:#}");
+    assert_eq!(r["unread"], false, "a resumed reply is history: {r:#}");
     assert_no_extension_flag(&r);
     assert_eq!(support::jsonl_files(&env.pi_sessions()).len(), 2);
 }

@@ -38,7 +38,7 @@ const REPLY: &str = "The file is there now.";
 /// How long the fake model takes over its reply after the tool ran: the
 /// `working` between the answer and the reply must be visible to `ls`.
 const REPLY_DELAY: Duration = Duration::from_millis(1500);
-const API_KEY: &str = "sk-ant-api03-fake-test-0123456789abcdefghij";
+pub const API_KEY: &str = "sk-ant-api03-fake-test-0123456789abcdefghij";
 
 /// One test's world: the environment, the fake API, Claude's config dir.
 struct Real {
@@ -178,7 +178,7 @@ impl Real {
 /// `.claude.json` as 2.1.330 needs it to start straight at its prompt:
 /// onboarding done, our API key approved (by its last 20 characters), the
 /// project's trust dialog accepted.
-fn seed(config: &Path, cwd: &Path) {
+pub fn seed(config: &Path, cwd: &Path) {
     let suffix = &API_KEY[API_KEY.len() - 20..];
     let mut projects = serde_json::Map::new();
     projects.insert(

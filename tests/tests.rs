@@ -20,6 +20,7 @@ mod http_bad_input;
 mod oracle;
 mod packaging;
 mod pi_extension;
+mod playground;
 mod preload;
 mod pty;
 mod real_claude;

@@ -26,6 +26,9 @@ pub struct Saved {
     pub submitted_ms: Option<i64>,
     /// Turns the user has seen.
     pub read_upto: u64,
+    /// A conversation switched to: written before this (epoch ms), it is
+    /// history (see `Entry::history`).
+    pub history_before: Option<i64>,
     /// The file those counts are of, and how it was learned: a file only
     /// the daemon found (Claude's pidfile, Codex's fd) is not replayed by
     /// the runner, and an agent that ended meanwhile can no longer show it.

@@ -55,22 +55,31 @@ impl Entry {
     }
 
     /// The file held is the one named at launch (a resumed conversation)
-    /// and nothing wrote it since the session started: what it says
-    /// happened before this session. A turn it left open (its agent was
-    /// killed mid-turn) is not running now, and its last reply is not
-    /// news. Judged by the file's mtime, so a daemon that comes back or
-    /// reads the file in parts judges it the same.
+    /// and nothing wrote it since the session started — or one switched
+    /// to mid-session, not written since the input that switched to it:
+    /// what it says happened before the user came (back) to it. A turn it
+    /// left open (its agent was killed mid-turn) is not running now, and
+    /// its last reply is not news. Judged by the file's mtime, so a daemon
+    /// that comes back or reads the file in parts judges it the same.
     pub fn history(&self, held: Held) -> bool {
-        let Some(meta) = self.runner_meta.as_ref() else {
+        let (Some(meta), Some(file)) = (self.runner_meta.as_ref(), held.binding.map(|b| &b.file))
+        else {
             return false;
         };
         let launched = meta.session_file_source == Some(crate::protocol::FileSource::Argv)
-            && meta.session_file.as_deref() == held.binding.map(|b| b.file.as_path());
-        let written = || {
-            let file = meta.session_file.as_deref()?;
-            std::fs::metadata(file).ok()?.modified().ok()
+            && meta.session_file.as_ref() == Some(file);
+        let since = if launched {
+            meta.started_ms
+        } else if self.derived_from.as_ref() == Some(file) {
+            let Some(before) = self.input.history_before else {
+                return false;
+            };
+            before
+        } else {
+            return false;
         };
-        launched && written().is_some_and(|t| crate::timefmt::epoch_ms(t) < meta.started_ms)
+        let written = std::fs::metadata(file).and_then(|m| m.modified());
+        written.is_ok_and(|t| crate::timefmt::epoch_ms(t) < since)
     }
 
     /// The agent's own directory in the session's environment.
@@ -106,6 +115,10 @@ pub struct InputState {
     pub attachers: u64,
     /// Turns the user has seen: typing or attaching reads every reply so far.
     pub read_upto: u64,
+    /// The session switched to a conversation that already existed (pi's
+    /// `/resume`): what that file held when input last went in before the
+    /// switch (epoch ms) happened before the user came back to it.
+    pub history_before: Option<i64>,
     /// When the session last showed a change (terminal output, file line).
     pub last_change: Option<Instant>,
 }
@@ -130,6 +143,7 @@ impl Entry {
             submitted: self.input.submitted_seen,
             submitted_ms: self.input.submitted_ms,
             read_upto: self.input.read_upto,
+            history_before: self.input.history_before,
             file: binding.map(|b| b.file.clone()),
             source: binding.map(|b| b.source),
             meta: self.runner_meta.clone(),
@@ -145,6 +159,7 @@ impl Entry {
         self.input.submitted_seen = saved.submitted;
         self.input.submitted_ms = saved.submitted_ms;
         self.input.read_upto = saved.read_upto;
+        self.input.history_before = saved.history_before;
         // Rebinding this file on replay is no switch: the counts hold.
         self.derived_from = saved.file.clone();
     }
@@ -255,13 +270,15 @@ impl Entry {
     /// answer is measured against the new file: an empty one will show
     /// the answer as its first ended turn; one that already shows a turn
     /// (working or ended) answers for itself through `working`. None of
-    /// the new file's replies has been read here yet.
+    /// the new file's replies has been read here yet, but what it held
+    /// before the last input is history (see `history`).
     pub fn switch_file(&mut self, new: &Derived) {
         self.last_conversation_id = None;
         if self.input.pending.is_some() {
             self.input.pending = (new.turns_ended == 0 && !new.working).then_some(0);
         }
         self.input.read_upto = 0;
+        self.input.history_before = self.input.submitted_ms;
     }
 
     /// Takes a new derivation of the file; a turn that ended after the

@@ -61,7 +61,16 @@ pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<(&'static str, Str
             Ok(vec![session.set_shim(runtime, event.pid.unwrap_or(0))])
         }
         "write" | "append" => file(session, event.path, FileSource::Shim),
-        "session" => file(session, event.path, FileSource::Extension),
+        "session" => {
+            let mut out = file(session, event.path, FileSource::Extension)?;
+            // A switch the user commanded (`/new`, `/resume`, `/fork`): pi
+            // is between turns, and the Enter that sent the command asked
+            // for no answer.
+            if matches!(event.reason.as_deref(), Some("new" | "resume" | "fork")) {
+                out.push(state(State::Idle));
+            }
+            Ok(out)
+        }
         "agent_start" => Ok(vec![state(State::Working)]),
         "agent_end" => Ok(vec![state(State::Idle)]),
         other => Err(ShimError::UnknownOp(other.chars().take(64).collect())),
@@ -211,7 +220,8 @@ mod tests {
             "/nonexistent-root/--w--/b.jsonl",
         );
         let session_ev =
-            |p: &str| format!(r#"{{"op":"session","pid":1,"path":"{p}","reason":"new"}}"#);
+            |p: &str| format!(r#"{{"op":"session","pid":1,"path":"{p}","reason":"startup"}}"#);
+        let new_ev = |p: &str| format!(r#"{{"op":"session","path":"{p}","reason":"new"}}"#);
         let write_ev = |p: &str| format!(r#"{{"op":"append","pid":1,"path":"{p}"}}"#);
         // (event, what it publishes)
         let table = [
@@ -228,6 +238,11 @@ mod tests {
             (write_ev(a), format!("{a} \"shim\"")),
             // Outside every root and not there to read a header from.
             (session_ev("/elsewhere/c.jsonl"), String::new()),
+            // `/new` (or `/resume`, `/fork`): pi is between turns.
+            (
+                new_ev(b),
+                format!("{b} \"extension\", \"idle\" \"extension\""),
+            ),
             (
                 r#"{"op":"agent_start"}"#.into(),
                 "\"working\" \"extension\"".into(),
@@ -241,8 +256,8 @@ mod tests {
         for (event, want) in table {
             assert_eq!(published(&mut s, &event), want, "{event}");
         }
-        assert_eq!(s.session_file.as_deref(), Some(Path::new(a)));
-        assert_eq!(s.file_source, FileSource::Shim);
+        assert_eq!(s.session_file.as_deref(), Some(Path::new(b)));
+        assert_eq!(s.file_source, FileSource::Extension);
     }
 
     #[test]
