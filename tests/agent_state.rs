@@ -305,3 +305,49 @@ fn claude_waiting_before_its_call_waits_for_the_question() {
     assert!(r["status"]["waiting"]["text"].is_null(), "{r:#}");
     assert!(took < Duration::from_secs(3), "{took:?}");
 }
+
+/// `/clear` in Claude: the user's Enter, then Claude rewrites its pidfile
+/// with a new `sessionId`, still `status: idle` but `updatedAt` now. That
+/// answers the Enter: idle at once, not working until the terminal has
+/// been quiet a while.
+#[test]
+fn claude_clear_is_idle_at_once() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("clear");
+    let id = w.run(&cwd, &["claude"]);
+    let file = transcript(&w, &cwd);
+    pidfile(&w, &id, &cwd, "idle");
+    append(&w, &id, &file, &claude_user(SID, &cwd, "hello"));
+    append(&w, &id, &file, &claude_assistant(SID, &cwd, "hi there"));
+    w.wait_holds(&id, &file, "agent-pidfile");
+    until(&w, &id, "idle", |r| r["status"]["state"] == "idle");
+
+    let fresh = "6b1d2e3f-4051-4263-9475-8697a8b9c0d1";
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    // Written after the Enter that carries it (the stand-in runs it once
+    // the line is in): as Claude rewrites its pidfile after `/clear`.
+    let obj = json!({"sessionId": fresh, "cwd": cwd, "startedAt": 1795469322196_u64,
+        "version": "2.1.330", "kind": "interactive", "entrypoint": "cli",
+        "status": "idle", "statusUpdatedAt": 1795469322196_u64, "updatedAt": now_ms + 200});
+    let line = json!({"sleep_then_pidfile": w.claude_dir().join("sessions"), "obj": obj});
+    let o = output_within(w.amux(["send", &id, &line.to_string(), "--enter"]), T);
+    assert!(o.status.success(), "send: {o:?}");
+    let (r, took) = until(&w, &id, "on the new conversation", |r| {
+        (r["conversation"]["file"].as_str()).is_some_and(|f| f.ends_with(&format!("{fresh}.jsonl")))
+    });
+    let (r, idle_took) = if r["status"]["state"] == "idle" {
+        (r, took)
+    } else {
+        until(&w, &id, "idle", |r| r["status"]["state"] == "idle")
+    };
+    println!("/clear -> new conversation in {took:?}, idle in {idle_took:?}");
+    assert_eq!(r["title"], "(new)", "{r:#}");
+    assert!(
+        idle_took < Duration::from_secs(1),
+        "idle took {idle_took:?}: {r:#}"
+    );
+}

@@ -87,7 +87,10 @@ impl Adapter for Claude {
         else {
             return Report::default();
         };
-        let state = pidfile.status.as_deref().map(pidfile_state);
+        let mut state = pidfile.status.as_deref().map(pidfile_state);
+        if let Some(Ok(s)) = state.as_mut() {
+            s.at_ms = pidfile.updated_ms.unwrap_or(0);
+        }
         let odd = match &state {
             Some(Err(value)) => Some(format!("unknown Claude status {value:?}")),
             _ => None,
@@ -314,6 +317,9 @@ struct Pidfile {
     file: PathBuf,
     id: String,
     status: Option<String>,
+    /// `updatedAt` (epoch ms): when Claude last wrote the file, `status`
+    /// included — after `/clear` it says `idle` anew without changing it.
+    updated_ms: Option<i64>,
 }
 
 /// Reads `<config_dir>/sessions/<pid>.json`, which Claude keeps for each
@@ -337,10 +343,12 @@ fn read_pidfile(config_dir: &Path, pid: u32) -> Option<Pidfile> {
         .join(project_dir_name(cwd))
         .join(format!("{id}.jsonl"));
     let status = string_at(&v, "status");
+    let updated_ms = v.get("updatedAt").and_then(Value::as_i64);
     Some(Pidfile {
         file,
         id: id.to_owned(),
         status,
+        updated_ms,
     })
 }
 
@@ -530,7 +538,9 @@ mod tests {
         std::fs::create_dir_all(dir.join("sessions")).unwrap();
         let json = fixture::read("claude/sessions_pid.json");
         std::fs::write(dir.join("sessions/11632.json"), &json).unwrap();
-        let Pidfile { file, id, status } = read_pidfile(&dir, 11632).unwrap();
+        let Pidfile {
+            file, id, status, ..
+        } = read_pidfile(&dir, 11632).unwrap();
         assert!(status.is_some());
         assert_eq!(id, "6ff85bcf-45b0-4dc3-a263-a498dbe73b70");
         assert_eq!(

@@ -101,11 +101,17 @@ fn row(record: &Record) -> [String; 6] {
 }
 
 /// The state word, with what the agent is at (`working (tool: bash)`,
-/// `error (error: Connection error.)`) for a live session.
+/// `error (Connection error.)`, `waiting (Bash: touch x)`) for a live
+/// session: the label without the word it repeats.
 fn state_with_label(record: &Record) -> String {
     let word = record.state();
     match &record.status.label {
-        Some(label) if record.alive => format!("{word} ({label})"),
+        Some(label) if record.alive => {
+            let what = (label.strip_prefix(word.as_str()))
+                .and_then(|l| l.strip_prefix(": "))
+                .unwrap_or(label);
+            format!("{word} ({what})")
+        }
         _ => word,
     }
 }

@@ -203,7 +203,8 @@ mod tests {
     fn waiting_and_error_stand_out() {
         let cases = [
             ("waiting", Some("1;33")),
-            ("error (error: Connection error.)", Some("1;31")),
+            ("error (Connection error.)", Some("1;31")),
+            ("waiting (Bash: touch x)", Some("1;33")),
             ("working (tool: bash)", Some("32")),
             ("unread", Some("1")),
             ("exited:0", Some("2")),

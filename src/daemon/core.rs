@@ -748,12 +748,22 @@ impl Daemon {
                 let live = super::state::Live::new(report, at, &entry.derived);
                 let held = live.held.then_some(live.since_ms);
                 entry.live = Some(live);
-                Some((line, held))
+                Some((Some(line), held))
             }
+            // Said again, after input that came since: it answers that.
+            Some(entry) => match entry.live.as_mut().filter(|l| at > l.said_ms) {
+                Some(live) => {
+                    live.said_ms = at;
+                    Some((None, None))
+                }
+                None => None,
+            },
             _ => None,
         };
         if let Some((line, held)) = changed {
-            self.log(&line);
+            if let Some(line) = line {
+                self.log(&line);
+            }
             self.publish(id);
             if let Some(since_ms) = held {
                 self.schedule_question(id, since_ms);

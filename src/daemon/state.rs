@@ -30,6 +30,10 @@ pub struct Live {
     pub report: AgentState,
     /// When the report said so (epoch ms).
     pub since_ms: i64,
+    /// When the agent last said so again (a pidfile rewritten with the
+    /// same status, as Claude does after `/clear`): input submitted before
+    /// that is answered by it.
+    pub said_ms: i64,
     /// The agent keeps this report current itself (a pidfile): file lines
     /// do not end it, only the next report does.
     pub kept: bool,
@@ -61,6 +65,7 @@ impl Live {
         Live {
             report,
             since_ms: at_ms,
+            said_ms: at_ms,
             kept,
             lines_upto: file.lines + u64::from(late_call),
             held,
@@ -145,7 +150,7 @@ pub fn status(entry: &Entry, held: Held) -> Status {
         (entry.input.pending.is_some())
             .then_some(entry.input.submitted_ms)
             .flatten()
-            .is_some_and(|at| at > l.since_ms)
+            .is_some_and(|at| at > l.said_ms)
     };
     let Some(live) = live.filter(|l| !answered(l)) else {
         return finish(

@@ -16,6 +16,8 @@ Commands (one key names the command):
   {"hold_read": PATH}              keep a read-only fd open (an old rollout)
   {"pidfile": DIR, "obj": {...}}   write DIR/<own pid>.json = obj + "pid"
                                    atomically (Claude's sessions/<pid>.json)
+  {"sleep_then_pidfile": DIR, …}   the same 200 ms later (a rewrite that
+                                   follows the Enter that asked for it)
   {"exit": CODE}                   exit with CODE
 Other arguments are ignored (a test may pad the command line).
 """
@@ -23,6 +25,7 @@ import json
 import os
 import sys
 import termios
+import time
 
 held = []
 
@@ -43,10 +46,13 @@ def run(cmd):
         held.append(fd)
     elif "hold_read" in cmd:
         held.append(os.open(cmd["hold_read"], os.O_RDONLY))
-    elif "pidfile" in cmd:
+    elif "pidfile" in cmd or "sleep_then_pidfile" in cmd:
+        if "sleep_then_pidfile" in cmd:
+            time.sleep(0.2)
+        d = cmd.get("pidfile") or cmd["sleep_then_pidfile"]
         obj = dict(cmd["obj"], pid=os.getpid())
-        os.makedirs(cmd["pidfile"], exist_ok=True)
-        path = os.path.join(cmd["pidfile"], "%d.json" % os.getpid())
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "%d.json" % os.getpid())
         with open(path + ".tmp", "w") as f:
             json.dump(obj, f)
         os.rename(path + ".tmp", path)
