@@ -294,20 +294,55 @@ fn a_resumed_session_is_marked_resumed() {
     let _ = run_with_daemon(&env, &["kill", &new]);
 }
 
-/// What bash offers for `words` (the last one being completed), through
-/// the script `amux completions bash` prints, with this test's amux first
-/// on `PATH` for the id lists.
-fn complete(env: &TestEnv, words: &[&str]) -> Vec<String> {
+/// The shells whose completion scripts `amux completions` prints.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// What `shell` offers for `words` (the last one being completed), through
+/// the script `amux completions SHELL` prints, with this test's amux first
+/// on `PATH` for the id lists. Bash runs the completion function as
+/// readline would; zsh runs it with `compadd` printing what it is given
+/// (zsh itself then keeps what starts with the word, as here); fish
+/// answers `complete -C`.
+fn complete(env: &TestEnv, shell: Shell, words: &[&str]) -> Vec<String> {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
-    let script = format!(
-        "source <(amux completions bash) || exit 9\n\
-         complete -p amux\n\
-         COMP_WORDS=({}); COMP_CWORD={}\n\
-         _amux\n\
-         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
-        quoted.join(" "),
-        words.len() - 1
-    );
+    let line = words.join(" ");
+    let (program, args, script) = match shell {
+        Shell::Bash => (
+            "bash",
+            vec!["--norc", "-c"],
+            format!(
+                "source <(amux completions bash) || exit 9\n\
+                 complete -p amux >/dev/null || exit 8\n\
+                 COMP_WORDS=({}); COMP_CWORD={}\n\
+                 _amux\n\
+                 printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+                quoted.join(" "),
+                words.len() - 1
+            ),
+        ),
+        Shell::Zsh => (
+            "zsh",
+            vec!["-f", "-c"],
+            format!(
+                "compadd() {{ [[ $1 == -- ]] && shift; print -l -- \"$@\" }}\n\
+                 words=({}); CURRENT={}\n\
+                 source <(amux completions zsh)\n\
+                 true\n",
+                quoted.join(" "),
+                words.len()
+            ),
+        ),
+        Shell::Fish => (
+            "fish",
+            vec!["--no-config", "-c"],
+            format!("amux completions fish | source; or exit 9; complete -C '{line}'"),
+        ),
+    };
     let bin = std::path::Path::new(support::amux_bin())
         .parent()
         .expect("bin dir");
@@ -316,15 +351,25 @@ fn complete(env: &TestEnv, words: &[&str]) -> Vec<String> {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut cmd = env.command("bash", ["--norc", "-c", &script]);
+    let mut argv = args;
+    argv.push(&script);
+    let mut cmd = env.command(program, argv);
     cmd.env("PATH", path).env_remove("AMUX_NO_DAEMON");
     let out = output(cmd);
-    assert!(out.status.success(), "bash: {}", stderr(&out));
-    let text = stdout(&out);
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("complete -F _amux amux"));
-    let mut got: Vec<String> = lines.filter(|l| !l.is_empty()).map(String::from).collect();
+    // Status 1 from a completion function is "no matches": the error
+    // output tells a broken script.
+    assert!(
+        out.status.success() && stderr(&out).is_empty(),
+        "{shell:?}: {out:?}"
+    );
+    let word = words.last().copied().unwrap_or("");
+    let mut got: Vec<String> = (stdout(&out).lines())
+        // fish: `candidate<TAB>description`.
+        .map(|l| l.split('\t').next().unwrap_or("").to_string())
+        .filter(|l| !l.is_empty() && l.starts_with(word))
+        .collect();
     got.sort();
+    got.dedup();
     got
 }
 
@@ -334,8 +379,10 @@ fn sorted(words: &[&str]) -> Vec<String> {
     v
 }
 
-#[test]
-fn bash_completes_each_verbs_own_options_and_ids() {
+/// Each verb's own options and the ids it accepts, in `shell`. Fish
+/// offers options only once the word starts with `-` (its way), so
+/// there an empty word expects the rest.
+fn completes_each_verbs_own_options_and_ids(shell: Shell) {
     let env = TestEnv::new();
     let dead = dead_session(&env);
     let live = env.run_detached(["sleep", "30"]);
@@ -347,50 +394,68 @@ fn bash_completes_each_verbs_own_options_and_ids() {
         b"",
     );
     assert_eq!(mark.status, 204);
-    assert_eq!(complete(&env, &["amux", "attach", ""]), sorted(&[&live]));
-    assert_eq!(complete(&env, &["amux", "kill", ""]), sorted(&[&live]));
-    assert_eq!(
-        complete(&env, &["amux", "resume", ""]),
-        sorted(&["-d", "--detach", &dead])
+    let offers = |words: &[&str], want: &[&str]| {
+        let fish_empty = shell == Shell::Fish && words.last() == Some(&"");
+        let want: Vec<&str> = (want.iter().copied())
+            .filter(|w| !(fish_empty && w.starts_with('-')))
+            .collect();
+        assert_eq!(
+            complete(&env, shell, words),
+            sorted(&want),
+            "{shell:?}: {words:?}"
+        );
+    };
+    offers(&["amux", "attach", ""], &[&live]);
+    offers(&["amux", "kill", ""], &[&live]);
+    offers(&["amux", "resume", ""], &["-d", "--detach", &dead]);
+    offers(
+        &["amux", "wait", ""],
+        &["--until", "--timeout", "--json", &live],
     );
-    assert_eq!(
-        complete(&env, &["amux", "wait", ""]),
-        sorted(&["--until", "--timeout", "--json", &live])
+    offers(
+        &["amux", "wait", &live, "--"],
+        &["--until", "--timeout", "--json"],
     );
-    assert_eq!(
-        complete(&env, &["amux", "wait", &live, "--"]),
-        sorted(&["--until", "--timeout", "--json"])
+    offers(
+        &["amux", "wait", &live, "--until", ""],
+        &["idle", "working", "waiting", "exit", "attributed"],
     );
-    assert_eq!(
-        complete(&env, &["amux", "wait", &live, "--until", ""]),
-        sorted(&["idle", "working", "waiting", "exit", "attributed"])
-    );
-    assert_eq!(
-        complete(&env, &["amux", "send", ""]),
-        sorted(&["-e", "--enter", &live])
-    );
+    offers(&["amux", "send", ""], &["-e", "--enter", &live]);
     assert!(
-        complete(&env, &["amux", "attach", &live, ""]).is_empty(),
+        complete(&env, shell, &["amux", "attach", &live, ""]).is_empty(),
         "one id only"
     );
-    assert_eq!(
-        complete(&env, &["amux", "forget", ""]),
-        sorted(&["--dead", &dead, &resumed])
+    offers(&["amux", "forget", ""], &["--dead", &dead, &resumed]);
+    offers(
+        &["amux", "ls", "-"],
+        &["-a", "--all", "-w", "--wide", "--json"],
     );
-    assert_eq!(
-        complete(&env, &["amux", "ls", "-"]),
-        sorted(&["-a", "--all", "-w", "--wide", "--json"])
-    );
-    let top = complete(&env, &["amux", ""]);
-    for word in ["-H", "--host", "attach", "forget", "resume", "help"] {
+    let top = complete(&env, shell, &["amux", ""]);
+    for word in ["attach", "forget", "resume", "help"] {
+        assert!(top.contains(&word.to_string()), "{word}: {top:?}");
+    }
+    let top = complete(&env, shell, &["amux", "-"]);
+    for word in ["-H", "--host"] {
         assert!(top.contains(&word.to_string()), "{word}: {top:?}");
     }
     // -H before the verb: still the verb's completions (here `local`).
-    assert_eq!(
-        complete(&env, &["amux", "-H", "local", "attach", ""]),
-        sorted(&[&live])
-    );
-    assert_eq!(complete(&env, &["amux", "help", "att"]), ["attach"]);
+    offers(&["amux", "-H", "local", "attach", ""], &[&live]);
+    offers(&["amux", "help", "att"], &["attach"]);
+}
+
+#[test]
+fn bash_completes_each_verbs_own_options_and_ids() {
+    completes_each_verbs_own_options_and_ids(Shell::Bash);
+}
+
+#[test]
+fn zsh_completes_each_verbs_own_options_and_ids() {
+    completes_each_verbs_own_options_and_ids(Shell::Zsh);
+}
+
+#[test]
+fn fish_completes_each_verbs_own_options_and_ids() {
+    completes_each_verbs_own_options_and_ids(Shell::Fish);
 }
 
 #[test]

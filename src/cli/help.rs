@@ -305,61 +305,126 @@ _amux() {
         return
     fi
     local verb=$words[i] prev=$words[CURRENT-1]
-    local -a ids
+    # Words after the verb that are not options nor an option's value.
+    local j args=0
+    for (( j = i + 1; j < CURRENT; j++ )); do
+        case $words[j] in
+            --until|--timeout|--size|--keep|--session) (( j++ )) ;;
+            -*) ;;
+            *) (( args++ )) ;;
+        esac
+    done
+    local -a opts ids
     case $verb in
-        run) _command_names ;;
-        ls) compadd -- -a --all -w --wide --json ;;
-        show) compadd -- --json ${(f)"$(_amux_ids all)"} ;;
+        run)
+            if (( args > 0 )); then _files; return; fi
+            case $prev in --size|--keep) return ;; esac
+            if [[ $words[CURRENT] == -* ]]; then opts=(-d --detach --size --keep --no-inject --help)
+            else _command_names; return; fi ;;
+        ls) opts=(-a --all -w --wide --json) ;;
+        show) opts=(--json); (( args )) || ids=(${(f)"$(_amux_ids all)"}) ;;
         wait)
             case $prev in
-                --until) compadd -- idle working waiting exit attributed ;;
-                --timeout) ;;
-                *) compadd -- --until --timeout --json ${(f)"$(_amux_ids live)"} ;;
-            esac ;;
-        send) compadd -- -e --enter ${(f)"$(_amux_ids live)"} ;;
-        kill|attach) compadd -- ${(f)"$(_amux_ids live)"} ;;
-        resume) compadd -- -d --detach ${(f)"$(_amux_ids exited)"} ;;
-        forget) compadd -- --dead ${(f)"$(_amux_ids dead)"} ;;
-        daemon) compadd -- --foreground ;;
-        completions) compadd -- bash zsh fish ;;
-        help) compadd -- $verbs ;;
+                --until) compadd -- idle working waiting exit attributed; return ;;
+                --timeout) return ;;
+            esac
+            opts=(--until --timeout --json); (( args )) || ids=(${(f)"$(_amux_ids live)"}) ;;
+        send) opts=(-e --enter); (( args )) || ids=(${(f)"$(_amux_ids live)"}) ;;
+        kill|attach) (( args )) || ids=(${(f)"$(_amux_ids live)"}) ;;
+        resume) opts=(-d --detach); (( args )) || ids=(${(f)"$(_amux_ids exited)"}) ;;
+        forget) opts=(--dead); ids=(${(f)"$(_amux_ids dead)"}) ;;
+        daemon) opts=(--foreground) ;;
+        completions) (( args )) || opts=(bash zsh fish) ;;
+        help) (( args )) || opts=($verbs) ;;
+        dial-stdio) opts=(--session) ;;
     esac
+    (( ${#opts} + ${#ids} )) && compadd -- $opts $ids
 }
 _amux "$@"
 "#;
 
 const FISH: &str = r#"# fish completion for amux
 complete -c amux -f
+# The -H hosts before the verb, for the id lists.
+function __amux_hosts
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    while set -q tokens[1]
+        switch $tokens[1]
+            case -H --host
+                echo -H; echo $tokens[2]; set -e tokens[1..2]
+            case '-H?*' '--host=*'
+                echo $tokens[1]; set -e tokens[1]
+            case '*'
+                return
+        end
+    end
+end
 function __amux_ids
+    set -l hosts (__amux_hosts)
     switch $argv[1]
         case live
-            amux ls 2>/dev/null | cut -f1
+            amux $hosts ls 2>/dev/null | cut -f1
         case all
-            amux ls --all 2>/dev/null | cut -f1
+            amux $hosts ls --all 2>/dev/null | cut -f1
         case exited
-            amux ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^exited/ {print $1}'
+            amux $hosts ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^exited/ {print $1}'
         case dead
-            amux ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^(exited|resumed)/ {print $1}'
+            amux $hosts ls --all 2>/dev/null | awk -F'\t' '$3 ~ /^(exited|resumed)/ {print $1}'
+    end
+end
+# The verb is one of $argv and no argument follows it yet (options and
+# their values aside).
+function __amux_first
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l verb
+    while set -q tokens[1]
+        switch $tokens[1]
+            case -H --host
+                set -e tokens[1]
+            case '-*'
+            case '*'
+                set verb $tokens[1]; set -e tokens[1]; break
+        end
+        set -e tokens[1]
+    end
+    contains -- "$verb" $argv; or return 1
+    while set -q tokens[1]
+        switch $tokens[1]
+            case --until --timeout --size --keep --session
+                set -e tokens[1]
+            case '-*'
+            case '*'
+                return 1
+        end
+        set -e tokens[1]
     end
 end
 set -l verbs run ls show events wait send kill attach resume forget daemon completions help
 complete -c amux -n "not __fish_seen_subcommand_from $verbs" -a "$verbs"
 complete -c amux -n "not __fish_seen_subcommand_from $verbs" -s H -l host -x -a '(__fish_print_hostnames)'
-complete -c amux -n '__fish_seen_subcommand_from run' -a '(__fish_complete_command)'
+complete -c amux -n '__amux_first run' -a '(__fish_complete_command)'
+complete -c amux -n '__amux_first run' -s d -l detach
+complete -c amux -n '__amux_first run' -l size -x
+complete -c amux -n '__amux_first run' -l keep -x
+complete -c amux -n '__amux_first run' -l no-inject
+complete -c amux -n '__fish_seen_subcommand_from run; and not __amux_first run' -F
 complete -c amux -n '__fish_seen_subcommand_from ls' -s a -l all
 complete -c amux -n '__fish_seen_subcommand_from ls' -s w -l wide
 complete -c amux -n '__fish_seen_subcommand_from ls show wait' -l json
-complete -c amux -n '__fish_seen_subcommand_from show' -a '(__amux_ids all)'
-complete -c amux -n '__fish_seen_subcommand_from wait send kill attach' -a '(__amux_ids live)'
+complete -c amux -n '__amux_first show' -a '(__amux_ids all)'
+complete -c amux -n '__amux_first wait send kill attach' -a '(__amux_ids live)'
 complete -c amux -n '__fish_seen_subcommand_from wait' -l until -x -a 'idle working waiting exit attributed'
 complete -c amux -n '__fish_seen_subcommand_from wait' -l timeout -x
 complete -c amux -n '__fish_seen_subcommand_from send' -s e -l enter
 complete -c amux -n '__fish_seen_subcommand_from resume' -s d -l detach
-complete -c amux -n '__fish_seen_subcommand_from resume' -a '(__amux_ids exited)'
-complete -c amux -n '__fish_seen_subcommand_from forget' -l dead -a '(__amux_ids dead)'
+complete -c amux -n '__amux_first resume' -a '(__amux_ids exited)'
+complete -c amux -n '__fish_seen_subcommand_from forget' -l dead
+complete -c amux -n '__fish_seen_subcommand_from forget' -a '(__amux_ids dead)'
 complete -c amux -n '__fish_seen_subcommand_from daemon' -l foreground
-complete -c amux -n '__fish_seen_subcommand_from completions' -a 'bash zsh fish'
-complete -c amux -n '__fish_seen_subcommand_from help' -a "$verbs"
+complete -c amux -n '__amux_first completions' -a 'bash zsh fish'
+complete -c amux -n '__amux_first help' -a "$verbs"
 "#;
 
 #[cfg(test)]
