@@ -278,6 +278,36 @@ fn one_host_down_the_other_still_answers() {
     );
 }
 
+/// A key two sessions on one host share is ambiguous there, said so with
+/// that host's words (exit 1) — not "no session matches".
+#[test]
+fn a_key_ambiguous_on_one_host_is_said_so() {
+    let r = Remote::new();
+    // Ids are random: start sessions until two share a first character.
+    let mut ids: Vec<String> = Vec::new();
+    let shared = loop {
+        let id = ok(
+            run(r.here(&["run", "-d", "--", "sleep", "60"])),
+            "local run",
+        );
+        let first = id[..1].to_string();
+        if ids.iter().any(|i| i.starts_with(&first)) {
+            break first;
+        }
+        ids.push(id);
+    };
+    let dead = format!("127.0.0.1:{}", free_port());
+    let o = run(r
+        .sshd
+        .amux(&r.local, ["-H", "local", "-H", &dead, "show", &shared]));
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!("amux: local: {shared:?} is ambiguous")),
+        "{err}"
+    );
+}
+
 #[test]
 fn amux_missing_on_the_remote_is_said_so() {
     let remote = TestEnv::new();

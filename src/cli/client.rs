@@ -189,6 +189,20 @@ pub fn resolve(key: &str) -> Result<Record> {
     ask(key, "")
 }
 
+/// The record for `key`, `None` if no session here has it (an ambiguous
+/// key is an error, as any other).
+pub fn lookup(key: &str) -> Result<Option<Record>> {
+    check_key(key)?;
+    let resp = daemon_request("GET", &format!("/v1/sessions/{key}"), b"")?;
+    match resp.status {
+        200 => serde_json::from_slice(&resp.body)
+            .map(Some)
+            .map_err(|e| Error::Failed(format!("bad answer from the daemon: {e}"))),
+        404 => Ok(None),
+        _ => Err(api_error(&resp)),
+    }
+}
+
 pub fn stdout_error(e: io::Error) -> Error {
     Error::io("stdout", e)
 }

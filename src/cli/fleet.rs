@@ -40,13 +40,15 @@ fn each<T: Send>(targets: &[Target], work: impl Fn() -> Result<T> + Sync) -> Vec
 /// Which host has the session `key` names, and its full id there.
 pub fn find(targets: &[Target], key: &str) -> Result<(Target, String)> {
     client::check_key(key)?;
-    let answers = each(targets, || client::resolve(key));
+    let answers = each(targets, || client::lookup(key));
     let mut found = Vec::new();
     let mut failed = Vec::new();
     for (target, answer) in targets.iter().zip(answers) {
         match answer {
-            Ok(record) => found.push((target.clone(), record.id)),
-            Err(Error::Failed(_)) => {}
+            Ok(Some(record)) => found.push((target.clone(), record.id)),
+            Ok(None) => {}
+            // Several sessions there match (409): that host's own answer.
+            Err(Error::Failed(e)) => return Err(Error::Failed(format!("{target}: {e}"))),
             Err(e) => failed.push(format!("{target}: {e}")),
         }
     }
