@@ -565,8 +565,20 @@ time_ls() {
     median "${times[@]}"
 }
 
+# merged_vs_slowest: "MERGED SLOWEST" in ms, the 3 hosts' merged ls and the
+# slowest of each host alone.
+merged_vs_slowest() {
+    local n p one slow=0
+    for n in 1 2 3; do
+        p=port_$n
+        one=$(time_ls "127.0.0.1:${!p}")
+        slow=$(awk -v a="$slow" -v b="$one" 'BEGIN { print (b > a) ? b : a }')
+    done
+    echo "$(time_ls "127.0.0.1:$port_1" "127.0.0.1:$port_2" "127.0.0.1:$port_3") $slow"
+}
+
 part_remote_ls() {
-    local label="merged ls, 3 hosts over ssh" n i p one three slow=0 runs=10
+    local label="merged ls, 3 hosts over ssh" n i p three slow runs=10
     have_sshd 12b "$label" "≤ 1.20× slowest" || return
     for n in 1 2 3; do
         start_sshd "$n"
@@ -575,12 +587,7 @@ part_remote_ls() {
             "$amux" -H "127.0.0.1:${!p}" run -d -- sleep 600 >/dev/null
         done
     done
-    for n in 1 2 3; do
-        p=port_$n
-        one=$(time_ls "127.0.0.1:${!p}")
-        slow=$(awk -v a="$slow" -v b="$one" 'BEGIN { print (b > a) ? b : a }')
-    done
-    three=$(time_ls "127.0.0.1:$port_1" "127.0.0.1:$port_2" "127.0.0.1:$port_3")
+    read -r three slow < <(merged_vs_slowest)
     line 12b "$label" "median $(calc "$three" 1) ms" "slowest one host $(calc "$slow" 1) ms" \
         "ratio $(calc "$three / $slow")" "≤ 1.20× slowest"
     note "5 sessions per host, $runs runs each; every run a new ssh login (no ControlMaster)"
@@ -588,13 +595,7 @@ part_remote_ls() {
     note "costs ~170 ms of CPU per login on each side here, so three at once on 2 cores measure the"
     note "crypto, not amux; with it (for reference):"
     AMUX_SSH=${AMUX_SSH/ -o KexAlgorithms=curve25519-sha256/}
-    slow=0
-    for n in 1 2 3; do
-        p=port_$n
-        one=$(time_ls "127.0.0.1:${!p}")
-        slow=$(awk -v a="$slow" -v b="$one" 'BEGIN { print (b > a) ? b : a }')
-    done
-    three=$(time_ls "127.0.0.1:$port_1" "127.0.0.1:$port_2" "127.0.0.1:$port_3")
+    read -r three slow < <(merged_vs_slowest)
     line 12b "$label, default kex" "median $(calc "$three" 1) ms" \
         "slowest one host $(calc "$slow" 1) ms" "ratio $(calc "$three / $slow")" "(reference)"
 }
