@@ -28,54 +28,9 @@
 //! someone else's file.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// How a file was learned, strongest first (DESIGN §5.1).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Source {
-    Shim,
-    AgentPidfile,
-    Procfd,
-    /// The file named on the agent's launch command line (`pi --session F`,
-    /// `claude --resume ID`, `codex resume ID`): held before it writes.
-    Argv,
-    /// pi's amux extension (`session_start`): the file pi will write.
-    Extension,
-    Metadata,
-    Scrollback,
-    Mtime,
-}
-
-impl Source {
-    /// A FALLBACK guess rather than something the agent itself told us.
-    pub fn is_guess(self) -> bool {
-        matches!(self, Source::Metadata | Source::Scrollback | Source::Mtime)
-    }
-
-    /// The wire name, as in `conversation.source`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Shim => "shim",
-            Source::AgentPidfile => "agent-pidfile",
-            Source::Procfd => "procfd",
-            Source::Argv => "argv",
-            Source::Extension => "extension",
-            Source::Metadata => "metadata",
-            Source::Scrollback => "scrollback",
-            Source::Mtime => "mtime",
-        }
-    }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::protocol::Source;
 
 pub type SessionId = String;
 

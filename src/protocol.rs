@@ -9,9 +9,12 @@
 //! runner of a newer one, still reads; writers always write every field.
 //! `PROTOCOL` in `/v1/health` changes when an older client would misread.
 
-use crate::adapters::Kind;
-use crate::attribution::Source;
+mod runner;
+
+pub use runner::RunnerEvent;
+
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::path::PathBuf;
 
 /// The daemon socket API's version (`/v1/health`).
@@ -20,6 +23,52 @@ pub const PROTOCOL: u32 = 2;
 /// A protocol value as its one-line JSON (our types always serialise).
 pub fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+/// How a file was learned, strongest first (DESIGN §5.1).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Shim,
+    AgentPidfile,
+    Procfd,
+    /// The file named on the agent's launch command line (`pi --session F`,
+    /// `claude --resume ID`, `codex resume ID`): held before it writes.
+    Argv,
+    /// pi's amux extension (`session_start`): the file pi will write.
+    Extension,
+    Metadata,
+    Scrollback,
+    Mtime,
+}
+
+impl Source {
+    /// A FALLBACK guess rather than something the agent itself told us.
+    pub fn is_guess(self) -> bool {
+        matches!(self, Source::Metadata | Source::Scrollback | Source::Mtime)
+    }
+
+    /// The wire name, as in `conversation.source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Shim => "shim",
+            Source::AgentPidfile => "agent-pidfile",
+            Source::Procfd => "procfd",
+            Source::Argv => "argv",
+            Source::Extension => "extension",
+            Source::Metadata => "metadata",
+            Source::Scrollback => "scrollback",
+            Source::Mtime => "mtime",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How a runner learned its session file.
@@ -69,7 +118,9 @@ pub struct Size {
 #[serde(default)]
 pub struct Meta {
     pub id: String,
-    pub kind: Option<Kind>,
+    /// The agent's name (`pi`): a string on the wire, so a kind this amux
+    /// does not know is carried as itself.
+    pub kind: Option<String>,
     pub command: Vec<String>,
     pub cwd: PathBuf,
     pub pid: Option<u32>,
@@ -293,7 +344,8 @@ pub struct RecordShim {
 #[serde(default)]
 pub struct Record {
     pub id: String,
-    pub kind: Option<Kind>,
+    /// The agent's name, as the runner said it (see `Meta::kind`).
+    pub kind: Option<String>,
     pub command: Vec<String>,
     pub cwd: String,
     pub pid: Option<u64>,
@@ -403,6 +455,46 @@ pub struct Health {
     pub connections: u64,
     /// What the user must be told, one sentence each.
     pub warnings: Vec<String>,
+    /// The number of events (runner events, file reads, timers, agent
+    /// reports, requests) the daemon has handled: a test or script that
+    /// caused one can wait for this to pass it instead of sleeping.
+    pub seq: u64,
+}
+
+/// `GET /v1/sessions/{key}/explain`: a session and why it is what it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Explain {
+    pub session: Record,
+    /// Complete lines of its conversation file the daemon has read: a
+    /// test that wrote N lines can wait for N here.
+    pub lines: u64,
+    /// `Health::seq` when this was answered.
+    pub seq: u64,
+    /// Its last changes, oldest first (the daemon keeps a few dozen).
+    pub changes: Vec<Change>,
+}
+
+/// One change of a session's record and what caused it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Change {
+    /// The daemon's event number (`Health::seq`) that made it.
+    pub seq: u64,
+    pub at: String,
+    /// Which signal: `preload`, `extension`, `agent-pidfile`, `procfd`,
+    /// `osc9`, `argv`, `file`, `input`, `attach`, `terminal`, `timer`,
+    /// `exit`, `runner`, `guess` (a string: a newer daemon may add some).
+    pub signal: String,
+    /// What the signal said (agent text: data, shown sanitised).
+    pub said: String,
+    /// The runner said it before this daemon followed it (a replay).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replay: bool,
+    /// What changed, `field: before -> after` each.
+    pub changed: Vec<String>,
+    /// The state word after it (`Record::state`).
+    pub state: String,
 }
 
 /// An error answer: `{"error": "...", "matches": [...]?}`.
@@ -463,7 +555,7 @@ mod tests {
         let r: Record = serde_json::from_str(r#"{"id":"x","alive":false,"exit_code":3}"#).unwrap();
         assert_eq!(r.state(), "exited:3");
         let m: Meta = serde_json::from_str(r#"{"id":"x","kind":"pi","alive":true}"#).unwrap();
-        assert_eq!(m.kind, Some(Kind::PI));
+        assert_eq!(m.kind.as_deref(), Some("pi"));
         let f: SessionFile = serde_json::from_str(r#"{"path":"/f.jsonl"}"#).unwrap();
         assert_eq!(f.source, FileSource::Shim);
     }

@@ -129,6 +129,8 @@ pub struct Tracker {
     place: Place,
     lines: Box<dyn Lines>,
     derived: Derived,
+    /// Complete lines fed so far, whatever they said (`amux explain`).
+    fed: u64,
 }
 
 impl Tracker {
@@ -138,12 +140,14 @@ impl Tracker {
             place: place.clone(),
             lines: kind.adapter().lines(place),
             derived: Derived::default(),
+            fed: 0,
         }
     }
 
     /// One complete line, without its newline. Lines that are not JSON
     /// objects, and shapes the adapter does not know, change nothing.
     pub fn feed(&mut self, line: &[u8]) {
+        self.fed += 1;
         let Ok(v) = serde_json::from_slice::<Value>(line) else {
             return;
         };
@@ -174,6 +178,11 @@ impl Tracker {
 
     pub fn derived(&self) -> &Derived {
         &self.derived
+    }
+
+    /// Complete lines fed so far (the number of the last one read).
+    pub fn fed(&self) -> u64 {
+        self.fed
     }
 }
 

@@ -92,7 +92,7 @@ fn row(record: &Record) -> [String; 6] {
     let conversation = record.conversation.as_ref();
     [
         cell(Some(&record.id)),
-        cell(record.kind.map(|k| k.as_str())),
+        cell(record.kind.as_deref()),
         state_with_label(record),
         cell(conversation.map(|c| c.source.as_str())),
         cell(Some(&record.title)),
@@ -135,7 +135,7 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
     });
     let text = [
         line("id", Some(&record.id)),
-        line("kind", record.kind.map(|k| k.as_str())),
+        line("kind", record.kind.as_deref()),
         line("state", Some(&record.state())),
         line("label", record.status.label.as_deref()),
         line("asks", asks.as_deref()),

@@ -32,7 +32,7 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
     let allow = match parts.as_slice() {
         ["v1", "health" | "sessions" | "events"] => "GET",
         ["v1", "sessions", _] => "GET",
-        ["v1", "sessions", _, "events" | "runner" | "resume"] => "GET",
+        ["v1", "sessions", _, "events" | "runner" | "resume" | "explain"] => "GET",
         ["v1", "sessions", _, "input" | "kill" | "forget" | "resumed"] => "POST",
         _ => return Reply::Done(Response::error(404, "no such path")),
     };
@@ -59,6 +59,10 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         "events" => return session::events(daemon, &id),
         "runner" => session::runner(daemon, &id),
         "resume" => session::resume(daemon, &id),
+        "explain" => match daemon.explain(&id) {
+            Some(explain) => Response::json(200, &explain),
+            None => Response::error(404, &format!("no session matches {key:?}")),
+        },
         "forget" => done(daemon.forget(&id).await),
         "resumed" => done(daemon.mark_resumed(&id).await),
         _ => act(daemon, &id, action, req.body).await,
@@ -84,6 +88,7 @@ fn health(daemon: &Daemon) -> protocol::Health {
         watches,
         connections: crate::http::server::accepted(),
         warnings,
+        seq: daemon.seq(),
     }
 }
 

@@ -21,6 +21,7 @@ pub use watching::watch_roots;
 use roots::{Root, RootChange};
 
 use super::follow::Follower;
+use super::journal::{Cause, Journal, Signal};
 use super::log::Log;
 use super::store::{Entry, Held, Lookup, Store};
 use crate::adapters::{self, Tracker};
@@ -81,6 +82,21 @@ pub struct Daemon {
     warnings: RefCell<std::collections::BTreeMap<&'static str, String>>,
     /// Runners being followed (see `runners.rs`), known or not yet.
     following: RefCell<HashSet<String>>,
+    /// What it handled and why each record changed (`amux explain`).
+    journal: RefCell<Journal>,
+}
+
+/// The cause in force while it lives (see `Daemon::cause`).
+pub struct CauseGuard<'a> {
+    daemon: &'a Daemon,
+    previous: Option<Cause>,
+}
+
+impl Drop for CauseGuard<'_> {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        self.daemon.journal.borrow_mut().end(previous);
+    }
 }
 
 /// Size past which `recent` forgets files unchanged for `RECENT_KEEP_S`
@@ -139,6 +155,7 @@ impl Daemon {
             unsaved: RefCell::new(Default::default()),
             warnings: RefCell::new(Default::default()),
             following: RefCell::new(HashSet::new()),
+            journal: RefCell::new(Journal::default()),
         });
         daemon.prune_dead();
         daemon.log_start();
@@ -164,6 +181,42 @@ impl Daemon {
 
     pub fn log(&self, text: &str) {
         self.log.borrow_mut().line(text);
+    }
+
+    /// Handles an event: numbered, and named as the cause of what changes
+    /// until the guard goes (see `journal.rs`).
+    pub fn cause(&self, cause: Cause) -> CauseGuard<'_> {
+        let previous = self.journal.borrow_mut().begin(cause);
+        CauseGuard {
+            daemon: self,
+            previous,
+        }
+    }
+
+    /// Events handled so far (`/v1/health`).
+    pub fn seq(&self) -> u64 {
+        self.journal.borrow().seq()
+    }
+
+    /// Session `id`'s record and the causes of its last changes.
+    pub fn explain(&self, id: &str) -> Option<protocol::Explain> {
+        let session = self.record(id)?;
+        let lines = self.lines_read(session.conversation.as_ref().map(|c| c.file.as_path()));
+        let journal = self.journal.borrow();
+        Some(protocol::Explain {
+            session,
+            lines,
+            seq: journal.seq(),
+            changes: journal.changes(id),
+        })
+    }
+
+    /// Complete lines of `file` read so far, if it is followed.
+    fn lines_read(&self, file: Option<&Path>) -> u64 {
+        let files = self.files.borrow();
+        let slot = file.and_then(|f| files.get(f));
+        let followed = slot.and_then(|s| s.followed.as_ref());
+        followed.map_or(0, |f| f.tracker.fed())
     }
 
     /// The record of a live entry, with what the engine says it holds.
@@ -343,6 +396,8 @@ impl Daemon {
     }
 
     pub fn guess(self: &Rc<Self>, id: &str, file: PathBuf, source: Source) {
+        let said = format!("{} guessed {}", source.as_str(), file.display());
+        let _cause = self.cause(Cause::new(Signal::Guess, said));
         self.log(&format!(
             "session {id}: (FALLBACK) {} guessed {}",
             source.as_str(),
@@ -538,7 +593,8 @@ impl Daemon {
                     let before = f.follower.offset();
                     let more = read_new(f, SYNC_BUDGET);
                     let grew = f.follower.offset() != before;
-                    Some(Some((f.tracker.derived().clone(), grew, more)))
+                    let fed = f.tracker.fed();
+                    Some(Some((f.tracker.derived().clone(), grew, more, fed)))
                 }
                 // Being read off the executor: read again after.
                 Some(slot) => {
@@ -550,10 +606,11 @@ impl Daemon {
         };
         match followed {
             Some(None) => {}
-            Some(Some((derived, grew, more))) => {
+            Some(Some((derived, grew, more, fed))) => {
                 if more {
                     self.read_rest(path);
                 }
+                let _cause = self.cause(file_cause(path, fed));
                 let holders = self.engine.borrow().holders(path).to_vec();
                 for sid in holders {
                     self.update_derived(&sid, derived.clone(), grew);
@@ -674,7 +731,11 @@ impl Daemon {
         };
         match again {
             Some(due) => self.schedule_quiet(sid, token, due),
-            None => self.publish(sid),
+            None => {
+                let said = "3 s without output or file change since the input: taken without a turn";
+                let _cause = self.cause(Cause::new(Signal::Timer, said));
+                self.publish(sid)
+            }
         }
     }
 
@@ -696,12 +757,17 @@ impl Daemon {
         };
         self.save_input(id, saved);
         let text = protocol::to_json(&record);
-        self.side(id, |side| {
-            if side.published.as_ref() != Some(&text) {
+        let changed = self.side(id, |side| {
+            let changed = side.published.as_ref() != Some(&text);
+            if changed {
                 self.events.publish("session", &text);
                 side.published = Some(text);
             }
+            changed
         });
+        if changed {
+            (self.journal.borrow_mut()).note(&record, &crate::timefmt::now());
+        }
     }
 }
 
@@ -781,6 +847,8 @@ impl Daemon {
                 let overdue = (daemon.store.borrow_mut().live.get_mut(&id))
                     .is_some_and(|e| e.question_overdue(since_ms));
                 if overdue {
+                    let said = "the question is not in the file after the grace: shown as asked";
+                    let _cause = daemon.cause(Cause::new(Signal::Timer, said));
                     daemon.publish(&id);
                 }
             })
@@ -847,6 +915,11 @@ impl Daemon {
     }
 }
 
+/// A file read as a cause: its last line read.
+fn file_cause(path: &Path, line: u64) -> Cause {
+    Cause::new(Signal::File, format!("{} line {line}", path.display()))
+}
+
 /// Feeds the tracker what was appended, up to about `budget` bytes;
 /// `true` when more is left to read.
 fn read_new(followed: &mut Followed, budget: u64) -> bool {
@@ -891,6 +964,7 @@ impl Daemon {
                     return daemon.log(&format!("reading {} failed", path.display()));
                 };
                 let derived = followed.tracker.derived().clone();
+                let _cause = daemon.cause(file_cause(&path, followed.tracker.fed()));
                 let again = {
                     let mut files = daemon.files.borrow_mut();
                     match files.get_mut(&path).filter(|s| s.gen == gen) {

@@ -18,6 +18,7 @@ mod activation;
 mod api;
 mod core;
 mod disk;
+pub mod journal;
 pub mod follow;
 mod live;
 mod log;

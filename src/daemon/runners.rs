@@ -11,7 +11,8 @@
 
 use super::core::Daemon;
 use crate::http::client::Events;
-use crate::protocol;
+use super::journal::{Cause, Signal};
+use crate::protocol::RunnerEvent;
 use crate::transport::Connect;
 use async_io::{Async, Timer};
 use inotify::{Inotify, WatchMask};
@@ -162,14 +163,28 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
         // Everything before `ready` is the runner's replay of what it said
         // before we followed it.
         let mut replay = true;
-        while let Ok(Some((event, data))) = events.next().await {
-            if !on_event(&daemon, &id, (&event, &data), replay) {
+        let mut noted = false;
+        while let Ok(Some((name, data))) = events.next().await {
+            let event = match RunnerEvent::parse(&name, &data) {
+                Ok(event) => event,
+                // Never half-applied; said once per runner, as a newer
+                // runner says it often.
+                Err(e) => {
+                    if !std::mem::replace(&mut noted, true) {
+                        daemon.log(&format!("session {id}: ignored: {e}"));
+                    }
+                    continue;
+                }
+            };
+            let ready = event == RunnerEvent::Ready;
+            if !on_event(&daemon, &id, event, replay) {
                 break;
             }
-            replay &= event != "ready";
+            replay &= !ready;
         }
     }
     daemon.stop_following(&id);
+    let _cause = daemon.cause(Cause::new(Signal::Exit, "the runner's stream ended"));
     daemon.runner_gone(&id);
     crate::paths::remove_if_stale(&sock);
     // A runner that ended before we could follow it left its exit file
@@ -193,66 +208,34 @@ async fn connect(sock: &Path) -> Option<Events> {
     None
 }
 
-/// `false`: stop following this runner. Each event's data is read as its
-/// protocol type; one that does not parse is ignored (a newer runner's
-/// event we do not know, or garbage), never half-applied.
-fn on_event(daemon: &Rc<Daemon>, id: &str, (event, data): (&str, &str), replay: bool) -> bool {
-    fn parse<T: serde::de::DeserializeOwned>(data: &str) -> Option<T> {
-        serde_json::from_str(data).ok()
-    }
+/// `false`: stop following this runner.
+fn on_event(daemon: &Rc<Daemon>, id: &str, event: RunnerEvent, replay: bool) -> bool {
+    let _cause = daemon.cause(Cause::of_runner(&event, replay));
     match event {
-        "meta" => {
-            if let Some(meta) = parse::<protocol::Meta>(data) {
-                return daemon.on_meta(id, &meta);
-            }
-        }
-        "shim" => {
-            if let Some(shim) = parse::<protocol::Shim>(data) {
-                daemon.on_shim(id, &shim);
-            }
-        }
-        "session_file" => {
-            // The launch line's file (`pi --session F`) until the agent
-            // itself reports; every other report is the preload's.
-            if let Some(f) = parse::<protocol::SessionFile>(data) {
-                daemon.report(id, f.path, f.source.source());
-            }
-        }
-        "ready" => daemon.on_ready(id),
-        "exit" => {
+        RunnerEvent::Meta(meta) => return daemon.on_meta(id, &meta),
+        RunnerEvent::Shim(shim) => daemon.on_shim(id, &shim),
+        // The launch line's file (`pi --session F`) until the agent
+        // itself reports; every other report is the preload's.
+        RunnerEvent::SessionFile(f) => daemon.report(id, f.path, f.source.source()),
+        RunnerEvent::Ready => daemon.on_ready(id),
+        RunnerEvent::Exit(exit) => {
             // Buried now: nothing the runner says after this matters.
-            daemon.on_exit(id, &parse::<protocol::Exit>(data).unwrap_or_default());
+            daemon.on_exit(id, &exit);
             return false;
         }
-        "title" => {
-            if let Some(t) = parse::<protocol::Title>(data) {
-                daemon.on_title(id, t.title);
-            }
-        }
-        "input" => {
-            let input = parse::<protocol::Input>(data).unwrap_or_default();
+        RunnerEvent::Title(t) => daemon.on_title(id, t.title),
+        RunnerEvent::Input(input) => {
             if let Some(n) = input.submitted {
                 daemon.submitted_seen(id, n);
             }
             daemon.input(id, input.enter);
         }
-        "attach" => {
-            if let Some(a) = parse::<protocol::Attach>(data) {
-                daemon.on_attach(id, a.attachers);
-            }
-        }
-        "activity" => daemon.on_activity(id),
-        "state" => {
-            if let Some(state) = parse::<protocol::AgentState>(data) {
-                daemon.live_report(id, state, replay);
-            }
-        }
-        "notification" => {
-            if let Some(n) = parse::<protocol::Notification>(data) {
-                daemon.on_notification(id, n);
-            }
-        }
-        _ => {}
+        RunnerEvent::Attach(a) => daemon.on_attach(id, a.attachers),
+        RunnerEvent::Activity => daemon.on_activity(id),
+        RunnerEvent::State(state) => daemon.live_report(id, state, replay),
+        RunnerEvent::Notification(n) => daemon.on_notification(id, n),
+        // The window size is the runner's and the attachers' business.
+        RunnerEvent::Resize(_) => {}
     }
     true
 }

@@ -17,7 +17,11 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 pub struct Entry {
     pub id: String,
+    /// The adapter the runner's kind names (a shell for one this amux
+    /// does not know: followed by its process only).
     pub kind: Kind,
+    /// The kind as the runner said it, carried to the record as itself.
+    pub kind_name: String,
     pub command: Vec<String>,
     pub cwd: String,
     pub pid: Option<u64>,
@@ -168,6 +172,7 @@ impl Entry {
         Entry {
             id: id.to_string(),
             kind: Kind::SHELL,
+            kind_name: Kind::SHELL.as_str().to_string(),
             command: Vec::new(),
             cwd: String::new(),
             pid: None,
@@ -193,7 +198,8 @@ impl Entry {
     /// Takes the runner's `/meta` snapshot.
     pub fn apply_meta(&mut self, meta: &Meta) {
         self.runner_meta.get_or_insert_with(|| meta.clone());
-        self.kind = meta.kind.unwrap_or(Kind::SHELL);
+        self.kind = meta.kind.as_deref().map_or(Kind::SHELL, Kind::named);
+        self.kind_name = (meta.kind.clone()).unwrap_or_else(|| self.kind.as_str().to_string());
         self.command = meta.command.clone();
         self.cwd = meta.cwd.to_string_lossy().into_owned();
         self.pid = meta.pid.map(u64::from);
@@ -328,7 +334,7 @@ impl Entry {
         });
         Record {
             id: self.id.clone(),
-            kind: Some(self.kind),
+            kind: Some(self.kind_name.clone()),
             command: self.command.clone(),
             cwd: self.cwd.clone(),
             pid: self.pid,
@@ -469,6 +475,7 @@ mod tests {
     fn entry(id: &str, title: &str) -> Entry {
         let mut e = Entry::new(id);
         e.kind = Kind::PI;
+        e.kind_name = "pi".into();
         e.derived.title = Some(title.to_string());
         e
     }

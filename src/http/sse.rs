@@ -35,6 +35,11 @@ pub fn frame(event: &str, data: &str) -> Frame {
     super::wire::encode_event(event, data).into()
 }
 
+/// A runner's event as a frame of its `/events` stream.
+pub fn event_frame(event: &crate::protocol::RunnerEvent) -> Frame {
+    frame(event.name(), &event.data())
+}
+
 /// The event name and data of a frame made by `frame`.
 pub fn parts(frame: &[u8]) -> Option<(&str, &str)> {
     let text = std::str::from_utf8(frame).ok()?;

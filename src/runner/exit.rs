@@ -81,7 +81,7 @@ pub async fn finish(
     let code = exit_code(&exit);
     let event = runner.session.borrow_mut().set_exit(exit);
     write_exit_file(runner);
-    runner.publish(event);
+    runner.publish(&event);
     runner.events.close();
     end_attachers(runner);
     drop(raw);

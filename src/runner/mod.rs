@@ -71,16 +71,16 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn publish(&self, (event, data): (&str, String)) {
-        self.events.publish(event, &data);
+    /// Tells the runner's subscribers (the daemon) of `event`.
+    pub fn publish(&self, event: &crate::protocol::RunnerEvent) {
+        self.events.publish(event.name(), &event.data());
     }
 
     /// The agent's own report of its state: published, and kept for the
     /// replay of a daemon that connects later.
     pub fn report_state(&self, mut state: crate::protocol::AgentState) {
         state.at_ms = crate::daemon::now_ms();
-        self.events
-            .publish("state", &crate::protocol::to_json(&state));
+        self.publish(&crate::protocol::RunnerEvent::State(state.clone()));
         self.session.borrow_mut().state = Some(state);
     }
 
@@ -94,7 +94,7 @@ impl Runner {
         }
         pty::resize_fd(self.controller.get_ref(), cols, rows)?;
         let event = self.session.borrow_mut().set_size(cols, rows);
-        self.publish(event);
+        self.publish(&event);
         Ok(())
     }
 

@@ -160,7 +160,7 @@ async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio
 /// A notification the program wrote: an event, and the agent's state
 /// when its adapter reads one in it.
 fn notice(runner: &Runner, n: super::notify::Notice) {
-    use crate::protocol::{to_json, Notification};
+    use crate::protocol::{Notification, RunnerEvent};
     let kind = runner.session.borrow().kind;
     if let Some(state) = n.osc9.then(|| kind.notice_state(&n.body)).flatten() {
         runner.report_state(state);
@@ -170,7 +170,7 @@ fn notice(runner: &Runner, n: super::notify::Notice) {
         title: n.title,
         body: n.body,
     };
-    runner.events.publish("notification", &to_json(&note));
+    runner.publish(&RunnerEvent::Notification(note));
 }
 
 fn fan_out(runner: &Runner, chunk: &[u8]) {
@@ -181,10 +181,8 @@ fn fan_out(runner: &Runner, chunk: &[u8]) {
     if runner.title.borrow_mut().feed(chunk) {
         let title = runner.title.borrow().title().map(str::to_string);
         runner.session.borrow_mut().title = title.clone();
-        runner.events.publish(
-            "title",
-            &crate::protocol::to_json(&crate::protocol::Title { title }),
-        );
+        let title = crate::protocol::Title { title };
+        runner.publish(&crate::protocol::RunnerEvent::Title(title));
     }
     let now = Instant::now();
     if runner
@@ -193,7 +191,7 @@ fn fan_out(runner: &Runner, chunk: &[u8]) {
         .is_none_or(|t| now.duration_since(t) >= ACTIVITY_EVERY)
     {
         runner.last_activity.set(Some(now));
-        runner.events.publish("activity", "{}");
+        runner.publish(&crate::protocol::RunnerEvent::Activity);
     }
 }
 

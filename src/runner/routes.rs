@@ -8,6 +8,7 @@
 use super::{attach, shim, Runner};
 use crate::http::response::{Request, Response};
 use crate::http::server::{boxed, Handler, Reply};
+use crate::protocol::RunnerEvent;
 use rustix::process::Signal;
 use std::rc::Rc;
 use std::time::Duration;
@@ -49,7 +50,7 @@ fn events(runner: &Runner) -> Reply {
     let mut replay = runner.session.borrow().replay();
     // Tells the subscriber the current state is complete: what follows is
     // live.
-    replay.push(crate::http::sse::frame("ready", "{}"));
+    replay.push(crate::http::sse::event_frame(&RunnerEvent::Ready));
     let subscription = runner.events.subscribe(replay);
     subscription.into_reply()
 }
@@ -73,7 +74,7 @@ fn shim_event(runner: &Runner, req: &Request) -> Response {
     let result = shim::apply(&mut runner.session.borrow_mut(), &req.body);
     match result {
         Ok(events) => {
-            events.into_iter().for_each(|e| runner.publish(e));
+            events.iter().for_each(|e| runner.publish(e));
             Response::no_content()
         }
         Err(e) => Response::error(400, &e.to_string()),

@@ -6,8 +6,8 @@
 //! event to publish, so state and stream never disagree.
 
 use crate::adapters::Kind;
-use crate::http::sse::{frame, Frame};
-use crate::protocol;
+use crate::http::sse::Frame;
+use crate::protocol::{self, RunnerEvent};
 use std::path::PathBuf;
 
 pub struct Shim {
@@ -60,7 +60,7 @@ impl Session {
         let exit = self.exit_event();
         protocol::Meta {
             id: self.id.clone(),
-            kind: Some(self.kind),
+            kind: Some(self.kind.as_str().to_string()),
             command: self.command.clone(),
             cwd: self.cwd.clone(),
             pid: Some(self.pid),
@@ -98,20 +98,20 @@ impl Session {
     /// (after hello), then `session_file` (once known), then `state` (the
     /// agent's last live report), then `exit`.
     pub fn replay(&self) -> Vec<Frame> {
-        let mut frames = vec![frame("meta", &protocol::to_json(&self.meta()))];
+        let mut events = vec![RunnerEvent::Meta(Box::new(self.meta()))];
         if self.shim.is_some() {
-            frames.push(frame("shim", &protocol::to_json(&self.shim_info())));
+            events.push(RunnerEvent::Shim(self.shim_info()));
         }
         if self.session_file.is_some() {
-            frames.push(frame("session_file", &self.file_json()));
+            events.push(self.file_event());
         }
         if let Some(state) = &self.state {
-            frames.push(frame("state", &protocol::to_json(state)));
+            events.push(RunnerEvent::State(state.clone()));
         }
         if self.exit.is_some() {
-            frames.push(frame("exit", &protocol::to_json(&self.exit_event())));
+            events.push(RunnerEvent::Exit(self.exit_event()));
         }
-        frames
+        events.iter().map(crate::http::sse::event_frame).collect()
     }
 
     /// The `exit` event (all null while the agent runs).
@@ -129,17 +129,17 @@ impl Session {
         }
     }
 
-    pub fn set_shim(&mut self, runtime: &str, pid: u32) -> (&'static str, String) {
+    pub fn set_shim(&mut self, runtime: &str, pid: u32) -> RunnerEvent {
         self.shim = Some(Shim {
             runtime: runtime.to_string(),
             pid,
         });
-        ("shim", protocol::to_json(&self.shim_info()))
+        RunnerEvent::Shim(self.shim_info())
     }
 
     /// The `session_file` event.
-    fn file_json(&self) -> String {
-        protocol::to_json(&protocol::SessionFile {
+    fn file_event(&self) -> RunnerEvent {
+        RunnerEvent::SessionFile(protocol::SessionFile {
             path: self.session_file.clone().unwrap_or_default(),
             source: self.file_source,
         })
@@ -154,25 +154,25 @@ impl Session {
         &mut self,
         path: PathBuf,
         source: protocol::FileSource,
-    ) -> Option<(&'static str, String)> {
+    ) -> Option<RunnerEvent> {
         if self.session_file.as_ref() == Some(&path) && source.source() >= self.file_source.source()
         {
             return None;
         }
         self.session_file = Some(path);
         self.file_source = source;
-        Some(("session_file", self.file_json()))
+        Some(self.file_event())
     }
 
-    pub fn set_size(&mut self, cols: u16, rows: u16) -> (&'static str, String) {
+    pub fn set_size(&mut self, cols: u16, rows: u16) -> RunnerEvent {
         self.cols = cols;
         self.rows = rows;
-        ("resize", protocol::to_json(&protocol::Size { cols, rows }))
+        RunnerEvent::Resize(protocol::Size { cols, rows })
     }
 
-    pub fn set_exit(&mut self, exit: Exit) -> (&'static str, String) {
+    pub fn set_exit(&mut self, exit: Exit) -> RunnerEvent {
         self.exit = Some(exit);
         self.exited_at = Some(crate::timefmt::now());
-        ("exit", protocol::to_json(&self.exit_event()))
+        RunnerEvent::Exit(self.exit_event())
     }
 }

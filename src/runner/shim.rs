@@ -18,7 +18,7 @@
 
 use super::session::Session;
 use super::Runner;
-use crate::protocol::{self, AgentState, FileSource, ShimEvent, State, StateSource};
+use crate::protocol::{AgentState, FileSource, RunnerEvent, ShimEvent, State, StateSource};
 use async_io::Async;
 use futures_lite::{AsyncBufReadExt, AsyncReadExt};
 use std::fmt;
@@ -52,7 +52,7 @@ impl fmt::Display for ShimError {
 impl std::error::Error for ShimError {}
 
 /// Applies one event; returns the SSE events to publish.
-pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<(&'static str, String)>, ShimError> {
+pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<RunnerEvent>, ShimError> {
     let event: ShimEvent =
         serde_json::from_slice(raw).map_err(|e| ShimError::Json(e.to_string()))?;
     match event.op.as_str() {
@@ -81,7 +81,7 @@ fn file(
     session: &mut Session,
     path: Option<PathBuf>,
     source: FileSource,
-) -> Result<Vec<(&'static str, String)>, ShimError> {
+) -> Result<Vec<RunnerEvent>, ShimError> {
     let path = path
         .filter(|p| p.is_absolute())
         .ok_or(ShimError::MissingPath)?;
@@ -93,14 +93,14 @@ fn file(
 
 /// The `state` event of the extension's turn boundaries. Not kept for a
 /// replay: the file says as much once its lines are read.
-fn state(state: State) -> (&'static str, String) {
+fn state(state: State) -> RunnerEvent {
     let report = AgentState {
         state,
         waiting: None,
         source: StateSource::Extension,
         at_ms: crate::daemon::now_ms(),
     };
-    ("state", protocol::to_json(&report))
+    RunnerEvent::State(report)
 }
 
 fn accepts(session: &Session, path: &Path) -> bool {
@@ -160,7 +160,7 @@ fn handle_shim_line(runner: &Runner, line: &[u8]) {
     // A malformed line on the FIFO has nobody to answer; it is dropped
     // (over HTTP the same error gets a 400).
     if let Ok(events) = result {
-        events.into_iter().for_each(|e| runner.publish(e));
+        events.iter().for_each(|e| runner.publish(e));
     }
 }
 
@@ -201,12 +201,14 @@ mod tests {
         let out = apply(session, event.as_bytes()).expect("a valid event");
         let words: Vec<String> = out
             .iter()
-            .map(|(name, data)| {
-                let v: serde_json::Value = serde_json::from_str(data).expect("json");
-                match *name {
-                    "session_file" => format!("{} {}", v["path"].as_str().unwrap(), v["source"]),
-                    "state" => format!("{} {}", v["state"], v["source"]),
-                    other => other.to_string(),
+            .map(|event| {
+                let json = |v| crate::protocol::to_json(v);
+                match event {
+                    RunnerEvent::SessionFile(f) => {
+                        format!("{} {}", f.path.display(), json(&f.source))
+                    }
+                    RunnerEvent::State(s) => format!("{} {}", json(&s.state), json(&s.source)),
+                    other => other.name().to_string(),
                 }
             })
             .collect();

@@ -120,8 +120,7 @@ impl Runner {
         let attach = crate::protocol::Attach {
             attachers: self.viewers.count() as u64,
         };
-        let data = crate::protocol::to_json(&attach);
-        self.events.publish("attach", &data);
+        self.publish(&crate::protocol::RunnerEvent::Attach(attach));
     }
 
     /// Bytes typed at a terminal (foreground stdin or an attacher, not
@@ -143,8 +142,7 @@ impl Runner {
             }
             self.viewers.last_typing.set(Some(now));
             let typing = crate::protocol::Input::default();
-            self.events
-                .publish("input", &crate::protocol::to_json(&typing));
+            self.publish(&crate::protocol::RunnerEvent::Input(typing));
             return;
         }
         let submitted = {
@@ -156,7 +154,6 @@ impl Runner {
             enter: true,
             submitted: Some(submitted),
         };
-        self.events
-            .publish("input", &crate::protocol::to_json(&enter));
+        self.publish(&crate::protocol::RunnerEvent::Input(enter));
     }
 }

@@ -15,6 +15,7 @@
 //! status.
 
 use super::{now_ms, read_new, Daemon, Followed};
+use crate::daemon::journal::{Cause, Signal};
 use crate::adapters::Tracker;
 use crate::attribution::{Binding, Input};
 use crate::daemon::follow::Follower;
@@ -63,6 +64,7 @@ impl Daemon {
     fn bury(self: &Rc<Self>, id: &str, record: Record) {
         self.log(&format!("session {id}: ended"));
         self.events.publish("session", &protocol::to_json(&record));
+        (self.journal.borrow_mut()).note(&record, &crate::timefmt::now());
         let removed = protocol::Removed { id: id.to_string() };
         self.events.publish("remove", &protocol::to_json(&removed));
         self.forget_side(id);
@@ -165,6 +167,11 @@ impl Daemon {
         if exit.is_none() && saved.is_none() {
             return;
         }
+        let said = match &exit {
+            Some(_) => "its runner's exit file, found with no runner",
+            None => "no runner, no exit file: ended while no daemon watched",
+        };
+        let _cause = self.cause(Cause::new(Signal::Exit, said));
         let known = self.store.borrow().dead.get(id).cloned();
         let record = match known {
             Some(mut record) => {

@@ -22,6 +22,7 @@ impl Daemon {
     pub async fn forget(&self, id: &str) -> Result<(), Refused> {
         self.dead_only(id)?;
         self.store.borrow_mut().dead.remove(id);
+        self.journal.borrow_mut().forget(id);
         self.unsaved.borrow_mut().remove(id);
         let gone = id.to_string();
         let removed = self

@@ -14,6 +14,7 @@
 //! lost; nothing here loops on a timer.
 
 use super::{now_ms, Daemon};
+use crate::daemon::journal::{self, Cause, Signal};
 use crate::adapters::{self, Guess, Kind, Place, Probe};
 use crate::attribution::Source;
 use crate::daemon::offload;
@@ -113,10 +114,18 @@ async fn look(daemon: &Rc<Daemon>, id: &str, facts: Facts) {
     }
     if let Some((file, source)) = report.file {
         let current = daemon.engine.borrow().binding(id).map(|b| b.file.clone());
+        let signal = match source {
+            Source::AgentPidfile => Signal::AgentPidfile,
+            Source::Procfd => Signal::Procfd,
+            _ => Signal::Runner,
+        };
         if current.as_deref() != Some(file.as_path()) {
+            let said = format!("holds {}", file.display());
+            let _cause = daemon.cause(Cause::new(signal, said));
             daemon.report(id, file, source);
         }
         if let Some(state) = report.state {
+            let _cause = daemon.cause(Cause::new(signal, journal::state_said(&state)));
             daemon.live_report(id, state, false);
         }
         return;
