@@ -365,21 +365,6 @@ impl std::fmt::Debug for Kind {
     }
 }
 
-impl serde::Serialize for Kind {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Kind {
-    /// Lenient like every protocol reader: a kind from a newer amux reads
-    /// as a shell (followed by its process only) rather than failing.
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(Kind::named(&name))
-    }
-}
-
 /// Lowercase ASCII words of `title` joined by `-`, at most 40 bytes, cut
 /// between words; `""` when there is no such word.
 pub fn slugify(title: &str) -> String {

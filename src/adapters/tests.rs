@@ -33,7 +33,7 @@ fn detect_table() {
             && !Codex.uses_preload()
             && !Shell.uses_preload()
     );
-    assert_eq!(serde_json::to_string(&Codex).unwrap(), "\"codex\"");
+    assert_eq!(Codex.as_str(), "codex");
     assert_eq!(Claude.as_str(), "claude");
 }
 
@@ -275,11 +275,9 @@ mod toy {
         let resume = toy.resume_command(&cmd, Path::new("/h/.toy/a/1.jsonl"), Some("c1"));
         assert_eq!(resume, Some(words("npx -y @x/toy@2 --continue c1")));
         assert_eq!(toy.guesses(), &[] as &[Guess]);
-        assert_eq!(serde_json::to_string(&toy).unwrap(), "\"toy\"");
-        // Not in AGENTS: what a runner of a newer amux reports reads as a shell.
-        assert_eq!(
-            serde_json::from_str::<Kind>("\"toy\"").unwrap(),
-            Kind::SHELL
-        );
+        assert_eq!(toy.as_str(), "toy");
+        // Not in AGENTS: a runner of a newer amux naming it is followed as
+        // a shell (its record still says "toy": the wire carries names).
+        assert_eq!(Kind::named("toy"), Kind::SHELL);
     }
 }

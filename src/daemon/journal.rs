@@ -51,8 +51,6 @@ pub enum Signal {
     Runner,
     /// A FALLBACK guess.
     Guess,
-    /// A request to the daemon's API.
-    Request,
 }
 
 impl Signal {
@@ -72,7 +70,6 @@ impl Signal {
             Signal::Exit => "exit",
             Signal::Runner => "runner",
             Signal::Guess => "guess",
-            Signal::Request => "request",
         }
     }
 }
@@ -165,13 +162,15 @@ pub fn state_said(report: &AgentState) -> String {
 struct Book {
     last: Vec<(&'static str, String)>,
     changes: VecDeque<Change>,
-    /// `seq` of its last change: which book goes first.
+    /// The number of its last change among all: which book goes first.
     touched: u64,
 }
 
 #[derive(Default)]
 pub struct Journal {
     seq: u64,
+    /// Changes noted so far, all sessions.
+    noted: u64,
     cause: Option<Cause>,
     books: HashMap<String, Book>,
 }
@@ -225,7 +224,8 @@ impl Journal {
             book.changes.pop_front();
         }
         book.last = now;
-        book.touched = self.seq;
+        self.noted += 1;
+        book.touched = self.noted;
         self.bound();
     }
 

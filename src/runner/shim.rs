@@ -202,7 +202,7 @@ mod tests {
         let words: Vec<String> = out
             .iter()
             .map(|event| {
-                let json = |v| crate::protocol::to_json(v);
+                use crate::protocol::to_json as json;
                 match event {
                     RunnerEvent::SessionFile(f) => {
                         format!("{} {}", f.path.display(), json(&f.source))
