@@ -99,7 +99,7 @@ pub struct Invocation {
 pub fn parse(args: impl Iterator<Item = OsString>) -> Result<Invocation> {
     let mut args: Vec<OsString> = args.collect();
     let hosts = take_hosts(&mut args)?;
-    let command = parse::verb(args)?;
+    let command = parse::command(args)?;
     Ok(Invocation { hosts, command })
 }
 

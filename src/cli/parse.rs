@@ -5,14 +5,18 @@
 //! becomes its long one, an option with a value comes with it, `-h` and
 //! `-V` become the help and the version, and an option the table does
 //! not list for the verb is the one "invalid option" error. The parsers
-//! match long names only; `tests` checks each accepts exactly the
-//! table's options.
+//! match long names only (`verb.rs` has them, `run.rs` run's); `tests`
+//! checks each accepts exactly the table's options.
+
+mod verb;
 
 use super::verbs::{self, Verb};
 use super::{help, run, Command};
 use crate::error::{Error, Result};
 use lexopt::prelude::*;
 use std::ffi::OsString;
+use verb::{keyed, parse_daemon, parse_dial, parse_forget, parse_ls, parse_resume, parse_send};
+use verb::{parse_show, parse_wait};
 
 /// One argument of a verb's command line, resolved against the table.
 pub enum Arg {
@@ -63,7 +67,7 @@ pub fn next(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Option<Arg>> 
 
 /// The verb `args` starts with and its options; a first word that is no
 /// verb is the command of an implicit `amux run`.
-pub fn verb(args: Vec<OsString>) -> Result<Command> {
+pub fn command(args: Vec<OsString>) -> Result<Command> {
     let Some(first) = args.first() else {
         return Ok(Command::Help(help::main()));
     };
@@ -142,167 +146,6 @@ fn implicit_run(args: Vec<OsString>) -> Result<Command> {
         }
     }
     Ok(command)
-}
-
-fn parse_daemon(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
-    let (mut foreground, mut worker) = (false, false);
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Flag("foreground") => foreground = true,
-            Arg::Flag("detached-worker") => worker = true,
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    Ok(Command::Daemon { foreground, worker })
-}
-
-fn parse_ls(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
-    let (mut all, mut json, mut wide) = (false, false, false);
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Flag("all") => all = true,
-            Arg::Flag("json") => json = true,
-            Arg::Flag("wide") => wide = true,
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    Ok(Command::Ls { all, json, wide })
-}
-
-fn parse_show(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
-    let (mut key, mut json) = (None, false);
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Flag("json") => json = true,
-            Arg::Value(v) if key.is_none() => key = Some(v.string()?),
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    Ok(Command::Show {
-        key: key.ok_or_else(|| missing("ID"))?,
-        json,
-    })
-}
-
-fn parse_wait(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
-    let (mut key, mut until, mut timeout, mut json) = (None, super::Until::Idle, None, false);
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Option("until", v) => until = super::Until::parse(&v)?,
-            Arg::Option("timeout", v) => timeout = Some(seconds(&v)?),
-            Arg::Flag("json") => json = true,
-            Arg::Value(v) if key.is_none() => key = Some(v.string()?),
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    Ok(Command::Wait {
-        key: key.ok_or_else(|| missing("ID"))?,
-        until,
-        timeout,
-        json,
-    })
-}
-
-fn parse_send(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
-    let (mut key, mut text, mut enter) = (None, None, false);
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Flag("enter") => enter = true,
-            Arg::Value(v) if key.is_none() => key = Some(v.string()?),
-            Arg::Value(v) if text.is_none() => text = Some(v.string()?),
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    let key = key.ok_or_else(|| missing("ID"))?;
-    let text = match text.as_deref() {
-        None => return Err(missing("TEXT (or - for stdin)")),
-        Some("-") => None,
-        Some(_) => text,
-    };
-    Ok(Command::Send { key, text, enter })
-}
-
-fn parse_resume(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
-    let (mut key, mut detach) = (None, false);
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Flag("detach") => detach = true,
-            Arg::Value(v) if key.is_none() => key = Some(v.string()?),
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    Ok(Command::Resume {
-        key: key.ok_or_else(|| missing("ID"))?,
-        detach,
-    })
-}
-
-fn parse_forget(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
-    let (mut keys, mut dead) = (Vec::new(), false);
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Flag("dead") => dead = true,
-            Arg::Value(v) => keys.push(v.string()?),
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    if keys.is_empty() && !dead {
-        return Err(missing("ID (or --dead)"));
-    }
-    Ok(Command::Forget { keys, dead })
-}
-
-fn parse_dial(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
-    let mut session = None;
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Option("session", v) => session = Some(v),
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    Ok(Command::DialStdio { session })
-}
-
-/// `--timeout`'s value: seconds, zero or more, fractions allowed.
-fn seconds(text: &str) -> Result<f64> {
-    let secs = text.parse::<f64>().ok();
-    secs.filter(|s| s.is_finite() && *s >= 0.0)
-        .ok_or_else(|| Error::Usage(format!("--timeout takes a number of seconds, not {text:?}")))
-}
-
-/// A verb without options whose only operand is one key (or word),
-/// `what` when missing; `None`: a verb that takes nothing.
-fn keyed(
-    p: &mut lexopt::Parser,
-    verb: &'static Verb,
-    what: Option<&str>,
-    make: impl FnOnce(String) -> Command,
-) -> Result<Command> {
-    let mut key = None;
-    while let Some(arg) = next(p, verb)? {
-        match arg {
-            Arg::Stop(cmd) => return Ok(cmd),
-            Arg::Value(v) if key.is_none() && what.is_some() => key = Some(v.string()?),
-            arg => return Err(arg.unexpected()),
-        }
-    }
-    match what {
-        None => Ok(make(String::new())),
-        Some(what) => key.map(make).ok_or_else(|| missing(what)),
-    }
-}
-
-/// A required argument is missing (the verb is named by `in_verb`).
-fn missing(what: &str) -> Error {
-    Error::Usage(format!("missing {what}"))
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ fn an_option_not_in_the_table_is_one_invalid_option_error() {
     ];
     for (words, message) in cases {
         let args = words.iter().map(OsString::from).collect();
-        match verb(args) {
+        match command(args) {
             Err(Error::VerbUsage { message: got, .. }) => assert_eq!(got, *message, "{words:?}"),
             Err(e) => panic!("{words:?}: {e}"),
             Ok(_) => panic!("{words:?} parsed"),
