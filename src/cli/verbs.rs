@@ -199,3 +199,80 @@ pub const GLOBAL: &[Opt] = &[
     Opt::switch("help", Some('h'), "show this help"),
     Opt::switch("version", Some('V'), "print the version"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::{GLOBAL, VERBS};
+
+    /// amux(1), which is written by hand.
+    const MAN: &str = include_str!("../../man/amux.1");
+
+    /// `word` as roff writes it: a minus is `\-`.
+    fn roff(word: &str) -> String {
+        word.replace('-', "\\-")
+    }
+
+    /// The lines from each one `starts` says begins a part up to the one
+    /// `ends` says ends it (exclusive), together.
+    fn parts(starts: impl Fn(&str) -> bool, ends: impl Fn(&str) -> bool) -> String {
+        let (mut text, mut inside) = (String::new(), false);
+        for line in MAN.lines() {
+            if inside && ends(line) {
+                inside = false;
+            }
+            inside |= starts(line);
+            if inside {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    /// Whether `line`, after `head`, names `amux VERB` (and not `amux
+    /// VERBmore`).
+    fn names(line: &str, head: &str, verb: &str) -> bool {
+        let line = line.replace('"', "");
+        let rest = line.strip_prefix(&format!("{head} amux {}", roff(verb)));
+        rest.is_some_and(|r| r.is_empty() || r.starts_with([' ', '\\']))
+    }
+
+    #[test]
+    fn the_man_page_names_every_verb_and_option_of_the_table() {
+        let section = |l: &str| l.starts_with(".SS ") || l.starts_with(".SH ");
+        for verb in VERBS {
+            let name = verb.name;
+            let synopsis = parts(|l| names(l, ".SY", name), |l| l == ".YS");
+            let text = parts(|l| names(l, ".SS", name), section);
+            assert!(!synopsis.is_empty(), "no .SY \"amux {name}\" in SYNOPSIS");
+            if verb.opts.is_empty() {
+                continue;
+            }
+            assert!(!text.is_empty(), "no .SS amux {name} in COMMANDS");
+            for opt in verb.opts {
+                let long = format!("\\-\\-{}", roff(opt.long));
+                assert!(text.contains(&long), "amux {name}'s section lacks {long}");
+                let short = opt.short.map(|c| format!("\\-{c}"));
+                if let Some(short) = short.as_ref().filter(|_| !opt.hidden) {
+                    assert!(text.contains(short), "amux {name}'s section lacks {short}");
+                }
+                // The synopsis names a visible option by either name.
+                let either =
+                    synopsis.contains(&long) || short.is_some_and(|s| synopsis.contains(&s));
+                assert!(opt.hidden || either, "amux {name}'s synopsis lacks {long}");
+                for choice in opt.choices {
+                    assert!(
+                        text.contains(choice),
+                        "amux {name}'s section lacks {choice}"
+                    );
+                }
+            }
+        }
+        for opt in GLOBAL {
+            let long = format!("\\-\\-{}", roff(opt.long));
+            assert!(MAN.contains(&long), "{long}");
+            let short = opt.short.map(|c| format!("\\-{c}"));
+            assert!(short.as_ref().is_none_or(|s| MAN.contains(s)), "{short:?}");
+        }
+    }
+}
