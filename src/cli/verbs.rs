@@ -9,12 +9,14 @@
 //! `parse.rs` resolves what the user typed against the verb's options, so
 //! an option the table does not list is refused there with one message,
 //! and its unit tests check that each verb's parser handles exactly the
-//! table's options. amux(1) is written by hand, and a unit test checks
+//! table's options; the nearest verb to a mistyped word is one of the
+//! table's. amux(1) is written by hand, and the unit test below checks
 //! that it names every verb and option here.
 //!
-//! Adding an option: one `Opt` line here, one arm in the verb's parser
-//! (`parse.rs` or `run.rs`), and its paragraph in man/amux.1. Adding a
-//! verb: one `Verb` here, its parser, its `Command` and its man section.
+//! Adding an option: one `Opt` line in `verbs/defs.rs`, one arm in the
+//! verb's parser (`parse/verb.rs`, or `run.rs` for run), and its
+//! paragraph in man/amux.1. Adding a verb: one `Verb` there, its parser
+//! (named in `parse::named`), its `Command`, and its man section.
 
 mod defs;
 
