@@ -3,13 +3,15 @@
 //! Options end at the first word that is not one of ours (or at `--`);
 //! everything after it belongs to the agent untouched, via `raw_args()`.
 
-use super::{help, Command};
+use super::parse::{next, Arg};
+use super::verbs::Verb;
+use super::Command;
 use crate::error::{Error, Result};
 use crate::runner::Options;
-use lexopt::prelude::*;
 use std::ffi::OsString;
 
-pub fn parse(args: Vec<OsString>) -> Result<Command> {
+/// `run`'s options and command; `verb` is `run`'s line in the table.
+pub fn parse(args: Vec<OsString>, verb: &'static Verb) -> Result<Command> {
     let mut parser = lexopt::Parser::from_args(args);
     let mut opts = Options {
         size: None,
@@ -19,20 +21,19 @@ pub fn parse(args: Vec<OsString>) -> Result<Command> {
         inject: true,
     };
     let mut detach = false;
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = next(&mut parser, verb)? {
         match arg {
-            Short('d') | Long("detach") => detach = true,
-            Long("size") => opts.size = Some(parse_size(&parser.value()?.string()?)?),
-            Long("keep") => opts.keep = parse_keep(&parser.value()?.string()?)?,
-            Long("detached-worker") => opts.detached_worker = true,
-            Long("no-inject") => opts.inject = false,
-            Short('h') | Long("help") => return Ok(Command::Help(help::RUN)),
-            Short('V') | Long("version") => return Ok(Command::Version),
-            Value(first) => {
+            Arg::Stop(cmd) => return Ok(cmd),
+            Arg::Flag("detach") => detach = true,
+            Arg::Option("size", v) => opts.size = Some(parse_size(&v)?),
+            Arg::Option("keep", v) => opts.keep = parse_keep(&v)?,
+            Arg::Flag("detached-worker") => opts.detached_worker = true,
+            Arg::Flag("no-inject") => opts.inject = false,
+            Arg::Value(first) => {
                 opts.argv.push(first);
                 opts.argv.extend(parser.raw_args()?);
             }
-            _ => return Err(arg.unexpected().into()),
+            arg => return Err(arg.unexpected()),
         }
     }
     if opts.argv.is_empty() {
@@ -80,6 +81,10 @@ mod tests {
 
     fn argv(words: &[&str]) -> Vec<OsString> {
         words.iter().map(OsString::from).collect()
+    }
+
+    fn parse(args: Vec<OsString>) -> Result<Command> {
+        super::parse(args, crate::cli::verbs::find("run").unwrap())
     }
 
     #[test]
