@@ -17,8 +17,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 
-/// The daemon socket API's version (`/v1/health`).
-pub const PROTOCOL: u32 = 2;
+/// The daemon socket API's version (`/v1/health`): 3 added
+/// `…/explain` and `seq`.
+pub const PROTOCOL: u32 = 3;
+/// The oldest daemon API a client reads: version 2 has every route but
+/// `explain`.
+pub const MIN_PROTOCOL: u32 = 2;
 
 /// A protocol value as its one-line JSON (our types always serialise).
 pub fn to_json<T: Serialize>(value: &T) -> String {

@@ -10,6 +10,7 @@ mod client;
 mod complete;
 mod control;
 mod dial;
+mod explain;
 mod fleet;
 mod help;
 mod hosts;
@@ -38,6 +39,10 @@ pub enum Command {
         wide: bool,
     },
     Show {
+        key: String,
+        json: bool,
+    },
+    Explain {
         key: String,
         json: bool,
     },
@@ -80,6 +85,7 @@ impl Command {
     fn key_mut(&mut self) -> Option<&mut String> {
         match self {
             Command::Show { key, .. }
+            | Command::Explain { key, .. }
             | Command::Wait { key, .. }
             | Command::Send { key, .. }
             | Command::Kill { key }
@@ -150,6 +156,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Daemon { foreground, worker } => crate::daemon::run(foreground, worker),
         Command::Ls { all, json, wide } => query::ls(all, json, wide),
         Command::Show { key, json } => query::show(&key, json),
+        Command::Explain { key, json } => explain::explain(&key, json),
         Command::Events => query::events(),
         Command::Wait {
             key,

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use lexopt::prelude::*;
 use std::ffi::OsString;
 use verb::{keyed, parse_daemon, parse_dial, parse_forget, parse_ls, parse_resume, parse_send};
-use verb::{parse_show, parse_wait};
+use verb::{parse_explain, parse_show, parse_wait};
 
 /// One argument of a verb's command line, resolved against the table.
 pub enum Arg {
@@ -113,6 +113,7 @@ fn named(verb: &'static Verb, args: Vec<OsString>) -> Result<Command> {
         "daemon" => parse_daemon(p, verb),
         "ls" => parse_ls(p, verb),
         "show" => parse_show(p, verb),
+        "explain" => parse_explain(p, verb),
         "events" => keyed(p, verb, None, |_| Command::Events),
         "wait" => parse_wait(p, verb),
         "send" => parse_send(p, verb),

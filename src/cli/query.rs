@@ -84,8 +84,25 @@ pub fn warnings() -> Vec<String> {
 
 /// A field for a tab-separated line or a table cell: one line, `-` when
 /// missing.
-fn cell(text: Option<&str>) -> String {
-    text.unwrap_or("-").replace(['\t', '\n', '\r'], " ")
+/// One cell of a line: `-` for nothing; tabs and line breaks become
+/// spaces (one record, one line) and every other control character is
+/// made visible (`^[`, `\u{9b}`): agent text is data, and an escape
+/// sequence in a title must not reach the user's terminal.
+pub fn cell(text: Option<&str>) -> String {
+    let mut out = String::new();
+    for c in text.unwrap_or("-").chars() {
+        match c {
+            '\t' | '\n' | '\r' => out.push(' '),
+            c if (c as u32) < 0x20 => {
+                out.push('^');
+                out.push((c as u8 + b'@') as char);
+            }
+            '\x7f' => out.push_str("^?"),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn row(record: &Record) -> [String; 6] {

@@ -150,7 +150,7 @@ async fn connect_checked(to: &Connect) -> io::Result<(Stream, Option<Health>)> {
 }
 
 /// `GET /v1/health` on a kept-alive connection: its `protocol` must be
-/// ours. The body is read to its `Content-Length` exactly, so the
+/// one this client reads (`MIN_PROTOCOL` or later). The body is read to its `Content-Length` exactly, so the
 /// connection is left at the start of the next response.
 async fn check_protocol(stream: &mut Stream, to: &Connect) -> io::Result<Health> {
     send_head(stream, "GET", "/v1/health", "", b"").await?;
@@ -170,11 +170,15 @@ async fn check_protocol(stream: &mut Stream, to: &Connect) -> io::Result<Health>
         Connect::Unix(_) => "the other end",
     };
     match theirs {
-        Some(p) if p == ours => Ok(health.unwrap_or_default()),
+        // A newer daemon's answers read here (readers are lenient and carry
+        // what they do not know, such as an agent kind); an older one
+        // lacks only what came since (`explain` answers 404 there).
+        Some(p) if p >= crate::protocol::MIN_PROTOCOL => Ok(health.unwrap_or_default()),
         Some(p) => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!(
-                "amux on {host} speaks protocol {p}, this one {ours}: install the same amux version on both"
+                "amux on {host} speaks protocol {p}, this one {ours} (at least {}): upgrade amux there",
+                crate::protocol::MIN_PROTOCOL
             ),
         )),
         None => Err(io::Error::new(

@@ -50,6 +50,14 @@ pub(super) fn parse_show(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<
     })
 }
 
+/// `explain` takes what `show` takes.
+pub(super) fn parse_explain(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
+    match parse_show(p, verb)? {
+        Command::Show { key, json } => Ok(Command::Explain { key, json }),
+        other => Ok(other),
+    }
+}
+
 pub(super) fn parse_wait(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
     let (mut key, mut until, mut timeout, mut json) = (None, Until::Idle, None, false);
     while let Some(arg) = next(p, verb)? {

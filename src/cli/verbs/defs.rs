@@ -78,6 +78,20 @@ Prints one session: key<TAB>value lines, or its record with --json.
         completed: true,
     },
     Verb {
+        name: "explain",
+        overview: Some(("amux explain ID [--json]", "why a session is in its state")),
+        synopsis: "amux explain ID [--json]",
+        about: "\
+Prints the session's state and conversation, then its last changes, oldest
+first, each with what caused it: the signal (preload, extension,
+agent-pidfile, procfd, osc9, argv, file, input, attach, terminal, timer,
+exit, runner, guess) and what it said. --json prints the daemon's answer.
+",
+        opts: &[Opt::switch("json", None, "print the explanation as JSON")],
+        operands: Operands::Id(Ids::All),
+        completed: true,
+    },
+    Verb {
         name: "events",
         overview: Some(("amux events", "every change, one JSON object per line")),
         synopsis: "amux events",
