@@ -316,7 +316,9 @@ pub struct Status {
     pub state: State,
     /// What a `waiting` agent asks.
     pub waiting: Option<Waiting>,
-    pub source: StateSource,
+    /// A `StateSource`'s wire name: a string, so a newer daemon's source
+    /// is carried and printed as itself.
+    pub source: String,
     /// `state` is `working` (kept for scripts written before `state`).
     pub working: bool,
     pub error: bool,
@@ -329,7 +331,8 @@ pub struct Conversation {
     pub file: PathBuf,
     #[serde(default)]
     pub id: Option<String>,
-    pub source: Source,
+    /// A `Source`'s wire name (a string, as `Status::source`).
+    pub source: String,
     #[serde(default)]
     pub since: String,
 }

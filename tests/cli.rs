@@ -732,3 +732,34 @@ fn the_readme_scripted_flow_works_as_written() {
         .expect("id");
     let _ = run_with_daemon(&env, &["kill", id]);
 }
+
+/// A dead record a newer amux saved, of an agent this one has no adapter
+/// for and with a state source it does not know: the daemon carries it and
+/// every verb prints it as itself (never as `shell`).
+#[test]
+fn an_unknown_kind_is_carried_and_printed_as_itself() {
+    let env = TestEnv::new();
+    let dir = env.root.join("state/amux/sessions");
+    std::fs::create_dir_all(&dir).expect("state dir");
+    let record = serde_json::json!({
+        "id": "g1abcdefgh", "kind": "gemini", "command": ["gemini"], "cwd": "/w",
+        "alive": false, "exit_code": 0, "started_at": "2026-12-06T00:00:00Z",
+        "exited_at": "2026-12-06T00:01:00Z", "slug": "hi", "title": "hi",
+        "status": {"state": "idle", "source": "osc0"},
+        "conversation": {"file": "/w/.gemini/tmp/x/chats/session-1.jsonl", "source": "sqlite-row"},
+        "future_field": {"anything": 1}
+    });
+    std::fs::write(dir.join("g1abcdefgh.json"), record.to_string()).expect("record");
+    let listed = run_with_daemon(&env, &["ls", "--all", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("ls --json");
+    assert_eq!(listed[0]["kind"], "gemini", "{listed:#}");
+    assert_eq!(listed[0]["status"]["source"], "osc0", "{listed:#}");
+    assert_eq!(listed[0]["conversation"]["source"], "sqlite-row", "{listed:#}");
+    let table = stdout(&run(&env, &["ls", "--all"]));
+    assert!(table.contains("g1abcdefgh\tgemini\texited:0\tsqlite-row\thi\t"), "{table}");
+    let shown = stdout(&run(&env, &["show", "g1abcdefgh"]));
+    assert!(shown.contains("kind\tgemini\n") && shown.contains("state-source\tosc0\n"), "{shown}");
+    let explained = stdout(&run(&env, &["explain", "g1abcdefgh"]));
+    assert!(explained.contains("kind\tgemini\n"), "{explained}");
+    stop_daemon(&env);
+}

@@ -221,6 +221,15 @@ fn switches(rt: Runtime) {
     assert_eq!(support::jsonl_files(&env.pi_sessions()), vec![a.clone()]);
     let holds = format!("session {id}: holds {} (source extension)", b.display());
     assert!(log(&env).contains(&holds), "{}", log(&env));
+    // `amux explain` names the extension as what moved it, and what it said.
+    let e = support::explain(amux(&env, &["explain", &id, "--json"]));
+    let said = format!("session file {}", b.display());
+    let switched = e["changes"].as_array().into_iter().flatten().any(|c| {
+        c["signal"] == "extension"
+            && c["said"] == said.as_str()
+            && c["changed"].to_string().contains("conversation: ")
+    });
+    assert!(switched, "{e:#}");
 
     let r = prompt(&env, &id, "second question");
     assert_eq!(file_of(&r), Some(b.clone()), "{r:#}");

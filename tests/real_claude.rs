@@ -359,6 +359,13 @@ fn permission_prompts_are_waiting_then_answered_or_dismissed() {
     assert!(o.status.success(), "wait --until waiting: {o:?}");
     let printed: Value = serde_json::from_slice(&o.stdout).expect("wait --json prints the record");
     assert_asks(&printed, &first);
+    // `amux explain` says the pidfile asked (the transcript may have let
+    // the held report show: then the file's line made it visible).
+    let e = support::explain(real.amux(&["explain", &id, "--json"]));
+    let change = support::change_to(&e, "waiting").unwrap_or_else(|| panic!("{e:#}"));
+    let by_pidfile = change["signal"] == "agent-pidfile"
+        || change["changed"].to_string().contains("-> agent-pidfile");
+    assert!(by_pidfile, "{e:#}");
 
     // Answered `1` (Yes): working until the reply, then idle and unread.
     answer(&real, &watch, &id, "1");

@@ -258,6 +258,15 @@ fn approval_is_waiting_then_working_then_idle_and_our_osc9_stays_ours() {
     assert!(o.status.success(), "wait --until waiting: {o:?}");
     let printed: Value = serde_json::from_slice(&o.stdout).expect("record JSON");
     assert_eq!(printed["status"]["waiting"]["text"], COMMAND, "{printed:#}");
+    // `amux explain` says Codex's OSC 9 asked (or, held for its question,
+    // that the rollout's line let the OSC 9's report show).
+    let e = support::explain(s.w.amux(["explain", &s.id, "--json"]));
+    let change = support::change_to(&e, "waiting").unwrap_or_else(|| panic!("{e:#}"));
+    let by_osc9 = change["signal"] == "osc9" || change["changed"].to_string().contains("-> osc9");
+    assert!(by_osc9, "{e:#}");
+    let o = output_within(s.w.amux(["explain", &s.id]), QUICK);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("\nstate\twaiting\n"), "{text}");
 
     // The attacher saw the dialog without the OSC 9; it leaves before the
     // answer (a reply that arrives on an attached terminal is read).

@@ -330,12 +330,12 @@ fn amux_missing_on_the_remote_is_said_so() {
 }
 
 #[test]
-fn a_remote_speaking_another_protocol_is_refused_once() {
+fn a_remote_speaking_an_older_protocol_is_refused_once() {
     let remote = TestEnv::new();
     let sshd = Sshd::without_amux(&remote);
     // A remote "amux" answering any request with a health of protocol 99.
     let fake = remote.root.join("sshd-bare/bin/amux");
-    let body = r#"{"ok":true,"pid":1,"version":"9.0.0","protocol":99}"#;
+    let body = r#"{"ok":true,"pid":1,"version":"0.0.1","protocol":1}"#;
     let script = format!(
         "#!/bin/sh\nread line\nprintf 'HTTP/1.1 200 OK\\r\\nContent-Length: {}\\r\\n\\r\\n%s' '{body}'\nsleep 5\n",
         body.len()
@@ -347,7 +347,7 @@ fn a_remote_speaking_another_protocol_is_refused_once() {
     let host = sshd.host();
     let o = run(sshd.amux(&local, ["-H", &host, "ls"]));
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    let want = format!("amux on {host} speaks protocol 99, this one 2");
+    let want = format!("amux on {host} speaks protocol 1, this one 3 (at least 2): upgrade amux there");
     assert!(stderr(&o).contains(&want), "{}", stderr(&o));
 }
 
@@ -371,3 +371,64 @@ fn dial_stdio_is_a_byte_pipe_to_the_daemon() {
     assert!(reply.contains("\"protocol\":2"), "{reply}");
     drop(stdin);
 }
+
+/// A remote amux newer than this one (protocol 4) whose session runs an
+/// agent this client has no adapter for: `ls`, `ls --json` and `show`
+/// print its kind as the remote said it.
+#[test]
+fn a_newer_remotes_unknown_kind_is_printed_as_itself() {
+    let remote = TestEnv::new();
+    let sshd = Sshd::without_amux(&remote);
+    let fake = remote.root.join("sshd-bare/bin/amux");
+    std::fs::write(&fake, NEWER_AMUX).expect("fake amux");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let local = TestEnv::new();
+    let host = sshd.host();
+    let listed = records(run(sshd.amux(&local, ["-H", &host, "ls", "--json"])));
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["kind"], "gemini", "{listed:?}");
+    assert_eq!(listed[0]["status"]["source"], "osc0", "carried as itself: {listed:?}");
+    let table = ok(run(sshd.amux(&local, ["-H", &host, "ls"])), "ls");
+    assert!(table.contains("\tgemini\t"), "{table}");
+    let shown = ok(run(sshd.amux(&local, ["-H", &host, "show", "g1"])), "show");
+    assert!(shown.contains("kind\tgemini\n"), "{shown}");
+}
+
+/// Answers a client over `dial-stdio` as a newer daemon would: health of
+/// protocol 4, and one session of kind `gemini` with a state source this
+/// amux does not know.
+const NEWER_AMUX: &str = r#"#!/usr/bin/env python3
+import json, sys
+record = {"id": "g1abcdefgh", "kind": "gemini", "command": ["gemini"], "cwd": "/w",
+          "alive": True, "started_at": "2026-12-06T00:00:00Z", "slug": "hi", "title": "hi",
+          "status": {"state": "idle", "source": "osc0", "working": False, "error": False},
+          "unread": False, "turn_done": True, "shim": {"active": False}, "future_field": 1}
+def answer(path):
+    if path == "/v1/health":
+        return 200, {"ok": True, "pid": 1, "version": "9.0.0", "protocol": 4}
+    if path.startswith("/v1/sessions?") or path == "/v1/sessions":
+        return 200, [record]
+    if path.startswith("/v1/sessions/g1"):
+        return 200, record
+    return 404, {"error": "no session matches"}
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+while True:
+    line = inp.readline()
+    if not line:
+        break
+    path = line.split()[1].decode()
+    length = 0
+    while True:
+        h = inp.readline()
+        if h in (b"\r\n", b"\n", b""):
+            break
+        if h.lower().startswith(b"content-length:"):
+            length = int(h.split(b":")[1])
+    inp.read(length)
+    status, body = answer(path)
+    data = json.dumps(body).encode()
+    head = b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    out.write(head % (status, len(data)) + data)
+    out.flush()
+"#;

@@ -190,7 +190,7 @@ fn finish(
     Status {
         state,
         waiting,
-        source,
+        source: source.as_str().to_string(),
         working: state == State::Working,
         error,
         label,

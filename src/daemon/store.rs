@@ -327,7 +327,7 @@ impl Entry {
             file: b.file.clone(),
             id: (self.derived.conversation_id.clone())
                 .or_else(|| self.last_conversation_id.clone()),
-            source: b.source,
+            source: b.source.as_str().to_string(),
             since: crate::timefmt::format(
                 UNIX_EPOCH + Duration::from_millis(b.since.max(0) as u64),
             ),

@@ -320,6 +320,25 @@ pub fn wait_child(child: &mut std::process::Child, timeout: Duration) -> std::pr
 }
 
 /// Session files under `dir`, recursively (pi writes one dir per cwd).
+/// `amux explain ID --json` (the command given, run to its end): the
+/// daemon's explanation of a session.
+pub fn explain(cmd: Command) -> serde_json::Value {
+    let o = output_within(cmd, Duration::from_secs(30));
+    assert!(o.status.success(), "amux explain: {o:?}");
+    serde_json::from_slice(&o.stdout).expect("explain --json prints an object")
+}
+
+/// The explanation's change that made the record `state` last, if any.
+pub fn change_to<'a>(explain: &'a serde_json::Value, state: &str) -> Option<&'a serde_json::Value> {
+    let changes = explain["changes"].as_array()?;
+    changes.iter().rev().find(|c| {
+        c["state"] == state
+            && c["changed"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f.as_str().is_some_and(|f| f.starts_with("state:"))))
+    })
+}
+
 pub fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
