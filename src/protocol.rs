@@ -500,8 +500,11 @@ pub struct Change {
     pub replay: bool,
     /// What changed, `field: before -> after` each.
     pub changed: Vec<String>,
-    /// The state word after it (`Record::state`).
+    /// The state word after it (`Record::state`), and where the state
+    /// came from (`status.source`): a report held until its question was
+    /// in the file shows when a `file` line lets it.
     pub state: String,
+    pub source: String,
 }
 
 /// An error answer: `{"error": "...", "matches": [...]?}`.

@@ -363,8 +363,8 @@ fn permission_prompts_are_waiting_then_answered_or_dismissed() {
     // the held report show: then the file's line made it visible).
     let e = support::explain(real.amux(&["explain", &id, "--json"]));
     let change = support::change_to(&e, "waiting").unwrap_or_else(|| panic!("{e:#}"));
-    let by_pidfile = change["signal"] == "agent-pidfile"
-        || change["changed"].to_string().contains("-> agent-pidfile");
+    let by_pidfile = change["source"] == "agent-pidfile"
+        && (change["signal"] == "agent-pidfile" || change["signal"] == "file");
     assert!(by_pidfile, "{e:#}");
 
     // Answered `1` (Yes): working until the reply, then idle and unread.

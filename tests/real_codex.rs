@@ -262,7 +262,8 @@ fn approval_is_waiting_then_working_then_idle_and_our_osc9_stays_ours() {
     // that the rollout's line let the OSC 9's report show).
     let e = support::explain(s.w.amux(["explain", &s.id, "--json"]));
     let change = support::change_to(&e, "waiting").unwrap_or_else(|| panic!("{e:#}"));
-    let by_osc9 = change["signal"] == "osc9" || change["changed"].to_string().contains("-> osc9");
+    let by_osc9 =
+        change["source"] == "osc9" && (change["signal"] == "osc9" || change["signal"] == "file");
     assert!(by_osc9, "{e:#}");
     let o = output_within(s.w.amux(["explain", &s.id]), QUICK);
     let text = String::from_utf8_lossy(&o.stdout);

@@ -49,16 +49,20 @@ fn render(e: &Explain) -> String {
         out.push_str("changes\tnone seen by this daemon\n");
         return out;
     }
-    out.push_str("changes\t(oldest first: time, event, signal, what it said, what changed)\n");
+    out.push_str(
+        "changes\t(oldest first: time, event, state (from), signal, what it said, what changed)\n",
+    );
     for c in &e.changes {
         let said = match c.replay {
             true => format!("{} (replayed)", c.said),
             false => c.said.clone(),
         };
         out.push_str(&format!(
-            "{}\t#{}\t{}\t{}\t{}\n",
+            "{}\t#{}\t{} ({})\t{}\t{}\t{}\n",
             cell(Some(&c.at)),
             c.seq,
+            cell(Some(&c.state)),
+            cell(Some(&c.source)),
             cell(Some(&c.signal)),
             cell(Some(&said)),
             cell(Some(&c.changed.join("; "))),
@@ -91,6 +95,7 @@ mod tests {
                 said: "idle\nsecond line".into(),
                 changed: vec!["state: working -> idle".into()],
                 state: "idle".into(),
+                source: "extension".into(),
                 replay: true,
             }],
         };
@@ -100,7 +105,7 @@ mod tests {
         let last = text.lines().last().unwrap();
         assert_eq!(
             last,
-            "2026-12-06T00:00:00Z\t#7\textension\tidle second line (replayed)\tstate: working -> idle"
+            "2026-12-06T00:00:00Z\t#7\tidle (extension)\textension\tidle second line (replayed)\tstate: working -> idle"
         );
     }
 }

@@ -11,6 +11,7 @@
 //! Forget and resumed are about dead records (`core/forget.rs`).
 
 use super::core::Daemon;
+use super::journal::{Cause, Signal};
 use super::session;
 use crate::http::client;
 use crate::http::response::{Request, Response};
@@ -124,7 +125,12 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
                 // Marked here, before we answer: a `wait` right after
                 // `send` must already see the input as pending. Enter is a
                 // carriage return (see the runner's `typed`).
-                daemon.input(id, body.contains(&b'\r'));
+                let enter = body.contains(&b'\r');
+                let said = if enter { "amux send: a line (Enter)" } else { "amux send: keys" };
+                {
+                    let _cause = daemon.cause(Cause::new(Signal::Input, said));
+                    daemon.input(id, enter);
+                }
                 // And on disk before we answer: a daemon killed right after
                 // `send` returns must not forget that an answer is owed.
                 daemon.flushed().await;

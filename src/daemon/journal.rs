@@ -219,6 +219,7 @@ impl Journal {
             replay: cause.replay,
             changed,
             state: record.state(),
+            source: record.status.source.clone(),
         });
         if book.changes.len() > KEEP {
             book.changes.pop_front();
