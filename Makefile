@@ -4,7 +4,8 @@
 # binary finds the installed preload), the shell completions and the
 # systemd user service (with BINDIR in its ExecStart);
 # `make test` installs the pinned test agents and runs every test;
-# `make fuzz` runs every fuzz target (fuzz/) for FUZZ_SECONDS each;
+# `make fuzz` runs every fuzz target (fuzz/) for FUZZ_SECONDS each, and
+# `make check` builds them (with stable cargo, no fuzzing);
 # `make install` only copies what `make` built: it never runs cargo, so
 # `sudo make install` after `make` builds nothing as root.
 # `make dist` writes the source tarball, crates vendored (its build needs
@@ -28,7 +29,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 DISTDIR = target/dist
 DIST    = $(DISTDIR)/amux-$(VERSION)
 
-.PHONY: all build completions test soak playground check fmt-check clippy bench fuzz install uninstall dist dist-tree deb
+.PHONY: all build completions test soak playground check fmt-check clippy fuzz-check bench fuzz install uninstall dist dist-tree deb
 
 all: build
 
@@ -66,7 +67,17 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
-check: fmt-check clippy test
+# The fuzz targets are their own workspace (fuzz/Cargo.toml, with its own
+# Cargo.lock) linking the amux library, so the main crate's clippy never
+# sees them: this lints and type-checks them on the stable toolchain.
+# libfuzzer-sys's build script compiles libFuzzer with the C++ compiler
+# (c++) and needs no nightly; only running the targets takes the
+# sanitizer flags (`make fuzz`).
+fuzz-check:
+	cd fuzz && $(CARGO) fmt --check
+	cd fuzz && $(CARGO) clippy --locked --bins -- -D warnings
+
+check: fmt-check clippy fuzz-check test
 
 bench: build
 	./.ci/setup-agents

@@ -66,7 +66,8 @@ pub enum Input {
     Hello {
         sid: SessionId,
     },
-    /// Authoritative: `source` is `Shim`, `AgentPidfile`, `Procfd` or `Argv`.
+    /// Authoritative: `source` is `Shim`, `AgentPidfile`, `Procfd`, `Argv`
+    /// or `Extension` (any source that is not `Source::is_guess`).
     Reported {
         sid: SessionId,
         file: PathBuf,

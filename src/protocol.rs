@@ -6,7 +6,9 @@
 //! through these types (serde derives), by the runner, the daemon and the
 //! client verbs alike: a field is named once, here. Readers are lenient —
 //! every field has a default — so a record saved by an older amux, or a
-//! runner of a newer one, still reads; writers always write every field.
+//! runner of a newer one, still reads; writers write every field except
+//! the few marked `skip_serializing_if` (`exit.signal`, a record's `host`
+//! …), left out while empty and filled back in by the reader's default.
 //! `PROTOCOL` in `/v1/health` changes when an older client would misread.
 
 mod runner;

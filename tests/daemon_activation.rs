@@ -48,10 +48,7 @@ fn daemons(runtime: &Path) -> Vec<u32> {
 
 #[test]
 fn activated_daemon_serves_clients_and_none_other_starts() {
-    if support::which("systemd-socket-activate").is_none() {
-        eprintln!("skipped: systemd-socket-activate missing (run .ci/setup-tools)");
-        return;
-    }
+    support::require_tools(&["systemd-socket-activate"]);
     let w = World::new();
     let runtime = w.env.runtime();
     {

@@ -11,23 +11,10 @@
 //! The first byte picks the kind.
 
 #![no_main]
-#![allow(dead_code)]
 
+use amux::fuzz::adapters::{derive_all, slugify, Derived, Kind, Place, Tracker};
 use libfuzzer_sys::fuzz_target;
 use std::path::{Path, PathBuf};
-
-#[path = "../../src/adapters/mod.rs"]
-mod adapters;
-#[path = "../../src/attribution.rs"]
-mod attribution;
-#[path = "../../src/procfs.rs"]
-mod procfs;
-#[path = "../../src/paths.rs"]
-mod paths;
-#[path = "../../src/timefmt.rs"]
-mod timefmt;
-
-use adapters::{derive_all, slugify, Derived, Kind, Place, Tracker};
 
 const KINDS: [Kind; 4] = [Kind::PI, Kind::CLAUDE, Kind::CODEX, Kind::SHELL];
 

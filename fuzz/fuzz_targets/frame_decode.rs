@@ -7,13 +7,10 @@
 
 #![no_main]
 
+use amux::fuzz::frame::{
+    self, decode, encode, encode_chunked, parse_resize, resize, Decoded, HEADER, MAX_FRAME,
+};
 use libfuzzer_sys::fuzz_target;
-
-#[path = "../../src/frame.rs"]
-#[allow(dead_code)]
-mod frame;
-
-use frame::{decode, encode, encode_chunked, parse_resize, resize, Decoded, HEADER, MAX_FRAME};
 
 fuzz_target!(|data: &[u8]| {
     let full = decode(data);

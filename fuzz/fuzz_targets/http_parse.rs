@@ -7,12 +7,8 @@
 
 #![no_main]
 
+use amux::fuzz::parse::{Request, Response, Status, EMPTY_HEADER, MAX_BODY, MAX_HEAD, MAX_HEADERS};
 use libfuzzer_sys::fuzz_target;
-
-#[path = "../../src/http/parse.rs"]
-mod parse;
-
-use parse::{Request, Response, Status, EMPTY_HEADER, MAX_BODY, MAX_HEAD, MAX_HEADERS};
 
 fuzz_target!(|data: &[u8]| {
     let mut full_slots = [EMPTY_HEADER; MAX_HEADERS];

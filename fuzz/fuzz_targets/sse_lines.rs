@@ -7,16 +7,8 @@
 
 #![no_main]
 
+use amux::fuzz::wire::{encode_event, EventLines};
 use libfuzzer_sys::fuzz_target;
-
-#[path = "../../src/http/parse.rs"]
-#[allow(dead_code)]
-mod parse;
-#[path = "../../src/http/wire.rs"]
-#[allow(dead_code)]
-mod wire;
-
-use wire::{encode_event, EventLines};
 
 fuzz_target!(|data: &[u8]| {
     let mut lines = EventLines::default();

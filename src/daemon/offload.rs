@@ -13,8 +13,11 @@ use std::sync::{Arc, Mutex};
 const STACK: usize = 1 << 20;
 
 /// Runs `job` on a new thread and waits for it without blocking the
-/// executor; `None` if the job panicked. When no thread can be started
-/// (a process limit), the job runs here instead: late beats never.
+/// executor; `None` if the job panicked, which only a build that unwinds
+/// lives to see (the dev and test profiles: the release profile has
+/// `panic = "abort"`, where a panicking job ends the daemon). When no
+/// thread can be started (a process limit), the job runs here instead:
+/// late beats never.
 pub async fn run<T, F>(job: F) -> Option<T>
 where
     T: Send + 'static,

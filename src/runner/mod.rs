@@ -4,8 +4,9 @@
 //! Everything runs on one thread in a `LocalExecutor`: the PTY reader
 //! (output → stdout, kept ring, attachers, `activity`), the PTY writer (one
 //! queue for keystrokes, `/input` and attach input), the signal task
-//! (`SIGWINCH` → resize; `SIGTERM`/`SIGHUP` → forwarded to the agent), the
-//! FIFO reader for the preload, the HTTP server, and the SSE broadcaster.
+//! (`SIGWINCH` → resize, in the foreground; `SIGTERM`, `SIGHUP`, `SIGINT`,
+//! `SIGQUIT` → forwarded to the agent's process group), the FIFO reader
+//! for the preload, the HTTP server, and the SSE broadcaster.
 //! Shared state is an `Rc<Runner>`; the `RefCell`s are never held across
 //! an `.await`. The child's `wait` runs on the blocking pool; when it ends
 //! the remaining output is drained, `exit` is published, the terminal is

@@ -36,20 +36,6 @@ const PACKAGE: &[&str] = &[
     "usr/share/zsh/vendor-completions/_amux",
 ];
 
-fn tools_present() -> bool {
-    let missing: Vec<&str> = ["dpkg-buildpackage", "dh", "lintian"]
-        .into_iter()
-        .filter(|t| support::which(t).is_none())
-        .collect();
-    if !missing.is_empty() {
-        eprintln!(
-            "skipped: {} missing (run .ci/setup-tools)",
-            missing.join(", ")
-        );
-    }
-    missing.is_empty()
-}
-
 /// `unshare -n` works (root, or user namespaces allowed): the build then
 /// runs without any network, which proves it offline.
 fn no_network_wrapper() -> Option<&'static str> {
@@ -63,9 +49,7 @@ fn no_network_wrapper() -> Option<&'static str> {
 
 #[test]
 fn deb_builds_offline_lints_clean_and_runs_unpacked() {
-    if !tools_present() {
-        return;
-    }
+    support::require_tools(&["dpkg-buildpackage", "dh", "lintian"]);
     let env = TestEnv::new();
     let dist = env.root.join("dist");
     let version = env!("CARGO_PKG_VERSION");

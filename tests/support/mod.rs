@@ -266,6 +266,23 @@ pub fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Panics unless every one of `tools` is on `PATH`: a test without its
+/// tools fails and says how to get them rather than passing unseen
+/// (.ci/setup-tools installs them all, and `make test` runs it first).
+#[track_caller]
+pub fn require_tools(tools: &[&str]) {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} missing from PATH: run .ci/setup-tools (make test does)",
+        missing.join(", ")
+    );
+}
+
 /// Polls `cond` every 10 ms until it holds; panics with `what` at the deadline.
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool, what: &str) {
     let deadline = Instant::now() + timeout;
