@@ -22,6 +22,11 @@ pub fn epoch_ms(t: SystemTime) -> i64 {
         .unwrap_or(0)
 }
 
+/// `ms` (epoch milliseconds) as `format` writes it.
+pub fn format_ms(ms: i64) -> String {
+    format(UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64))
+}
+
 pub fn format(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)

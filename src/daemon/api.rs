@@ -10,8 +10,7 @@
 //! the runner's own socket; input marks the session as awaiting a reply.
 //! Forget and resumed are about dead records (`core/forget.rs`).
 
-use super::core::Daemon;
-use super::journal::{Cause, Signal};
+use super::shell::Daemon;
 use super::session;
 use crate::http::client;
 use crate::http::response::{Request, Response};
@@ -125,12 +124,7 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
                 // Marked here, before we answer: a `wait` right after
                 // `send` must already see the input as pending. Enter is a
                 // carriage return (see the runner's `typed`).
-                let enter = body.contains(&b'\r');
-                let said = if enter { "amux send: a line (Enter)" } else { "amux send: keys" };
-                {
-                    let _cause = daemon.cause(Cause::new(Signal::Input, said));
-                    daemon.input(id, enter);
-                }
+                daemon.input(id, body.contains(&b'\r'));
                 // And on disk before we answer: a daemon killed right after
                 // `send` returns must not forget that an answer is owed.
                 daemon.flushed().await;

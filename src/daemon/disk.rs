@@ -67,6 +67,17 @@ impl Disk {
             .unwrap_or_else(|_| Err(io::Error::other("the daemon's writer is gone")))
     }
 
+    /// Queues `work` now (before any write queued after this returns);
+    /// its result comes on the receiver.
+    pub fn start(
+        &self,
+        work: impl FnOnce() -> io::Result<()> + Send + 'static,
+    ) -> async_channel::Receiver<io::Result<()>> {
+        let (done, result) = async_channel::bounded(1);
+        let _ = self.jobs.try_send((Box::new(work), Done::Caller(done)));
+        result
+    }
+
     /// Queues `work`; nobody waits for it, a failure is logged as `what`.
     pub fn queue(&self, what: String, work: impl FnOnce() -> io::Result<()> + Send + 'static) {
         let _ = self.jobs.try_send((Box::new(work), Done::Log(what)));

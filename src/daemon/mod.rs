@@ -26,6 +26,7 @@ mod offload;
 mod persist;
 mod runners;
 mod session;
+mod shell;
 mod state;
 mod store;
 pub mod watch;
@@ -40,7 +41,16 @@ use std::process::{Command, ExitCode, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-pub use self::core::now_ms;
+
+
+/// The wall clock in epoch milliseconds (what records and reports say).
+pub fn now_ms() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
     if !foreground {
@@ -90,14 +100,14 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         }
     };
     let ex = Rc::new(LocalExecutor::new());
-    let daemon = core::Daemon::new(ex.clone()).context(|| "daemon start".into())?;
+    let daemon = shell::Daemon::new(ex.clone()).context(|| "daemon start".into())?;
     if activated {
         log_activation(&daemon, &listener, &sock);
     }
     runners::bury_unseen_at_start(&daemon);
     let result = async_io::block_on(ex.run(async {
         serve(&daemon, listener);
-        ex.spawn(core::watch_roots(daemon.clone())).detach();
+        ex.spawn(shell::watch_roots(daemon.clone())).detach();
         // SIGTERM/SIGINT end the daemon cleanly: socket removed, so the
         // next client starts a fresh one at once. SIGHUP is taken and
         // logged, not obeyed: a terminal that goes away (the one a daemon
@@ -133,7 +143,7 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
 /// Notes the passed socket in the log, and warns when clients will not
 /// look there (a unit whose `ListenStream=` is not our socket path).
 fn log_activation(
-    daemon: &core::Daemon,
+    daemon: &shell::Daemon,
     listener: &async_net::unix::UnixListener,
     sock: &std::path::Path,
 ) {
@@ -162,7 +172,7 @@ fn log_activation(
 
 /// Serves the API on `listener` (the first one, or one bound anew after
 /// our socket was removed from under us).
-fn serve(daemon: &Rc<core::Daemon>, listener: async_net::unix::UnixListener) {
+fn serve(daemon: &Rc<shell::Daemon>, listener: async_net::unix::UnixListener) {
     let task =
         crate::http::server::serve(listener, api::handler(daemon.clone()), daemon.ex.clone());
     daemon.ex.spawn(task).detach();
@@ -171,7 +181,7 @@ fn serve(daemon: &Rc<core::Daemon>, listener: async_net::unix::UnixListener) {
 /// Binds the daemon socket again after someone removed it (a tmp cleaner):
 /// we still hold the lock, so no other daemon can take over, and every
 /// client would fail until we answer again.
-pub fn rebind(daemon: &Rc<core::Daemon>) {
+pub fn rebind(daemon: &Rc<shell::Daemon>) {
     let sock = paths::daemon_socket();
     if sock.exists() {
         return;

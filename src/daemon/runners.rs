@@ -9,9 +9,9 @@
 //! request for a runner inotify has not told us of yet follows it on the
 //! spot (`session::resolve`).
 
-use super::core::Daemon;
+use super::core::Event;
+use super::shell::Daemon;
 use crate::http::client::Events;
-use super::journal::{Cause, Signal};
 use crate::protocol::RunnerEvent;
 use crate::transport::Connect;
 use async_io::{Async, Timer};
@@ -176,15 +176,18 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
                     continue;
                 }
             };
-            let ready = event == RunnerEvent::Ready;
+            let (ready, exit) = (event == RunnerEvent::Ready, matches!(event, RunnerEvent::Exit(_)));
             if !on_event(&daemon, &id, event, replay) {
+                break;
+            }
+            // Buried now: nothing the runner says after this matters.
+            if exit {
                 break;
             }
             replay &= !ready;
         }
     }
     daemon.stop_following(&id);
-    let _cause = daemon.cause(Cause::new(Signal::Exit, "the runner's stream ended"));
     daemon.runner_gone(&id);
     crate::paths::remove_if_stale(&sock);
     // A runner that ended before we could follow it left its exit file
@@ -208,34 +211,24 @@ async fn connect(sock: &Path) -> Option<Events> {
     None
 }
 
-/// `false`: stop following this runner.
+/// Hands a runner's event to the core; `false`: stop following this
+/// runner (its session is buried already: a restarted daemon finding a
+/// runner that lingers after its agent ended, whose dead record stands).
 fn on_event(daemon: &Rc<Daemon>, id: &str, event: RunnerEvent, replay: bool) -> bool {
-    let _cause = daemon.cause(Cause::of_runner(&event, replay));
+    let id = id.to_string();
     match event {
-        RunnerEvent::Meta(meta) => return daemon.on_meta(id, &meta),
-        RunnerEvent::Shim(shim) => daemon.on_shim(id, &shim),
-        // The launch line's file (`pi --session F`) until the agent
-        // itself reports; every other report is the preload's.
-        RunnerEvent::SessionFile(f) => daemon.report(id, f.path, f.source.source()),
-        RunnerEvent::Ready => daemon.on_ready(id),
-        RunnerEvent::Exit(exit) => {
-            // Buried now: nothing the runner says after this matters.
-            daemon.on_exit(id, &exit);
-            return false;
-        }
-        RunnerEvent::Title(t) => daemon.on_title(id, t.title),
-        RunnerEvent::Input(input) => {
-            if let Some(n) = input.submitted {
-                daemon.submitted_seen(id, n);
+        RunnerEvent::Meta(meta) => {
+            if !daemon.wants_runner(&id) {
+                return false;
             }
-            daemon.input(id, input.enter);
+            let saved = super::live::load(&id);
+            daemon.dispatch(Event::Meta { id, meta, saved });
         }
-        RunnerEvent::Attach(a) => daemon.on_attach(id, a.attachers),
-        RunnerEvent::Activity => daemon.on_activity(id),
-        RunnerEvent::State(state) => daemon.live_report(id, state, replay),
-        RunnerEvent::Notification(n) => daemon.on_notification(id, n),
-        // The window size is the runner's and the attachers' business.
-        RunnerEvent::Resize(_) => {}
+        event => daemon.dispatch(Event::Runner {
+            id,
+            event: Box::new(event),
+            replay,
+        }),
     }
     true
 }

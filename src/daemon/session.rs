@@ -14,7 +14,7 @@
 //! nothing falls between the two; the filter drops other sessions' frames
 //! as they are written. `amux wait` is this stream and a clock.
 
-use super::core::Daemon;
+use super::shell::Daemon;
 use crate::http::response::Response;
 use crate::http::server::Reply;
 use crate::http::sse::{self, frame, Pass};

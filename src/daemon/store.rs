@@ -40,6 +40,8 @@ pub struct Entry {
     /// input counts are of.
     pub derived: Derived,
     pub derived_from: Option<PathBuf>,
+    /// `derived_from`'s mtime (epoch ms) at its last read, if it exists.
+    pub written_ms: Option<i64>,
     pub input: InputState,
     pub last_conversation_id: Option<String>,
     /// The runner's first `meta`, kept for `live.rs`.
@@ -63,8 +65,8 @@ impl Entry {
     /// to mid-session, not written since the input that switched to it:
     /// what it says happened before the user came (back) to it. A turn it
     /// left open (its agent was killed mid-turn) is not running now, and
-    /// its last reply is not news. Judged by the file's mtime, so a daemon
-    /// that comes back or reads the file in parts judges it the same.
+    /// its last reply is not news. Judged by the file's mtime at its last
+    /// read, so a daemon that comes back or reads the file in parts judges it the same.
     pub fn history(&self, held: Held) -> bool {
         let (Some(meta), Some(file)) = (self.runner_meta.as_ref(), held.binding.map(|b| &b.file))
         else {
@@ -82,8 +84,7 @@ impl Entry {
         } else {
             return false;
         };
-        let written = std::fs::metadata(file).and_then(|m| m.modified());
-        written.is_ok_and(|t| crate::timefmt::epoch_ms(t) < since)
+        self.derived_from.as_ref() == Some(file) && self.written_ms.is_some_and(|w| w < since)
     }
 
     /// The agent's own directory in the session's environment.
@@ -186,6 +187,7 @@ impl Entry {
             replayed: false,
             derived: Derived::default(),
             derived_from: None,
+            written_ms: None,
             input: InputState::default(),
             last_conversation_id: None,
             runner_meta: None,
@@ -259,7 +261,7 @@ impl Entry {
     }
 
     /// Input that ends a line went in: the agent owes an answer.
-    pub fn submitted(&mut self, now: Instant) {
+    pub fn submitted(&mut self, now: Instant, now_ms: i64) {
         self.mark_read();
         if self.kind.state_from_exit() {
             // A shell's state comes from its exit (DESIGN §6.4).
@@ -267,7 +269,7 @@ impl Entry {
         }
         self.input.pending = Some(self.derived.turns_ended);
         self.input.pending_at = Some(now);
-        self.input.submitted_ms = Some(crate::daemon::now_ms());
+        self.input.submitted_ms = Some(now_ms);
         self.input.last_change = Some(now);
     }
 
@@ -519,7 +521,7 @@ mod tests {
             ..Derived::default()
         });
         assert!(e.turn_done(held));
-        e.submitted(Instant::now());
+        e.submitted(Instant::now(), 1);
         assert_eq!(e.input.pending, Some(1));
         assert!(!e.turn_done(held), "input sent, not answered");
         e.set_derived(Derived {
@@ -551,7 +553,7 @@ mod tests {
     #[test]
     fn input_taken_without_a_turn_finishes_nothing() {
         let mut e = entry("id2", "t");
-        e.submitted(Instant::now());
+        e.submitted(Instant::now(), 1);
         assert!(e.working(Held::default()));
         e.input.pending = None;
         assert!(!e.working(Held::default()));
@@ -562,7 +564,7 @@ mod tests {
     fn record_has_the_documented_shape() {
         let mut e = entry("k3j9x2m4qa", "fix the flaky test");
         let binding = shim_binding();
-        e.submitted(Instant::now());
+        e.submitted(Instant::now(), 1);
         let r = e.record(Held {
             binding: Some(&binding),
             last_file: Some(Path::new("/f.jsonl")),

@@ -9,9 +9,10 @@
 //! only as deep as its agent keeps conversations (the runner says how
 //! deep: 0 for pi's flat `--session-dir`, 1 for pi's per-cwd dirs and
 //! Claude's projects, 3 for Codex's dates), so a project directory given
-//! as a session dir is not walked. The watcher task applies the changes.
+//! as a session dir is not walked. The shell's watcher applies the
+//! changes (`Effect::Watch`); what it reports back comes as `SideEvent`s.
 
-use super::Daemon;
+use super::{Core, Effect, SideEvent};
 use std::path::{Path, PathBuf};
 
 /// A change for the root watcher.
@@ -27,52 +28,42 @@ pub struct Root {
     pub users: Option<usize>,
 }
 
-impl Daemon {
+impl Core {
     /// Session `sid` needs `root` watched `depth` levels down.
-    pub(super) fn use_root(&self, sid: &str, root: &Path, depth: usize) {
+    pub(super) fn use_root(&mut self, sid: &str, root: &Path, depth: usize) {
         if !root.is_absolute() {
             return;
         }
-        if let Some(entry) = self.store.borrow_mut().live.get_mut(sid) {
+        if let Some(entry) = self.store.live.get_mut(sid) {
             if entry.watched.iter().any(|r| r == root) {
                 return;
             }
             entry.watched.push(root.to_path_buf());
         }
-        let mut roots = self.roots.borrow_mut();
-        if let Some(known) = roots.get_mut(root) {
+        if let Some(known) = self.roots.get_mut(root) {
             if let Some(users) = known.users.as_mut() {
                 *users += 1;
             }
             return;
         }
-        roots.insert(
-            root.to_path_buf(),
-            Root {
-                depth,
-                users: Some(1),
-            },
-        );
-        drop(roots);
-        self.log(&format!("watching {} ({depth} levels)", root.display()));
-        let _ = self
-            .roots_tx
-            .try_send(RootChange::Add(root.to_path_buf(), depth));
+        let root = root.to_path_buf();
+        let users = Some(1);
+        self.roots.insert(root.clone(), Root { depth, users });
+        self.log(format!("watching {} ({depth} levels)", root.display()));
+        self.out.push(Effect::Watch(RootChange::Add(root, depth)));
     }
 
     /// A session that used `watched` has ended.
-    pub(super) fn release_roots(&self, watched: &[PathBuf]) {
+    pub(super) fn release_roots(&mut self, watched: &[PathBuf]) {
         for root in watched {
-            let mut roots = self.roots.borrow_mut();
-            let Some(users) = roots.get_mut(root).and_then(|r| r.users.as_mut()) else {
+            let Some(users) = self.roots.get_mut(root).and_then(|r| r.users.as_mut()) else {
                 continue;
             };
             *users -= 1;
             if *users == 0 {
-                roots.remove(root);
-                drop(roots);
-                self.log(&format!("no longer watching {}", root.display()));
-                let _ = self.roots_tx.try_send(RootChange::Remove(root.clone()));
+                self.roots.remove(root);
+                self.log(format!("no longer watching {}", root.display()));
+                self.out.push(Effect::Watch(RootChange::Remove(root.clone())));
             }
         }
     }
@@ -80,9 +71,42 @@ impl Daemon {
     /// Whether `dir` lies under a watched root (and so is watched, unless
     /// the tree walk could not enter it).
     pub(super) fn under_root(&self, dir: &Path) -> bool {
-        self.roots.borrow().iter().any(|(r, root)| {
+        self.roots.iter().any(|(r, root)| {
             dir.strip_prefix(r)
                 .is_ok_and(|rest| rest.components().count() <= root.depth)
         })
+    }
+
+    /// What the watcher reports.
+    pub(super) fn side_event(&mut self, event: SideEvent) {
+        match event {
+            SideEvent::Watching { count, limited } => {
+                self.watches = count;
+                if limited && !self.warnings.contains_key("watches") {
+                    let warning = "the inotify watch limit is reached: some session \
+                                   directories are not watched and their sessions may not \
+                                   change state; raise it with \
+                                   'sysctl fs.inotify.max_user_watches=524288'";
+                    self.log(warning.into());
+                    self.warnings.insert("watches", warning.into());
+                }
+            }
+            SideEvent::WatchFailed { error, starting: false } => {
+                self.log(format!("session-root watcher failed: {error}"));
+            }
+            SideEvent::WatchFailed { error, starting: true } => {
+                let warning = format!(
+                    "cannot watch the agents' session files ({error}): states will not \
+                     change; raise fs.inotify.max_user_instances (sysctl) and restart the daemon"
+                );
+                self.log(warning.clone());
+                self.warnings.insert("inotify", warning);
+            }
+            SideEvent::RootWatched(root) => self.root_watched(&root),
+            SideEvent::Recent(files) => self.recent.extend(files),
+            // The watcher re-walked the roots after an overflow and sends
+            // every file it holds as changed after this.
+            SideEvent::Rescan => self.log("inotify queue overflowed: rescanning".into()),
+        }
     }
 }

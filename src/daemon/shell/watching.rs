@@ -1,15 +1,16 @@
 //! The session-root watcher: recursive inotify (`watch.rs`) on a thread of
-//! its own, feeding the daemon what changed.
+//! its own, feeding the core what changed.
 //!
 //! Walking a tree — a root appearing, the first scan, the rescan after an
 //! inotify overflow, 20,000 files of them — is blocking directory I/O; on
 //! the daemon's one thread it would hold up every answer. So the
 //! `TreeWatcher` lives on the `amux-watch` thread, which takes root changes
-//! from the daemon's channel and sends back [`Seen`] batches; the daemon
-//! task only applies them. The thread ends when the daemon drops its end.
+//! from the core's `Effect::Watch` and sends back [`Seen`] batches; the
+//! daemon task dispatches them as events. The thread ends when the daemon
+//! drops its end.
 
-use super::roots::RootChange;
-use super::{now_ms, Daemon};
+use super::Daemon;
+use crate::daemon::core::{Event, RootChange, SideEvent};
 use crate::daemon::watch::{TreeWatcher, WatchEvent};
 use std::io;
 use std::path::PathBuf;
@@ -28,80 +29,42 @@ enum Seen {
     Failed(io::Error, bool),
 }
 
-/// The daemon's side: start the thread, apply what it sees.
+/// The daemon's side: start the thread, dispatch what it sees.
 pub async fn watch_roots(daemon: Rc<Daemon>) {
-    let roots: Vec<(PathBuf, usize)> = (daemon.roots.borrow().iter())
-        .map(|(r, root)| (r.clone(), root.depth))
-        .collect();
+    let roots = daemon.core().roots();
     let (tx, rx) = async_channel::unbounded();
     let changes = daemon.roots_rx.clone();
     let spawned = std::thread::Builder::new()
         .name("amux-watch".into())
         .spawn(move || async_io::block_on(watcher(roots, changes, tx)));
-    if let Err(e) = spawned {
-        return daemon.watch_failed(&e, true);
+    if let Err(error) = spawned {
+        let failed = SideEvent::WatchFailed {
+            error,
+            starting: true,
+        };
+        return daemon.dispatch(Event::Side(failed));
     }
     while let Ok(seen) = rx.recv().await {
-        match seen {
-            Seen::Started(recent) => daemon.recent.borrow_mut().extend(recent),
-            Seen::Events(events) => events.into_iter().for_each(|e| daemon.on_watch(e)),
-            Seen::Added(root) => {
-                // What a followed file under it got before the watch landed
-                // has no event: read it now.
-                let followed: Vec<PathBuf> = (daemon.files.borrow().keys())
-                    .filter(|f| f.starts_with(&root))
-                    .cloned()
-                    .collect();
-                followed.iter().for_each(|f| daemon.file_changed(f));
-            }
-            Seen::Watches(count, limited) => {
-                daemon.watches.set(count);
-                if limited {
-                    daemon.note_watch_limit();
+        let side = match seen {
+            Seen::Started(recent) => SideEvent::Recent(recent),
+            Seen::Events(events) => {
+                for event in events {
+                    daemon.dispatch(match event {
+                        WatchEvent::Changed(path) => Event::Changed(path),
+                        WatchEvent::Removed(path) => Event::Removed(path),
+                        WatchEvent::Rescan => Event::Side(SideEvent::Rescan),
+                    });
                 }
+                continue;
             }
-            Seen::Failed(e, starting) => return daemon.watch_failed(&e, starting),
-        }
-    }
-}
-
-impl Daemon {
-    fn on_watch(self: &Rc<Self>, event: WatchEvent) {
-        match event {
-            WatchEvent::Changed(path) => self.file_changed(&path),
-            WatchEvent::Removed(path) => {
-                self.recent.borrow_mut().remove(&path);
+            Seen::Added(root) => SideEvent::RootWatched(root),
+            Seen::Watches(count, limited) => SideEvent::Watching { count, limited },
+            Seen::Failed(error, starting) => {
+                let failed = SideEvent::WatchFailed { error, starting };
+                return daemon.dispatch(Event::Side(failed));
             }
-            // The thread re-walked the roots after an overflow and sends
-            // every file it holds as `Changed` after this.
-            WatchEvent::Rescan => self.log("inotify queue overflowed: rescanning"),
-        }
-    }
-
-    fn watch_failed(&self, e: &io::Error, starting: bool) {
-        if !starting {
-            return self.log(&format!("session-root watcher failed: {e}"));
-        }
-        let warning = format!(
-            "cannot watch the agents' session files ({e}): states will not change; \
-             raise fs.inotify.max_user_instances (sysctl) and restart the daemon"
-        );
-        self.log(&warning);
-        self.warnings.borrow_mut().insert("inotify", warning);
-    }
-
-    /// Says once (log and `amux ls`) that the inotify watch limit left some
-    /// directories unwatched, and how to raise it.
-    fn note_watch_limit(&self) {
-        if self.warnings.borrow().contains_key("watches") {
-            return;
-        }
-        let warning = "the inotify watch limit is reached: some session directories are \
-                       not watched and their sessions may not change state; raise it with \
-                       'sysctl fs.inotify.max_user_watches=524288'"
-            .to_string();
-        self.log(&warning);
-        self.warnings.borrow_mut().insert("watches", warning);
+        };
+        daemon.dispatch(Event::Side(side));
     }
 }
 
@@ -163,7 +126,7 @@ async fn watcher(
 
 /// Files changed in the last five minutes: guess candidates at once.
 fn recent_files(watcher: &TreeWatcher) -> Vec<(PathBuf, i64)> {
-    let start = now_ms() / 1000;
+    let start = crate::daemon::now_ms() / 1000;
     watcher
         .scan()
         .into_iter()

@@ -1,0 +1,246 @@
+//! The conversation files: binding and releasing them as the engine
+//! decides, and what their reads say.
+//!
+//! A bound file is followed by the shell (`Effect::Follow`; complete lines
+//! only, through the adapter's fold), which sends each read back as a
+//! `Read`: the core keeps what the file derives to, its mtime and lines
+//! read, and hands the derivation to every session holding it. Other
+//! files changing under a session's roots are candidates for guesses and
+//! cues to look at its sources; a change in an agent's report directory
+//! (a Claude pidfile) is a cue to look at once.
+
+use super::{Core, Effect, Event, Now, Read};
+use crate::adapters::Derived;
+use crate::attribution::{Decision, Source};
+use crate::protocol::FileSource;
+use std::path::{Path, PathBuf};
+
+/// Size past which `recent` forgets files unchanged for `RECENT_KEEP_S`
+/// (far beyond every guess's window).
+pub const MAX_RECENT: usize = 4096;
+const RECENT_KEEP_S: i64 = 1800;
+
+/// What the core knows of a followed file, from its last read.
+#[derive(Default)]
+pub struct FileFacts {
+    pub derived: Derived,
+    pub lines: u64,
+    pub written_ms: Option<i64>,
+    pub linked: bool,
+}
+
+impl Core {
+    /// Applies the engine's decisions: releases, then binds (a bind's
+    /// first read comes before the rest of it, see `Effect::Then`).
+    pub(super) fn apply(&mut self, decisions: Vec<Decision>, now: Now) {
+        for decision in decisions {
+            match decision {
+                Decision::Release { sid, file } => self.release(&sid, &file),
+                Decision::Bind { sid, file, source } => {
+                    if !self.files.contains_key(&file) {
+                        let Some(entry) = self.store.live.get(&sid) else {
+                            continue;
+                        };
+                        let (kind, place) = (entry.kind, entry.place());
+                        self.files.insert(file.clone(), Default::default());
+                        self.out.push(Effect::Follow {
+                            path: file.clone(),
+                            kind,
+                            place,
+                        });
+                    }
+                    let bind = Event::Bind { sid, file, source };
+                    self.out.push(Effect::Then(Box::new(bind)));
+                }
+            }
+        }
+        let _ = now;
+    }
+
+    fn release(&mut self, sid: &str, file: &Path) {
+        // Another session on the same conversation keeps it followed.
+        if self.engine.holders(file).is_empty() {
+            self.files.remove(file);
+            self.out.push(Effect::Unfollow(file.to_path_buf()));
+        }
+        if let Some(entry) = self.store.live.get_mut(sid) {
+            if entry.derived_from.as_deref() == Some(file) {
+                entry.drop_derived();
+            }
+        }
+        self.log(format!("session {sid}: released {}", file.display()));
+        self.touch(sid);
+    }
+
+    /// A bind's file has been read: session `sid` holds it now.
+    pub(super) fn bind(&mut self, sid: &str, file: PathBuf, source: Source) {
+        // Released again meanwhile (a later decision of the same event).
+        if self.engine.binding(sid).is_none_or(|b| b.file != file) {
+            return;
+        }
+        let facts = self.files.get(&file);
+        let derived = facts.map(|f| f.derived.clone()).unwrap_or_default();
+        let (written_ms, linked) = facts.map_or((None, false), |f| (f.written_ms, f.linked));
+        // A bound file is followed wherever it really lives: outside every
+        // root, or under one through a symlinked directory (which the tree
+        // walk does not enter), its directory gets a watch of its own.
+        if let Some(dir) = file.parent() {
+            // Past the watch limit its directory may be one left unwatched.
+            let limited = self.warnings.contains_key("watches");
+            if linked || limited || !self.under_root(dir) {
+                self.use_root(sid, dir, 0);
+            }
+        }
+        let Some(entry) = self.store.live.get_mut(sid) else {
+            return;
+        };
+        if entry.derived_from.as_ref() != Some(&file) {
+            // A first file is the session's own new conversation; any
+            // later one (or one named at launch) is a switch.
+            if entry.derived_from.is_some() || source == Source::Argv {
+                entry.switch_file(&derived);
+            }
+            // Another conversation: what the agent said of the old one (a
+            // question asked there) is over, unless it keeps its own
+            // report current — or the old one was only the launch line's
+            // (replayed to a daemon that came back before the agent's own
+            // report): the report is of the agent's file.
+            let launch = (entry.runner_meta.as_ref())
+                .filter(|m| m.session_file_source == Some(FileSource::Argv))
+                .and_then(|m| m.session_file.clone());
+            if launch.is_none() || entry.derived_from != launch {
+                entry.live = entry.live.take().filter(|l| l.kept);
+            } else if let Some(live) = entry.live.as_mut() {
+                // Measured against the agent's file from now on: written
+                // after the report, it says more than the report.
+                live.lines_upto = live.lines_upto.min(derived.lines);
+                let said = (&live.report, live.since_ms);
+                let written = written_ms.unwrap_or(0);
+                if crate::daemon::state::contradicted(said.0, said.1, &derived, written) {
+                    entry.live = None;
+                }
+            }
+            entry.derived_from = Some(file.clone());
+        }
+        entry.written_ms = written_ms;
+        entry.set_derived(derived);
+        self.log(format!(
+            "session {sid}: holds {} (source {})",
+            file.display(),
+            source.as_str()
+        ));
+        self.touch_holders(sid);
+    }
+
+    /// A file under a watched root changed (or an agent's report).
+    pub(super) fn file_changed(&mut self, path: &Path, now: Now) {
+        if self.is_report(path) {
+            return self.report_changed(path, now);
+        }
+        let secs = now.ms / 1000;
+        self.recent.insert(path.to_path_buf(), secs);
+        // Bounded: a burst of files must not grow the daemon for good. The
+        // limit doubles past what survives a pruning, so pruning stays
+        // amortised O(1) per change even while every file is recent.
+        if self.recent.len() > self.recent_limit {
+            self.recent.retain(|_, t| secs - *t < RECENT_KEEP_S);
+            self.recent_limit = MAX_RECENT.max(2 * self.recent.len());
+        }
+        if self.files.contains_key(path) {
+            self.out.push(Effect::ReadMore(path.to_path_buf()));
+            return;
+        }
+        // Only sessions whose roots hold the file can be concerned.
+        let ids: Vec<String> = (self.store.live.values())
+            .filter(|e| e.roots.iter().any(|r| path.starts_with(r)))
+            .map(|e| e.id.clone())
+            .collect();
+        ids.iter().for_each(|id| self.check(id, false, now));
+    }
+
+    /// What a read of a followed file found.
+    pub(super) fn file_read(&mut self, read: Box<Read>, now: Now) {
+        let Some(facts) = self.files.get_mut(&read.path) else {
+            // Let go of meanwhile: what it said is nobody's.
+            return;
+        };
+        facts.derived = read.derived.clone();
+        facts.lines = read.lines;
+        facts.written_ms = read.written_ms;
+        if read.first {
+            facts.linked = read.linked;
+            return;
+        }
+        let holders = self.engine.holders(&read.path).to_vec();
+        for sid in holders {
+            self.update_derived(&sid, read.derived.clone(), read.grew, read.written_ms, now);
+        }
+    }
+
+    fn update_derived(
+        &mut self,
+        sid: &str,
+        derived: Derived,
+        grew: bool,
+        written: Option<i64>,
+        now: Now,
+    ) {
+        let Some(entry) = self.store.live.get_mut(sid) else {
+            return;
+        };
+        if grew {
+            entry.input.last_change = Some(now.at);
+        }
+        entry.written_ms = written;
+        entry.set_derived(derived);
+        if grew {
+            entry.file_grew();
+        }
+        // A reply that arrives on an attached terminal is seen there.
+        if entry.input.attachers > 0 {
+            entry.mark_read();
+        }
+        self.touch(sid);
+    }
+
+    /// Whether `path` is an agent's own report (a Claude pidfile in a
+    /// session's report directory).
+    fn is_report(&self, path: &Path) -> bool {
+        let dir = path.parent();
+        self.store.live.keys().any(|id| self.report_dir(id).as_deref() == dir)
+    }
+
+    /// An agent's report changed: the sessions that report there look
+    /// again. Not throttled: the agent rewrites its report only when its
+    /// state changes, and a state change must show at once (a look under
+    /// way still runs one at a time).
+    fn report_changed(&mut self, path: &Path, now: Now) {
+        let dir = path.parent().map(Path::to_path_buf);
+        let ids: Vec<String> = (self.store.live.keys().cloned())
+            .filter(|id| self.report_dir(id) == dir)
+            .collect();
+        ids.iter().for_each(|id| self.check(id, true, now));
+    }
+
+    /// Where session `id`'s agent reports its file (Claude Code's
+    /// pidfiles), if it does.
+    pub(super) fn report_dir(&self, id: &str) -> Option<PathBuf> {
+        let entry = self.store.live.get(id)?;
+        entry.kind.report_dir(&entry.config_dir()?)
+    }
+
+    /// Complete lines of `path` read so far.
+    pub fn lines_read(&self, path: &Path) -> u64 {
+        self.files.get(path).map_or(0, |f| f.lines)
+    }
+
+    /// A root is watched now: what a followed file under it got before
+    /// the watch landed has no event, so it is read now.
+    pub(super) fn root_watched(&mut self, root: &Path) {
+        let under: Vec<PathBuf> = (self.files.keys())
+            .filter(|f| f.starts_with(root))
+            .cloned()
+            .collect();
+        under.into_iter().for_each(|f| self.out.push(Effect::ReadMore(f)));
+    }
+}

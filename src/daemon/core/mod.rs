@@ -1,0 +1,308 @@
+//! The daemon's state and every decision about it, without I/O.
+//!
+//! `Core` owns the sessions (`Store`), the attribution engine, the roots
+//! watched, the files seen changing, each session's side state, the
+//! records not yet on disk, the warnings and the journal — as plain data
+//! behind `&mut self`. [`Core::handle`] takes one [`Event`] (a runner's
+//! event, a file read, an agent's report found in `/proc`, a timer, a
+//! request) at a time [`Now`] and returns the [`Effect`]s it decided:
+//! what to publish, log, read, watch, save or schedule. It never reads a
+//! file, a clock or a socket: the shell (`shell.rs`) does all of that and
+//! feeds back what it found as events, so every decision can be driven by
+//! a test with virtual time.
+//!
+//! Two rules keep effects simple. An effect whose result the core needs
+//! before it goes on (a followed file's first read) is followed by
+//! [`Effect::Then`]: the shell runs effects in order and handles each
+//! event they produce before the next effect, so the continuation sees
+//! the result. And records are published once per handled event, at its
+//! end (`flush`), for the sessions it touched: a rebind is one change to
+//! subscribers, never a moment with no conversation.
+
+mod ended;
+mod event;
+mod files;
+mod forget;
+mod input;
+mod roots;
+mod sources;
+mod timers;
+
+pub use event::{Effect, Event, Found, Now, Published, Read, SideEvent, Timer, Unseen};
+pub use ended::{unseen_plan, unseen_reader};
+pub use forget::Refused;
+pub use sources::{pick_by_screen, read_candidates};
+pub use roots::{Root, RootChange};
+
+use super::journal::Journal;
+use super::store::{Entry, Held, Lookup, Store};
+use crate::attribution::Engine;
+use crate::protocol::{self, Record};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Per live session, what is not its record: the bookkeeping of
+/// publishing, saving and looking at its sources. Dropped whole when the
+/// session ends, so nothing about it lingers in a side table.
+#[derive(Default)]
+pub struct Side {
+    /// The record's JSON as last published (publish only changes).
+    published: Option<String>,
+    /// The input state as last saved (see `live.rs`).
+    saved: Option<super::live::Saved>,
+    checks: sources::Checks,
+}
+
+/// See the module doc.
+pub struct Core {
+    store: Store,
+    engine: Engine,
+    /// What each followed file said at its last read.
+    files: HashMap<PathBuf, files::FileFacts>,
+    roots: HashMap<PathBuf, Root>,
+    /// Directories the root watcher watches now (`/v1/health`).
+    watches: usize,
+    /// Files seen changing (or recent at start), by path: candidates for
+    /// the guesses, with the time (s) they last changed.
+    recent: HashMap<PathBuf, i64>,
+    recent_limit: usize,
+    sides: HashMap<String, Side>,
+    /// Dead records not yet on disk (see `ended.rs`), and those whose
+    /// save is queued now.
+    unsaved: BTreeSet<String>,
+    saving: BTreeSet<String>,
+    /// What the user must be told (`/v1/health`, `amux ls`), by topic.
+    warnings: BTreeMap<&'static str, String>,
+    /// Runners being followed (see `runners.rs`), known or not yet.
+    following: HashSet<String>,
+    journal: Journal,
+    /// Sessions to publish at the end of the event being handled.
+    dirty: Vec<String>,
+    out: Vec<Effect>,
+}
+
+impl Core {
+    /// A core that watches `roots` for good and knows the `dead` records
+    /// a previous daemon saved.
+    pub fn new(roots: HashMap<PathBuf, Root>, dead: BTreeMap<String, Record>) -> Core {
+        let mut core = Core {
+            store: Store {
+                live: BTreeMap::new(),
+                dead,
+            },
+            engine: Engine::new(),
+            files: HashMap::new(),
+            roots,
+            watches: 0,
+            recent: HashMap::new(),
+            recent_limit: files::MAX_RECENT,
+            sides: HashMap::new(),
+            unsaved: BTreeSet::new(),
+            saving: BTreeSet::new(),
+            warnings: BTreeMap::new(),
+            following: HashSet::new(),
+            journal: Journal::default(),
+            dirty: Vec::new(),
+            out: Vec::new(),
+        };
+        core.prune_dead();
+        core
+    }
+
+    /// What the core decided outside `handle` (at its start).
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Handles one event; what the shell must do about it, in order.
+    pub fn handle(&mut self, event: Event, now: Now) -> Vec<Effect> {
+        let cause = event.cause();
+        let previous = self.journal.begin(cause);
+        self.dispatch(event, now);
+        self.flush(now);
+        self.journal.end(previous);
+        std::mem::take(&mut self.out)
+    }
+
+    fn dispatch(&mut self, event: Event, now: Now) {
+        match event {
+            Event::Runner { id, event, replay } => self.runner_event(&id, *event, replay, now),
+            Event::Meta { id, meta, saved } => self.on_meta(&id, &meta, saved, now),
+            Event::Gone { id, exit } => self.runner_gone(&id, exit, now),
+            Event::Buried { id } => self.buried(&id, now),
+            Event::Bind { sid, file, source } => self.bind(&sid, file, source),
+            Event::Unseen(unseen) => self.gone_unseen(unseen, now),
+            Event::Changed(path) => self.file_changed(&path, now),
+            Event::Read(read) => self.file_read(read, now),
+            Event::Removed(path) => {
+                self.recent.remove(&path);
+            }
+            Event::Found { id, found } => self.found(&id, found, now),
+            Event::Timer(timer) => self.timer(timer, now),
+            Event::Input { id, enter } => self.input(&id, enter, now),
+            Event::Side(side) => self.side_event(side),
+            Event::Saved { id, error } => self.saved(&id, error),
+            Event::SaveAll => self.save_all(),
+            Event::Forget { id } => self.forget(&id),
+            Event::Resumed { id, at } => self.mark_resumed(&id, at),
+        }
+    }
+
+    /// The record of a live entry, with what the engine says it holds.
+    fn render(&self, entry: &Entry) -> Record {
+        let binding = self.engine.binding(&entry.id);
+        entry.record(Held {
+            binding,
+            last_file: self.engine.last_file(&entry.id),
+            owner: binding.is_none_or(|b| self.owner_of(&b.file).as_deref() == Some(&entry.id)),
+        })
+    }
+
+    /// Which of the sessions holding `file` owns its turns: the one that
+    /// was last given input, else the one started last.
+    fn owner_of(&self, file: &Path) -> Option<String> {
+        let holders = self.engine.holders(file);
+        if holders.len() <= 1 {
+            return holders.first().cloned();
+        }
+        let key = |id: &&String| {
+            let entry = self.store.live.get(*id);
+            let submitted = entry.and_then(|e| e.input.submitted_ms);
+            (submitted, entry.map_or(0, Entry::started_ms), (*id).clone())
+        };
+        holders.iter().max_by_key(key).cloned()
+    }
+
+    /// Marks `id` to be published at the end of this event.
+    fn touch(&mut self, id: &str) {
+        if !self.dirty.iter().any(|d| d == id) {
+            self.dirty.push(id.to_string());
+        }
+    }
+
+    /// Marks every session holding the file `id` holds: who owns the
+    /// file's turns may have changed.
+    fn touch_holders(&mut self, id: &str) {
+        let file = self.engine.binding(id).map(|b| b.file.clone());
+        let holders = file.map_or_else(Vec::new, |f| self.engine.holders(&f).to_vec());
+        holders.iter().for_each(|h| self.touch(h));
+        self.touch(id);
+    }
+
+    /// Publishes each touched session whose record changed, and saves its
+    /// input state when that changed.
+    fn flush(&mut self, now: Now) {
+        for id in std::mem::take(&mut self.dirty) {
+            self.publish(&id, now);
+        }
+    }
+
+    fn publish(&mut self, id: &str, now: Now) {
+        // Until its replay is read a session is only half known (a resumed
+        // one would show no file yet): subscribers first see it whole.
+        let Some(entry) = self.store.live.get(id).filter(|e| e.replayed) else {
+            return;
+        };
+        let record = self.render(entry);
+        let saved = entry.saved(self.engine.binding(id));
+        self.save_input(id, saved);
+        let text = protocol::to_json(&record);
+        let side = self.sides.entry(id.to_string()).or_default();
+        if side.published.as_ref() == Some(&text) {
+            return;
+        }
+        side.published = Some(text.clone());
+        self.out.push(Effect::Publish(Published::Session(text)));
+        self.journal.note(&record, &crate::timefmt::format_ms(now.ms));
+    }
+
+    /// Saves a session's input state when it changed since the last save.
+    fn save_input(&mut self, id: &str, saved: super::live::Saved) {
+        let side = self.sides.entry(id.to_string()).or_default();
+        if side.saved.as_ref() == Some(&saved) {
+            return;
+        }
+        // Nothing to keep yet: no file needs writing.
+        if side.saved.is_none() && saved == super::live::Saved::default() {
+            return;
+        }
+        side.saved = Some(saved.clone());
+        self.out.push(Effect::SaveInput {
+            id: id.to_string(),
+            saved,
+        });
+    }
+
+    fn log(&mut self, text: String) {
+        self.out.push(Effect::Log(text));
+    }
+
+    fn side(&mut self, id: &str) -> &mut Side {
+        self.sides.entry(id.to_string()).or_default()
+    }
+}
+
+/// What the rest of the daemon asks: read-only views.
+impl Core {
+    pub fn records(&self, all: bool) -> Vec<Record> {
+        self.store.records(all, &|e| self.render(e))
+    }
+
+    pub fn record(&self, id: &str) -> Option<Record> {
+        self.store.record(id, &|e| self.render(e))
+    }
+
+    pub fn is_live(&self, id: &str) -> bool {
+        self.store.live.contains_key(id)
+    }
+
+    pub fn is_known(&self, id: &str) -> bool {
+        self.store.live.contains_key(id) || self.store.dead.contains_key(id)
+    }
+
+    /// The id `key` (id, unique prefix, slug) names; `Err(ids)` when it
+    /// names several (none: empty).
+    pub fn lookup(&self, key: &str) -> Result<String, Vec<String>> {
+        match self.store.lookup(key) {
+            Lookup::Found(id) => Ok(id.to_string()),
+            Lookup::Unknown => Err(Vec::new()),
+            Lookup::Ambiguous(ids) => Err(ids),
+        }
+    }
+
+    /// Directories watched and what the user must be told (`/v1/health`).
+    pub fn health_facts(&self) -> (usize, Vec<String>) {
+        (self.watches, self.warnings.values().cloned().collect())
+    }
+
+    /// Events handled so far.
+    pub fn seq(&self) -> u64 {
+        self.journal.seq()
+    }
+
+    /// Session `id`'s record and the causes of its last changes.
+    pub fn explain(&self, id: &str) -> Option<protocol::Explain> {
+        let session = self.record(id)?;
+        let file = session.conversation.as_ref().map(|c| c.file.clone());
+        Some(protocol::Explain {
+            lines: file.map_or(0, |f| self.lines_read(&f)),
+            session,
+            seq: self.journal.seq(),
+            changes: self.journal.changes(id),
+        })
+    }
+
+    /// The roots to watch, with their depths.
+    pub fn roots(&self) -> Vec<(PathBuf, usize)> {
+        (self.roots.iter()).map(|(r, root)| (r.clone(), root.depth)).collect()
+    }
+
+    pub fn dead_count(&self) -> usize {
+        self.store.dead.len()
+    }
+
+    /// Whether runner `id` is followed now.
+    pub fn following(&self, id: &str) -> bool {
+        self.following.contains(id)
+    }
+}
