@@ -32,9 +32,7 @@ pub fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 /// How a file was learned, strongest first (DESIGN §5.1).
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     Shim,

@@ -754,11 +754,20 @@ fn an_unknown_kind_is_carried_and_printed_as_itself() {
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("ls --json");
     assert_eq!(listed[0]["kind"], "gemini", "{listed:#}");
     assert_eq!(listed[0]["status"]["source"], "osc0", "{listed:#}");
-    assert_eq!(listed[0]["conversation"]["source"], "sqlite-row", "{listed:#}");
+    assert_eq!(
+        listed[0]["conversation"]["source"], "sqlite-row",
+        "{listed:#}"
+    );
     let table = stdout(&run(&env, &["ls", "--all"]));
-    assert!(table.contains("g1abcdefgh\tgemini\texited:0\tsqlite-row\thi\t"), "{table}");
+    assert!(
+        table.contains("g1abcdefgh\tgemini\texited:0\tsqlite-row\thi\t"),
+        "{table}"
+    );
     let shown = stdout(&run(&env, &["show", "g1abcdefgh"]));
-    assert!(shown.contains("kind\tgemini\n") && shown.contains("state-source\tosc0\n"), "{shown}");
+    assert!(
+        shown.contains("kind\tgemini\n") && shown.contains("state-source\tosc0\n"),
+        "{shown}"
+    );
     let explained = stdout(&run(&env, &["explain", "g1abcdefgh"]));
     assert!(explained.contains("kind\tgemini\n"), "{explained}");
     stop_daemon(&env);

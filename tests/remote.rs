@@ -333,7 +333,7 @@ fn amux_missing_on_the_remote_is_said_so() {
 fn a_remote_speaking_an_older_protocol_is_refused_once() {
     let remote = TestEnv::new();
     let sshd = Sshd::without_amux(&remote);
-    // A remote "amux" answering any request with a health of protocol 99.
+    // A remote "amux" answering any request with a health of protocol 1 (older than any this client reads).
     let fake = remote.root.join("sshd-bare/bin/amux");
     let body = r#"{"ok":true,"pid":1,"version":"0.0.1","protocol":1}"#;
     let script = format!(
@@ -347,7 +347,8 @@ fn a_remote_speaking_an_older_protocol_is_refused_once() {
     let host = sshd.host();
     let o = run(sshd.amux(&local, ["-H", &host, "ls"]));
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
-    let want = format!("amux on {host} speaks protocol 1, this one 3 (at least 2): upgrade amux there");
+    let want =
+        format!("amux on {host} speaks protocol 1, this one 3 (at least 2): upgrade amux there");
     assert!(stderr(&o).contains(&want), "{}", stderr(&o));
 }
 
@@ -368,7 +369,7 @@ fn dial_stdio_is_a_byte_pipe_to_the_daemon() {
         .expect("reply");
     assert!(support::wait_child(&mut child, T).success());
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    assert!(reply.contains("\"protocol\":2"), "{reply}");
+    assert!(reply.contains("\"protocol\":3"), "{reply}");
     drop(stdin);
 }
 
@@ -388,7 +389,10 @@ fn a_newer_remotes_unknown_kind_is_printed_as_itself() {
     let listed = records(run(sshd.amux(&local, ["-H", &host, "ls", "--json"])));
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["kind"], "gemini", "{listed:?}");
-    assert_eq!(listed[0]["status"]["source"], "osc0", "carried as itself: {listed:?}");
+    assert_eq!(
+        listed[0]["status"]["source"], "osc0",
+        "carried as itself: {listed:?}"
+    );
     let table = ok(run(sshd.amux(&local, ["-H", &host, "ls"])), "ls");
     assert!(table.contains("\tgemini\t"), "{table}");
     let shown = ok(run(sshd.amux(&local, ["-H", &host, "show", "g1"])), "show");

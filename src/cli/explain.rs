@@ -33,7 +33,12 @@ fn render(e: &Explain) -> String {
     let r = &e.session;
     let line = |k: &str, v: &str| format!("{k}\t{}\n", cell(Some(v)));
     let conversation = match &r.conversation {
-        Some(c) => format!("{} ({}, {} lines read)", c.file.display(), c.source, e.lines),
+        Some(c) => format!(
+            "{} ({}, {} lines read)",
+            c.file.display(),
+            c.source,
+            e.lines
+        ),
         None => "none".into(),
     };
     let mut out = [

@@ -10,8 +10,8 @@
 //! the runner's own socket; input marks the session as awaiting a reply.
 //! Forget and resumed are about dead records (`core/forget.rs`).
 
-use super::shell::Daemon;
 use super::session;
+use super::shell::Daemon;
 use crate::http::client;
 use crate::http::response::{Request, Response};
 use crate::http::server::{boxed, Handler, Reply};

@@ -18,8 +18,8 @@ mod activation;
 mod api;
 mod core;
 mod disk;
-pub mod journal;
 pub mod follow;
+pub mod journal;
 mod live;
 mod log;
 mod offload;
@@ -40,8 +40,6 @@ use std::os::fd::AsFd;
 use std::process::{Command, ExitCode, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-
 
 /// The wall clock in epoch milliseconds (what records and reports say).
 pub fn now_ms() -> i64 {

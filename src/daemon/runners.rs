@@ -176,7 +176,10 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
                     continue;
                 }
             };
-            let (ready, exit) = (event == RunnerEvent::Ready, matches!(event, RunnerEvent::Exit(_)));
+            let (ready, exit) = (
+                event == RunnerEvent::Ready,
+                matches!(event, RunnerEvent::Exit(_)),
+            );
             if !on_event(&daemon, &id, event, replay) {
                 break;
             }
@@ -221,7 +224,7 @@ fn on_event(daemon: &Rc<Daemon>, id: &str, event: RunnerEvent, replay: bool) -> 
             if !daemon.wants_runner(&id) {
                 return false;
             }
-            let saved = super::live::load(&id);
+            let saved = super::live::load(&id).map(Box::new);
             daemon.dispatch(Event::Meta { id, meta, saved });
         }
         event => daemon.dispatch(Event::Runner {

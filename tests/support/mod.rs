@@ -350,9 +350,10 @@ pub fn change_to<'a>(explain: &'a serde_json::Value, state: &str) -> Option<&'a 
     let changes = explain["changes"].as_array()?;
     changes.iter().rev().find(|c| {
         c["state"] == state
-            && c["changed"]
-                .as_array()
-                .is_some_and(|f| f.iter().any(|f| f.as_str().is_some_and(|f| f.starts_with("state:"))))
+            && c["changed"].as_array().is_some_and(|f| {
+                f.iter()
+                    .any(|f| f.as_str().is_some_and(|f| f.starts_with("state:")))
+            })
     })
 }
 

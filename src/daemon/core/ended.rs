@@ -77,7 +77,8 @@ impl Core {
         self.out.push(Effect::Publish(Published::Session(text)));
         let removed = protocol::to_json(&protocol::Removed { id: id.to_string() });
         self.out.push(Effect::Publish(Published::Remove(removed)));
-        self.journal.note(&record, &crate::timefmt::format_ms(now.ms));
+        self.journal
+            .note(&record, &crate::timefmt::format_ms(now.ms));
         self.sides.remove(id);
         self.store.dead.insert(id.to_string(), record);
         // Not on disk until the shell says so (`Event::Saved`).
@@ -227,7 +228,9 @@ pub fn unseen_plan(
         let source = meta.session_file_source.unwrap_or_default().source();
         (f, source)
     });
-    let from_daemon = saved.as_ref().and_then(|s| Some((s.file.clone()?, s.source?)));
+    let from_daemon = saved
+        .as_ref()
+        .and_then(|s| Some((s.file.clone()?, s.source?)));
     Some((meta, from_daemon.or(from_runner)))
 }
 

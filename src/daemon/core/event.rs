@@ -45,13 +45,18 @@ pub enum Event {
     Meta {
         id: String,
         meta: Box<Meta>,
-        saved: Option<Saved>,
+        saved: Option<Box<Saved>>,
     },
     /// The runner's stream ended or its agent exited; `exit` is its exit
     /// file (its final `meta`), if it wrote one.
-    Gone { id: String, exit: Option<Box<Meta>> },
+    Gone {
+        id: String,
+        exit: Option<Box<Meta>>,
+    },
     /// The last read of a dying session's file is in: it is buried now.
-    Buried { id: String },
+    Buried {
+        id: String,
+    },
     /// A bind's first read is in: session `sid` holds `file` now.
     Bind {
         sid: String,
@@ -66,10 +71,16 @@ pub enum Event {
     /// What reading a followed file found.
     Read(Box<Read>),
     /// What a look at a session's own report or its guesses found.
-    Found { id: String, found: Found },
+    Found {
+        id: String,
+        found: Found,
+    },
     Timer(Timer),
     /// Input through `amux send` (the runner's `input` event is typing).
-    Input { id: String, enter: bool },
+    Input {
+        id: String,
+        enter: bool,
+    },
     /// The watcher's news.
     Side(SideEvent),
     /// A dead record's save finished (`error`: it failed).
@@ -79,8 +90,13 @@ pub enum Event {
     },
     /// Save every dead record not on disk yet (a listing asks).
     SaveAll,
-    Forget { id: String },
-    Resumed { id: String, at: String },
+    Forget {
+        id: String,
+    },
+    Resumed {
+        id: String,
+        at: String,
+    },
 }
 
 /// What a session's runner left when it went unseen (see `ended.rs`).
@@ -112,7 +128,7 @@ pub struct Read {
 
 /// The steps of a look (see `sources.rs`).
 pub enum Found {
-    Report(Report),
+    Report(Box<Report>),
     Candidates(Vec<(PathBuf, Derived, i64)>),
     Screen(Option<PathBuf>),
 }
@@ -129,8 +145,14 @@ pub enum Timer {
 }
 
 pub enum SideEvent {
-    Watching { count: usize, limited: bool },
-    WatchFailed { error: io::Error, starting: bool },
+    Watching {
+        count: usize,
+        limited: bool,
+    },
+    WatchFailed {
+        error: io::Error,
+        starting: bool,
+    },
     /// A root is watched now: followed files under it may have changed.
     RootWatched(PathBuf),
     /// Files changed in the last minutes, with their mtimes (s).
@@ -177,15 +199,21 @@ pub enum Effect {
     Watch(RootChange),
     SaveInput {
         id: String,
-        saved: Saved,
+        saved: Box<Saved>,
     },
     /// Save a dead record, then remove what it was rebuilt from; comes
     /// back as `Saved`.
     SaveDead(Box<Record>),
     /// Remove what the next daemon would rebuild session `id` from (its
     /// exit file, its saved input state), and with `record` its record.
-    Remove { id: String, record: bool },
-    Schedule { at: Instant, timer: Timer },
+    Remove {
+        id: String,
+        record: bool,
+    },
+    Schedule {
+        at: Instant,
+        timer: Timer,
+    },
     /// Read the agent's own report (off the executor: it walks `/proc`).
     Look {
         id: String,

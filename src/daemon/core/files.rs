@@ -207,7 +207,10 @@ impl Core {
     /// session's report directory).
     fn is_report(&self, path: &Path) -> bool {
         let dir = path.parent();
-        self.store.live.keys().any(|id| self.report_dir(id).as_deref() == dir)
+        self.store
+            .live
+            .keys()
+            .any(|id| self.report_dir(id).as_deref() == dir)
     }
 
     /// An agent's report changed: the sessions that report there look
@@ -216,8 +219,9 @@ impl Core {
     /// way still runs one at a time).
     fn report_changed(&mut self, path: &Path, now: Now) {
         let dir = path.parent().map(Path::to_path_buf);
-        let ids: Vec<String> = (self.store.live.keys().cloned())
-            .filter(|id| self.report_dir(id) == dir)
+        let ids: Vec<String> = (self.store.live.keys())
+            .filter(|&id| self.report_dir(id) == dir)
+            .cloned()
             .collect();
         ids.iter().for_each(|id| self.check(id, true, now));
     }
@@ -241,6 +245,8 @@ impl Core {
             .filter(|f| f.starts_with(root))
             .cloned()
             .collect();
-        under.into_iter().for_each(|f| self.out.push(Effect::ReadMore(f)));
+        under
+            .into_iter()
+            .for_each(|f| self.out.push(Effect::ReadMore(f)));
     }
 }

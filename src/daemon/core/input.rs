@@ -69,7 +69,8 @@ impl Core {
             RunnerEvent::Notification(mut n) => {
                 n.id = id.to_string();
                 let text = protocol::to_json(&n);
-                self.out.push(Effect::Publish(Published::Notification(text)));
+                self.out
+                    .push(Effect::Publish(Published::Notification(text)));
             }
             // The window size is the runner's and the attachers' business.
             RunnerEvent::Resize(_) => {}
@@ -84,7 +85,7 @@ impl Core {
     }
 
     /// The runner's `meta` (first on every subscription).
-    pub(super) fn on_meta(&mut self, id: &str, meta: &Meta, saved: Option<Saved>, now: Now) {
+    pub(super) fn on_meta(&mut self, id: &str, meta: &Meta, saved: Option<Box<Saved>>, now: Now) {
         if !self.wants_runner(id) {
             return;
         }
@@ -101,7 +102,7 @@ impl Core {
         if new {
             self.log(format!("session {id}: runner found"));
             if let Some(saved) = saved {
-                self.restore_input(id, saved, now);
+                self.restore_input(id, *saved, now);
             }
             let decisions = self.engine.apply(Input::Started { sid: id.into() }, now.ms);
             self.apply(decisions, now);
@@ -149,7 +150,9 @@ impl Core {
             self.schedule_quiet(id, at, at + QUIET);
         }
         self.touch(id);
-        let decisions = self.engine.apply(Input::Replayed { sid: id.into() }, now.ms);
+        let decisions = self
+            .engine
+            .apply(Input::Replayed { sid: id.into() }, now.ms);
         self.apply(decisions, now);
         self.check(id, true, now);
     }

@@ -28,11 +28,11 @@ mod roots;
 mod sources;
 mod timers;
 
-pub use event::{Effect, Event, Found, Now, Published, Read, SideEvent, Timer, Unseen};
 pub use ended::{unseen_plan, unseen_reader};
+pub use event::{Effect, Event, Found, Now, Published, Read, SideEvent, Timer, Unseen};
 pub use forget::Refused;
-pub use sources::{pick_by_screen, read_candidates};
 pub use roots::{Root, RootChange};
+pub use sources::{pick_by_screen, read_candidates};
 
 use super::journal::Journal;
 use super::store::{Entry, Held, Lookup, Store};
@@ -213,7 +213,8 @@ impl Core {
         }
         side.published = Some(text.clone());
         self.out.push(Effect::Publish(Published::Session(text)));
-        self.journal.note(&record, &crate::timefmt::format_ms(now.ms));
+        self.journal
+            .note(&record, &crate::timefmt::format_ms(now.ms));
     }
 
     /// Saves a session's input state when it changed since the last save.
@@ -229,7 +230,7 @@ impl Core {
         side.saved = Some(saved.clone());
         self.out.push(Effect::SaveInput {
             id: id.to_string(),
-            saved,
+            saved: Box::new(saved),
         });
     }
 
@@ -294,7 +295,9 @@ impl Core {
 
     /// The roots to watch, with their depths.
     pub fn roots(&self) -> Vec<(PathBuf, usize)> {
-        (self.roots.iter()).map(|(r, root)| (r.clone(), root.depth)).collect()
+        (self.roots.iter())
+            .map(|(r, root)| (r.clone(), root.depth))
+            .collect()
     }
 
     pub fn dead_count(&self) -> usize {

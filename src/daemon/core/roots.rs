@@ -63,7 +63,8 @@ impl Core {
             if *users == 0 {
                 self.roots.remove(root);
                 self.log(format!("no longer watching {}", root.display()));
-                self.out.push(Effect::Watch(RootChange::Remove(root.clone())));
+                self.out
+                    .push(Effect::Watch(RootChange::Remove(root.clone())));
             }
         }
     }
@@ -91,10 +92,16 @@ impl Core {
                     self.warnings.insert("watches", warning.into());
                 }
             }
-            SideEvent::WatchFailed { error, starting: false } => {
+            SideEvent::WatchFailed {
+                error,
+                starting: false,
+            } => {
                 self.log(format!("session-root watcher failed: {error}"));
             }
-            SideEvent::WatchFailed { error, starting: true } => {
+            SideEvent::WatchFailed {
+                error,
+                starting: true,
+            } => {
                 let warning = format!(
                     "cannot watch the agents' session files ({error}): states will not \
                      change; raise fs.inotify.max_user_instances (sysctl) and restart the daemon"

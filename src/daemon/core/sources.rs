@@ -125,7 +125,7 @@ impl Core {
             return;
         }
         let more = match found {
-            Found::Report(report) => self.looked(id, report, now),
+            Found::Report(report) => self.looked(id, *report, now),
             Found::Candidates(derived) => self.candidates_read(id, derived, now),
             Found::Screen(file) => {
                 let mtimes = std::mem::take(&mut self.side(id).checks.mtimes);
@@ -149,7 +149,9 @@ impl Core {
         if let Some(odd) = report.odd {
             // Once per session: an agent newer than we know says it often.
             if !std::mem::replace(&mut self.side(id).checks.noted_odd, true) {
-                self.log(format!("session {id}: {odd}; its state comes from its file"));
+                self.log(format!(
+                    "session {id}: {odd}; its state comes from its file"
+                ));
             }
         }
         if let Some((file, source)) = report.file {
@@ -179,7 +181,9 @@ impl Core {
             return false;
         }
         let checks = &mut self.side(id).checks;
-        let since = checks.last_guess.map(|t| now.at.saturating_duration_since(t));
+        let since = checks
+            .last_guess
+            .map(|t| now.at.saturating_duration_since(t));
         if let Some(since) = since.filter(|s| *s < GUESS_EVERY) {
             self.schedule_check(id, GUESS_EVERY - since, now);
             return false;
@@ -223,7 +227,12 @@ impl Core {
         now: Now,
     ) -> bool {
         // The world may have moved on while the files were read.
-        let Some(entry) = self.store.live.get(id).filter(|_| self.engine.wants_guess(id)) else {
+        let Some(entry) = self
+            .store
+            .live
+            .get(id)
+            .filter(|_| self.engine.wants_guess(id))
+        else {
             return false;
         };
         let (kind, cwd) = (entry.kind, entry.cwd.clone());
@@ -300,7 +309,12 @@ pub fn read_candidates(
 pub fn pick_by_screen(screen: &str, texts: &[(PathBuf, String)]) -> Option<PathBuf> {
     let screen = guess::normalize_text(screen);
     let scores: Vec<(PathBuf, f64)> = (texts.iter())
-        .map(|(p, t)| (p.clone(), guess::similarity(&guess::normalize_text(t), &screen)))
+        .map(|(p, t)| {
+            (
+                p.clone(),
+                guess::similarity(&guess::normalize_text(t), &screen),
+            )
+        })
         .collect();
     guess::pick_scrollback(&scores)
 }

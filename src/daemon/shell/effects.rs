@@ -35,12 +35,10 @@ impl Daemon {
                 });
             }
             Effect::Schedule { at, timer } => self.schedule(at, timer),
-            Effect::Look { id, kind, probe } => {
-                self.later(id, async move {
-                    let report = crate::daemon::offload::run(move || kind.report(&probe)).await;
-                    Found::Report(report.unwrap_or_default())
-                })
-            }
+            Effect::Look { id, kind, probe } => self.later(id, async move {
+                let report = crate::daemon::offload::run(move || kind.report(&probe)).await;
+                Found::Report(Box::new(report.unwrap_or_default()))
+            }),
             Effect::ReadCandidates {
                 id,
                 kind,
@@ -69,7 +67,11 @@ impl Daemon {
     }
 
     /// Runs `step` as a task and dispatches what it found for `id`.
-    fn later(self: &Rc<Self>, id: String, step: impl std::future::Future<Output = Found> + 'static) {
+    fn later(
+        self: &Rc<Self>,
+        id: String,
+        step: impl std::future::Future<Output = Found> + 'static,
+    ) {
         let daemon = self.clone();
         self.ex
             .spawn(async move {

@@ -72,9 +72,9 @@ pub fn written_ms(path: &Path) -> Option<i64> {
 
 fn event(path: &Path, followed: &Followed, grew: bool, first: bool) -> Event {
     let linked = first
-        && path.parent().is_some_and(|dir| {
-            std::fs::canonicalize(dir).is_ok_and(|real| real != dir)
-        });
+        && path
+            .parent()
+            .is_some_and(|dir| std::fs::canonicalize(dir).is_ok_and(|real| real != dir));
     Event::Read(Box::new(Read {
         path: path.to_path_buf(),
         derived: followed.tracker.derived().clone(),
