@@ -29,7 +29,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 DISTDIR = target/dist
 DIST    = $(DISTDIR)/amux-$(VERSION)
 
-.PHONY: all build completions test soak playground check fmt-check clippy fuzz-check bench fuzz install uninstall dist dist-tree deb
+.PHONY: all build completions test soak oracle playground check fmt-check clippy fuzz-check bench fuzz install uninstall dist dist-tree deb
 
 all: build
 
@@ -54,6 +54,13 @@ test:
 soak:
 	./.ci/setup-agents
 	SOAK_SECONDS=$${SOAK_SECONDS:-1800} $(CARGO) test --locked --release --test tests oracle:: -- --nocapture
+
+# The churn oracle in process: 100,000 operations straight into the
+# daemon's core with virtual time (src/daemon/core/oracle.rs); ORACLE_OPS
+# and ORACLE_SEED pass through.
+oracle:
+	AMUX_ORACLE_OPS=$${ORACLE_OPS:-100000} AMUX_ORACLE_SEED=$${ORACLE_SEED:-20261206} \
+		$(CARGO) test --locked --release --lib daemon::core::oracle -- --nocapture
 
 # Fake model servers and agent configs for trying amux by hand: prints
 # `. DIR/env.sh`; `touch DIR/stop` ends it.

@@ -46,7 +46,7 @@ impl Core {
             }
         }
         let buried = Event::Buried { id: id.to_string() };
-        self.out.push(Effect::Then(Box::new(buried)));
+        self.then(buried);
         let _ = now;
     }
 

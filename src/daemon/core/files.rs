@@ -50,7 +50,7 @@ impl Core {
                         });
                     }
                     let bind = Event::Bind { sid, file, source };
-                    self.out.push(Effect::Then(Box::new(bind)));
+                    self.then(bind);
                 }
             }
         }

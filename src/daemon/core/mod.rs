@@ -16,14 +16,18 @@
 //! [`Effect::Then`]: the shell runs effects in order and handles each
 //! event they produce before the next effect, so the continuation sees
 //! the result. And records are published once per handled event, at its
-//! end (`flush`), for the sessions it touched: a rebind is one change to
-//! subscribers, never a moment with no conversation.
+//! end (`flush`), for the sessions it touched — or, while a continuation
+//! is pending, at the end of the last one: a rebind is one change to
+//! subscribers, never a moment with no conversation or an old one's
+//! state.
 
 mod ended;
 mod event;
 mod files;
 mod forget;
 mod input;
+#[cfg(test)]
+mod oracle;
 mod roots;
 mod sources;
 mod timers;
@@ -78,6 +82,9 @@ pub struct Core {
     journal: Journal,
     /// Sessions to publish at the end of the event being handled.
     dirty: Vec<String>,
+    /// `Effect::Then`s the shell has yet to hand back: until then the
+    /// touched sessions wait to be published.
+    pending: usize,
     out: Vec<Effect>,
 }
 
@@ -103,6 +110,7 @@ impl Core {
             following: HashSet::new(),
             journal: Journal::default(),
             dirty: Vec::new(),
+            pending: 0,
             out: Vec::new(),
         };
         core.prune_dead();
@@ -125,6 +133,9 @@ impl Core {
     }
 
     fn dispatch(&mut self, event: Event, now: Now) {
+        if matches!(event, Event::Bind { .. } | Event::Buried { .. }) {
+            self.pending = self.pending.saturating_sub(1);
+        }
         match event {
             Event::Runner { id, event, replay } => self.runner_event(&id, *event, replay, now),
             Event::Meta { id, meta, saved } => self.on_meta(&id, &meta, saved, now),
@@ -192,6 +203,9 @@ impl Core {
     /// Publishes each touched session whose record changed, and saves its
     /// input state when that changed.
     fn flush(&mut self, now: Now) {
+        if self.pending > 0 {
+            return;
+        }
         for id in std::mem::take(&mut self.dirty) {
             self.publish(&id, now);
         }
@@ -232,6 +246,12 @@ impl Core {
             id: id.to_string(),
             saved: Box::new(saved),
         });
+    }
+
+    /// `event` is to be handled once the effects before it are done.
+    fn then(&mut self, event: Event) {
+        self.pending += 1;
+        self.out.push(Effect::Then(Box::new(event)));
     }
 
     fn log(&mut self, text: String) {
