@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# amux benchmarks: the figures that issues 2 (runner) and 3 (daemon) set
-# targets for. Prints each figure, a reference measured in the same run
+# amux benchmarks: the runner's and the daemon's figures that have
+# targets. Prints each figure, a reference measured in the same run
 # (`script`, the agent without the preload) or else the target itself, the
 # ratio, and the target. It never asserts: it exits 0 whatever the figures
 # are, and 1 only when a tool it needs is missing.
@@ -109,7 +109,7 @@ line() { printf '%-3s %-36s %-34s %-26s %-13s %s\n' "$1" "$2" "$3" "$4" "$5" "ta
 note() { printf '    %s\n' "$*"; }
 failed() { line "$1" "$2" "FAILED: $3" "-" "-" "$4"; }
 
-# ---- runner (issue 2) ------------------------------------------------------
+# ---- runner ----------------------------------------------------------------
 
 make_text() { # FILE MIB: lines of 99 bytes + newline
     yes "$(printf 'x%.0s' {1..99})" | head -c $(($2 * 1024 * 1024)) >"$1"
@@ -392,7 +392,7 @@ part_startup() {
         "no daemon (AMUX_NO_DAEMON=1), so amux run does not look for one"
 }
 
-# ---- daemon (issue 3) ------------------------------------------------------
+# ---- daemon ----------------------------------------------------------------
 
 part_events() {
     agent_dir
@@ -484,7 +484,7 @@ part_follow_e2e() {
     note "daemon SIGSTOPped while the same amount was appended; SIGCONT -> title in $(calc "$catch_ms" 0) ms"
 }
 
-# ---- agent state (issue 10) ------------------------------------------------
+# ---- agent state -----------------------------------------------------------
 
 # A state change the agent makes (Claude's pidfile status, Codex's OSC 9
 # and the rollout lines after it) -> the `amux events` line whose
@@ -500,10 +500,10 @@ part_state() {
     note "goal p99 5 ms; one change every 20 ms, alternating waiting and working"
 }
 
-# ---- remote hosts (issue 11) ------------------------------------------------
+# ---- remote hosts ----------------------------------------------------------
 
 # start_sshd N: an sshd on 127.0.0.1 whose sessions see $T/remoteN as
-# their amux runtime, state and HOME (DESIGN §11; as tests/support/sshd.rs).
+# their amux runtime, state and HOME (as tests/support/sshd.rs).
 # Sets port_N; exports AMUX_SSH for the part (one user key for all).
 start_sshd() {
     local n=$1 d=$T/sshd$1 port

@@ -1,5 +1,6 @@
-//! Which session holds which conversation file: the rules of DESIGN §5.2 as
-//! a pure state machine.
+//! Which session holds which conversation file: the attribution rules
+//! (amux(1), How amux learns the conversation file) as a pure state
+//! machine.
 //!
 //! How it works: the daemon turns what it learns (a runner appeared, its
 //! replay was read, the preload said hello, a runner reported a file, a

@@ -1,4 +1,5 @@
-//! Scoring for the three FALLBACK guesses of DESIGN §5.2 rule 6: metadata,
+//! Scoring for the three FALLBACK guesses, for sessions no agent report
+//! covers (amux(1), How amux learns the conversation file): metadata,
 //! scrollback and mtime. Pure functions; the daemon gathers the candidates
 //! (live, unattributed sessions of one kind; files nobody holds), calls these,
 //! and feeds a pick to `attribution::Engine` as `Input::Guessed`.
@@ -19,7 +20,8 @@
 
 use std::collections::HashSet;
 
-/// Lowest scrollback score a guess may have (DESIGN §5.2).
+/// Lowest scrollback score a guess may have (it must also beat the
+/// runner-up clearly).
 pub const MIN_SCORE: f64 = 0.3;
 
 /// How far the best scrollback score must be ahead of the runner-up.
@@ -37,8 +39,8 @@ pub const MIN_MARGIN: f64 = 0.15;
 /// little when a terminal breaks a word or inserts chrome between lines.
 pub const SHINGLE_WORDS: usize = 3;
 
-/// Largest gap between a file's creation and the session's start (DESIGN
-/// §5.2: 5 minutes).
+/// Largest gap between a file's creation and the session's start (5
+/// minutes).
 pub const METADATA_WINDOW_S: u64 = 300;
 
 /// How recently the lone mtime candidate must have been written. Measured

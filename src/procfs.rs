@@ -123,7 +123,7 @@ pub fn open_files(pid: u32) -> Vec<OpenFile> {
     files
 }
 
-/// DESIGN §5.2 rule 5 (Codex): among the tree's fds, the `*.jsonl` files
+/// Codex's own report of its file: among the tree's fds, the `*.jsonl` files
 /// open for writing with `O_APPEND` that `accept` approves; the newest
 /// opened wins (after `/new` Codex keeps the old rollout open too). That
 /// is the highest fd: the kernel hands out the lowest free one, so a later

@@ -31,7 +31,7 @@ pub fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-/// How a file was learned, strongest first (DESIGN §5.1).
+/// How a file was learned, strongest first (`conversation.source`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
@@ -212,7 +212,7 @@ pub struct Title {
     pub title: Option<String>,
 }
 
-/// What an agent is doing (DESIGN §10).
+/// What an agent is doing (amux(1), STATE).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
@@ -345,8 +345,9 @@ pub struct RecordShim {
     pub runtime: Option<String>,
 }
 
-/// A session as the daemon tells it (DESIGN §5.1): `ls --json`, `show
-/// --json`, `wait --json`, `events`, and the dead records on disk.
+/// A session as the daemon tells it (amux(1), SESSION RECORD): `ls
+/// --json`, `show --json`, `wait --json`, `events`, and the dead records
+/// on disk.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Record {

@@ -1,5 +1,5 @@
-//! Remote hosts (DESIGN §11): which machines a client verb talks to, and
-//! the `ssh` command line that reaches one.
+//! Remote hosts (amux(1), Remote hosts): which machines a client verb
+//! talks to, and the `ssh` command line that reaches one.
 //!
 //! A target is this machine (`local`) or an SSH destination written
 //! `[ssh://][user@]host[:port]`, from `-H`/`--host` (repeatable) or

@@ -1,4 +1,4 @@
-//! The agent state of DESIGN §10 from the agents' own reports, with the
+//! The agent state (amux(1), STATE) from the agents' own reports, with the
 //! stand-in programs of `daemon_sources`: Claude's pidfile `status`
 //! (waiting while a permission dialog is open), and `wait --until
 //! waiting`.

@@ -1,4 +1,4 @@
-//! The command line as a user meets it (issue 12 §2): mistyped verbs,
+//! The command line as a user meets it: mistyped verbs,
 //! `amux help VERB`, one-line errors that name what was wrong, the `ls`
 //! table fitted to the terminal, completions through bash itself,
 //! `forget`, detaching, and the daemon's log and event order.

@@ -1,4 +1,4 @@
-//! Socket activation (DESIGN §12), the way `amux.socket` does it, without
+//! Socket activation, the way `amux.socket` does it, without
 //! a systemd PID 1: `systemd-socket-activate -l <runtime>/daemon.sock amux
 //! daemon --foreground` listens, and starts the daemon on the first
 //! connection with the socket as fd 3 (`LISTEN_FDS`). Client verbs — with

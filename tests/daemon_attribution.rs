@@ -1,4 +1,5 @@
-//! The attribution rules of DESIGN §5.2, one test each, through a real
+//! The attribution rules (amux(1), How amux learns the conversation
+//! file), one test each, through a real
 //! daemon and real runners.
 //!
 //! Sessions run the stand-in agent (`pi` in a temp bin dir, a Python
@@ -133,7 +134,7 @@ fn two_runners_on_one_file_both_hold_it_and_the_survivor_keeps_it() {
     w.wait_record(&a, "renamed", |r| r["title"] == "shared and renamed");
     w.wait_record(&b, "renamed", |r| r["title"] == "shared and renamed");
 
-    // The second binder's death leaves the first holding it (issue 7 #2).
+    // The second binder's death leaves the first holding it.
     w.tell(&b, &json!({"exit": 0}));
     w.wait_record_all(&b, true, "dead", |r| r["alive"] == false);
     std::thread::sleep(Duration::from_millis(500));
@@ -214,7 +215,7 @@ fn a_dead_runner_releases_its_file_and_keeps_resume() {
         "dead session still listed as live"
     );
     assert_eq!(dead["last_file"].as_str(), file.to_str());
-    // The dead record keeps what it held at its end (issue 7 #8).
+    // The dead record keeps what it held at its end.
     assert_eq!(
         dead["conversation"]["file"].as_str(),
         file.to_str(),
@@ -342,7 +343,7 @@ fn identical_sessions_make_the_scrollback_guess_abstain() {
     w.wait_holds(&b, &fb, "scrollback");
 }
 
-/// Issue 7 #9: a guess another session's authority withdrew was never
+/// A guess another session's authority withdrew was never
 /// evidence: it is not the session's `last_file`, and its dead record
 /// offers nothing to resume.
 #[test]

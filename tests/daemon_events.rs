@@ -1,5 +1,5 @@
 //! `amux events` and the daemon's event stream under a slow reader
-//! (DESIGN §3.1, §5, §7): a subscriber that stops reading is dropped, never
+//! (amux-protocol(7), Server-sent events): a subscriber that stops reading is dropped, never
 //! waited for; a closed pipe ends `amux events` quietly with status 0.
 //!
 //! Events are made by renaming a followed conversation (pi `session_info`

@@ -1,4 +1,4 @@
-//! The daemon's file monitor (DESIGN §5), seen through `ls --json` and
+//! The daemon's file monitor (`daemon/watch.rs`, `daemon/follow.rs`), seen through `ls --json` and
 //! `amux events`: complete lines only, rewrites re-read, over-long lines
 //! skipped without holding them, garbage skipped, new directories picked
 //! up, and a burst of files that overflows inotify.

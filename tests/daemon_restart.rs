@@ -1,5 +1,5 @@
 //! A daemon killed with SIGKILL and started again re-learns every live
-//! attribution from the runners' replay (DESIGN §5), not from disk: the
+//! attribution from the runners' replay, not from disk: the
 //! state directory holds only the log and dead records.
 
 use crate::support;

@@ -1,4 +1,5 @@
-//! The agent-provided sources of DESIGN §5.2 rule 5, with stand-in
+//! The agent-provided sources (Claude's pidfile, Codex's open rollout:
+//! amux(1), How amux learns the conversation file), with stand-in
 //! programs named `claude` and `codex` (Python: the preload never loads).
 //!
 //! The Claude stand-in keeps `$CLAUDE_CONFIG_DIR/sessions/<its pid>.json`

@@ -182,7 +182,7 @@ impl Drop for Resume {
     }
 }
 
-/// Item 1: a stopped daemon fails the client verbs fast (exit 5) and
+/// A stopped daemon fails the client verbs fast (exit 5) and
 /// never holds up a runner, foreground or detached, nor its preload.
 #[test]
 fn stopped_daemon_fails_fast_and_never_blocks_runners() {
@@ -277,7 +277,7 @@ fn stopped_daemon_fails_fast_and_never_blocks_runners() {
     let _ = w.health_pid();
 }
 
-/// Item 2: a FIFO named `*.jsonl` under the pi root, beside an
+/// A FIFO named `*.jsonl` under the pi root, beside an
 /// unattributed pi session, blocks neither the daemon nor a runner.
 #[test]
 fn a_fifo_named_jsonl_blocks_nothing() {
@@ -356,7 +356,7 @@ fn a_fifo_named_jsonl_blocks_nothing() {
     }
 }
 
-/// Item 3a: sessions that end while no daemon runs (runner SIGKILLed, or
+/// Sessions that end while no daemon runs (runner SIGKILLed, or
 /// agent exiting) leave dead records once a client restarts the daemon.
 #[test]
 fn sessions_ending_while_the_daemon_is_down_are_not_lost() {
@@ -458,7 +458,7 @@ fn tmp_files(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Item 3b: a full state filesystem keeps dead records in memory, shown
+/// A full state filesystem keeps dead records in memory, shown
 /// with a warning; once space is back the next listing saves them.
 #[test]
 fn full_state_filesystem_keeps_records_and_saves_them_later() {
@@ -554,7 +554,7 @@ fn full_state_filesystem_keeps_records_and_saves_them_later() {
     assert!(tmp_files(&sessions).is_empty());
 }
 
-/// Item 3c: a temp file left by a save killed half-way is removed by the
+/// A temp file left by a save killed half-way is removed by the
 /// next daemon.
 #[test]
 fn a_killed_save_leaves_no_temp_file_after_a_restart() {
@@ -596,7 +596,7 @@ fn watches_limit() -> String {
     std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches").unwrap_or_default()
 }
 
-/// Item 4: over the inotify watch limit (lowered to 100 for the daemon's
+/// Over the inotify watch limit (lowered to 100 for the daemon's
 /// own user namespace only), `ls` says so and a bound session still
 /// changes state.
 #[test]
@@ -684,7 +684,7 @@ fn inotify_watch_limit_is_reported_and_bound_sessions_still_change() {
     assert_eq!(watches_limit(), host_limit, "the host's limit changed");
 }
 
-/// Item 5: a per-cwd session directory that is a symlink: a later turn in
+/// A per-cwd session directory that is a symlink: a later turn in
 /// a file bound there changes the session's state and title.
 #[test]
 fn a_symlinked_session_directory_is_followed() {
@@ -725,7 +725,7 @@ fn a_symlinked_session_directory_is_followed() {
     });
 }
 
-/// Item 6: runtime entries removed under a running daemon come back.
+/// Runtime entries removed under a running daemon come back.
 #[test]
 fn removed_runtime_entries_come_back() {
     let mut w = World::new();
@@ -831,7 +831,7 @@ fn tockers(w: &World) -> Vec<u32> {
     pids
 }
 
-/// Item 7: an orphaned grandchild holding the terminal does not keep a
+/// An orphaned grandchild holding the terminal does not keep a
 /// session alive, detached or in the foreground, and does not outlive it.
 #[test]
 fn an_orphaned_grandchild_does_not_keep_the_session() {
@@ -881,7 +881,7 @@ fn an_orphaned_grandchild_does_not_keep_the_session() {
     );
 }
 
-/// Item 8: input sent just before the daemon is killed is still pending
+/// Input sent just before the daemon is killed is still pending
 /// for the next daemon: `wait --until idle` waits for its reply.
 #[test]
 fn pending_input_survives_a_daemon_restart() {
@@ -943,7 +943,7 @@ fn mode(path: &Path) -> u32 {
         & 0o7777
 }
 
-/// Item 9: state is private (0700 dirs, 0600 files) whatever the umask,
+/// State is private (0700 dirs, 0600 files) whatever the umask,
 /// and without HOME nothing is written under `/`.
 #[test]
 fn state_is_private_and_no_home_writes_nothing_under_root() {

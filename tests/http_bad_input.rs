@@ -1,5 +1,5 @@
-//! The session socket under bad, big, slow and many clients (DESIGN §3.1,
-//! §3.2): each gets the right status and a JSON error, and the runner keeps
+//! The session socket under bad, big, slow and many clients (its limits:
+//! amux-protocol(7), Requests): each gets the right status and a JSON error, and the runner keeps
 //! serving (`GET /meta` answers afterwards).
 
 use crate::support::http::{self, Sse};

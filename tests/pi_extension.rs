@@ -1,4 +1,4 @@
-//! pi's amux extension (hook/pi-extension.mjs, DESIGN §10): the real pi
+//! pi's amux extension (hook/pi-extension.mjs): the real pi
 //! (pinned by .ci/setup-agents) under node and under bun, against the fake
 //! model, driven through its TUI by the runner's `POST /input`. A `/new`
 //! or a `/resume` must show in `amux ls --json` within `SWITCH` of its

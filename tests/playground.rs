@@ -1,5 +1,5 @@
 //! A place to try amux by hand with the real agents (`make playground`):
-//! the three loopback fake servers of DESIGN §8 (pi's chat completions,
+//! the three loopback fake servers of `tests/support/` (pi's chat completions,
 //! Claude's Messages API, Codex's Responses API), each agent's config
 //! pointing at them, and `env.sh` to source in a terminal (tmux) so that
 //! `amux run -- pi`, `… claude`, `… codex` talk to them, with a runtime,

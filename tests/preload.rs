@@ -1,6 +1,6 @@
 //! The preload end to end: fake pi agents (tests/agents) under node and bun,
 //! run by `amux run`, and what the runner's `/events` stream says about them
-//! (DESIGN §3.1, §4).
+//! (amux-protocol(7), PRELOAD CONTRACT).
 //!
 //! To see every live event, a test must subscribe before the agent writes.
 //! The agents start at once, so the user's own NODE_OPTIONS/BUN_OPTIONS

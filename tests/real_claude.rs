@@ -1,6 +1,6 @@
 //! The real Claude Code 2.1.330 (pinned by .ci/setup-agents) under `amux
 //! run -d`, interactive, against the fake Anthropic API of
-//! `support::anthropic` (issue 10, DESIGN §10). Claude runs with
+//! `support::anthropic`. Claude runs with
 //! `--permission-mode default`, so the model's Bash call opens its
 //! permission dialog; Claude then writes nothing to its transcript and
 //! only says `"status":"waiting"` in its pidfile
@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
-/// How soon after Claude's pidfile says `waiting` the record must (issue 10).
+/// How soon after Claude's pidfile says `waiting` the record must.
 const WAITING: Duration = Duration::from_millis(500);
 const REPLY: &str = "The file is there now.";
 /// How long the fake model takes over its reply after the tool ran: the

@@ -1,6 +1,6 @@
 //! The real Codex TUI (0.169.0, pinned by .ci/setup-agents) under `amux
 //! run` in a terminal, against the fake Responses API of
-//! `support/responses.rs` (DESIGN §8, §10, issue 10). Its model asks to
+//! `support/responses.rs`. Its model asks to
 //! run a command outside the sandbox; under `-a on-request` Codex asks the
 //! user, and says so only as an OSC 9 when asked to: amux asks for it at
 //! launch (`-c tui.notification…`, adapters/codex.rs) unless the user
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 /// Deadline for what Codex does (start, answer a turn) on a slow machine.
 const T: Duration = Duration::from_secs(30);
-/// Issue 10: the record says `waiting` this soon after the OSC 9.
+/// The record says `waiting` this soon after the OSC 9.
 const NOTICED: Duration = Duration::from_millis(500);
 const COMMAND: &str = "touch approved.txt";
 const REPLY: &str = "Done: the file exists.";

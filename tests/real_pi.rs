@@ -1,5 +1,5 @@
 //! The real pi (pinned by .ci/setup-agents) under `amux run`, talking to a
-//! fake model server (DESIGN §8): the runner's `session_file` must be the
+//! fake model server (`support::model`): the runner's `session_file` must be the
 //! very file pi wrote, under node and under bun, printed and interactive —
 //! named first by pi's amux extension (before pi writes it), then by the
 //! preload once written — and the extension's turn brackets become

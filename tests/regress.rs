@@ -1,5 +1,6 @@
-//! Regression tests for issue 7, with fake agents and shells (the items
-//! that need the real pi are in regress_pi.rs). Each test names its item.
+//! Regression tests for wrong answers found in real use, with fake agents
+//! and shells (those that need the real pi are in regress_pi.rs). Each
+//! test's doc says the fact it holds.
 
 use crate::support;
 use crate::support::daemon::{
@@ -111,7 +112,7 @@ fn user(text: &str) -> String {
     format!("{line}\n")
 }
 
-/// Item 5: `wait --timeout 0` answers from the current record.
+/// `wait --timeout 0` answers from the current record.
 #[test]
 fn wait_timeout_zero_answers_from_the_current_record() {
     let mut w = World::new();
@@ -133,7 +134,7 @@ fn wait_timeout_zero_answers_from_the_current_record() {
     assert_eq!(o.status.code(), Some(0), "exit, dead shell: {}", err(&o));
 }
 
-/// Item 6: `run -d` returns only once the daemon lists the session.
+/// `run -d` returns only once the daemon lists the session.
 #[test]
 fn run_detached_is_listed_at_once() {
     let w = World::new();
@@ -151,7 +152,7 @@ fn run_detached_is_listed_at_once() {
     }
 }
 
-/// Item 7: a restarted daemon never guesses for a preload-covered
+/// A restarted daemon never guesses for a preload-covered
 /// session, and gives each its own file back from the shim replay.
 #[test]
 fn daemon_restart_never_guesses_for_preload_sessions() {
@@ -228,7 +229,7 @@ fn daemon_restart_never_guesses_for_preload_sessions() {
     assert!(!w.log().contains("FALLBACK"), "log:\n{}", w.log());
 }
 
-/// Item 8: a dead session's events keep its title and file until `remove`.
+/// A dead session's events keep its title and file until `remove`.
 #[test]
 fn no_title_flicker_when_a_session_ends() {
     let mut w = World::new();
@@ -277,7 +278,7 @@ fn no_title_flicker_when_a_session_ends() {
     }
 }
 
-/// Item 10: `wait` and `events` outlive a daemon killed with -9; an
+/// `wait` and `events` outlive a daemon killed with -9; an
 /// unreachable daemon makes `wait` exit 5.
 #[test]
 fn wait_and_events_survive_a_daemon_kill() {
@@ -370,7 +371,7 @@ fn wait_and_events_survive_a_daemon_kill() {
     assert_eq!(o.status.code(), Some(5), "unreachable daemon: {}", err(&o));
 }
 
-/// Item 11: a turn that failed for good makes `wait --until idle` exit 4.
+/// A turn that failed for good makes `wait --until idle` exit 4.
 #[test]
 fn a_failed_turn_is_an_error() {
     let mut w = World::new();
@@ -430,7 +431,7 @@ fn a_failed_turn_is_an_error() {
     assert_eq!(three["status"]["error"], false, "retries left: {three:#}");
 }
 
-/// Item 12: unread clears when someone types into the session, and when
+/// Unread clears when someone types into the session, and when
 /// someone attaches.
 #[test]
 fn unread_clears_on_typing_and_on_attach() {

@@ -1,6 +1,6 @@
-//! Regression tests for issue 7 that need the real pi (pinned by
-//! .ci/setup-agents), talking to the fake model server. Each test names
-//! its item; the others are in regress.rs.
+//! Regression tests for wrong answers found in real use that need the
+//! real pi (pinned by .ci/setup-agents), talking to the fake model server.
+//! Each test's doc says the fact it holds; the others are in regress.rs.
 
 use crate::support::daemon::EventLog;
 use crate::support::model::FakeModel;
@@ -171,7 +171,7 @@ fn quit(term: &mut Pty) {
     assert_eq!(status.code(), Some(0), "screen:\n{}", term.text());
 }
 
-/// Item 1: a resumed pi holds its conversation from the start (argv),
+/// A resumed pi holds its conversation from the start (argv),
 /// then by shim once it writes; always the same file.
 #[test]
 fn resumed_pi_shows_its_conversation_at_once() {
@@ -221,7 +221,7 @@ fn resumed_pi_shows_its_conversation_at_once() {
     assert_eq!(support::jsonl_files(&env.pi_sessions()), vec![file]);
 }
 
-/// Item 2: two more sessions continue A's file and are killed: A keeps it
+/// Two more sessions continue A's file and are killed: A keeps it
 /// and its next turn lands in it.
 #[test]
 fn second_binders_death_does_not_orphan_the_first() {
@@ -265,7 +265,7 @@ fn second_binders_death_does_not_orphan_the_first() {
     assert_eq!(support::jsonl_files(&env.pi_sessions()), vec![file]);
 }
 
-/// Item 3: a foreground pi quit with ^D exits 0, and its dead record says
+/// A foreground pi quit with ^D exits 0, and its dead record says
 /// `exit_code: 0` — ten times in a row. Runs with a turn never lose their
 /// file in the event stream.
 #[test]
@@ -323,7 +323,7 @@ fn foreground_exit_status_is_recorded() {
     }
 }
 
-/// Item 4: input that starts no turn: `/name` is consumed (wait returns,
+/// Input that starts no turn: `/name` is consumed (wait returns,
 /// title set), and text without Enter never reads as working.
 #[test]
 fn a_send_that_starts_no_turn() {

@@ -1,4 +1,4 @@
-//! Remote hosts over SSH (DESIGN §11) against a real OpenSSH server
+//! Remote hosts over SSH (amux(1), Remote hosts) against a real OpenSSH server
 //! (`support::sshd`): the "remote" is this machine under another runtime
 //! dir and HOME, so its daemon and sessions are really separate from the
 //! local ones. Every client verb over `-H`, attach over ssh with a resize

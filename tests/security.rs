@@ -1,5 +1,5 @@
 //! The runtime directory's permission checks and the session socket's peer
-//! check (DESIGN §2, §3.1). The tests run as root, so "another user" is
+//! check (amux-protocol(7), Access). The tests run as root, so "another user" is
 //! `nobody` (uid/gid 65534).
 
 use crate::support::{self, TestEnv};

@@ -1,4 +1,4 @@
-//! The scripting verbs against real runners and the daemon (DESIGN §7):
+//! The scripting verbs against real runners and the daemon (amux(1)):
 //! `wait` (each exit status), `send`, `attach` (replay, live output,
 //! keystrokes, detach), `resume` of a dead real pi, and id resolution.
 

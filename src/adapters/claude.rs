@@ -10,7 +10,7 @@
 //!
 //! Claude is a bun-compiled binary the preload cannot patch, so the
 //! authoritative link from a process to its transcript is Claude's own
-//! `<config>/sessions/<pid>.json` (DESIGN §5.2 rule 5).
+//! `<config>/sessions/<pid>.json` (source `agent-pidfile`).
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{dir_from, launch, Adapter, Derived, Env, Guess, Lines, Names, Place, Probe, Report};

@@ -84,7 +84,7 @@ impl Adapter for Codex {
         &[Guess::Metadata, Guess::Mtime]
     }
 
-    /// DESIGN §10: the TUI says when it asks for approval only as a
+    /// The TUI says when it asks for approval only as a
     /// terminal notification, and only when configured to: unless the
     /// user configured `tui.notifications` (their `config.toml` or their
     /// own `-c`), we ask for it for this launch, and its OSC 9s are ours.

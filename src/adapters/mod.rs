@@ -7,15 +7,16 @@
 //! its lines say (a [`Lines`] fold, see `derived.rs`), where it reports
 //! its own file besides its writes (Claude's pidfile, Codex's open fd) and
 //! which guesses it allows. [`Kind`] is a copyable handle to one adapter —
-//! what the runner, the daemon and the wire carry (`"kind":"pi"`) — and
-//! [`AGENTS`] is the registry `Kind::detect` walks. Nothing outside this
-//! directory names an agent.
+//! what the runner and the daemon carry; the wire carries its name
+//! (`"kind":"pi"`), which `Kind::named` resolves at the daemon's edge —
+//! and [`AGENTS`] is the registry `Kind::detect` walks. Nothing outside
+//! this directory names an agent.
 //!
 //! Adding an agent, say `foo`:
 //! 1. `src/adapters/foo.rs` with `pub struct Foo;` and `impl Adapter for
-//!    Foo` — `name` and `names` are required, every other method has a
-//!    default that means "does not have this" — plus its `Lines` state
-//!    and tests over its fixtures (the `toy` test in `tests.rs` walks a
+//!    Foo` — `name`, `names` and `lines` are required, every other method
+//!    has a default that means "does not have this" — plus its `Lines`
+//!    state and tests over its fixtures (the `toy` test in `tests.rs` walks a
 //!    whole adapter through `Kind`: copy it);
 //! 2. `mod foo;` below and `Kind(&foo::Foo)` in [`AGENTS`].
 
@@ -96,7 +97,7 @@ pub struct Report {
     pub odd: Option<String>,
 }
 
-/// The guesses (DESIGN §5.2 rule 6) an agent's sessions may get, in order.
+/// The fallback guesses an agent's sessions may get, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Guess {
     Metadata,
@@ -180,7 +181,7 @@ pub trait Adapter: Sync {
     }
 }
 
-/// A handle to one adapter: compared, hashed and serialised by name.
+/// A handle to one adapter: compared and hashed by name.
 #[derive(Clone, Copy)]
 pub struct Kind(pub &'static dyn Adapter);
 
@@ -225,7 +226,7 @@ impl Kind {
         argv::locate(argv, &[self]).map_or(&[], |(_, i)| &argv[i + 1..])
     }
 
-    /// Where this agent writes conversation files (DESIGN §6).
+    /// Where this agent writes conversation files.
     pub fn session_roots(self, argv: &[String], env: Env) -> Vec<PathBuf> {
         let env = non_empty(env);
         self.0
@@ -262,7 +263,9 @@ impl Kind {
         self.0.launch_file(self.args(argv), cwd, roots)
     }
 
-    /// DESIGN §4.3: an absolute `*.jsonl` path under one of `roots` that
+    /// Whether a reported path is a conversation (amux-protocol(7), What
+    /// the runner accepts as the session file): an absolute `*.jsonl`
+    /// path under one of `roots` that
     /// the agent calls a conversation, or a file whose first line is its
     /// session header.
     pub fn accepts(self, path: &Path, roots: &[PathBuf], first_line: Option<&[u8]>) -> bool {
@@ -283,7 +286,7 @@ impl Kind {
                 .is_some_and(|v| self.0.is_header(&v))
     }
 
-    /// DESIGN §6 and §7: the launcher the session was started with (`pi`,
+    /// The launcher the session was started with (`pi`,
     /// `/opt/x/pi`, `bun /x/cli.js`) followed by the agent's resume
     /// arguments. When argv does not name this agent (a wrapper script),
     /// its first word is taken as the launcher. `None` for a shell.

@@ -7,7 +7,7 @@
 //! the two title sources and the number of assistant errors in a row: pi
 //! retries a failed request `retry.maxRetries` times, writing one error
 //! message per attempt, so only an unbroken run of maxRetries+1 errors
-//! means the turn has failed (DESIGN §6.1).
+//! means the turn has failed.
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{dir_from, launch, Adapter, Derived, Env, Guess, Launch, Lines, Names, Place};

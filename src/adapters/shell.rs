@@ -1,4 +1,4 @@
-//! Shells and any other command (DESIGN §6.4): no conversation file, so
+//! Shells and any other command: no conversation file, so
 //! the title comes from the terminal title the program sets (OSC 0/2, read
 //! by the runner) or, before it sets one, from the command line itself.
 //! Status for these comes from the process (alive, exit code), not here.
@@ -30,7 +30,7 @@ impl Adapter for Shell {
         title(argv, terminal)
     }
 
-    /// DESIGN §6.4: a shell's state comes from its exit.
+    /// A shell's state comes from its exit.
     fn state_from_exit(&self) -> bool {
         true
     }

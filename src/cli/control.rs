@@ -9,9 +9,9 @@
 //! from then on) and judge the new daemon's current record first. The
 //! timeout is one clock around all of it, resolution and reconnection
 //! included; `--timeout 0` judges the current record alone. The exit
-//! statuses are DESIGN §7's: 0 reached, 3 the session ended first, 4 its
-//! turn failed (`--until idle`), 5 no daemon could be reached, 124 timed
-//! out.
+//! statuses (amux(1), EXIT STATUS): 0 reached, 3 the session ended first,
+//! 4 its turn failed (`--until idle`), 5 no daemon could be reached, 124
+//! timed out.
 
 use super::client::{api_error, ask, check_key, daemon_request, print_json, resolve, stream};
 use crate::error::{Error, Result};

@@ -1,6 +1,6 @@
 //! `amux dial-stdio [--session ID]`: this user's daemon socket (or a
 //! session's runner socket) as stdin/stdout, so that `ssh -T HOST amux
-//! dial-stdio` is a byte pipe to HOST's daemon (DESIGN §11).
+//! dial-stdio` is a byte pipe to HOST's daemon (amux(1), Remote hosts).
 //!
 //! The daemon is started first if none runs, as for any client verb. Two
 //! plain threads copy the bytes, one each way, with nothing buffered

@@ -1,4 +1,5 @@
-//! Running a verb against the hosts `-H`/`AMUX_HOST` name (DESIGN §11).
+//! Running a verb against the hosts `-H`/`AMUX_HOST` name (amux(1),
+//! Remote hosts).
 //!
 //! No host, or `local` alone: the verb runs here as always. One other
 //! host: the same verb with that host's daemon as the target, over ssh;

@@ -82,8 +82,6 @@ pub fn warnings() -> Vec<String> {
     health.warnings
 }
 
-/// A field for a tab-separated line or a table cell: one line, `-` when
-/// missing.
 /// One cell of a line: `-` for nothing; tabs and line breaks become
 /// spaces (one record, one line) and every other control character is
 /// made visible (`^[`, `\u{9b}`): agent text is data, and an escape

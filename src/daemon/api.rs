@@ -1,4 +1,4 @@
-//! The daemon socket's routes (DESIGN §5).
+//! The daemon socket's routes (amux-protocol(7), DAEMON SOCKET).
 //!
 //! `GET /v1/health`, `GET /v1/sessions[?all=1]`, `GET /v1/events` (SSE:
 //! every live session as a `session` event, then `session` upserts and

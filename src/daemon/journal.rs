@@ -3,8 +3,8 @@
 //!
 //! Every event the daemon handles — a runner's event, a file read, an
 //! agent's own report, a timer, a request — begins a [`Cause`]: which
-//! signal, and what it said. The daemon sets it around the handling
-//! (`Daemon::cause`, innermost wins, restored after), and numbers it:
+//! signal, and what it said. `Core::handle` sets it around the handling
+//! (`begin`, then `end` puts back whatever was in force), and numbers it:
 //! `seq` is what `/v1/health` reports, so a test can wait for the daemon
 //! to have handled what it did instead of sleeping. When a session's
 //! record is published and its summary (state, conversation, title, where

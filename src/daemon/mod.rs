@@ -1,18 +1,21 @@
-//! The daemon (DESIGN §5): one per user, following every runner and every
-//! agent's session files, and serving `<runtime>/daemon.sock`.
+//! The daemon: one per user, following every runner and every agent's
+//! session files, and serving `<runtime>/daemon.sock` (amux-protocol(7),
+//! DAEMON SOCKET; ARCHITECTURE.md for how its parts fit).
 //!
 //! `run` takes an exclusive `flock` on `<runtime>/daemon.lock` (a second
 //! daemon exits 0 quietly), binds the socket — or takes the one systemd
 //! passes (`activation.rs`, `amux.socket`), which it then never removes —
-//! and starts its tasks on one
-//! `LocalExecutor`: the API server, runner discovery (inotify on
-//! `<runtime>/sessions/` plus a scan), one SSE subscription per runner, and
-//! the session-root watcher. Every task reports into `core::Daemon`, which
-//! holds the store and the attribution engine and publishes changes; no
-//! task polls. `ensure` is how runners and client verbs start a daemon
-//! when nothing listens: a socket that accepts counts as a daemon, so a
-//! socket unit's (whose daemon systemd starts on that first connection)
-//! never gets a second one.
+//! and starts its tasks on one `LocalExecutor`: the API server, runner
+//! discovery (inotify on `<runtime>/sessions/` plus a scan, `runners.rs`),
+//! one SSE subscription per runner, and the session-root watcher. The
+//! state and every decision about it are `core::Core`'s, which does no
+//! I/O; `shell::Daemon` owns the core and carries out what it decides
+//! (reads, writes, timers, publishing). Every task only gathers facts and
+//! hands them to `shell::Daemon::dispatch` as events; no task polls.
+//! `ensure` is how runners and client verbs start a daemon when nothing
+//! listens: a socket that accepts counts as a daemon, so a socket unit's
+//! (whose daemon systemd starts on that first connection) never gets a
+//! second one.
 
 mod activation;
 mod api;

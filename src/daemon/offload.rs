@@ -3,7 +3,7 @@
 //!
 //! Not the `blocking` crate's pool: its idle threads wake every 500 ms
 //! for as long as the process lives, and an idle daemon must not wake at
-//! all (DESIGN §5: no periodic polling). Jobs here are few — a throttled
+//! all (the daemon never polls). Jobs here are few — a throttled
 //! source check, a first read, a record saved — so a thread per job costs
 //! less than it saves, and the thread is gone when the job is.
 

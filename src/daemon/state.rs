@@ -1,5 +1,5 @@
-//! A session's state (DESIGN §10): working, idle, waiting or error, and
-//! where that came from.
+//! A session's state (amux(1), STATE): working, idle, waiting or error,
+//! and where that came from.
 //!
 //! Two kinds of evidence. The conversation file, through the adapter's
 //! fold (`Derived`), plus input sent since (pending input is working).
@@ -46,8 +46,8 @@ pub struct Live {
 }
 
 /// How long a pidfile `waiting` waits for the file to name its tool call
-/// before it shows without one (a dialog no call explains). Below issue
-/// 10's 500 ms from the pidfile to the record.
+/// before it shows without one (a dialog no call explains). Below the
+/// 500 ms a pidfile `waiting` may take to reach the record (`real_claude`).
 pub const QUESTION_GRACE: Duration = Duration::from_millis(400);
 
 impl Live {

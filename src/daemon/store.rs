@@ -1,11 +1,15 @@
 //! The daemon's view of every session: live entries built from their
 //! runners' events, and dead records kept for `ls --all` and `resume`.
 //!
-//! An `Entry` holds what the runner said (`meta`, `shim`, `exit`), the
-//! attribution (file, source, since) and what the adapter's `Tracker`
-//! derived from that file. `record` renders the public JSON of DESIGN
-//! §5.1; it is the only place that shape is written, so `ls --json`,
-//! `show`, `events` and the persisted dead records always agree.
+//! An `Entry` holds what the runner said (its `meta`: command, cwd, pid,
+//! exit; the preload's runtime; the terminal's title), what the adapter's
+//! `Tracker` derived from the file the session holds, the input sent to
+//! it and the agent's own last report of its state. Which file it holds
+//! is not here: the attribution engine owns that, and the core passes it
+//! in as [`Held`]. `Entry::record` renders a live session's public record
+//! (amux(1), SESSION RECORD) from the two; it is the only place a record
+//! is made, so `ls --json`, `show`, `events` and the dead records (each
+//! the record rendered at the session's end, kept as it was) agree.
 
 use super::live::Saved;
 use crate::adapters::{self, Derived, Kind, Place};
@@ -101,7 +105,8 @@ impl Entry {
     }
 }
 
-/// What input sent to the session means for its state (DESIGN §7).
+/// What input sent to the session means for its state (`send` then
+/// `wait --until idle` waits for the reply to that input).
 #[derive(Default)]
 pub struct InputState {
     /// Input was submitted (it ended a line) and no turn has finished
@@ -264,7 +269,7 @@ impl Entry {
     pub fn submitted(&mut self, now: Instant, now_ms: i64) {
         self.mark_read();
         if self.kind.state_from_exit() {
-            // A shell's state comes from its exit (DESIGN §6.4).
+            // A shell's state comes from its exit, not from input.
             return;
         }
         self.input.pending = Some(self.derived.turns_ended);

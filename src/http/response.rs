@@ -2,7 +2,7 @@
 //!
 //! The parser borrows from the connection's buffer; a route gets an owned
 //! `Request` (small: heads are ≤ 8 KiB) so it can be moved into a task.
-//! Every error body is `{"error": "..."}` (DESIGN §3.1).
+//! Every error body is `{"error": "..."}` (amux-protocol(7), Responses).
 
 pub struct Request {
     pub method: String,

@@ -1,5 +1,5 @@
 //! The preload and its companions on disk and in the agent's environment
-//! (DESIGN §4).
+//! (amux-protocol(7), PRELOAD CONTRACT).
 //!
 //! The files of `hook/` — the preload `hook.mjs` and pi's extension
 //! `pi-extension.mjs` — are compiled into the binary. Node, bun and pi need

@@ -1,5 +1,5 @@
 //! The runner: one agent in a PTY, relayed to the user's terminal and
-//! served on `<runtime>/sessions/<id>.sock` (DESIGN §3).
+//! served on `<runtime>/sessions/<id>.sock` (see ARCHITECTURE.md).
 //!
 //! Everything runs on one thread in a `LocalExecutor`: the PTY reader
 //! (output → stdout, kept ring, attachers, `activity`), the PTY writer (one

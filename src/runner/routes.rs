@@ -1,4 +1,4 @@
-//! The session socket's routes (DESIGN §3.1).
+//! The session socket's routes (amux-protocol(7), SESSION SOCKET).
 //!
 //! `handler` turns a request into a reply against the shared `Runner`.
 //! Plain routes answer at once; `/events` and `/attach` take the

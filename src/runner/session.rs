@@ -46,7 +46,8 @@ pub struct Session {
     pub submitted: u64,
     /// How deep below `roots` it keeps them (`Kind::root_depth`).
     pub root_depth: usize,
-    /// Where this agent keeps conversations (for DESIGN §4.3 acceptance).
+    /// Where this agent keeps conversations: a reported path under one is
+    /// accepted as the session file (`Kind::accepts`).
     pub roots: Vec<PathBuf>,
     /// The agent's own directory in its environment (`Kind::config_dir`).
     pub config_dir: Option<PathBuf>,

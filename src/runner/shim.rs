@@ -1,5 +1,6 @@
-//! Intake of the preload's events (DESIGN §4.2, §4.3) and of pi's
-//! extension's (§10), from the FIFO or from `POST /shim/event`.
+//! Intake of the preload's events and of pi's extension's
+//! (amux-protocol(7), PRELOAD CONTRACT), from the FIFO or from
+//! `POST /shim/event`.
 //!
 //! An event is one JSON object (`protocol::ShimEvent`). `hello` marks the
 //! shim active; `write` and `append` (a write the preload saw) and

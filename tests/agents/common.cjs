@@ -2,7 +2,7 @@
 // touches `fs` itself: each caller passes the fs functions it got through its
 // own import style, so the hook is exercised through that style.
 //
-// Writes pi-style session files (DESIGN §6.1) under
+// Writes pi-style session files (see src/adapters/pi.rs) under
 // $PI_CODING_AGENT_DIR/sessions/--<cwd with / turned into ->--/, one
 // appendFileSync per line, then prints `agent done: files=F lines=L` and exits.
 // Flags (all optional, same for both programs and runtimes):

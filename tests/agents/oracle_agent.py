@@ -2,7 +2,8 @@
 """Claude- and Codex-style stand-in for the churn oracle (tests/oracle/),
 installed as `claude` and `codex` in the test's bin directory; the name it
 runs under picks the behaviour. Python: the preload never loads, so what
-the daemon knows comes from the agent-provided sources (DESIGN §5.2 rule 5).
+the daemon knows comes from the agent-provided sources (Claude's pidfile,
+Codex's open rollout).
 
 claude: keeps $CLAUDE_CONFIG_DIR/sessions/<pid>.json ({sessionId, cwd, pid})
 from the start, like Claude, and appends the transcript to

@@ -1,6 +1,7 @@
 // Fake interactive pi for the churn oracle (tests/oracle/), run under the
-// preload by node or bun. It writes pi-format lines (DESIGN §6.1) with one
-// appendFileSync per line, like pi, and does only what the harness says.
+// preload by node or bun. It writes pi-format lines (see
+// src/adapters/pi.rs) with one appendFileSync per line, like pi, and does
+// only what the harness says.
 //
 // Control: the harness appends JSON commands, one a line, to
 // $AMUX_TEST_DIR/ctl/$AMUX_SESSION_ID.cmd; this program polls that file

@@ -1,7 +1,7 @@
-//! The churn oracle (DESIGN §13, issue 7 §1): a seeded random walk over
+//! The churn oracle: a seeded random walk over
 //! fake agents whose ground truth this harness knows, against the real
 //! `amux` binary and a real daemon, checking `amux ls --json --all`
-//! against the truth of /work/PLAN.md after every operation.
+//! against the truth it keeps after every operation.
 //!
 //! How it works: every agent is told what to do through a command file
 //! (`<test dir>/ctl/<session id>.cmd`) and acknowledges each command once
@@ -138,7 +138,7 @@ impl Kind {
     }
 }
 
-/// What a conversation file says (DESIGN §6): title and state word.
+/// What a conversation file says: title and state word.
 #[derive(Clone, Default)]
 struct FileModel {
     first_user: Option<String>,
@@ -169,8 +169,8 @@ struct Sess {
     /// At death: the exit code, `None` when the runner was SIGKILLed.
     exit: Option<i64>,
     file: Option<PathBuf>,
-    /// Accepted `conversation.source` values (one, except where PLAN.md
-    /// leaves the order of two authoritative reports open).
+    /// Accepted `conversation.source` values (one, except where the order
+    /// of two authoritative reports is not specified).
     sources: Vec<&'static str>,
     dead_title: String,
     shell_title: String,

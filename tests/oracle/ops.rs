@@ -269,8 +269,8 @@ impl Oracle {
         let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let sources = match kind {
             Kind::Pi => vec!["argv"],
-            // The runner's argv report and the agent's own race; PLAN.md
-            // does not say which one a repeated report of one file keeps.
+            // The runner's argv report and the agent's own race; which one
+            // a repeated report of one file keeps is not specified.
             k => vec!["argv", k.source()],
         };
         let j = self.adopt(id.clone(), kind, sources);

@@ -1,4 +1,4 @@
-//! A fake Anthropic Messages API (DESIGN §8) for the real Claude Code.
+//! A fake Anthropic Messages API (loopback only) for the real Claude Code.
 //!
 //! Like `model.rs`: it binds 127.0.0.1:0, accepts on a non-blocking
 //! listener in its own thread (checking a stop flag between accepts, so

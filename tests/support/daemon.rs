@@ -74,7 +74,8 @@ impl World {
         dir
     }
 
-    /// pi's session directory for `cwd` (DESIGN §6.1).
+    /// pi's session directory for `cwd`: `--`, the cwd without its leading
+    /// `/` with `/`, `\` and `:` turned into `-`, then `--`.
     pub fn pi_dir_for(&self, cwd: &Path) -> PathBuf {
         let cwd = cwd.to_str().expect("utf-8 cwd");
         let name: String = cwd
@@ -243,7 +244,7 @@ impl World {
         assert!(resp.status < 300, "input to {id}: {}", resp.text());
     }
 
-    /// Posts one preload event to the runner (DESIGN §3.1 `POST /shim/event`).
+    /// Posts one preload event to the runner (`POST /shim/event`).
     pub fn shim(&self, id: &str, event: &Value) {
         let resp = http::post(
             &self.env.sock(id),

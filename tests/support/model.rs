@@ -1,4 +1,4 @@
-//! A fake OpenAI-compatible model server (DESIGN §8) for real agents.
+//! A fake OpenAI-compatible model server (loopback only) for real agents.
 //!
 //! It binds 127.0.0.1:0 and accepts on a non-blocking listener in its own
 //! thread, checking a stop flag between accepts, so dropping the handle

@@ -1,4 +1,4 @@
-//! A fake OpenAI Responses API server (DESIGN §8, §10) for the real Codex.
+//! A fake OpenAI Responses API server (loopback only) for the real Codex.
 //!
 //! Like `model.rs`: it binds 127.0.0.1:0, accepts on a non-blocking
 //! listener in its own thread that checks a stop flag between accepts (so

@@ -1,4 +1,4 @@
-//! A real OpenSSH server for the remote-host tests (DESIGN §11): Debian's
+//! A real OpenSSH server for the remote-host tests: Debian's
 //! `sshd` (`openssh-server`, installed by `.ci/setup-tools`), started in
 //! the foreground (`-D`) on 127.0.0.1 on a free port, with a throw-away
 //! host key and user key in the remote test dir and nothing of the

@@ -7,7 +7,7 @@
 //! event, a file read, an agent's report found in `/proc`, a timer, a
 //! request) at a time [`Now`] and returns the [`Effect`]s it decided:
 //! what to publish, log, read, watch, save or schedule. It never reads a
-//! file, a clock or a socket: the shell (`shell.rs`) does all of that and
+//! file, a clock or a socket: the shell (`daemon/shell/`) does all of that and
 //! feeds back what it found as events, so every decision can be driven by
 //! a test with virtual time.
 //!

@@ -11,9 +11,13 @@
 //! `ReadCandidates` (recently changed files nobody holds) →
 //! `Found::Candidates`, picked by metadata, else `Scrollback` (the
 //! runner's screen against each candidate's text) → `Found::Screen`, else
-//! by mtime. Looks are throttled per session to one per `EVERY`, one at a
-//! time, with one deferred look so the last trigger is never lost; nothing
-//! here loops on a timer.
+//! by mtime. A look a file change asks for is throttled per session to one
+//! per `EVERY`; the end of the replay, a changed report and a deferred
+//! look's timer look at once. Looks run one at a time (a trigger meanwhile
+//! looks again after), and there is at most one deferred look per session,
+//! so the last trigger is never lost. Guesses wait `HELLO_GRACE` after the
+//! session's start (its agent's own report comes first) and `GUESS_EVERY`
+//! between them. Nothing here loops on a timer.
 
 use super::{Core, Effect, Found, Now, Timer};
 use crate::adapters::{Derived, Guess, Kind, Place, Probe, Report};
@@ -277,8 +281,8 @@ impl Core {
     }
 }
 
-/// What each candidate says (the shell runs this on the blocking pool: up
-/// to 32 × 4 MiB). A file created before the session belongs to an earlier
+/// What each candidate says (I/O: the shell runs this off the executor,
+/// `offload.rs`; up to 32 × 4 MiB). A file created before the session belongs to an earlier
 /// one (a resumed conversation is not something to guess).
 pub fn read_candidates(
     kind: Kind,

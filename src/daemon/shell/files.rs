@@ -3,8 +3,9 @@
 //! it as `Event::Read`.
 //!
 //! Up to `SYNC_BUDGET` bytes are read on the executor; the rest of a
-//! bigger read (a long conversation followed from its start) goes to the
-//! blocking pool with the slot's reader, so the daemon keeps answering.
+//! bigger read (a long conversation followed from its start) runs on a
+//! thread of its own (`offload.rs`) with the slot's reader, so the daemon
+//! keeps answering.
 //! A change meanwhile sets `again` and is read after; `gen` tells a slot
 //! made anew (released and followed again) from the one a read began on.
 
@@ -138,7 +139,7 @@ impl Daemon {
         }
     }
 
-    /// Reads the rest of a big file on the blocking pool; the core gets
+    /// Reads the rest of a big file off the executor; the core gets
     /// what it says when it is done, and a change meanwhile is read after.
     fn read_rest(self: &Rc<Self>, path: &Path) {
         let (mut followed, gen) = {
