@@ -106,6 +106,11 @@ impl Adapter for Claude {
         Some(config_dir.join("sessions"))
     }
 
+    /// `sessions/<pid>.json`.
+    fn report_files(&self) -> &'static [&'static str] {
+        &[".json"]
+    }
+
     fn guesses(&self) -> &'static [Guess] {
         &[Guess::Metadata, Guess::Mtime]
     }

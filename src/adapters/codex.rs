@@ -11,8 +11,7 @@
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
-    dir_from, launch, Adapter, Derived, Env, Guess, Kind, Launch, Lines, Names, Place, Probe,
-    Report,
+    dir_from, Adapter, Derived, Env, Guess, Kind, Launch, Lines, Names, Place, Probe, Report,
 };
 use crate::attribution::Source;
 use crate::protocol::{self, AgentState, Ask, StateSource, Waiting};
@@ -57,7 +56,7 @@ impl Adapter for Codex {
     fn launch_file(&self, args: &[String], _cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
         let at = args.iter().position(|a| a == "resume")?;
         let id = args[at + 1..].iter().find(|a| !a.starts_with('-'))?;
-        launch::find_rollout(roots.first()?, id)
+        find_rollout(roots.first()?, id)
     }
 
     fn resume_args(&self, file: &Path, id: Option<&str>) -> Option<Vec<String>> {
@@ -274,6 +273,32 @@ pub fn id_from_file(file: &Path) -> Option<String> {
         }
     });
     uuid.then(|| id.to_owned())
+}
+
+/// Codex keeps `YYYY/MM/DD/rollout-<time>-<id>.jsonl` under its root.
+fn find_rollout(root: &Path, id: &str) -> Option<PathBuf> {
+    let suffix = format!("-{id}.jsonl");
+    let mut dirs = vec![(root.to_path_buf(), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if kind.is_dir() && depth < 3 {
+                dirs.push((path, depth + 1));
+            } else if kind.is_file()
+                && name.starts_with("rollout-")
+                && name.ends_with(&suffix)
+                && id_from_file(&path).as_deref() == Some(id)
+            {
+                return Some(path);
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

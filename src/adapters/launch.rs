@@ -11,8 +11,6 @@
 //! `--session` given a path, Claude's flags given an id, Codex's `resume`
 //! given an id whose rollout exists. Here: what those rules share.
 
-use std::path::{Path, PathBuf};
-
 /// The value of the first of `names` in `args`: `--name V` or `--name=V`.
 pub(super) fn option<'a>(args: &'a [String], names: &[&str]) -> Option<&'a str> {
     args.iter().enumerate().find_map(|(i, a)| {
@@ -24,36 +22,10 @@ pub(super) fn option<'a>(args: &'a [String], names: &[&str]) -> Option<&'a str> 
     })
 }
 
-/// Codex keeps `YYYY/MM/DD/rollout-<time>-<id>.jsonl` under its root.
-pub(super) fn find_rollout(root: &Path, id: &str) -> Option<PathBuf> {
-    let suffix = format!("-{id}.jsonl");
-    let mut dirs = vec![(root.to_path_buf(), 0)];
-    while let Some((dir, depth)) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let path = entry.path();
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if kind.is_dir() && depth < 3 {
-                dirs.push((path, depth + 1));
-            } else if kind.is_file()
-                && name.starts_with("rollout-")
-                && name.ends_with(&suffix)
-                && super::codex::id_from_file(&path).as_deref() == Some(id)
-            {
-                return Some(path);
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::{fixture, Kind};
-    use super::*;
+    use std::path::{Path, PathBuf};
 
     fn file(kind: Kind, args: &[String], cwd: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
         kind.adapter().launch_file(args, cwd, roots)

@@ -4,7 +4,11 @@
 //! Each agent is one file implementing [`Adapter`]: how a command line
 //! names it, where its conversation files live and which of them it
 //! accepts, its header, how it resumes one, what it adds at launch, what
-//! its lines say (a [`Lines`] fold, see `derived.rs`), where it reports
+//! its lines say (a [`Lines`] fold, see `derived.rs`) — or, for an agent
+//! that does not append JSON lines, how its conversation is read (its own
+//! [`Conversation`], see `conversation.rs`) and how its files' names end
+//! (`conversation_files`; the root watcher reports only those and each
+//! adapter's `report_files`) —, where it reports
 //! its own file besides its writes (Claude's pidfile, Codex's open fd) and
 //! which guesses it allows. [`Kind`] is a copyable handle to one adapter —
 //! what the runner and the daemon carry; the wire carries its name
@@ -17,12 +21,14 @@
 //!    Foo` — `name`, `names` and `lines` are required, every other method
 //!    has a default that means "does not have this" — plus its `Lines`
 //!    state and tests over its fixtures (the `toy` test in `tests.rs` walks a
-//!    whole adapter through `Kind`: copy it);
+//!    whole adapter through `Kind`: copy it; `sheet` there is one whose
+//!    conversation is a whole JSON file rewritten);
 //! 2. `mod foo;` below and `Kind(&foo::Foo)` in [`AGENTS`].
 
 mod argv;
 mod claude;
 mod codex;
+mod conversation;
 mod derived;
 mod launch;
 mod pi;
@@ -34,11 +40,11 @@ mod fixture;
 #[cfg(test)]
 mod tests;
 
+pub use conversation::{Conversation, JsonlConversation};
 pub use derived::{derive_all, Derived, Lines, Tracker};
 
 use crate::attribution::Source;
 use serde_json::Value;
-use std::ffi::OsStr;
 use std::path::{Component, Path, PathBuf};
 
 /// Every agent amux recognises, in the order `detect` tries them.
@@ -127,9 +133,20 @@ pub trait Adapter: Sync {
     fn root_depth(&self, _args: &[String], _env: Env) -> usize {
         1
     }
-    /// Whether a `*.jsonl` at `rel` below a root is a conversation.
+    /// How its conversation files' names end (`.jsonl`): the root watcher
+    /// reports changes to these (and to `report_files`) only.
+    fn conversation_files(&self) -> &'static [&'static str] {
+        &[".jsonl"]
+    }
+    /// Whether a conversation file at `rel` below a root is one of its
+    /// conversations.
     fn is_conversation(&self, rel: &Path) -> bool {
         rel.components().next().is_some()
+    }
+    /// Opens a conversation to follow; an append-only JSON-lines file
+    /// through `lines` unless the agent keeps it otherwise.
+    fn open(&self, kind: Kind, path: PathBuf, place: &Place) -> Box<dyn Conversation> {
+        Box::new(JsonlConversation::new(path, kind, place))
     }
     fn is_header(&self, _first: &Value) -> bool {
         false
@@ -154,9 +171,13 @@ pub trait Adapter: Sync {
     fn report(&self, _probe: &Probe) -> Report {
         Report::default()
     }
-    /// A directory whose `*.json` changes mean `report` may answer anew.
+    /// A directory whose files' changes mean `report` may answer anew.
     fn report_dir(&self, _config_dir: &Path) -> Option<PathBuf> {
         None
+    }
+    /// How the names of the files in `report_dir` end (`.json`).
+    fn report_files(&self) -> &'static [&'static str] {
+        &[]
     }
     fn guesses(&self) -> &'static [Guess] {
         &[]
@@ -269,9 +290,13 @@ impl Kind {
     /// the agent calls a conversation, or a file whose first line is its
     /// session header.
     pub fn accepts(self, path: &Path, roots: &[PathBuf], first_line: Option<&[u8]>) -> bool {
+        let named = |p: &Path| {
+            let name = p.file_name().map_or(&[][..], |n| n.as_encoded_bytes());
+            (self.0.conversation_files().iter()).any(|end| name.ends_with(end.as_bytes()))
+        };
         if self.is_shell()
             || !path.is_absolute()
-            || path.extension() != Some(OsStr::new("jsonl"))
+            || !named(path)
             || path.components().any(|c| c == Component::ParentDir)
         {
             return false;
@@ -306,6 +331,11 @@ impl Kind {
         Some(launcher.into_iter().chain(args).collect())
     }
 
+    /// Opens `path`, one of its conversations, to follow.
+    pub fn open(self, path: PathBuf, place: &Place) -> Box<dyn Conversation> {
+        self.0.open(self, path, place)
+    }
+
     pub fn report(self, probe: &Probe) -> Report {
         self.0.report(probe)
     }
@@ -334,6 +364,15 @@ impl Kind {
     pub fn state_from_exit(self) -> bool {
         self.0.state_from_exit()
     }
+}
+
+/// Whether a file called `name` is one the root watcher reports: an
+/// agent's conversation file or a file of its own reports.
+pub fn watched_file(name: &[u8]) -> bool {
+    let ends = |list: &[&str]| list.iter().any(|end| name.ends_with(end.as_bytes()));
+    AGENTS
+        .iter()
+        .any(|k| ends(k.0.conversation_files()) || ends(k.0.report_files()))
 }
 
 /// An unset and an empty variable mean the same to every agent.

@@ -281,3 +281,114 @@ mod toy {
         assert_eq!(Kind::named("toy"), Kind::SHELL);
     }
 }
+
+/// An agent whose conversation is not JSON lines: a whole JSON file it
+/// rewrites (`{"title":…,"busy":…,"replies":N}`), read by a
+/// `Conversation` of its own. Adding it still touches nothing outside its
+/// adapter: the watcher learns its suffix from `conversation_files`.
+mod sheet {
+    use super::super::conversation::Progress;
+    use super::super::*;
+
+    pub struct Sheet;
+
+    struct Whole {
+        path: PathBuf,
+        derived: Derived,
+        seen: Option<Vec<u8>>,
+        reads: u64,
+    }
+
+    impl Conversation for Whole {
+        fn read(&mut self, _budget: u64) -> Progress {
+            let Ok(data) = crate::paths::read_untrusted(&self.path, 1 << 20) else {
+                return Progress::default();
+            };
+            if self.seen.as_ref() == Some(&data) {
+                return Progress::default();
+            }
+            let v: Value = serde_json::from_slice(&data).unwrap_or_default();
+            let replies = v["replies"].as_u64().unwrap_or(0);
+            self.derived = Derived {
+                title: v["title"].as_str().map(String::from),
+                working: v["busy"] == true,
+                unread: replies > 0 && v["busy"] != true,
+                turns_ended: replies,
+                ..Derived::default()
+            };
+            self.seen = Some(data);
+            self.reads += 1;
+            Progress {
+                grew: true,
+                more: false,
+            }
+        }
+        fn derived(&self) -> &Derived {
+            &self.derived
+        }
+        fn records(&self) -> u64 {
+            self.reads
+        }
+    }
+
+    impl Adapter for Sheet {
+        fn name(&self) -> &'static str {
+            "sheet"
+        }
+        fn names(&self) -> Names {
+            Names {
+                programs: &["sheet"],
+                packages: &[],
+                dirs: &[],
+            }
+        }
+        fn session_root(&self, _args: &[String], env: Env) -> Option<PathBuf> {
+            Some(PathBuf::from(env("HOME")?).join(".sheet"))
+        }
+        fn conversation_files(&self) -> &'static [&'static str] {
+            &[".sheet.json"]
+        }
+        fn lines(&self, _place: &Place) -> Box<dyn Lines> {
+            unreachable!("a sheet is read whole, by `open`")
+        }
+        fn open(&self, _kind: Kind, path: PathBuf, _place: &Place) -> Box<dyn Conversation> {
+            let derived = Derived::default();
+            Box::new(Whole {
+                path,
+                derived,
+                seen: None,
+                reads: 0,
+            })
+        }
+    }
+
+    #[test]
+    fn an_agent_whose_conversation_is_a_rewritten_file() {
+        let sheet = Kind(&Sheet);
+        let env = |k: &str| (k == "HOME").then(|| "/h".to_string());
+        let roots = sheet.session_roots(&fixture::argv("sheet"), &env);
+        assert!(sheet.accepts(Path::new("/h/.sheet/a.sheet.json"), &roots, None));
+        assert!(!sheet.accepts(Path::new("/h/.sheet/a.jsonl"), &roots, None));
+        let dir = fixture::temp_dir("sheet");
+        let path = dir.join("a.sheet.json");
+        let mut conversation = sheet.open(path.clone(), &Place::default());
+        std::fs::write(&path, r#"{"title":"plan","busy":true}"#).unwrap();
+        assert!(conversation.read(u64::MAX).grew);
+        assert!(conversation.derived().working);
+        assert!(!conversation.read(u64::MAX).grew, "unchanged: nothing new");
+        std::fs::write(&path, r#"{"title":"plan","busy":false,"replies":1}"#).unwrap();
+        conversation.read(u64::MAX);
+        let d = conversation.derived();
+        assert!(!d.working && d.unread && d.title.as_deref() == Some("plan"));
+        assert_eq!(conversation.records(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn the_watcher_reports_what_the_adapters_name() {
+    assert!(watched_file(b"2026-12-06T00-00-00_abc.jsonl"));
+    assert!(watched_file(b"4242.json"), "Claude's pidfiles");
+    assert!(!watched_file(b"notes.txt"));
+    assert!(!watched_file(b"a.jsonl.tmp"));
+}

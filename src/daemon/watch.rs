@@ -98,11 +98,11 @@ fn classify(mask: EventMask) -> Action {
     }
 }
 
-/// Conversations (`*.jsonl`), and the `*.json` pidfiles Claude Code keeps
-/// in its `sessions/` dir (the daemon watches that dir as a flat root).
+/// A file some agent keeps a conversation or its reports in, by how its
+/// name ends (each adapter says: `*.jsonl`, Claude's `*.json` pidfiles):
+/// the watcher knows no suffix itself.
 fn is_jsonl(name: &OsStr) -> bool {
-    let name = name.as_bytes();
-    name.ends_with(b".jsonl") || name.ends_with(b".json")
+    crate::adapters::watched_file(name.as_bytes())
 }
 
 /// The per-user inotify watch limit (`ENOSPC` from `inotify_add_watch`).

@@ -2,7 +2,7 @@
 //! input state a previous daemon saved, and — for a session that ended
 //! while no daemon watched — the file it held, read whole.
 
-use super::files::{written_ms, Followed};
+use super::files::written_ms;
 use super::Daemon;
 use crate::daemon::core::{self, Event, Unseen};
 use crate::daemon::live;
@@ -48,9 +48,9 @@ impl Daemon {
         let file = plan.and_then(|(meta, file)| {
             let (path, _) = file?;
             let (kind, place) = core::unseen_reader(&meta);
-            let mut followed = Followed::new(path.clone(), kind, &place);
-            followed.read(u64::MAX);
-            Some((followed.tracker().derived().clone(), written_ms(&path)))
+            let mut conversation = kind.open(path.clone(), &place);
+            conversation.read(u64::MAX);
+            Some((conversation.derived().clone(), written_ms(&path)))
         });
         let unseen = Unseen {
             id: id.to_string(),

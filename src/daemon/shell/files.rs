@@ -1,6 +1,6 @@
-//! The followed files' bytes: one `Follower` (complete lines only) and the
-//! adapter's `Tracker` per file, read when the core asks and told back to
-//! it as `Event::Read`.
+//! The followed files' bytes: one `Conversation` per file (the adapter's
+//! reader of its format: complete JSON lines through its fold, for most),
+//! read when the core asks and told back to it as `Event::Read`.
 //!
 //! Up to `SYNC_BUDGET` bytes are read on the executor; the rest of a
 //! bigger read (a long conversation followed from its start) runs on a
@@ -10,9 +10,8 @@
 //! made anew (released and followed again) from the one a read began on.
 
 use super::Daemon;
-use crate::adapters::{Kind, Place, Tracker};
+use crate::adapters::{Conversation, Kind, Place};
 use crate::daemon::core::{Event, Read};
-use crate::daemon::follow::Follower;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -20,10 +19,8 @@ use std::rc::Rc;
 /// lines takes a few milliseconds).
 const SYNC_BUDGET: u64 = 1 << 20;
 
-pub struct Followed {
-    follower: Follower,
-    tracker: Tracker,
-}
+/// A conversation being followed (the adapter's reader of its format).
+type Followed = Box<dyn Conversation>;
 
 /// A followed file. `followed` is `None` while the rest of a big read
 /// runs off the executor.
@@ -33,53 +30,21 @@ pub struct FileSlot {
     gen: u64,
 }
 
-impl Followed {
-    pub fn new(path: PathBuf, kind: Kind, place: &Place) -> Followed {
-        Followed {
-            follower: Follower::new(path),
-            tracker: Tracker::new(kind, place),
-        }
-    }
-
-    /// Feeds the tracker what was appended, up to about `budget` bytes:
-    /// whether anything was read, and whether more is left to read.
-    pub fn read(&mut self, budget: u64) -> (bool, bool) {
-        let before = self.follower.offset();
-        let Followed { follower, tracker } = self;
-        let mut more = false;
-        for _ in 0..2 {
-            match follower.poll_budget(&mut |line| tracker.feed(line), budget) {
-                Ok(p) if p.truncated => tracker.reset(),
-                Ok(p) => {
-                    more = p.more;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        (self.follower.offset() != before, more)
-    }
-
-    pub fn tracker(&self) -> &Tracker {
-        &self.tracker
-    }
-}
-
 /// The file's mtime in epoch ms, if it exists.
 pub fn written_ms(path: &Path) -> Option<i64> {
     let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
     Some(crate::timefmt::epoch_ms(modified))
 }
 
-fn event(path: &Path, followed: &Followed, grew: bool, first: bool) -> Event {
+fn event(path: &Path, followed: &dyn Conversation, grew: bool, first: bool) -> Event {
     let linked = first
         && path
             .parent()
             .is_some_and(|dir| std::fs::canonicalize(dir).is_ok_and(|real| real != dir));
     Event::Read(Box::new(Read {
         path: path.to_path_buf(),
-        derived: followed.tracker.derived().clone(),
-        lines: followed.tracker.fed(),
+        derived: followed.derived().clone(),
+        lines: followed.records(),
         grew,
         written_ms: written_ms(path),
         linked,
@@ -90,9 +55,9 @@ fn event(path: &Path, followed: &Followed, grew: bool, first: bool) -> Event {
 impl Daemon {
     /// Follows `path` from its start and tells the core its first read.
     pub(super) fn follow_file(self: &Rc<Self>, path: PathBuf, kind: Kind, place: Place) {
-        let mut followed = Followed::new(path.clone(), kind, &place);
-        let (_, more) = followed.read(SYNC_BUDGET);
-        let read = event(&path, &followed, true, true);
+        let mut followed = kind.open(path.clone(), &place);
+        let more = followed.read(SYNC_BUDGET).more;
+        let read = event(&path, &*followed, true, true);
         let gen = self.file_gen.get() + 1;
         self.file_gen.set(gen);
         let slot = FileSlot {
@@ -120,8 +85,8 @@ impl Daemon {
                     followed: Some(followed),
                     ..
                 }) => {
-                    let (grew, more) = followed.read(SYNC_BUDGET);
-                    Some((event(path, followed, grew, false), more))
+                    let p = followed.read(SYNC_BUDGET);
+                    Some((event(path, &**followed, p.grew, false), p.more))
                 }
                 // Being read off the executor: read again after.
                 Some(slot) => {
@@ -167,7 +132,7 @@ impl Daemon {
                     daemon.files.borrow_mut().remove(&path);
                     return daemon.log(&format!("reading {} failed", path.display()));
                 };
-                let read = event(&path, &followed, true, false);
+                let read = event(&path, &*followed, true, false);
                 let again = {
                     let mut files = daemon.files.borrow_mut();
                     match files.get_mut(&path).filter(|s| s.gen == gen) {
