@@ -378,8 +378,9 @@ fn claude_clear_is_idle_at_once() {
     };
     println!("/clear -> new conversation in {took:?}, idle in {idle_took:?}");
     assert_eq!(r["title"], "(new)", "{r:#}");
-    assert!(
-        idle_took < Duration::from_secs(1),
-        "idle took {idle_took:?}: {r:#}"
-    );
+    // "At once" is the pidfile's doing, not the 3 s quiet timer's: the
+    // cause says so on any machine (the latency is `make bench`'s).
+    let e = w.explain(&id);
+    let change = support::change_to(&e, "idle").expect("a change to idle");
+    assert_ne!(change["signal"], "timer", "idle by the quiet rule: {e:#}");
 }
