@@ -9,10 +9,15 @@
 //! the stand-in with a fake pi under node carrying the real preload.
 
 use crate::support;
-use crate::support::daemon::{self, append, holds, now_s, pi_file, pi_lines, pi_name, World};
+use crate::support::daemon::{self, append, holds, now_s, pi_file, pi_lines, pi_name, World, T};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
+
+/// A line that changes nothing in a record (a model change).
+fn quiet() -> String {
+    format!("{}\n", json!({"type": "model_change", "provider": "fake"}))
+}
 
 fn holder_of<'a>(records: &'a [Value], file: &Path) -> Vec<&'a str> {
     records
@@ -53,6 +58,8 @@ fn shim_overrides_an_earlier_guess() {
     // A reported session is never offered a guess again, even when the
     // released file changes right under it.
     append(&guessed, &pi_name("still someone else's"));
+    // The guesses run on the daemon's timer (a round a second): no fact
+    // says a round passed without a change, so this waits past one.
     std::thread::sleep(Duration::from_millis(1500));
     let r = w.record(&id, false).expect("live record");
     assert!(holds(&r, &real, "shim"), "{r:#}");
@@ -96,7 +103,10 @@ fn rebind_moves_the_session_and_releases_the_old_file() {
         r["title"] == "renamed new"
     });
     assert!(holds(&r, &second, "shim"));
-    std::thread::sleep(Duration::from_millis(300));
+    // The old file changed first; a later line of the held file, once
+    // read, means the daemon has handled that change too.
+    append(&second, &quiet());
+    w.wait_lines(&id, 5);
     assert_eq!(
         w.record(&id, false).expect("record")["title"],
         "renamed new"
@@ -137,9 +147,11 @@ fn two_runners_on_one_file_both_hold_it_and_the_survivor_keeps_it() {
     // The second binder's death leaves the first holding it.
     w.tell(&b, &json!({"exit": 0}));
     w.wait_record_all(&b, true, "dead", |r| r["alive"] == false);
-    std::thread::sleep(Duration::from_millis(500));
-    let records = w.ls(false);
-    assert_eq!(holder_of(&records, &file), vec![a.as_str()]);
+    support::wait_until(
+        T,
+        || holder_of(&w.ls(false), &file) == vec![a.as_str()],
+        "the survivor alone to hold the file",
+    );
     append(&file, &pi_name("still shared"));
     w.wait_record(&a, "renamed again", |r| r["title"] == "still shared");
 }
@@ -170,7 +182,8 @@ fn hello_without_write_stays_unattributed() {
         &stale,
         &pi_lines("0000-stale", &cwd, stamp, "an old chat", "ok"),
     );
-    // Past the 5 s a preload agent has to say hello, plus guess rounds.
+    // Past the 5 s a preload agent has to say hello, plus guess rounds:
+    // the daemon's own timers are what is tested, so real time passes.
     for i in 0..8 {
         std::thread::sleep(Duration::from_millis(1000));
         append(&stale, &pi_name(&format!("old chat {i}")));
@@ -310,7 +323,8 @@ fn identical_sessions_make_the_scrollback_guess_abstain() {
     w.wait_screen(&b, "stand-in ready");
     // Changes without text: the guesses run again, on full screens.
     let quiet = format!("{}\n", json!({"type": "model_change", "provider": "fake"}));
-    // Past the 5 s a preload agent has to say hello, plus guess rounds.
+    // Past the 5 s a preload agent has to say hello, plus guess rounds:
+    // the daemon's own timers are what is tested, so real time passes.
     for _ in 0..8 {
         append(&fa, &quiet);
         append(&fb, &quiet);

@@ -52,12 +52,18 @@ fn a_line_written_in_two_halves_is_parsed_once_whole() {
     // Neither half is JSON on its own; only the whole line names it.
     let line = pi_name("Half and half");
     let (first, second) = line.split_at(line.len() / 2);
+    let lines = w.explain(&id)["lines"].clone();
+    let since = w.seq();
     append(&file, first);
-    std::thread::sleep(Duration::from_millis(600));
+    // The change and its read: no line in it, so no count to wait for.
+    w.wait_seq(since, 2);
     assert_eq!(w.record(&id, false).expect("record")["title"], "start");
+    assert_eq!(w.explain(&id)["lines"], lines, "half a line counted");
     append(&file, second);
     titled(&w, &id, "Half and half");
-    std::thread::sleep(Duration::from_millis(200));
+    events.wait_for("the whole line's record", |l| {
+        l["session"]["id"] == id.as_str() && l["session"]["title"] == "Half and half"
+    });
     let titles: Vec<String> = events
         .records(&id)
         .iter()

@@ -757,7 +757,13 @@ fn removed_runtime_entries_come_back() {
     assert_eq!(w.health_pid(), Some(pid), "the same daemon answers");
 
     // sessions/
-    std::fs::remove_dir_all(w.env.sessions()).expect("rm -rf sessions");
+    // A runner may be putting its socket back as we remove (the daemon's
+    // own came back just now): rm -rf until the directory is gone.
+    support::wait_until(
+        T,
+        || std::fs::remove_dir_all(w.env.sessions()).is_ok(),
+        "rm -rf sessions",
+    );
     let start = Instant::now();
     support::wait_until(
         Duration::from_secs(5),

@@ -244,6 +244,8 @@ fn switches(rt: Runtime) {
     wait_screen(&env, &id, "Resume Session");
     wait_screen(&env, &id, "first question");
     input(&env, &id, b"\x1b[B");
+    // pi's picker takes the arrow before the Enter only in a write of its
+    // own, a moment later (a user's gap between keys).
     std::thread::sleep(Duration::from_millis(300));
     let enter = Instant::now();
     enter_key(&env, &id);

@@ -324,7 +324,19 @@ fn wait_and_events_survive_a_daemon_kill() {
     events.wait_for("the session in events", |l| {
         l["session"]["id"] == id.as_str()
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The daemon has read the second user message (on disk at once):
+    // working from the file, so the waiter must still wait.
+    let mut on_disk = 0;
+    support::wait_until(
+        T,
+        || {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            on_disk = text.lines().count() as u64;
+            text.contains("second")
+        },
+        "the second message in the file",
+    );
+    w.wait_lines(&id, on_disk);
     assert!(
         waiter.try_wait().expect("try_wait").is_none(),
         "wait returned before the second reply"

@@ -299,8 +299,10 @@ fn foreground_exit_status_is_recorded() {
         seen.push(id);
     }
     assert!(bad.is_empty(), "dead records without exit 0: {bad:?}");
-    std::thread::sleep(Duration::from_millis(300));
     for (n, id) in seen.iter().enumerate() {
+        events.wait_for(&format!("run {n}'s dead record in events"), |l| {
+            l["session"]["id"] == id.as_str() && l["session"]["alive"] == false
+        });
         let records = events.records(id);
         for r in records.iter().filter(|r| r["alive"] == false) {
             assert_eq!(r["exit_code"], 0, "run {n}: {r:#}");
@@ -358,6 +360,9 @@ fn a_send_that_starts_no_turn() {
         "unsubmitted text is not a turn: {}",
         err(&o)
     );
+    // "Never": a while later (past any timer that could start a turn on
+    // its own but the 3 s quiet rule, which only an Enter arms), still
+    // not working. No fact says nothing happened, so real time passes.
     std::thread::sleep(Duration::from_millis(1000));
     let r = record(&env, &id, false);
     assert_eq!(r["status"]["working"], false, "{r:#}");

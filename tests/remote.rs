@@ -166,9 +166,22 @@ fn attach_over_ssh_resizes_and_detaches() {
     viewer.wait_for("30 100", T);
     let from = viewer.text().len();
     viewer.resize(90, 25);
-    std::thread::sleep(Duration::from_millis(300));
-    viewer.write(b"\r");
-    viewer.wait_for_from(from, "25 90", T);
+    // The new size crosses ssh to the remote PTY in its own time: Enter
+    // (which prints the size) until it is there.
+    let deadline = std::time::Instant::now() + T;
+    while !viewer.text()[from..].contains("25 90") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new size never reached the host: {}",
+            viewer.text()
+        );
+        viewer.write(b"\r");
+        // Pressed again only once its answer has had time to come back.
+        let mark = viewer.text().len();
+        while viewer.read_some(Duration::from_millis(300)) && !viewer.text()[mark..].contains('\n')
+        {
+        }
+    }
     viewer.write(&[0x1c]);
     assert!(viewer.wait_exit(T).success(), "detach exits 0");
     assert!(viewer.text().contains("[detached]"), "{}", viewer.text());

@@ -140,8 +140,8 @@ impl World {
         pid
     }
 
-    /// The pid `GET /v1/health` reports, if a daemon answers.
-    pub fn health_pid(&self) -> Option<u32> {
+    /// `GET /v1/health`'s body, if a daemon answers.
+    pub fn health(&self) -> Option<Value> {
         let sock = self.daemon_sock();
         let mut stream = std::os::unix::net::UnixStream::connect(&sock).ok()?;
         stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -150,10 +150,65 @@ impl World {
             .write_all(b"GET /v1/health HTTP/1.1\r\nHost: amux\r\nConnection: close\r\n\r\n")
             .ok()?;
         let reply = http::parse(&http::read_to_close(&mut stream))?;
-        let body: Value = serde_json::from_slice(&reply.body).ok()?;
-        (reply.status == 200)
-            .then(|| body["pid"].as_u64())?
-            .map(|p| p as u32)
+        (reply.status == 200).then(|| serde_json::from_slice(&reply.body).ok())?
+    }
+
+    /// The pid `GET /v1/health` reports, if a daemon answers.
+    pub fn health_pid(&self) -> Option<u32> {
+        self.health()?["pid"].as_u64().map(|p| p as u32)
+    }
+
+    /// How many events the daemon has handled (`/v1/health`'s `seq`).
+    pub fn seq(&self) -> u64 {
+        let health = self.health().expect("the daemon answers /v1/health");
+        health["seq"].as_u64().expect("/v1/health has a seq")
+    }
+
+    /// Waits until the daemon has handled `n` more events than `since` (a
+    /// `seq()` read before causing them). Other events (timers) count
+    /// too, so this is a floor: what the test caused may come later.
+    pub fn wait_seq(&self, since: u64, n: u64) {
+        support::wait_until(
+            T,
+            || self.seq() >= since + n,
+            &format!("the daemon to handle {n} events after #{since}"),
+        );
+    }
+
+    /// Connections the daemon has accepted (`/v1/health`'s count, which
+    /// includes the one asking).
+    pub fn connections(&self) -> u64 {
+        let health = self.health().expect("the daemon answers /v1/health");
+        health["connections"]
+            .as_u64()
+            .expect("/v1/health counts connections")
+    }
+
+    /// Waits until `n` connections besides our own polls came after a
+    /// `connections()` that read `since`: a client started since reached
+    /// the daemon.
+    pub fn wait_connections(&self, since: u64, n: u64) {
+        let mut polls = 0;
+        support::wait_until(
+            T,
+            || {
+                polls += 1;
+                self.connections() >= since + polls + n
+            },
+            &format!("{n} clients to reach the daemon"),
+        );
+    }
+
+    /// `amux explain ID --json`.
+    pub fn explain(&self, id: &str) -> Value {
+        support::explain(self.amux(["explain", id, "--json"]))
+    }
+
+    /// Waits until the daemon has read `n` complete lines of the file
+    /// `id` holds (explain's `lines`): what a test wrote there is handled,
+    /// so a negative assertion needs no sleep. Returns the explanation.
+    pub fn wait_lines(&self, id: &str, n: u64) -> Value {
+        support::wait_lines(|| self.amux(["explain", id, "--json"]), n)
     }
 
     pub fn daemon_pid(&self) -> u32 {

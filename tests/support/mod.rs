@@ -336,13 +336,28 @@ pub fn wait_child(child: &mut std::process::Child, timeout: Duration) -> std::pr
     }
 }
 
-/// Session files under `dir`, recursively (pi writes one dir per cwd).
 /// `amux explain ID --json` (the command given, run to its end): the
 /// daemon's explanation of a session.
 pub fn explain(cmd: Command) -> serde_json::Value {
     let o = output_within(cmd, Duration::from_secs(30));
     assert!(o.status.success(), "amux explain: {o:?}");
     serde_json::from_slice(&o.stdout).expect("explain --json prints an object")
+}
+
+/// Polls `amux explain` (`explain` builds the command) until the daemon
+/// has read `n` complete lines of the session's conversation file: the
+/// fact that what a test wrote there is handled. Returns the explanation.
+pub fn wait_lines(explain_cmd: impl Fn() -> Command, n: u64) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    wait_until(
+        Duration::from_secs(30),
+        || {
+            last = explain(explain_cmd());
+            last["lines"].as_u64().is_some_and(|l| l >= n)
+        },
+        &format!("the daemon to read {n} lines"),
+    );
+    last
 }
 
 /// The explanation's change that made the record `state` last, if any.
@@ -357,6 +372,7 @@ pub fn change_to<'a>(explain: &'a serde_json::Value, state: &str) -> Option<&'a 
     })
 }
 
+/// Session files under `dir`, recursively (pi writes one dir per cwd).
 pub fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
