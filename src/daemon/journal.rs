@@ -187,6 +187,11 @@ impl Journal {
         self.cause = previous;
     }
 
+    /// The cause in force now.
+    pub fn current(&self) -> Option<Cause> {
+        self.cause.clone()
+    }
+
     /// Events handled so far.
     pub fn seq(&self) -> u64 {
         self.seq

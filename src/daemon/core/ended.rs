@@ -6,7 +6,7 @@
 //! start — when it ended while no daemon ran. In every case the dead
 //! record is what the session was at its end (title, file, source, exit
 //! status): its file's last lines are read first (`Effect::ReadMore`,
-//! then `Event::Buried`), it is published once and removed from the live
+//! then `Continuation::Buried`), it is published once and removed from the live
 //! view, then saved to the state dir; only once it is on disk are the
 //! runner's exit file and the daemon's own live state for it deleted
 //! (`save_dead` in the shell), so until then the next daemon can still
@@ -15,7 +15,7 @@
 //! then the daemon's saved live state (the runner's first `meta`, the
 //! file) makes a record with an unknown exit status.
 
-use super::{Core, Effect, Event, Now, Published, Unseen};
+use super::{Continuation, Core, Effect, Now, Published, Unseen};
 use crate::adapters::{Kind, Place};
 use crate::attribution::{Binding, Input, Source};
 use crate::daemon::live::Saved;
@@ -45,8 +45,7 @@ impl Core {
                 self.out.push(Effect::ReadMore(file));
             }
         }
-        let buried = Event::Buried { id: id.to_string() };
-        self.then(buried);
+        self.then(Continuation::Buried { id: id.to_string() });
         let _ = now;
     }
 

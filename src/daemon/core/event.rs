@@ -53,15 +53,11 @@ pub enum Event {
         id: String,
         exit: Option<Box<Meta>>,
     },
-    /// The last read of a dying session's file is in: it is buried now.
-    Buried {
-        id: String,
-    },
-    /// A bind's first read is in: session `sid` holds `file` now.
-    Bind {
-        sid: String,
-        file: PathBuf,
-        source: crate::attribution::Source,
+    /// The rest of an event's handling, once the effects it asked for
+    /// first are done; handled under that event's cause.
+    Continue {
+        cause: Cause,
+        then: Continuation,
     },
     /// A session whose runner is gone without the daemon seeing it go.
     Unseen(Box<Unseen>),
@@ -97,6 +93,18 @@ pub enum Event {
         id: String,
         at: String,
     },
+}
+
+/// What an event goes on with after its effects (see `Effect::Then`).
+pub enum Continuation {
+    /// A bind's first read is in: session `sid` holds `file` now.
+    Bind {
+        sid: String,
+        file: PathBuf,
+        source: crate::attribution::Source,
+    },
+    /// The last read of a dying session's file is in: it is buried now.
+    Buried { id: String },
 }
 
 /// What a session's runner left when it went unseen (see `ended.rs`).
@@ -253,8 +261,7 @@ impl Event {
                 None => new(Signal::Exit, "exit file"),
             },
             Event::Gone { .. } => new(Signal::Exit, "the runner's stream ended"),
-            Event::Buried { .. } => new(Signal::Exit, "its last lines read"),
-            Event::Bind { file, .. } => new(Signal::File, format!("{} read", file.display())),
+            Event::Continue { cause, .. } => cause.clone(),
             Event::Unseen(u) if u.exit.is_some() => {
                 new(Signal::Exit, "its runner's exit file, found with no runner")
             }

@@ -9,7 +9,7 @@
 //! cues to look at its sources; a change in an agent's report directory
 //! (a Claude pidfile) is a cue to look at once.
 
-use super::{Core, Effect, Event, Now, Read};
+use super::{Continuation, Core, Effect, Now, Read};
 use crate::adapters::Derived;
 use crate::attribution::{Decision, Source};
 use crate::protocol::FileSource;
@@ -49,8 +49,7 @@ impl Core {
                             place,
                         });
                     }
-                    let bind = Event::Bind { sid, file, source };
-                    self.then(bind);
+                    self.then(Continuation::Bind { sid, file, source });
                 }
             }
         }

@@ -33,12 +33,14 @@ mod sources;
 mod timers;
 
 pub use ended::{unseen_plan, unseen_reader};
-pub use event::{Effect, Event, Found, Now, Published, Read, SideEvent, Timer, Unseen};
+pub use event::{
+    Continuation, Effect, Event, Found, Now, Published, Read, SideEvent, Timer, Unseen,
+};
 pub use forget::Refused;
 pub use roots::{Root, RootChange};
 pub use sources::{pick_by_screen, read_candidates};
 
-use super::journal::Journal;
+use super::journal::{Cause, Journal, Signal};
 use super::store::{Entry, Held, Lookup, Store};
 use crate::attribution::Engine;
 use crate::protocol::{self, Record};
@@ -133,15 +135,17 @@ impl Core {
     }
 
     fn dispatch(&mut self, event: Event, now: Now) {
-        if matches!(event, Event::Bind { .. } | Event::Buried { .. }) {
-            self.pending = self.pending.saturating_sub(1);
-        }
         match event {
             Event::Runner { id, event, replay } => self.runner_event(&id, *event, replay, now),
             Event::Meta { id, meta, saved } => self.on_meta(&id, &meta, saved, now),
             Event::Gone { id, exit } => self.runner_gone(&id, exit, now),
-            Event::Buried { id } => self.buried(&id, now),
-            Event::Bind { sid, file, source } => self.bind(&sid, file, source),
+            Event::Continue { then, .. } => {
+                self.pending = self.pending.saturating_sub(1);
+                match then {
+                    Continuation::Bind { sid, file, source } => self.bind(&sid, file, source),
+                    Continuation::Buried { id } => self.buried(&id, now),
+                }
+            }
             Event::Unseen(unseen) => self.gone_unseen(unseen, now),
             Event::Changed(path) => self.file_changed(&path, now),
             Event::Read(read) => self.file_read(read, now),
@@ -248,9 +252,13 @@ impl Core {
         });
     }
 
-    /// `event` is to be handled once the effects before it are done.
-    fn then(&mut self, event: Event) {
+    /// `then` is to be handled once the effects before it are done,
+    /// under the cause in force now.
+    fn then(&mut self, then: Continuation) {
         self.pending += 1;
+        let cause = self.journal.current();
+        let cause = cause.unwrap_or_else(|| Cause::new(Signal::Runner, "(continued)"));
+        let event = Event::Continue { cause, then };
         self.out.push(Effect::Then(Box::new(event)));
     }
 
