@@ -13,7 +13,7 @@
 
 mod runner;
 
-pub use runner::RunnerEvent;
+pub use runner::{DaemonEvent, RunnerEvent};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

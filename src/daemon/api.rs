@@ -15,7 +15,7 @@ use super::shell::Daemon;
 use crate::http::client;
 use crate::http::response::{Request, Response};
 use crate::http::server::{boxed, Handler, Reply};
-use crate::http::sse::frame;
+use crate::http::sse::daemon_frame;
 use crate::protocol;
 use crate::transport::Connect;
 use std::rc::Rc;
@@ -94,7 +94,7 @@ fn health(daemon: &Daemon) -> protocol::Health {
 
 fn events(daemon: &Daemon) -> Reply {
     let replay = (daemon.live_records().iter())
-        .map(|r| frame("session", &protocol::to_json(r)))
+        .map(|r| daemon_frame(&protocol::DaemonEvent::Session(protocol::to_json(r))))
         .collect();
     let subscription = daemon.events.subscribe(replay);
     subscription.into_reply()

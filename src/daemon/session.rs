@@ -17,8 +17,8 @@
 use super::shell::Daemon;
 use crate::http::response::Response;
 use crate::http::server::Reply;
-use crate::http::sse::{self, frame, Pass};
-use crate::protocol::{self, Record};
+use crate::http::sse::{self, daemon_frame, Pass};
+use crate::protocol::{self, DaemonEvent, Record};
 use async_io::Timer;
 use futures_lite::future;
 use std::rc::Rc;
@@ -129,7 +129,9 @@ pub fn events(daemon: &Daemon, id: &str) -> Reply {
         Ok(record) => record,
         Err(resp) => return Reply::Done(resp),
     };
-    let replay = vec![frame("session", &protocol::to_json(&current))];
+    let replay = vec![daemon_frame(&DaemonEvent::Session(protocol::to_json(
+        &current,
+    )))];
     let id = id.to_string();
     daemon
         .events
@@ -147,14 +149,14 @@ fn pass(id: &str, frame: &[u8]) -> Pass {
     if about.id != id {
         return Pass::Skip;
     }
-    match event {
-        "session" => match serde_json::from_str::<Record>(data) {
+    match DaemonEvent::parse(event, data) {
+        Some(DaemonEvent::Session(data)) => match serde_json::from_str::<Record>(&data) {
             Ok(record) if !record.alive => Pass::Last,
             Ok(_) => Pass::Send,
             Err(_) => Pass::Skip,
         },
-        "remove" => Pass::Last,
-        _ => Pass::Skip,
+        Some(DaemonEvent::Remove(_)) => Pass::Last,
+        Some(DaemonEvent::Notification(_)) | None => Pass::Skip,
     }
 }
 
@@ -204,6 +206,7 @@ fn plan(record: Record) -> Result<protocol::ResumePlan, Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::sse::frame;
 
     #[test]
     fn a_session_stream_passes_its_own_frames_and_ends_with_its_death() {

@@ -40,6 +40,11 @@ pub fn event_frame(event: &crate::protocol::RunnerEvent) -> Frame {
     frame(event.name(), &event.data())
 }
 
+/// A daemon's event as a frame of its `/v1/events` stream.
+pub fn daemon_frame(event: &crate::protocol::DaemonEvent) -> Frame {
+    frame(event.name(), event.data())
+}
+
 /// The event name and data of a frame made by `frame`.
 pub fn parts(frame: &[u8]) -> Option<(&str, &str)> {
     let text = std::str::from_utf8(frame).ok()?;

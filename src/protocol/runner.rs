@@ -170,3 +170,43 @@ mod tests {
         assert!(matches!(bad, EventError::Malformed("state", _)), "{bad}");
     }
 }
+
+/// One event of the daemon's `/v1/events` stream (and a session's), its
+/// data already JSON: serialised once, sent to every subscriber.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DaemonEvent {
+    /// A record, live or dead.
+    Session(String),
+    /// A `Removed`: the session left the live view.
+    Remove(String),
+    /// A `Notification` a session's program wrote.
+    Notification(String),
+}
+
+impl DaemonEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            DaemonEvent::Session(_) => "session",
+            DaemonEvent::Remove(_) => "remove",
+            DaemonEvent::Notification(_) => "notification",
+        }
+    }
+
+    pub fn data(&self) -> &str {
+        match self {
+            DaemonEvent::Session(d) | DaemonEvent::Remove(d) | DaemonEvent::Notification(d) => d,
+        }
+    }
+
+    /// The event an SSE `event:`/`data:` pair carries (`None`: a name
+    /// this amux does not know).
+    pub fn parse(name: &str, data: &str) -> Option<DaemonEvent> {
+        let data = data.to_string();
+        Some(match name {
+            "session" => DaemonEvent::Session(data),
+            "remove" => DaemonEvent::Remove(data),
+            "notification" => DaemonEvent::Notification(data),
+            _ => return None,
+        })
+    }
+}

@@ -11,6 +11,7 @@ use super::roots::RootChange;
 use crate::adapters::{Derived, Kind, Place, Probe, Report};
 use crate::daemon::journal::{state_said, Cause, Signal};
 use crate::daemon::live::Saved;
+pub use crate::protocol::DaemonEvent as Published;
 use crate::protocol::{Meta, Record, RunnerEvent};
 use std::io;
 use std::path::PathBuf;
@@ -166,29 +167,6 @@ pub enum SideEvent {
     /// Files changed in the last minutes, with their mtimes (s).
     Recent(Vec<(PathBuf, i64)>),
     Rescan,
-}
-
-/// What the daemon's `/v1/events` stream says.
-pub enum Published {
-    Session(String),
-    Remove(String),
-    Notification(String),
-}
-
-impl Published {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Published::Session(_) => "session",
-            Published::Remove(_) => "remove",
-            Published::Notification(_) => "notification",
-        }
-    }
-
-    pub fn data(&self) -> &str {
-        match self {
-            Published::Session(d) | Published::Remove(d) | Published::Notification(d) => d,
-        }
-    }
 }
 
 pub enum Effect {

@@ -12,7 +12,7 @@ use std::time::Instant;
 impl Daemon {
     pub(super) fn execute(self: &Rc<Self>, effect: Effect) {
         match effect {
-            Effect::Publish(p) => self.events.publish(p.name(), p.data()),
+            Effect::Publish(event) => self.events.publish(event.name(), event.data()),
             Effect::Log(text) => self.log(&text),
             Effect::Follow { path, kind, place } => self.follow_file(path, kind, place),
             Effect::Unfollow(path) => self.unfollow_file(&path),
