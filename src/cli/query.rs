@@ -228,9 +228,10 @@ pub async fn event_loop(mut emit: impl FnMut(EventLine) -> Result<()>) -> Result
 
 /// One SSE event as its `amux events` line, keeping `live` up to date.
 fn event_line(event: &str, data: &str, live: &mut BTreeSet<String>) -> Option<EventLine> {
-    Some(match event {
-        "session" => {
-            let record = serde_json::from_str::<Record>(data).ok()?;
+    use protocol::DaemonEvent;
+    Some(match DaemonEvent::parse(event, data)? {
+        DaemonEvent::Session(data) => {
+            let record = serde_json::from_str::<Record>(&data).ok()?;
             if record.alive {
                 live.insert(record.id.clone());
             }
@@ -238,17 +239,16 @@ fn event_line(event: &str, data: &str, live: &mut BTreeSet<String>) -> Option<Ev
                 session: Box::new(record),
             }
         }
-        "remove" => {
-            let removed = serde_json::from_str::<protocol::Removed>(data).ok()?;
+        DaemonEvent::Remove(data) => {
+            let removed = serde_json::from_str::<protocol::Removed>(&data).ok()?;
             live.remove(&removed.id);
             EventLine::Remove { id: removed.id }
         }
-        "notification" => {
-            let n = serde_json::from_str::<protocol::Notification>(data).ok()?;
+        DaemonEvent::Notification(data) => {
+            let n = serde_json::from_str::<protocol::Notification>(&data).ok()?;
             let (id, title, body) = (n.id, n.title, n.body);
             EventLine::Notification { id, title, body }
         }
-        _ => return None,
     })
 }
 
