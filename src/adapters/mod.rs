@@ -8,7 +8,8 @@
 //! that does not append JSON lines, how its conversation is read (its own
 //! [`Conversation`], see `conversation.rs`) and how its files' names end
 //! (`conversation_files`; the root watcher reports only those and each
-//! adapter's `report_files`) —, where it reports
+//! adapter's `report_files`) —, what its own extension's ops mean
+//! (`extension`: pi's `session`, `agent_start`, `agent_end`), where it reports
 //! its own file besides its writes (Claude's pidfile, Codex's open fd) and
 //! which guesses it allows. [`Kind`] is a copyable handle to one adapter —
 //! what the runner and the daemon carry; the wire carries its name
@@ -103,6 +104,22 @@ pub struct Report {
     pub odd: Option<String>,
 }
 
+/// What an agent's own extension said (an op of its own, carried by the
+/// preload's transport: `protocol::ShimEvent`).
+#[derive(Debug, PartialEq)]
+pub enum Extension {
+    /// The agent holds this conversation (it may not have written it yet).
+    Holds(PathBuf),
+    /// A switch the user commanded (pi's `/new`, `/resume`, `/fork`):
+    /// the agent holds this conversation and is between turns — the
+    /// Enter that sent the command asked for no answer.
+    Switched(PathBuf),
+    /// Its state (a turn began or ended).
+    State(crate::protocol::State),
+    /// An op that names a conversation, without one.
+    NoPath,
+}
+
 /// The fallback guesses an agent's sessions may get, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Guess {
@@ -166,6 +183,10 @@ pub trait Adapter: Sync {
     }
     /// A fresh fold over a conversation's lines.
     fn lines(&self, place: &Place) -> Box<dyn Lines>;
+    /// What an op of its own extension says (`None`: not one of its ops).
+    fn extension(&self, _event: &crate::protocol::ShimEvent) -> Option<Extension> {
+        None
+    }
     /// What the agent itself says (not its writes): the file it holds,
     /// its state. Runs off the executor: it may walk `/proc`.
     fn report(&self, _probe: &Probe) -> Report {

@@ -10,7 +10,10 @@
 //! means the turn has failed.
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
-use super::{dir_from, launch, Adapter, Derived, Env, Guess, Launch, Lines, Names, Place};
+use super::{
+    dir_from, launch, Adapter, Derived, Env, Extension, Guess, Launch, Lines, Names, Place,
+};
+use crate::protocol::{self, ShimEvent};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -89,6 +92,26 @@ impl Adapter for Pi {
     fn resume_args(&self, file: &Path, _id: Option<&str>) -> Option<Vec<String>> {
         let file = file.to_str()?.to_owned();
         Some(vec!["--session".to_owned(), file, "-c".to_owned()])
+    }
+
+    /// amux's extension (`hook/pi-extension.mjs`): `session` names the
+    /// file pi holds (with why: `startup`, `reload`, or a switch the user
+    /// commanded), `agent_start`/`agent_end` bracket a turn.
+    fn extension(&self, event: &ShimEvent) -> Option<Extension> {
+        Some(match event.op.as_str() {
+            "session" => {
+                let Some(path) = event.path.clone().filter(|p| p.is_absolute()) else {
+                    return Some(Extension::NoPath);
+                };
+                match event.reason.as_deref() {
+                    Some("new" | "resume" | "fork") => Extension::Switched(path),
+                    _ => Extension::Holds(path),
+                }
+            }
+            "agent_start" => Extension::State(protocol::State::Working),
+            "agent_end" => Extension::State(protocol::State::Idle),
+            _ => return None,
+        })
     }
 
     /// The session's own retry settings (its cwd and agent dir).

@@ -19,6 +19,7 @@
 
 use super::session::Session;
 use super::Runner;
+use crate::adapters::Extension;
 use crate::protocol::{AgentState, FileSource, RunnerEvent, ShimEvent, State, StateSource};
 use async_io::Async;
 use futures_lite::{AsyncBufReadExt, AsyncReadExt};
@@ -62,19 +63,19 @@ pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<RunnerEvent>, Shim
             Ok(vec![session.set_shim(runtime, event.pid.unwrap_or(0))])
         }
         "write" | "append" => file(session, event.path, FileSource::Shim),
-        "session" => {
-            let mut out = file(session, event.path, FileSource::Extension)?;
-            // A switch the user commanded (`/new`, `/resume`, `/fork`): pi
-            // is between turns, and the Enter that sent the command asked
-            // for no answer.
-            if matches!(event.reason.as_deref(), Some("new" | "resume" | "fork")) {
+        // The agent's own extension, through the preload's transport: what
+        // its ops mean is its adapter's business.
+        op => match session.kind.adapter().extension(&event) {
+            Some(Extension::Holds(path)) => file(session, Some(path), FileSource::Extension),
+            Some(Extension::Switched(path)) => {
+                let mut out = file(session, Some(path), FileSource::Extension)?;
                 out.push(state(State::Idle));
+                Ok(out)
             }
-            Ok(out)
-        }
-        "agent_start" => Ok(vec![state(State::Working)]),
-        "agent_end" => Ok(vec![state(State::Idle)]),
-        other => Err(ShimError::UnknownOp(other.chars().take(64).collect())),
+            Some(Extension::State(s)) => Ok(vec![state(s)]),
+            Some(Extension::NoPath) => Err(ShimError::MissingPath),
+            None => Err(ShimError::UnknownOp(op.chars().take(64).collect())),
+        },
     }
 }
 
