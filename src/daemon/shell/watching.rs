@@ -16,6 +16,9 @@ use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
 
+/// Events handled between two yields to the daemon's other tasks.
+const YIELD_EVERY: usize = 256;
+
 /// What the watcher thread tells the daemon.
 enum Seen {
     /// Watching began; files changed in the last minutes, with mtimes.
@@ -48,12 +51,17 @@ pub async fn watch_roots(daemon: Rc<Daemon>) {
         let side = match seen {
             Seen::Started(recent) => SideEvent::Recent(recent),
             Seen::Events(events) => {
-                for event in events {
+                for (n, event) in events.into_iter().enumerate() {
                     daemon.dispatch(match event {
                         WatchEvent::Changed(path) => Event::Changed(path),
                         WatchEvent::Removed(path) => Event::Removed(path),
                         WatchEvent::Rescan => Event::Side(SideEvent::Rescan),
                     });
+                    // A burst (a rescan's thousands of files) must not
+                    // hold up the answers: others' tasks run between.
+                    if n % YIELD_EVERY == YIELD_EVERY - 1 {
+                        futures_lite::future::yield_now().await;
+                    }
                 }
                 continue;
             }
