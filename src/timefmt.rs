@@ -27,6 +27,14 @@ pub fn format_ms(ms: i64) -> String {
     format(UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64))
 }
 
+/// `ms` with its milliseconds (`2026-11-23T21:25:34.120Z`): when what a
+/// journal tells happened within one second.
+pub fn format_millis(ms: i64) -> String {
+    let whole = format_ms(ms);
+    let frac = ms.rem_euclid(1000);
+    format!("{}.{frac:03}Z", whole.trim_end_matches('Z'))
+}
+
 pub fn format(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
@@ -124,6 +132,7 @@ mod tests {
             assert_eq!(parse_epoch(text), Some(secs as i64));
         }
         assert_eq!(parse_epoch("2026-11-23T21:26:15.798Z"), Some(1_795_469_175));
+        assert_eq!(format_millis(1_795_469_175_042), "2026-11-23T21:26:15.042Z");
         assert_eq!(
             parse_epoch("2026-11-23T23:26:15+02:00"),
             Some(1_795_469_175)

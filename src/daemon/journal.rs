@@ -207,11 +207,10 @@ impl Journal {
         }
         let changed = now
             .iter()
-            .filter(|field| !book.last.contains(field))
-            .map(|(name, after)| {
+            .filter_map(|(name, after)| {
                 let before = book.last.iter().find(|(n, _)| n == name);
                 let before = before.map_or("none", |(_, v)| v.as_str());
-                format!("{name}: {before} -> {after}")
+                (before != after).then(|| format!("{name}: {before} -> {after}"))
             })
             .collect();
         let cause = self.cause.clone();

@@ -77,7 +77,7 @@ impl Core {
         let removed = protocol::to_json(&protocol::Removed { id: id.to_string() });
         self.out.push(Effect::Publish(Published::Remove(removed)));
         self.journal
-            .note(&record, &crate::timefmt::format_ms(now.ms));
+            .note(&record, &crate::timefmt::format_millis(now.ms));
         self.sides.remove(id);
         self.store.dead.insert(id.to_string(), record);
         // Not on disk until the shell says so (`Event::Saved`).

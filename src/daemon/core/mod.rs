@@ -232,7 +232,7 @@ impl Core {
         side.published = Some(text.clone());
         self.out.push(Effect::Publish(Published::Session(text)));
         self.journal
-            .note(&record, &crate::timefmt::format_ms(now.ms));
+            .note(&record, &crate::timefmt::format_millis(now.ms));
     }
 
     /// Saves a session's input state when it changed since the last save.
