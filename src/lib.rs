@@ -34,6 +34,7 @@ mod stdio;
 mod term;
 mod timefmt;
 mod transport;
+mod visible;
 
 pub use cli::{parse, run};
 pub use error::Error;
@@ -62,6 +63,11 @@ pub mod fuzz {
         pub use crate::http::parse::{
             Request, Response, Status, EMPTY_HEADER, MAX_BODY, MAX_HEAD, MAX_HEADERS,
         };
+    }
+
+    /// Agent text made inert for a terminal (src/visible.rs).
+    pub mod visible {
+        pub use crate::visible::visible;
     }
 
     /// The SSE encoder and line decoder (src/http/wire.rs).

@@ -82,25 +82,10 @@ pub fn warnings() -> Vec<String> {
     health.warnings
 }
 
-/// One cell of a line: `-` for nothing; tabs and line breaks become
-/// spaces (one record, one line) and every other control character is
-/// made visible (`^[`, `\u{9b}`): agent text is data, and an escape
-/// sequence in a title must not reach the user's terminal.
+/// One cell of a line: `-` for nothing, agent text made inert (one
+/// line, no control a terminal would act on: `visible.rs`).
 pub fn cell(text: Option<&str>) -> String {
-    let mut out = String::new();
-    for c in text.unwrap_or("-").chars() {
-        match c {
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 => {
-                out.push('^');
-                out.push((c as u8 + b'@') as char);
-            }
-            '\x7f' => out.push_str("^?"),
-            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::visible::visible(text.unwrap_or("-"))
 }
 
 fn row(record: &Record) -> [String; 6] {
@@ -125,7 +110,7 @@ fn state_with_label(record: &Record) -> String {
             let what = (label.strip_prefix(word.as_str()))
                 .and_then(|l| l.strip_prefix(": "))
                 .unwrap_or(label);
-            format!("{word} ({what})")
+            format!("{word} ({})", cell(Some(what)))
         }
         _ => word,
     }
