@@ -43,6 +43,17 @@ impl Log {
         Log { file, size }
     }
 
+    /// Makes a panic a line of the log before the process ends (the
+    /// release build aborts on one; a daemon started in the background
+    /// has no stderr anyone reads).
+    pub fn on_panic() {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            Log::open().line(&format!("daemon panicked: {info}"));
+            default(info);
+        }));
+    }
+
     pub fn line(&mut self, text: &str) {
         if self.size > MAX_LOG {
             *self = Log::open();

@@ -100,6 +100,7 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
                 .context(|| format!("cannot listen on {}", sock.display()))?
         }
     };
+    log::Log::on_panic();
     let ex = Rc::new(LocalExecutor::new());
     let daemon = shell::Daemon::new(ex.clone()).context(|| "daemon start".into())?;
     if activated {
