@@ -192,7 +192,7 @@ part_rss() {
     wait
     line 3b "runner peak RSS, $relay_mib MiB relay" "VmHWM $(mib "$relay") MiB" "target 4 MiB" \
         "ratio $(calc "$relay / 1024 / 4")" "≤ 4 MiB"
-    note "script's peak in the same relay: VmHWM $(mib "$peak") MiB (issue 2 had set ≤ 6 MiB)"
+    note "script's peak in the same relay: VmHWM $(mib "$peak") MiB (target ≤ 6 MiB)"
 }
 
 part_preload() {
@@ -609,7 +609,7 @@ want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
 start=$(now)
 if want relay || want preload || want rss || want rebind; then
-    echo "Runner (issue 2)"
+    echo "Runner"
 fi
 want relay && fresh part_relay
 want preload && fresh part_preload
@@ -623,17 +623,17 @@ want echo && fresh part_echo
 want attach && fresh part_attach
 want startup && fresh part_startup
 if want events || want scale || want health || want follow; then
-    echo "Daemon (issue 3)"
+    echo "Daemon"
 fi
 want events && fresh part_events
 want scale && fresh part_scale
 want health && fresh part_health live && fresh part_health start
 want follow && part_follow_unit
 want follow || want follow-e2e && fresh part_follow_e2e
-want state && echo "Agent state (issue 10)"
+want state && echo "Agent state"
 want state && fresh part_state claude 11a "Claude pidfile -> amux events"
 want state && fresh part_state codex 11b "Codex OSC 9/rollout -> amux events"
-want remote && echo "Remote hosts (issue 11)"
+want remote && echo "Remote hosts"
 want remote && fresh part_remote_attach
 want remote && fresh part_remote_ls
 echo "bench: done in $(calc "$(since "$start")" 0) s"

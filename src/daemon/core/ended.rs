@@ -124,7 +124,7 @@ impl Core {
         if let Some(e) = error {
             let warning = format!(
                 "cannot save session records in {}: {e}; kept in memory only",
-                crate::paths::state_dir().display()
+                self.state_dir.display()
             );
             if !self.warnings.contains_key("state") {
                 self.log(warning.clone());

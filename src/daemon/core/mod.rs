@@ -38,7 +38,6 @@ pub use event::{
 };
 pub use forget::Refused;
 pub use roots::{Root, RootChange};
-pub use sources::{pick_by_screen, read_candidates};
 
 use super::journal::{Cause, Journal, Signal};
 use super::store::{Entry, Held, Lookup, Store};
@@ -79,6 +78,8 @@ pub struct Core {
     saving: BTreeSet<String>,
     /// What the user must be told (`/v1/health`, `amux ls`), by topic.
     warnings: BTreeMap<&'static str, String>,
+    /// Where dead records are saved (named when they cannot be).
+    state_dir: PathBuf,
     /// Runners being followed (see `runners.rs`), known or not yet.
     following: HashSet<String>,
     journal: Journal,
@@ -93,7 +94,11 @@ pub struct Core {
 impl Core {
     /// A core that watches `roots` for good and knows the `dead` records
     /// a previous daemon saved.
-    pub fn new(roots: HashMap<PathBuf, Root>, dead: BTreeMap<String, Record>) -> Core {
+    pub fn new(
+        roots: HashMap<PathBuf, Root>,
+        dead: BTreeMap<String, Record>,
+        state_dir: PathBuf,
+    ) -> Core {
         let mut core = Core {
             store: Store {
                 live: BTreeMap::new(),
@@ -109,6 +114,7 @@ impl Core {
             unsaved: BTreeSet::new(),
             saving: BTreeSet::new(),
             warnings: BTreeMap::new(),
+            state_dir,
             following: HashSet::new(),
             journal: Journal::default(),
             dirty: Vec::new(),

@@ -69,7 +69,7 @@ const EPOCH_MS: i64 = 1_800_000_000_000;
 impl World {
     fn new(seed: u64) -> World {
         World {
-            core: Core::new(HashMap::new(), BTreeMap::new()),
+            core: Core::new(HashMap::new(), BTreeMap::new(), "/state".into()),
             base: Instant::now(),
             t: 0,
             rng: seed | 1,
@@ -423,7 +423,7 @@ impl World {
     /// A new daemon: the saved records and input states, the runners'
     /// replays; timers of the old one are gone with it.
     fn restart(&mut self) {
-        self.core = Core::new(HashMap::new(), self.disk.clone());
+        self.core = Core::new(HashMap::new(), self.disk.clone(), "/state".into());
         self.timers.clear();
         self.followed.clear();
         self.published.clear();

@@ -2,7 +2,7 @@
 //! request, and those that wait run as tasks that dispatch their result.
 
 use super::Daemon;
-use crate::daemon::core::{self, Effect, Event, Found, RootChange, Timer};
+use crate::daemon::core::{Effect, Event, Found, RootChange, Timer};
 use crate::daemon::live;
 use crate::paths;
 use crate::protocol::Record;
@@ -46,7 +46,8 @@ impl Daemon {
                 started,
                 candidates,
             } => self.later(id, async move {
-                let read = move || core::read_candidates(kind, &place, started, candidates);
+                let read =
+                    move || super::guesses::read_candidates(kind, &place, started, candidates);
                 let found = crate::daemon::offload::run(read).await;
                 Found::Candidates(found.unwrap_or_default())
             }),
@@ -59,7 +60,7 @@ impl Daemon {
                         Ok(r) if r.status == 200 => String::from_utf8_lossy(&r.body).into_owned(),
                         _ => return Found::Screen(None),
                     };
-                    Found::Screen(core::pick_by_screen(&screen, &texts))
+                    Found::Screen(super::guesses::pick_by_screen(&screen, &texts))
                 })
             }
             Effect::Then(event) => self.dispatch(*event),

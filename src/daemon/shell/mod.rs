@@ -15,6 +15,7 @@
 mod effects;
 mod ended;
 mod files;
+mod guesses;
 mod watching;
 
 pub use watching::watch_roots;
@@ -61,7 +62,8 @@ impl Daemon {
         let (roots_tx, roots_rx) = async_channel::unbounded();
         let log = Rc::new(RefCell::new(Log::open()));
         let disk = super::disk::Disk::spawn(&ex, log.clone());
-        let mut core = Core::new(default_roots, super::persist::load());
+        let state = crate::paths::state_dir();
+        let mut core = Core::new(default_roots, super::persist::load(), state);
         let pruned = core.take_effects();
         let daemon = Rc::new(Daemon {
             disk,
