@@ -30,5 +30,6 @@ mod regress;
 mod regress_pi;
 mod remote;
 mod security;
+mod shell_state;
 mod transport;
 mod verbs;

@@ -129,7 +129,19 @@ pub fn status(entry: &Entry, held: Held) -> Status {
     let d = &entry.derived;
     if entry.kind.state_from_exit() {
         let failed = entry.exit_code.is_some_and(|c| c != 0);
-        let state = if failed { State::Error } else { State::Idle };
+        // Alive, a shell works while a line typed is not taken yet or a
+        // command runs in it (its runner's look at the terminal's
+        // foreground group, `runner/foreground.rs`).
+        let busy = entry.alive
+            && (entry.input.pending.is_some()
+                || (entry.live.as_ref()).is_some_and(|l| l.report.state == State::Working));
+        let state = if failed {
+            State::Error
+        } else if busy {
+            State::Working
+        } else {
+            State::Idle
+        };
         return finish(
             state,
             None,

@@ -241,6 +241,12 @@ impl Entry {
     /// Kept in dead records, so a `pi -p` that answered and exited still
     /// counts as having reached idle.
     pub fn turn_done(&self, held: Held) -> bool {
+        if self.kind.state_from_exit() {
+            // A shell: at its prompt, every line typed taken.
+            let running = (self.live.as_ref())
+                .is_some_and(|l| l.report.state == crate::protocol::State::Working);
+            return self.alive && self.input.pending.is_none() && !running;
+        }
         let has_file = held.binding.is_some() || held.last_file.is_some();
         // A file with no ended turn yet (pi's header written a moment before
         // the rest of the first turn) is not idle: nothing has finished.
@@ -268,10 +274,6 @@ impl Entry {
     /// Input that ends a line went in: the agent owes an answer.
     pub fn submitted(&mut self, now: Instant, now_ms: i64) {
         self.mark_read();
-        if self.kind.state_from_exit() {
-            // A shell's state comes from its exit, not from input.
-            return;
-        }
         self.input.pending = Some(self.derived.turns_ended);
         self.input.pending_at = Some(now);
         self.input.submitted_ms = Some(now_ms);

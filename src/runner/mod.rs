@@ -15,6 +15,7 @@
 mod attach;
 mod detach;
 mod exit;
+mod foreground;
 mod hook;
 mod keep;
 mod notify;
@@ -69,6 +70,8 @@ pub struct Runner {
     pub notices: RefCell<notify::Notices>,
     pub last_output: Cell<Instant>,
     pub last_activity: Cell<Option<Instant>>,
+    /// A shell's command runs (see `foreground.rs`), as last looked.
+    pub fg_busy: Cell<Option<bool>>,
 }
 
 impl Runner {

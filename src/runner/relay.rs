@@ -67,6 +67,7 @@ pub async fn main(
         notices: RefCell::new(super::notify::Notices::new(owns_osc9)),
         last_output: Cell::new(Instant::now()),
         last_activity: Cell::new(None),
+        fg_busy: Cell::new(None),
     });
     ex.spawn(server::serve(
         listener,
@@ -151,6 +152,7 @@ async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio
             }
         }
         fan_out(&runner, chunk);
+        super::foreground::look(&runner, false);
         drop(filtered);
         notes.into_iter().for_each(|n| notice(&runner, n));
     }
@@ -199,6 +201,9 @@ async fn write_pty(runner: Rc<Runner>, input: async_channel::Receiver<Vec<u8>>) 
     while let Ok(bytes) = input.recv().await {
         if (&runner.controller).write_all(&bytes).await.is_err() {
             return;
+        }
+        if bytes.contains(&b'\r') {
+            super::foreground::after_input(&runner);
         }
     }
 }

@@ -241,10 +241,20 @@ impl Core {
         if state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0)) {
             return;
         }
+        // A shell back at its prompt after a line was typed has taken it
+        // (its runner looks after every line: `runner/foreground.rs`).
+        let taken = report.source == protocol::StateSource::Process
+            && report.state == protocol::State::Idle
+            && entry.input.submitted_ms.is_none_or(|s| at >= s);
+        let answered = taken && entry.input.pending.take().is_some();
         if entry.live.as_ref().is_some_and(|l| l.same(&report)) {
             // Said again, after input that came since: it answers that.
-            if let Some(live) = entry.live.as_mut().filter(|l| at > l.said_ms) {
+            let again = entry.live.as_mut().filter(|l| at > l.said_ms);
+            let said_again = again.is_some();
+            if let Some(live) = again {
                 live.said_ms = at;
+            }
+            if said_again || answered {
                 self.touch(id);
             }
             return;
