@@ -399,3 +399,28 @@ fn the_extension_alone_is_harmless() {
     assert_eq!(with.stdout, plain.stdout);
     assert_eq!(with.stderr, plain.stderr);
 }
+
+/// A pi quit before its first prompt: its record names the file pi would
+/// have written (the extension said so), but nothing is there to resume —
+/// no resume command, and `amux resume` says why (exit 1).
+#[test]
+fn a_conversation_never_written_is_not_resumable() {
+    let (env, _model) = setup();
+    let id = start(&env, &[], &Runtime::Node.argv());
+    let (r, _) = wait_rec(&env, &id, false, T, "named by the extension", |r| {
+        r["conversation"]["source"] == "extension"
+    });
+    let file = file_of(&r).expect("the file pi would write");
+    assert!(
+        !file.exists(),
+        "pi wrote {} before a prompt",
+        file.display()
+    );
+    ok(out(&env, &["kill", &id]), "kill");
+    let (r, _) = wait_rec(&env, &id, true, T, "dead", |r| r["alive"] == false);
+    assert!(r["resume_command"].is_null(), "{r:#}");
+    let o = out(&env, &["resume", &id]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("was never written"), "{err}");
+}

@@ -193,7 +193,13 @@ fn plan(record: Record) -> Result<protocol::ResumePlan, Response> {
         return Err(Response::error(409, &message));
     }
     let Some(command) = record.resume_command.filter(|a| !a.is_empty()) else {
-        let message = format!("session {id} has no conversation to resume");
+        let message = match record.conversation.as_ref().map(|c| &c.file) {
+            Some(file) => format!(
+                "session {id}'s conversation {} was never written: there is nothing to resume",
+                file.display()
+            ),
+            None => format!("session {id} has no conversation to resume"),
+        };
         return Err(Response::error(409, &message));
     };
     Ok(protocol::ResumePlan {

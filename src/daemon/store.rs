@@ -322,6 +322,11 @@ impl Entry {
 
     pub fn resume_command(&self, held: Held) -> Option<Vec<String>> {
         let file = held.binding.map(|b| b.file.as_path()).or(held.last_file)?;
+        // A conversation never written (pi quit before its first prompt)
+        // holds nothing to resume.
+        if self.derived_from.as_deref() == Some(file) && self.written_ms.is_none() {
+            return None;
+        }
         let id = self
             .derived
             .conversation_id
