@@ -158,6 +158,14 @@ pub struct Meta {
 pub struct SessionFile {
     pub path: PathBuf,
     pub source: FileSource,
+    /// When the runner learned it (epoch ms; 0 from an older runner): a
+    /// daemon that comes back dates the conversation from then.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub at_ms: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// One event of the preload or of pi's extension, from the FIFO or `POST

@@ -4,7 +4,7 @@
 
 use crate::support;
 use crate::support::daemon::{self, append, holds, now_s, pi_file, pi_lines, World};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -70,6 +70,11 @@ fn restart_relearns_three_shim_attributions_from_the_runners() {
     w.tell(&dead, &json!({"exit": 0}));
     w.wait_record_all(&dead, true, "dead", |r| r["alive"] == false);
 
+    let since_before: Vec<Value> = (live.iter())
+        .map(|(id, _)| w.record(id, false).expect("live")["conversation"]["since"].clone())
+        .collect();
+    // At least a second on: a `since` the new daemon made up would differ.
+    std::thread::sleep(Duration::from_millis(1100));
     w.kill_daemon();
     let start = Instant::now();
     w.start_daemon();
@@ -88,6 +93,13 @@ fn restart_relearns_three_shim_attributions_from_the_runners() {
     );
     let took = start.elapsed();
     println!("daemon restart: all three attributions back after {took:?} (target 1 s)");
+    let since_after: Vec<Value> = (live.iter())
+        .map(|(id, _)| w.record(id, false).expect("live")["conversation"]["since"].clone())
+        .collect();
+    assert_eq!(
+        since_after, since_before,
+        "conversation.since survives a restart"
+    );
 
     let records = w.ls(true);
     assert_eq!(records.len(), 4, "{records:#?}");

@@ -34,6 +34,9 @@ pub struct Saved {
     /// the runner, and an agent that ended meanwhile can no longer show it.
     pub file: Option<PathBuf>,
     pub source: Option<Source>,
+    /// Since when it held that file (epoch ms): a daemon that comes back
+    /// dates the conversation from then, not from its own start.
+    pub since: Option<i64>,
     /// The runner's `meta` as first seen: what a dead record is made of
     /// if the runner is killed while no daemon runs.
     pub meta: Option<Meta>,

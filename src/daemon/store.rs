@@ -156,6 +156,7 @@ impl Entry {
             history_before: self.input.history_before,
             file: binding.map(|b| b.file.clone()),
             source: binding.map(|b| b.source),
+            since: binding.map(|b| b.since),
             meta: self.runner_meta.clone(),
         }
     }

@@ -162,6 +162,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         command: argv_str,
         // Read only along with a file: the launch line's, if it names one.
         file_source: protocol::FileSource::Argv,
+        file_since: crate::daemon::now_ms(),
         session_file: agent.launch_file,
         roots: agent.roots,
         root_depth: agent.root_depth,

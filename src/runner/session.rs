@@ -37,6 +37,8 @@ pub struct Session {
     /// until the agent reports it, `extension` for the file pi named
     /// before writing it, `shim` once the preload saw it written.
     pub file_source: protocol::FileSource,
+    /// When `session_file` was learned (epoch ms).
+    pub file_since: i64,
     pub shim: Option<Shim>,
     pub cols: u16,
     pub rows: u16,
@@ -143,6 +145,7 @@ impl Session {
         RunnerEvent::SessionFile(protocol::SessionFile {
             path: self.session_file.clone().unwrap_or_default(),
             source: self.file_source,
+            at_ms: self.file_since,
         })
     }
 
@@ -162,6 +165,7 @@ impl Session {
         }
         self.session_file = Some(path);
         self.file_source = source;
+        self.file_since = crate::daemon::now_ms();
         Some(self.file_event())
     }
 

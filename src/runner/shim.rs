@@ -185,6 +185,7 @@ mod tests {
             exited_at: None,
             session_file: None,
             file_source: FileSource::Argv,
+            file_since: 0,
             shim: None,
             cols: 80,
             rows: 24,

@@ -24,7 +24,10 @@ impl Core {
             RunnerEvent::Shim(shim) => self.on_shim(id, &shim, now),
             // The launch line's file (`pi --session F`) until the agent
             // itself reports; every other report is the preload's.
-            RunnerEvent::SessionFile(f) => self.report(id, f.path, f.source.source(), now),
+            RunnerEvent::SessionFile(f) => {
+                let since = Some(f.at_ms).filter(|&t| t > 0);
+                self.report(id, f.path, f.source.source(), since, now)
+            }
             RunnerEvent::Ready => self.on_ready(id, now),
             RunnerEvent::Exit(exit) => {
                 if let Some(entry) = self.store.live.get_mut(id) {
@@ -126,7 +129,7 @@ impl Core {
         if let (Some(file), Some(source @ (Source::AgentPidfile | Source::Procfd))) =
             (saved.file, saved.source)
         {
-            self.report(id, file, source, now);
+            self.report(id, file, source, saved.since, now);
         }
     }
 
@@ -166,8 +169,16 @@ impl Core {
         self.touch(id);
     }
 
-    /// An authoritative report of the file session `id` holds.
-    pub(super) fn report(&mut self, id: &str, file: PathBuf, source: Source, now: Now) {
+    /// An authoritative report of the file session `id` holds, held
+    /// since `since` (epoch ms) if the report says, else from now.
+    pub(super) fn report(
+        &mut self,
+        id: &str,
+        file: PathBuf,
+        source: Source,
+        since: Option<i64>,
+        now: Now,
+    ) {
         // pi's extension names the file pi means to write; the preload
         // sees what it does write. The latest report wins either way, but
         // a write elsewhere than announced is a disagreement worth a line.
@@ -186,7 +197,7 @@ impl Core {
             file,
             source,
         };
-        let decisions = self.engine.apply(input, now.ms);
+        let decisions = self.engine.apply(input, since.unwrap_or(now.ms));
         self.apply(decisions, now);
     }
 

@@ -47,6 +47,8 @@ struct Sess {
     submitted: u64,
     /// The title it died with: a dead record keeps it.
     last_title: Option<String>,
+    /// When its runner learned its file (epoch ms).
+    since: i64,
 }
 
 struct World {
@@ -223,8 +225,13 @@ impl World {
         let hello = RunnerEvent::Shim(protocol::Shim::default());
         let mut events = vec![hello];
         if let Some(path) = self.sessions[i].file.clone() {
-            let source = FileSource::Shim;
-            events.push(RunnerEvent::SessionFile(SessionFile { path, source }));
+            let (source, at_ms) = (FileSource::Shim, self.sessions[i].since);
+            let file = SessionFile {
+                path,
+                source,
+                at_ms,
+            };
+            events.push(RunnerEvent::SessionFile(file));
         }
         events.push(RunnerEvent::Ready);
         for event in events {
@@ -291,9 +298,15 @@ impl World {
             s.history_before = s.submitted_ms;
         }
         s.file = Some(path.clone());
-        let id = s.id.clone();
+        s.since = EPOCH_MS + self.t;
+        let (id, at_ms) = (s.id.clone(), s.since);
         let source = FileSource::Shim;
-        self.runner(&id, RunnerEvent::SessionFile(SessionFile { path, source }));
+        let file = SessionFile {
+            path,
+            source,
+            at_ms,
+        };
+        self.runner(&id, RunnerEvent::SessionFile(file));
     }
 
     fn op(&mut self, name: &str) {
@@ -319,6 +332,7 @@ impl World {
                     history_before: None,
                     submitted: 0,
                     last_title: None,
+                    since: 0,
                 });
                 self.replay(self.sessions.len() - 1, None);
                 let path = self.new_file();
@@ -477,6 +491,14 @@ impl World {
             let want_file = (want.0.clone(), want.1, s.file.clone(), want.3.clone());
             if got != want_file {
                 out.push(format!("{}: want {want_file:?}, got {got:?}", s.id));
+            }
+            let since = r.conversation.as_ref().map(|c| c.since.clone());
+            if s.alive && since != Some(crate::timefmt::format_ms(s.since)) {
+                let want = crate::timefmt::format_ms(s.since);
+                out.push(format!(
+                    "{}: conversation.since {since:?}, want {want}",
+                    s.id
+                ));
             }
             if s.alive && self.published.get(&s.id) != Some(&protocol::to_json(&r)) {
                 let published = self.published.get(&s.id);

@@ -160,7 +160,7 @@ impl Core {
         }
         if let Some((file, source)) = report.file {
             if self.engine.binding(id).is_none_or(|b| b.file != file) {
-                self.report(id, file, source, now);
+                self.report(id, file, source, None, now);
             }
             if let Some(state) = report.state {
                 self.live_report(id, state, false, now);
