@@ -164,7 +164,11 @@ pub fn status(entry: &Entry, held: Held) -> Status {
             .flatten()
             .is_some_and(|at| at > l.said_ms)
     };
-    let Some(live) = live.filter(|l| !answered(l)) else {
+    // A turn the file says failed (pi after its retries) stays an error
+    // until the next input: the agent's word that the turn is over (pi's
+    // `agent_end`) does not make it idle.
+    let failed = d.error && live.is_some_and(|l| l.report.state == State::Idle);
+    let Some(live) = live.filter(|l| !answered(l) && !failed) else {
         return finish(
             file_state,
             None,

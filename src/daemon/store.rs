@@ -574,6 +574,39 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_turn_stays_an_error_when_the_agent_says_it_ended() {
+        use crate::protocol::{AgentState, State, StateSource};
+        let mut e = entry("id3", "t");
+        e.set_derived(Derived {
+            error: true,
+            turns_ended: 1,
+            label: Some("error: Connection error.".into()),
+            ..Derived::default()
+        });
+        let idle = AgentState {
+            state: State::Idle,
+            source: StateSource::Extension,
+            ..AgentState::default()
+        };
+        e.live = Some(crate::daemon::state::Live::new(idle, 1, &e.derived));
+        let status = crate::daemon::state::status(&e, Held::default());
+        assert_eq!(
+            (status.state, status.error),
+            (State::Error, true),
+            "{status:?}"
+        );
+        // The next input is newer than the failure: working again.
+        e.submitted(Instant::now(), 2);
+        e.set_derived(Derived {
+            working: true,
+            turns_ended: 1,
+            ..Derived::default()
+        });
+        let status = crate::daemon::state::status(&e, Held::default());
+        assert_eq!(status.state, State::Working, "{status:?}");
+    }
+
+    #[test]
     fn record_has_the_documented_shape() {
         let mut e = entry("k3j9x2m4qa", "fix the flaky test");
         let binding = shim_binding();
