@@ -15,6 +15,9 @@ pub struct Derived {
     /// `None` means "(new)".
     pub title: Option<String>,
     pub working: bool,
+    /// The last request failed and the agent will try again (pi's retry
+    /// back-off): working, whatever the agent says of the failed attempt.
+    pub retrying: bool,
     pub error: bool,
     /// A short human status: `tool: bash`, `error: <msg>`, or `None`.
     pub label: Option<String>,
@@ -58,6 +61,7 @@ impl Derived {
     /// A user prompt: a turn starts, the previous reply counts as seen.
     pub(super) fn user_turn(&mut self, text: &str) {
         self.working = true;
+        self.retrying = false;
         self.error = false;
         self.label = None;
         self.unread = false;

@@ -201,6 +201,7 @@ fn assistant(st: &mut State, d: &mut Derived, m: &Value) {
     let stop = str_at(m, "stopReason");
     if stop != Some("error") {
         st.trailing_errors = 0;
+        d.retrying = false;
     }
     match stop {
         Some("toolUse") => {
@@ -217,7 +218,14 @@ fn assistant(st: &mut State, d: &mut Derived, m: &Value) {
         Some("error") => {
             st.trailing_errors += 1;
             if st.trailing_errors > st.max_retries {
+                d.retrying = false;
                 d.failed(str_at(m, "errorMessage"));
+            } else {
+                // pi waits, then asks again: still at work.
+                d.retrying = true;
+                let (n, max) = (st.trailing_errors, st.max_retries);
+                let why = str_at(m, "errorMessage").unwrap_or("error");
+                d.label = Some(format!("retrying {n}/{max}: {why}"));
             }
         }
         _ => {}
@@ -376,7 +384,9 @@ mod tests {
     fn errors_count_only_once_retries_are_exhausted() {
         // Four errors in a row: final with 3 retries, still retrying with 4.
         let d = fixture::derive(Kind::PI, 4, "pi/05-first-turn-error.jsonl");
-        assert!(d.working && !d.error && d.label.is_none(), "{d:?}");
+        assert!(d.working && d.retrying && !d.error, "{d:?}");
+        let label = d.label.as_deref().unwrap_or("");
+        assert!(label.starts_with("retrying 4/4: "), "{label}");
         let d = fixture::derive(Kind::PI, 0, "pi/05-first-turn-error.jsonl");
         assert!(d.error);
         // A retry that succeeds clears the run of errors.

@@ -167,7 +167,9 @@ pub fn status(entry: &Entry, held: Held) -> Status {
     // A turn the file says failed (pi after its retries) stays an error
     // until the next input: the agent's word that the turn is over (pi's
     // `agent_end`) does not make it idle.
-    let failed = d.error && live.is_some_and(|l| l.report.state == State::Idle);
+    // Nor does it while the file says the agent will try again (pi's
+    // retry back-off): the attempt ended, the turn did not.
+    let failed = (d.error || d.retrying) && live.is_some_and(|l| l.report.state == State::Idle);
     let Some(live) = live.filter(|l| !answered(l) && !failed) else {
         return finish(
             file_state,
