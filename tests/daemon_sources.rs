@@ -169,3 +169,36 @@ fn codex_is_attributed_from_its_open_writer() {
     assert!(records.iter().all(|r| !holds(r, &old, "procfd")));
     assert!(!w.log().contains("FALLBACK"), "{}", w.log());
 }
+
+/// A Claude started on a conversation (`claude --resume ID`, what `amux
+/// resume` runs) holds it from the launch line (`argv`) until its own
+/// pidfile names the same conversation: then the source is the pidfile.
+#[test]
+fn a_resumed_claude_is_confirmed_by_its_pidfile() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("resumed");
+    let sid = "0b7e2a44-9a51-4c1e-8d2f-5e3b8c6a1f00";
+    let file = w
+        .claude_dir()
+        .join("projects")
+        .join(mangle(&cwd))
+        .join(format!("{sid}.jsonl"));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let lines = [
+        claude_user(sid, &cwd, "earlier"),
+        claude_assistant(sid, &cwd, "ok"),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+    let id = w.run(&cwd, &["claude", "--resume", sid]);
+    w.wait_holds(&id, &file, "argv");
+    let obj = json!({"sessionId": sid, "cwd": cwd, "startedAt": 1795469322196_u64,
+        "version": "2.1.330", "kind": "interactive", "entrypoint": "cli", "status": "idle"});
+    w.tell(
+        &id,
+        &json!({"pidfile": w.claude_dir().join("sessions"), "obj": obj}),
+    );
+    let r = w.wait_holds(&id, &file, "agent-pidfile");
+    assert_eq!(r["conversation"]["id"], sid, "{r:#}");
+}

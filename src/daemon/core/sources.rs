@@ -159,7 +159,10 @@ impl Core {
             }
         }
         if let Some((file, source)) = report.file {
-            if self.engine.binding(id).is_none_or(|b| b.file != file) {
+            // Another file, or the same one from a stronger source (a
+            // Claude started by `amux resume`: the launch line named it,
+            // its pidfile confirms it).
+            if (self.engine.binding(id)).is_none_or(|b| b.file != file || source < b.source) {
                 self.report(id, file, source, None, now);
             }
             if let Some(state) = report.state {
