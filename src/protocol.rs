@@ -241,6 +241,12 @@ pub enum Ask {
     Permission,
     /// A question for the user.
     Question,
+    /// A choice in the agent's own interface (Claude's `/model` or
+    /// `/resume` picker): nothing is asked of a tool.
+    Menu,
+    /// What a newer amux asks that this one has no word for.
+    #[serde(other)]
+    Other,
 }
 
 impl Ask {
@@ -248,6 +254,8 @@ impl Ask {
         match self {
             Ask::Permission => "permission",
             Ask::Question => "question",
+            Ask::Menu => "menu",
+            Ask::Other => "other",
         }
     }
 }

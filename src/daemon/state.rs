@@ -226,6 +226,10 @@ fn waiting(entry: &Entry, live: &Live) -> Waiting {
         if w.text.is_none() {
             w.text = call.text.clone();
         }
+    } else if w.tool.is_none() && w.text.is_none() {
+        // Waiting, and no call or question anywhere: a picker or menu of
+        // the agent's own (its question grace has passed).
+        w.kind = crate::protocol::Ask::Menu;
     }
     let since = UNIX_EPOCH + Duration::from_millis(live.since_ms.max(0) as u64);
     w.since = crate::timefmt::format(since);
@@ -239,7 +243,9 @@ fn waiting_label(w: &Waiting) -> String {
         .flatten()
         .collect::<Vec<_>>()
         .join(": ");
-    if what.is_empty() {
+    if w.kind == crate::protocol::Ask::Menu {
+        "waiting: menu".to_string()
+    } else if what.is_empty() {
         "waiting".to_string()
     } else {
         format!("waiting: {what}")

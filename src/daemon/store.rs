@@ -607,6 +607,28 @@ mod tests {
     }
 
     #[test]
+    fn a_waiting_with_nothing_asked_is_a_menu() {
+        use crate::protocol::{AgentState, Ask, State, StateSource};
+        let mut e = entry("id4", "t");
+        let waiting = AgentState {
+            state: State::Waiting,
+            source: StateSource::AgentPidfile,
+            ..AgentState::default()
+        };
+        let mut live = crate::daemon::state::Live::new(waiting, 1, &e.derived);
+        live.held = false;
+        e.live = Some(live);
+        let status = crate::daemon::state::status(&e, Held::default());
+        let kind = status.waiting.as_ref().map(|w| w.kind);
+        assert_eq!(
+            (status.state, kind),
+            (State::Waiting, Some(Ask::Menu)),
+            "{status:?}"
+        );
+        assert_eq!(status.label.as_deref(), Some("waiting: menu"));
+    }
+
+    #[test]
     fn record_has_the_documented_shape() {
         let mut e = entry("k3j9x2m4qa", "fix the flaky test");
         let binding = shim_binding();
