@@ -331,6 +331,8 @@ fn claude_waiting_before_its_call_waits_for_the_question() {
     let (r, took) = until(&w, &id, "waiting", |r| r["status"]["state"] == "waiting");
     println!("a question-less waiting showed after {took:?}");
     assert!(r["status"]["waiting"]["text"].is_null(), "{r:#}");
+    // Nothing asked of a tool: a picker or menu of Claude's own.
+    assert_eq!(r["status"]["waiting"]["kind"], "menu", "{r:#}");
     // By itself: the grace timer showed it (how soon is `make bench`'s
     // business; `until`'s deadline bounds it here).
     let e = w.explain(&id);
