@@ -347,6 +347,13 @@ impl Entry {
                 UNIX_EPOCH + Duration::from_millis(b.since.max(0) as u64),
             ),
         });
+        let status = super::state::status(self, held);
+        // Done means at rest: not while the agent says it works or waits
+        // for the user (a picker open after its last turn ended).
+        let at_rest = !matches!(
+            status.state,
+            crate::protocol::State::Working | crate::protocol::State::Waiting
+        );
         Record {
             id: self.id.clone(),
             kind: Some(self.kind_name.clone()),
@@ -359,9 +366,9 @@ impl Entry {
             exited_at: self.exited_at.clone(),
             slug: adapters::slugify(&title),
             title,
-            status: super::state::status(self, held),
             unread: self.unread(held),
-            turn_done: self.turn_done(held),
+            turn_done: self.turn_done(held) && at_rest,
+            status,
             conversation,
             last_file: held.last_file.map(Path::to_path_buf),
             shim: RecordShim {
