@@ -312,6 +312,10 @@ pub struct AgentState {
     pub source: StateSource,
     /// When the agent said so (epoch ms, the runner's clock); 0: now.
     pub at_ms: i64,
+    /// The input before it was a command the agent took without a turn
+    /// (pi's `/new`, `/resume`, `/fork`): nothing more is owed for it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub answers: bool,
 }
 
 /// A runner's `notification` event (and the daemon's, with `id`): an

@@ -385,4 +385,7 @@ fn claude_clear_is_idle_at_once() {
     let e = w.explain(&id);
     let change = support::change_to(&e, "idle").expect("a change to idle");
     assert_ne!(change["signal"], "timer", "idle by the quiet rule: {e:#}");
+    // And the Enter is answered: `wait --until idle` returns, though the
+    // new conversation has no turn yet.
+    assert_eq!(e["session"]["turn_done"], true, "{e:#}");
 }

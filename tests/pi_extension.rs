@@ -221,6 +221,13 @@ fn switches(rt: Runtime) {
     assert_eq!(support::jsonl_files(&env.pi_sessions()), vec![a.clone()]);
     let holds = format!("session {id}: holds {} (source extension)", b.display());
     assert!(log(&env).contains(&holds), "{}", log(&env));
+    // The command was taken without a turn: `wait --until idle` answers at
+    // once (the extension said so), not after the quiet timer or never.
+    let o = support::output_within(
+        amux(&env, &["wait", &id, "--until", "idle", "--timeout", "2"]),
+        T,
+    );
+    assert!(o.status.success(), "wait --until idle after /new: {o:?}");
     // `amux explain` names the extension as what moved it, and what it said.
     let e = support::explain(amux(&env, &["explain", &id, "--json"]));
     let said = format!("session file {}", b.display());

@@ -373,6 +373,7 @@ fn pidfile_state(status: &str) -> Result<AgentState, String> {
         waiting: None,
         source: StateSource::AgentPidfile,
         at_ms: 0,
+        answers: false,
     })
 }
 

@@ -123,6 +123,7 @@ impl Adapter for Codex {
             }),
             source: StateSource::Osc9,
             at_ms: 0,
+            answers: false,
         })
     }
 }

@@ -131,6 +131,10 @@ pub struct InputState {
     pub history_before: Option<i64>,
     /// When the session last showed a change (terminal output, file line).
     pub last_change: Option<Instant>,
+    /// The agent said it is idle after the last input went in (a command
+    /// it took without a turn: pi's `/new`, Claude's `/clear`): that input
+    /// is answered though no turn ended.
+    pub settled: bool,
 }
 
 /// What the attribution engine says of a session, for its record.
@@ -251,8 +255,8 @@ impl Entry {
         let has_file = held.binding.is_some() || held.last_file.is_some();
         // A file with no ended turn yet (pi's header written a moment before
         // the rest of the first turn) is not idle: nothing has finished.
-        has_file
-            && self.derived.turns_ended > 0
+        let ended = has_file && self.derived.turns_ended > 0;
+        (ended || self.input.settled)
             && (!self.derived.working || self.history(held))
             && self.input.pending.is_none()
     }
@@ -275,6 +279,7 @@ impl Entry {
     /// Input that ends a line went in: the agent owes an answer.
     pub fn submitted(&mut self, now: Instant, now_ms: i64) {
         self.mark_read();
+        self.input.settled = false;
         self.input.pending = Some(self.derived.turns_ended);
         self.input.pending_at = Some(now);
         self.input.submitted_ms = Some(now_ms);

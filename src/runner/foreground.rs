@@ -42,6 +42,7 @@ pub fn look(runner: &Runner, answer: bool) {
             waiting: None,
             source: StateSource::Process,
             at_ms: 0,
+            answers: false,
         });
     }
 }

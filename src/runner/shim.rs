@@ -69,7 +69,11 @@ pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<RunnerEvent>, Shim
             Some(Extension::Holds(path)) => file(session, Some(path), FileSource::Extension),
             Some(Extension::Switched(path)) => {
                 let mut out = file(session, Some(path), FileSource::Extension)?;
-                out.push(state(State::Idle));
+                let mut idle = state(State::Idle);
+                if let RunnerEvent::State(report) = &mut idle {
+                    report.answers = true;
+                }
+                out.push(idle);
                 Ok(out)
             }
             Some(Extension::State(s)) => Ok(vec![state(s)]),
@@ -101,6 +105,7 @@ fn state(state: State) -> RunnerEvent {
         waiting: None,
         source: StateSource::Extension,
         at_ms: crate::daemon::now_ms(),
+        answers: false,
     };
     RunnerEvent::State(report)
 }

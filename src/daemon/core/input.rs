@@ -252,11 +252,22 @@ impl Core {
         if state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0)) {
             return;
         }
-        // A shell back at its prompt after a line was typed has taken it
-        // (its runner looks after every line: `runner/foreground.rs`).
-        let taken = report.source == protocol::StateSource::Process
+        // Idle, said after the last input went in, by a signal that
+        // answers it: a shell back at its prompt (its runner looks after
+        // every line: `runner/foreground.rs`), Claude's pidfile, pi's
+        // extension after a command it took without a turn. The input is
+        // taken; nothing more is owed for it.
+        let answers = report.answers
+            || matches!(
+                report.source,
+                protocol::StateSource::Process | protocol::StateSource::AgentPidfile
+            );
+        let taken = answers
             && report.state == protocol::State::Idle
             && entry.input.submitted_ms.is_none_or(|s| at >= s);
+        if taken && entry.input.submitted_ms.is_some() {
+            entry.input.settled = true;
+        }
         let answered = taken && entry.input.pending.take().is_some();
         if entry.live.as_ref().is_some_and(|l| l.same(&report)) {
             // Said again, after input that came since: it answers that.
