@@ -26,6 +26,10 @@ pub struct Saved {
     pub submitted_ms: Option<i64>,
     /// Turns the user has seen.
     pub read_upto: u64,
+    /// The last input was a command the agent said it took (see
+    /// `InputState::settled`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub settled: bool,
     /// A conversation switched to: written before this (epoch ms), it is
     /// history (see `Entry::history`).
     pub history_before: Option<i64>,

@@ -157,6 +157,7 @@ impl Entry {
             submitted: self.input.submitted_seen,
             submitted_ms: self.input.submitted_ms,
             read_upto: self.input.read_upto,
+            settled: self.input.settled,
             history_before: self.input.history_before,
             file: binding.map(|b| b.file.clone()),
             source: binding.map(|b| b.source),
@@ -174,6 +175,7 @@ impl Entry {
         self.input.submitted_seen = saved.submitted;
         self.input.submitted_ms = saved.submitted_ms;
         self.input.read_upto = saved.read_upto;
+        self.input.settled = saved.settled;
         self.input.history_before = saved.history_before;
         // Rebinding this file on replay is no switch: the counts hold.
         self.derived_from = saved.file.clone();

@@ -49,6 +49,8 @@ struct Sess {
     last_title: Option<String>,
     /// When its runner learned its file (epoch ms).
     since: i64,
+    /// The agent said a command it took was done, and no line came since.
+    settled: bool,
 }
 
 struct World {
@@ -252,6 +254,7 @@ const OPS: &[(&str, u64)] = &[
     ("reply", 8),
     ("read", 3),
     ("switch_new", 2),
+    ("command_new", 2),
     ("switch_old", 2),
     ("exit", 2),
     ("kill", 1),
@@ -333,12 +336,14 @@ impl World {
                     submitted: 0,
                     last_title: None,
                     since: 0,
+                    settled: false,
                 });
                 self.replay(self.sessions.len() - 1, None);
                 let path = self.new_file();
                 self.switch(self.sessions.len() - 1, path);
             }
-            "prompt" | "reply" | "read" | "switch_new" | "switch_old" | "exit" | "kill" => {
+            "prompt" | "reply" | "read" | "switch_new" | "switch_old" | "exit" | "kill"
+            | "command_new" => {
                 let Some(i) = self.live() else { return };
                 self.on_session(name, i);
             }
@@ -357,6 +362,7 @@ impl World {
         match name {
             "prompt" if !self.files[&file].working => {
                 let s = &mut self.sessions[i];
+                s.settled = false;
                 s.submitted += 1;
                 s.read_upto = turns;
                 s.submitted_ms = Some(EPOCH_MS + self.t);
@@ -388,6 +394,31 @@ impl World {
             "switch_new" => {
                 let path = self.new_file();
                 self.switch(i, path);
+            }
+            // pi's `/new` typed and sent: a line (Enter), then the
+            // extension names the new file and says the command is done.
+            "command_new" if !self.files[&file].working => {
+                let s = &mut self.sessions[i];
+                s.submitted += 1;
+                s.read_upto = turns;
+                s.submitted_ms = Some(EPOCH_MS + self.t);
+                let input = protocol::Input {
+                    enter: true,
+                    submitted: Some(s.submitted),
+                };
+                self.runner(&id, RunnerEvent::Input(input));
+                self.t += 5;
+                let path = self.new_file();
+                self.switch(i, path);
+                self.sessions[i].settled = true;
+                let idle = protocol::AgentState {
+                    state: protocol::State::Idle,
+                    source: protocol::StateSource::Extension,
+                    at_ms: EPOCH_MS + self.t,
+                    answers: true,
+                    ..protocol::AgentState::default()
+                };
+                self.runner(&id, RunnerEvent::State(idle));
             }
             "switch_old" => {
                 // A conversation no live session holds (a dead one's):
@@ -491,6 +522,12 @@ impl World {
             let want_file = (want.0.clone(), want.1, s.file.clone(), want.3.clone());
             if got != want_file {
                 out.push(format!("{}: want {want_file:?}, got {got:?}", s.id));
+            }
+            // Nothing owed (wait --until idle): a turn ended or a command
+            // was taken, and nothing runs now.
+            let done = (f.turns > 0 || s.settled) && (!f.working || history);
+            if s.alive && r.turn_done != done {
+                out.push(format!("{}: turn_done {}, want {done}", s.id, r.turn_done));
             }
             let since = r.conversation.as_ref().map(|c| c.since.clone());
             if s.alive && since != Some(crate::timefmt::format_ms(s.since)) {
