@@ -297,10 +297,15 @@ fn approval_is_waiting_then_working_then_idle_and_our_osc9_stays_ours() {
             && l["session"]["status"]["state"] == "idle"
     });
     let seen = states(&events, &s.id);
-    let tail = seen.iter().skip_while(|st| *st != "waiting");
-    assert_eq!(
-        tail.map(String::as_str).collect::<Vec<_>>(),
-        ["waiting", "working", "idle"],
+    let tail: Vec<&str> = (seen.iter().skip_while(|st| *st != "waiting"))
+        .map(String::as_str)
+        .collect();
+    // Working between the approval and the reply — unless the daemon read
+    // the command's output and the reply in one go (a loaded machine: the
+    // fake model answers in a moment), which is no wrong answer; never
+    // anything else, and never waiting again.
+    assert!(
+        tail == ["waiting", "working", "idle"] || tail == ["waiting", "idle"],
         "states seen: {seen:?}"
     );
     events.wait_for("the approval notification event", |l| {
