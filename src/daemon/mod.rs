@@ -132,6 +132,11 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         };
         futures_lite::future::or(runners::discover(daemon.clone()), stop).await
     }));
+    // A daemon started in the background has no stderr anyone reads: why
+    // it stopped goes to its log too.
+    if let Err(e) = &result {
+        daemon.log(&format!("stopping: runner discovery failed: {e}"));
+    }
     // A passed socket is systemd's: it keeps listening there and starts
     // us again on the next connection.
     if !activated {
