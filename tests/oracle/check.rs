@@ -6,6 +6,11 @@ use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+/// The dead records a daemon keeps (`store::MAX_DEAD`), and how many of
+/// the oldest past that may tie on their end's second.
+const MAX_DEAD: usize = 1000;
+const PRUNE_SLACK: usize = 64;
+
 impl Oracle {
     fn ls(&self) -> Result<Vec<Value>, String> {
         let out = support::output_within(self.w.amux(["ls", "--json", "--all"]), daemon::T);
@@ -22,6 +27,7 @@ impl Oracle {
     /// Every difference between `records` and the truth, one line each.
     fn diff(&self, records: &[Value]) -> Vec<String> {
         let mut out = Vec::new();
+        let dead = self.sessions.iter().filter(|s| !s.alive).count();
         let by_id: HashMap<&str, &Value> = records
             .iter()
             .filter_map(|r| Some((r["id"].as_str()?, r)))
@@ -34,6 +40,11 @@ impl Oracle {
                 if x.alive { "" } else { ", dead" }
             );
             let Some(r) = by_id.get(x.id.as_str()) else {
+                // The daemon keeps the newest MAX_DEAD dead records (by
+                // when they ended, to the second: a few may tie).
+                if !x.alive && x.died + MAX_DEAD < dead + PRUNE_SLACK {
+                    continue;
+                }
                 out.push(format!("{tag}: missing"));
                 continue;
             };

@@ -182,6 +182,9 @@ struct Sess {
     history: Vec<PathBuf>,
     /// Died while the daemon was down.
     died_down: bool,
+    /// How many sessions had died before it (the daemon keeps the newest
+    /// `MAX_DEAD` dead records).
+    died: usize,
     /// When it was last given input (`send`), as a running count; 0 never.
     /// Of the sessions holding one file, the one given input last (else
     /// the one started last) owns its turns: only it shows them.
@@ -383,7 +386,9 @@ impl Oracle {
     fn die(&mut self, i: usize, exit: Option<i64>) {
         let title = self.title_of(&self.sessions[i]);
         let down = !self.daemon_up;
+        let died = self.sessions.iter().filter(|s| !s.alive).count();
         let sess = &mut self.sessions[i];
+        sess.died = died;
         sess.alive = false;
         sess.exit = exit;
         sess.dead_title = title;

@@ -38,6 +38,7 @@ impl Oracle {
             history: Vec::new(),
             last_send: 0,
             died_down: false,
+            died: 0,
             asking: false,
             launched: None,
         });
