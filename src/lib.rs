@@ -67,7 +67,7 @@ pub mod fuzz {
 
     /// Agent text made inert for a terminal (src/visible.rs).
     pub mod visible {
-        pub use crate::visible::visible;
+        pub use crate::visible::{hides, visible};
     }
 
     /// The SSE encoder and line decoder (src/http/wire.rs).

@@ -32,7 +32,7 @@ pub fn visible(text: &str) -> String {
 
 /// Format characters that reorder, join or hide what follows: the bidi
 /// embeddings, overrides and isolates, the zero-width marks, the BOM.
-fn hides(c: char) -> bool {
+pub fn hides(c: char) -> bool {
     matches!(c,
         '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
     )

@@ -390,10 +390,19 @@ impl Kind {
 /// Whether a file called `name` is one the root watcher reports: an
 /// agent's conversation file or a file of its own reports.
 pub fn watched_file(name: &[u8]) -> bool {
-    let ends = |list: &[&str]| list.iter().any(|end| name.ends_with(end.as_bytes()));
     AGENTS
         .iter()
-        .any(|k| ends(k.0.conversation_files()) || ends(k.0.report_files()))
+        .any(|k| ends_in(name, k.0.conversation_files()) || ends_in(name, k.0.report_files()))
+}
+
+/// Whether a file called `name` may be an agent's own report (Claude's
+/// pidfile): only such a file is looked up among the report directories.
+pub fn report_file(name: &[u8]) -> bool {
+    AGENTS.iter().any(|k| ends_in(name, k.0.report_files()))
+}
+
+fn ends_in(name: &[u8], ends: &[&str]) -> bool {
+    ends.iter().any(|end| name.ends_with(end.as_bytes()))
 }
 
 /// An unset and an empty variable mean the same to every agent.

@@ -69,14 +69,10 @@ pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<RunnerEvent>, Shim
             Some(Extension::Holds(path)) => file(session, Some(path), FileSource::Extension),
             Some(Extension::Switched(path)) => {
                 let mut out = file(session, Some(path), FileSource::Extension)?;
-                let mut idle = state(State::Idle);
-                if let RunnerEvent::State(report) = &mut idle {
-                    report.answers = true;
-                }
-                out.push(idle);
+                out.push(state(State::Idle, true));
                 Ok(out)
             }
-            Some(Extension::State(s)) => Ok(vec![state(s)]),
+            Some(Extension::State(s)) => Ok(vec![state(s, false)]),
             Some(Extension::NoPath) => Err(ShimError::MissingPath),
             None => Err(ShimError::UnknownOp(op.chars().take(64).collect())),
         },
@@ -97,15 +93,16 @@ fn file(
     Ok(session.set_session_file(path, source).into_iter().collect())
 }
 
-/// The `state` event of the extension's turn boundaries. Not kept for a
-/// replay: the file says as much once its lines are read.
-fn state(state: State) -> RunnerEvent {
+/// The `state` event of the extension's turn boundaries (`answers`: it
+/// ends a command taken without a turn). Not kept for a replay: the file
+/// says as much once its lines are read.
+fn state(state: State, answers: bool) -> RunnerEvent {
     let report = AgentState {
         state,
         waiting: None,
         source: StateSource::Extension,
         at_ms: crate::daemon::now_ms(),
-        answers: false,
+        answers,
     };
     RunnerEvent::State(report)
 }

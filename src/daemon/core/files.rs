@@ -205,6 +205,12 @@ impl Core {
     /// Whether `path` is an agent's own report (a Claude pidfile in a
     /// session's report directory).
     fn is_report(&self, path: &Path) -> bool {
+        // Most changes are conversation lines: no report directory is
+        // worked out for them.
+        let name = path.file_name().map_or(&[][..], |n| n.as_encoded_bytes());
+        if !crate::adapters::report_file(name) {
+            return false;
+        }
         let dir = path.parent();
         self.store
             .live

@@ -352,6 +352,21 @@ impl World {
         }
     }
 
+    /// A line typed into session `i` (its file has ended `turns`).
+    fn submit(&mut self, i: usize, turns: u64) {
+        let s = &mut self.sessions[i];
+        s.settled = false;
+        s.submitted += 1;
+        s.read_upto = turns;
+        s.submitted_ms = Some(EPOCH_MS + self.t);
+        let input = protocol::Input {
+            enter: true,
+            submitted: Some(s.submitted),
+        };
+        let id = s.id.clone();
+        self.runner(&id, RunnerEvent::Input(input));
+    }
+
     fn on_session(&mut self, name: &str, i: usize) {
         let id = self.sessions[i].id.clone();
         let file = self.sessions[i]
@@ -361,16 +376,7 @@ impl World {
         let turns = self.files[&file].turns;
         match name {
             "prompt" if !self.files[&file].working => {
-                let s = &mut self.sessions[i];
-                s.settled = false;
-                s.submitted += 1;
-                s.read_upto = turns;
-                s.submitted_ms = Some(EPOCH_MS + self.t);
-                let input = protocol::Input {
-                    enter: true,
-                    submitted: Some(s.submitted),
-                };
-                self.runner(&id, RunnerEvent::Input(input));
+                self.submit(i, turns);
                 self.t += 20;
                 self.write(i, |f| {
                     f.working = true;
@@ -398,15 +404,7 @@ impl World {
             // pi's `/new` typed and sent: a line (Enter), then the
             // extension names the new file and says the command is done.
             "command_new" if !self.files[&file].working => {
-                let s = &mut self.sessions[i];
-                s.submitted += 1;
-                s.read_upto = turns;
-                s.submitted_ms = Some(EPOCH_MS + self.t);
-                let input = protocol::Input {
-                    enter: true,
-                    submitted: Some(s.submitted),
-                };
-                self.runner(&id, RunnerEvent::Input(input));
+                self.submit(i, turns);
                 self.t += 5;
                 let path = self.new_file();
                 self.switch(i, path);
