@@ -43,6 +43,9 @@ pub enum Source {
     Argv,
     /// pi's amux extension (`session_start`): the file pi will write.
     Extension,
+    /// The agent's own hook amux added at launch (Claude Code's
+    /// `SessionStart` with its `transcript_path`).
+    Hook,
     Metadata,
     Scrollback,
     Mtime,
@@ -62,6 +65,7 @@ impl Source {
             Source::Procfd => "procfd",
             Source::Argv => "argv",
             Source::Extension => "extension",
+            Source::Hook => "hook",
             Source::Metadata => "metadata",
             Source::Scrollback => "scrollback",
             Source::Mtime => "mtime",
@@ -87,6 +91,8 @@ pub enum FileSource {
     /// pi's amux extension named it (`session_start`), possibly before
     /// pi has written it.
     Extension,
+    /// A hook of the agent's named it (Claude Code's `SessionStart`).
+    Hook,
 }
 
 impl FileSource {
@@ -96,6 +102,7 @@ impl FileSource {
             FileSource::Shim => Source::Shim,
             FileSource::Argv => Source::Argv,
             FileSource::Extension => Source::Extension,
+            FileSource::Hook => Source::Hook,
         }
     }
 }
@@ -186,6 +193,19 @@ pub struct ShimEvent {
     pub reason: Option<String>,
     /// `session`: the file pi held before the switch.
     pub previous: Option<PathBuf>,
+    /// `hook`: the agent's name for the moment (`PermissionRequest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// `hook`: the tool it is about (`Bash`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// `hook`: what it asks or says (the tool's command, the question),
+    /// cut to a line's worth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// `hook`: the kind of a notification (`permission_prompt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 /// `exit`: the agent exited.
@@ -287,6 +307,9 @@ pub enum StateSource {
     Osc9,
     /// pi's amux extension (`hook/pi-extension.mjs`).
     Extension,
+    /// A command hook amux added to the agent's launch (Claude Code's
+    /// `--settings` hooks, Codex's `-c hooks…`), through `amux hook`.
+    Hook,
 }
 
 impl StateSource {
@@ -298,6 +321,7 @@ impl StateSource {
             StateSource::AgentPidfile => "agent-pidfile",
             StateSource::Osc9 => "osc9",
             StateSource::Extension => "extension",
+            StateSource::Hook => "hook",
         }
     }
 }

@@ -13,7 +13,10 @@
 //! `<config>/sessions/<pid>.json` (source `agent-pidfile`).
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
-use super::{dir_from, launch, Adapter, Derived, Env, Guess, Lines, Names, Place, Probe, Report};
+use super::{
+    dir_from, launch, Adapter, Derived, Env, Extension, Guess, HookSite, Launch, Lines, Names, Place,
+    Probe, Report,
+};
 use crate::attribution::Source;
 use crate::protocol::{self, AgentState, StateSource};
 use serde_json::Value;
@@ -100,6 +103,19 @@ impl Adapter for Claude {
             state: state.and_then(Result::ok),
             odd,
         }
+    }
+
+    fn uses_hooks(&self) -> bool {
+        true
+    }
+
+    /// Its hooks, through a settings layer of our own (`claude_hooks.rs`).
+    fn launch(&self, args: &[String], _env: Env, hooks: HookSite) -> Launch {
+        super::claude_hooks::launch(args, hooks)
+    }
+
+    fn extension(&self, event: &protocol::ShimEvent) -> Option<Extension> {
+        super::claude_hooks::extension(event)
     }
 
     fn report_dir(&self, config_dir: &Path) -> Option<PathBuf> {

@@ -11,7 +11,7 @@
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
-    dir_from, Adapter, Derived, Env, Guess, Kind, Launch, Lines, Names, Place, Probe, Report,
+    dir_from, Adapter, Derived, Env, Guess, HookSite, Kind, Launch, Lines, Names, Place, Probe, Report,
 };
 use crate::attribution::Source;
 use crate::protocol::{self, AgentState, Ask, StateSource, Waiting};
@@ -87,7 +87,7 @@ impl Adapter for Codex {
     /// terminal notification, and only when configured to: unless the
     /// user configured `tui.notifications` (their `config.toml` or their
     /// own `-c`), we ask for it for this launch, and its OSC 9s are ours.
-    fn launch(&self, args: &[String], env: Env, _hooks: Option<&Path>) -> Launch {
+    fn launch(&self, args: &[String], env: Env, _hooks: HookSite) -> Launch {
         let theirs = args.iter().any(|a| a.contains("tui.notification"))
             || self
                 .config_dir(env)
@@ -428,7 +428,7 @@ mod tests {
         let home = fixture::temp_dir("codex-launch");
         let h = home.to_str().unwrap().to_string();
         let env = move |k: &str| (k == "CODEX_HOME").then(|| h.clone());
-        let ours = Kind::CODEX.launch(&fixture::argv("codex"), &env, true, None);
+        let ours = Kind::CODEX.launch(&fixture::argv("codex"), &env, true, HookSite::default());
         assert!(ours.owns_osc9);
         assert_eq!(ours.args.iter().filter(|a| *a == "-c").count(), 3);
         assert!(ours
@@ -437,7 +437,7 @@ mod tests {
             .any(|a| a == r#"tui.notification_method="osc9""#));
         let theirs = fixture::argv("codex -c tui.notifications=true");
         assert_eq!(
-            Kind::CODEX.launch(&theirs, &env, true, None),
+            Kind::CODEX.launch(&theirs, &env, true, HookSite::default()),
             Launch::default()
         );
         for config in [
@@ -446,17 +446,17 @@ mod tests {
         ] {
             std::fs::write(home.join("config.toml"), config).unwrap();
             assert_eq!(
-                Kind::CODEX.launch(&fixture::argv("codex"), &env, true, None),
+                Kind::CODEX.launch(&fixture::argv("codex"), &env, true, HookSite::default()),
                 Launch::default()
             );
         }
         std::fs::write(home.join("config.toml"), "[other]\nnotifications = 1\n").unwrap();
         assert!(
             Kind::CODEX
-                .launch(&fixture::argv("codex"), &env, true, None)
+                .launch(&fixture::argv("codex"), &env, true, HookSite::default())
                 .owns_osc9
         );
-        let off = Kind::CODEX.launch(&fixture::argv("codex"), &env, false, None);
+        let off = Kind::CODEX.launch(&fixture::argv("codex"), &env, false, HookSite::default());
         assert_eq!(off, Launch::default(), "injection off");
         std::fs::remove_dir_all(&home).unwrap();
 

@@ -28,9 +28,11 @@
 
 mod argv;
 mod claude;
+mod claude_hooks;
 mod codex;
 mod conversation;
 mod derived;
+mod hooks;
 mod launch;
 mod pi;
 mod shell;
@@ -43,6 +45,7 @@ mod tests;
 
 pub use conversation::{Conversation, JsonlConversation};
 pub use derived::{derive_all, Derived, Lines, Tracker};
+pub use hooks::{hook_command, hook_event};
 
 use crate::attribution::Source;
 use serde_json::Value;
@@ -114,10 +117,24 @@ pub enum Extension {
     /// the agent holds this conversation and is between turns — the
     /// Enter that sent the command asked for no answer.
     Switched(PathBuf),
-    /// Its state (a turn began or ended).
-    State(crate::protocol::State),
+    /// Its state (a turn began or ended, it asks something); the runner
+    /// stamps the time it heard it.
+    State(crate::protocol::AgentState),
+    /// One of its ops that says nothing amux reads (a subagent's end).
+    Nothing,
     /// An op that names a conversation, without one.
     NoPath,
+}
+
+/// Where amux's agent-side hooks are, for one launch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HookSite<'a> {
+    /// The directory of `hook/`'s files, when the preload is armed (pi's
+    /// extension is loaded from it).
+    pub dir: Option<&'a Path>,
+    /// The shell command a command hook runs (`'/usr/bin/amux' hook`, the
+    /// agent's name to follow), when the runner listens on its FIFO.
+    pub command: Option<&'a str>,
 }
 
 /// The fallback guesses an agent's sessions may get, in order.
@@ -135,6 +152,11 @@ pub trait Adapter: Sync {
     fn names(&self) -> Names;
     /// Whether the preload sees its writes (node/bun agents).
     fn uses_preload(&self) -> bool {
+        false
+    }
+    /// Whether its launch adds command hooks (`amux hook`), which report
+    /// through the runner's FIFO.
+    fn uses_hooks(&self) -> bool {
         false
     }
     /// The agent's own directory (`~/.claude`), from the environment.
@@ -172,9 +194,9 @@ pub trait Adapter: Sync {
     fn launch_file(&self, _args: &[String], _cwd: &Path, _roots: &[PathBuf]) -> Option<PathBuf> {
         None
     }
-    /// What amux adds when it starts the agent; `hooks` is the directory
-    /// of amux's hook files (`hook/`) when the preload is armed.
-    fn launch(&self, _args: &[String], _env: Env, _hooks: Option<&Path>) -> Launch {
+    /// What amux adds when it starts the agent, given where amux's hooks
+    /// are (`hooks.rs`).
+    fn launch(&self, _args: &[String], _env: Env, _hooks: HookSite) -> Launch {
         Launch::default()
     }
     /// The arguments that resume `file` (conversation `id` if known).
@@ -259,6 +281,10 @@ impl Kind {
         self.0.uses_preload()
     }
 
+    pub fn uses_hooks(self) -> bool {
+        self.0.uses_hooks()
+    }
+
     pub fn is_shell(self) -> bool {
         self == Kind::SHELL
     }
@@ -287,7 +313,7 @@ impl Kind {
 
     /// The adapter's additions to this launch; nothing at all unless
     /// `inject` (off with `run --no-inject` or `AMUX_NO_INJECT=1`).
-    pub fn launch(self, argv: &[String], env: Env, inject: bool, hooks: Option<&Path>) -> Launch {
+    pub fn launch(self, argv: &[String], env: Env, inject: bool, hooks: HookSite) -> Launch {
         if !inject {
             return Launch::default();
         }

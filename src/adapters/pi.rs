@@ -11,7 +11,7 @@
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
-    dir_from, launch, Adapter, Derived, Env, Extension, Guess, Launch, Lines, Names, Place,
+    dir_from, launch, Adapter, Derived, Env, Extension, Guess, HookSite, Launch, Lines, Names, Place,
 };
 use crate::protocol::{self, ShimEvent};
 use serde_json::Value;
@@ -75,11 +75,11 @@ impl Adapter for Pi {
     /// through the preload — so only beside an armed preload. Not for pi's
     /// package and config subcommands, which take the first word as theirs
     /// and run no session.
-    fn launch(&self, args: &[String], _env: Env, hooks: Option<&Path>) -> Launch {
+    fn launch(&self, args: &[String], _env: Env, hooks: HookSite) -> Launch {
         let subcommand = args
             .first()
             .is_some_and(|a| SUBCOMMANDS.contains(&a.as_str()));
-        let extension = hooks.map(|d| d.join(EXTENSION));
+        let extension = hooks.dir.map(|d| d.join(EXTENSION));
         match extension.as_deref().and_then(Path::to_str) {
             Some(path) if !subcommand => Launch {
                 args: vec!["-e".to_owned(), path.to_owned()],
@@ -108,8 +108,8 @@ impl Adapter for Pi {
                     _ => Extension::Holds(path),
                 }
             }
-            "agent_start" => Extension::State(protocol::State::Working),
-            "agent_end" => Extension::State(protocol::State::Idle),
+            "agent_start" => Extension::State(turn(protocol::State::Working)),
+            "agent_end" => Extension::State(turn(protocol::State::Idle)),
             _ => return None,
         })
     }
@@ -449,5 +449,14 @@ mod tests {
         .unwrap();
         assert_eq!(max_retries(&cwd, &agent), 0);
         std::fs::remove_dir_all(&base).unwrap();
+    }
+}
+
+/// A turn's boundary, as pi's extension says it.
+fn turn(state: protocol::State) -> protocol::AgentState {
+    protocol::AgentState {
+        state,
+        source: protocol::StateSource::Extension,
+        ..protocol::AgentState::default()
     }
 }

@@ -17,9 +17,13 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 pub fn run(targets: Vec<Target>, mut cmd: Command) -> Result<ExitCode> {
-    if matches!(cmd, Command::Daemon { .. } | Command::DialStdio { .. }) && !targets.is_empty() {
+    if matches!(
+        cmd,
+        Command::Daemon { .. } | Command::DialStdio { .. } | Command::Hook { .. }
+    ) && !targets.is_empty()
+    {
         return Err(Error::Usage(
-            "daemon and dial-stdio run on this machine: no -H".into(),
+            "daemon, dial-stdio and hook run on this machine: no -H".into(),
         ));
     }
     let fleet = targets.len() > 1;

@@ -10,6 +10,7 @@ mod client;
 mod complete;
 mod control;
 mod dial;
+mod hook;
 mod explain;
 mod fleet;
 mod help;
@@ -78,6 +79,9 @@ pub enum Command {
     DialStdio {
         session: Option<String>,
     },
+    Hook {
+        agent: String,
+    },
 }
 
 impl Command {
@@ -141,6 +145,11 @@ fn take_hosts(args: &mut Vec<OsString>) -> Result<Vec<String>> {
 }
 
 pub fn run(invocation: Invocation) -> Result<ExitCode> {
+    // An agent's hook runs in the agent's environment, where an
+    // `AMUX_HOST` the user set means nothing to it.
+    if let (Command::Hook { agent }, []) = (&invocation.command, invocation.hosts.as_slice()) {
+        return hook::hook(agent);
+    }
     let targets = crate::remote::targets(&invocation.hosts)?;
     hosts::run(targets, invocation.command)
 }
@@ -171,6 +180,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Forget { keys, dead } => control::forget(&keys, dead),
         Command::Completions { shell } => print(&complete::script(&shell)?),
         Command::DialStdio { session } => dial::dial_stdio(session.as_deref()),
+        Command::Hook { agent } => hook::hook(&agent),
     }
 }
 

@@ -28,6 +28,8 @@ pub enum Signal {
     Preload,
     /// pi's amux extension.
     Extension,
+    /// A command hook amux added to the agent's launch.
+    Hook,
     /// Claude Code's `sessions/<pid>.json`.
     AgentPidfile,
     /// The agent's open conversation file, found in `/proc`.
@@ -58,6 +60,7 @@ impl Signal {
         match self {
             Signal::Preload => "preload",
             Signal::Extension => "extension",
+            Signal::Hook => "hook",
             Signal::AgentPidfile => "agent-pidfile",
             Signal::Procfd => "procfd",
             Signal::Osc9 => "osc9",
@@ -108,6 +111,7 @@ impl Cause {
                     FileSource::Shim => Signal::Preload,
                     FileSource::Argv => Signal::Argv,
                     FileSource::Extension => Signal::Extension,
+                    FileSource::Hook => Signal::Hook,
                 };
                 (signal, format!("session file {}", f.path.display()))
             }
@@ -128,6 +132,7 @@ impl Cause {
             RunnerEvent::State(s) => {
                 let signal = match s.source {
                     StateSource::Extension => Signal::Extension,
+                    StateSource::Hook => Signal::Hook,
                     StateSource::Osc9 => Signal::Osc9,
                     StateSource::AgentPidfile => Signal::AgentPidfile,
                     StateSource::File | StateSource::Process => Signal::Runner,

@@ -52,13 +52,13 @@ pub const QUESTION_GRACE: Duration = Duration::from_millis(400);
 
 impl Live {
     pub fn new(report: AgentState, at_ms: i64, file: &Derived) -> Live {
-        let kept = report.source == StateSource::AgentPidfile;
+        let kept = kept(report.source);
         let asked = report.waiting.as_ref().and_then(|w| w.text.as_deref());
         let call_read = file.tool_call.as_ref().and_then(|c| c.text.as_deref());
         // Codex's notification shows the command, its call may wrap it
         // (`bash -lc 'touch x'`): read already when it holds the command.
         let late_call = asked.is_some_and(|a| call_read.is_none_or(|c| !c.contains(a)));
-        let held = kept
+        let held = report.source == StateSource::AgentPidfile
             && report.state == State::Waiting
             && asked.is_none()
             && file.pending_call().is_none();
@@ -73,13 +73,32 @@ impl Live {
     }
 
     /// A report that says the same as this one changes nothing (its
-    /// `since` stays the first moment it was said).
+    /// `since` stays the first moment it was said). Claude's pidfile
+    /// saying the state one of its hooks said, with less in it (no tool,
+    /// no command), is the same.
     pub fn same(&self, report: &AgentState) -> bool {
-        self.report.state == report.state
+        let echo = self.report.source == StateSource::Hook
+            && report.source == StateSource::AgentPidfile
+            && self.report.state == report.state;
+        echo || self.report.state == report.state
             && self.report.source == report.source
             && self.report.waiting.as_ref().map(|w| (&w.tool, &w.text))
                 == report.waiting.as_ref().map(|w| (&w.tool, &w.text))
     }
+}
+
+/// Whether reports from `source` stand until the agent's next report
+/// (Claude's pidfile, rewritten on every change; a hook, said at each
+/// moment), rather than until the file says more.
+pub fn kept(source: StateSource) -> bool {
+    matches!(source, StateSource::AgentPidfile | StateSource::Hook)
+}
+
+/// Whether `report`, made at `at_ms`, is older than the kept report
+/// `live` from another of the agent's signals (Claude's hook heard just
+/// after the pidfile it beat): the agent's newer word stands.
+pub fn stale(live: &Live, report: &AgentState, at_ms: i64) -> bool {
+    live.kept && live.report.source != report.source && at_ms < live.since_ms
 }
 
 /// A file written after a replayed one-off report (to a daemon that came
@@ -95,7 +114,7 @@ pub fn contradicted(report: &AgentState, at_ms: i64, file: &Derived, written_ms:
     let asked = report.waiting.as_ref().and_then(|w| w.text.as_deref());
     let pending = file.pending_call().and_then(|c| c.text.as_deref());
     let still_asked = asked.is_some_and(|a| pending.is_some_and(|c| c.contains(a)));
-    report.source != StateSource::AgentPidfile && written_ms - at_ms > AFTER_MS && !still_asked
+    !kept(report.source) && written_ms - at_ms > AFTER_MS && !still_asked
 }
 
 impl Entry {

@@ -144,14 +144,18 @@ fn file_url(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::{Kind, Launch};
+    use crate::adapters::{HookSite, Kind, Launch};
 
     /// pi's launch names its extension by its file name here.
     #[test]
     fn pi_gets_the_extension_of_the_hook_directory() {
         let argv = ["pi".to_string(), "-e".into(), "mine.ts".into()];
         let dir = Path::new("/h");
-        let launch = Kind::PI.launch(&argv, &|_| None, true, Some(dir));
+        let site = HookSite {
+            dir: Some(dir),
+            command: None,
+        };
+        let launch = Kind::PI.launch(&argv, &|_| None, true, site);
         let [flag, path] = launch.args.as_slice() else {
             panic!("{launch:?}")
         };
@@ -160,21 +164,21 @@ mod tests {
         assert!(FILES.iter().any(|(n, _)| Path::new(n) == name), "{path}");
         // Off with --no-inject, without an armed preload, for others.
         assert_eq!(
-            Kind::PI.launch(&argv, &|_| None, false, Some(dir)),
+            Kind::PI.launch(&argv, &|_| None, false, site),
             Launch::default()
         );
         assert_eq!(
-            Kind::PI.launch(&argv, &|_| None, true, None),
+            Kind::PI.launch(&argv, &|_| None, true, HookSite::default()),
             Launch::default()
         );
         let shell = ["sh".to_string()];
         assert_eq!(
-            Kind::SHELL.launch(&shell, &|_| None, true, Some(dir)),
+            Kind::SHELL.launch(&shell, &|_| None, true, site),
             Launch::default()
         );
         let install = ["pi".to_string(), "install".into(), "npm:x".into()];
         assert_eq!(
-            Kind::PI.launch(&install, &|_| None, true, Some(dir)),
+            Kind::PI.launch(&install, &|_| None, true, site),
             Launch::default()
         );
     }

@@ -26,7 +26,7 @@ mod session;
 mod shim;
 mod viewers;
 
-use crate::adapters::{Kind, Launch};
+use crate::adapters::{HookSite, Kind, Launch};
 use crate::ansi::TitleTracker;
 use crate::error::{Context, Error, Result};
 use crate::http::sse::Broadcaster;
@@ -133,15 +133,27 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         .collect();
     let kind = Kind::detect(&argv_str);
     let cwd = std::env::current_dir().context(|| "current directory".into())?;
+    let inject = opts.inject && !no_inject_env();
     let hooks = kind
         .uses_preload()
         .then(|| arm_preload(&runtime, &fifo))
         .flatten();
-    let inject = opts.inject && !no_inject_env();
-    let agent = Agent::of(kind, &argv_str, &cwd, inject, hooks.as_deref());
+    // An agent's command hooks (`amux hook`) report through the FIFO too.
+    let hook_command = (inject && kind.uses_hooks() && relay::make_fifo(&fifo).is_ok())
+        .then(|| std::env::current_exe().ok())
+        .flatten()
+        .and_then(|exe| crate::adapters::hook_command(&exe));
+    let site = HookSite {
+        dir: hooks.as_deref(),
+        command: hook_command.as_deref(),
+    };
+    let agent = Agent::of(kind, &argv_str, &cwd, inject, site);
     let (cols, rows) = initial_size(&opts);
     let pty = open_pty(cols, rows, !opts.detached_worker)?;
     let mut env = child_env(&session_id, hooks.as_deref(), &sock, &fifo);
+    if hook_command.is_some() {
+        env.push(("AMUX_HOOK_FIFO".into(), fifo.clone().into()));
+    }
     env.extend(agent.launch.env.iter().map(|(k, v)| (k.into(), v.into())));
     // Listening before the agent starts: its preload's first events (and
     // a daemon's first look) must find the socket and the FIFO's reader.
@@ -232,7 +244,7 @@ struct Agent {
 }
 
 impl Agent {
-    fn of(kind: Kind, argv: &[String], cwd: &Path, inject: bool, hooks: Option<&Path>) -> Agent {
+    fn of(kind: Kind, argv: &[String], cwd: &Path, inject: bool, hooks: HookSite) -> Agent {
         let env = |k: &str| std::env::var(k).ok();
         // A relative `--session-dir` is relative to the agent's cwd (ours).
         let roots: Vec<PathBuf> = (kind.session_roots(argv, &env).into_iter())

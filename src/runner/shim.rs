@@ -44,7 +44,7 @@ impl fmt::Display for ShimError {
             ShimError::Json(e) => write!(f, "invalid shim event: {e}"),
             ShimError::UnknownOp(op) => write!(
                 f,
-                "unknown shim op {op:?} (expected hello, write, append, session, agent_start or agent_end)"
+                "unknown shim op {op:?} (expected hello, write, append, session, agent_start, agent_end or hook)"
             ),
             ShimError::MissingPath => f.write_str("shim event without an absolute \"path\""),
         }
@@ -63,19 +63,41 @@ pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<RunnerEvent>, Shim
             Ok(vec![session.set_shim(runtime, event.pid.unwrap_or(0))])
         }
         "write" | "append" => file(session, event.path, FileSource::Shim),
-        // The agent's own extension, through the preload's transport: what
-        // its ops mean is its adapter's business.
-        op => match session.kind.adapter().extension(&event) {
-            Some(Extension::Holds(path)) => file(session, Some(path), FileSource::Extension),
-            Some(Extension::Switched(path)) => {
-                let mut out = file(session, Some(path), FileSource::Extension)?;
-                out.push(state(State::Idle, true));
-                Ok(out)
+        // The agent's own extension, through the preload's transport, or
+        // its command hook, through `amux hook`: what its ops mean is its
+        // adapter's business.
+        op => {
+            let source = if op == "hook" {
+                FileSource::Hook
+            } else {
+                FileSource::Extension
+            };
+            match session.kind.adapter().extension(&event) {
+                Some(Extension::Holds(path)) => file(session, Some(path), source),
+                Some(Extension::Switched(path)) => {
+                    let mut out = file(session, Some(path), source)?;
+                    out.push(state(session, switched(source)));
+                    Ok(out)
+                }
+                Some(Extension::State(s)) => Ok(vec![state(session, s)]),
+                Some(Extension::Nothing) => Ok(Vec::new()),
+                Some(Extension::NoPath) => Err(ShimError::MissingPath),
+                None => Err(ShimError::UnknownOp(op.chars().take(64).collect())),
             }
-            Some(Extension::State(s)) => Ok(vec![state(s, false)]),
-            Some(Extension::NoPath) => Err(ShimError::MissingPath),
-            None => Err(ShimError::UnknownOp(op.chars().take(64).collect())),
+        }
+    }
+}
+
+/// The idle of a switch the user commanded (it answers the command).
+fn switched(source: FileSource) -> AgentState {
+    AgentState {
+        state: State::Idle,
+        source: match source {
+            FileSource::Hook => StateSource::Hook,
+            _ => StateSource::Extension,
         },
+        answers: true,
+        ..AgentState::default()
     }
 }
 
@@ -93,17 +115,15 @@ fn file(
     Ok(session.set_session_file(path, source).into_iter().collect())
 }
 
-/// The `state` event of the extension's turn boundaries (`answers`: it
-/// ends a command taken without a turn). Not kept for a replay: the file
-/// says as much once its lines are read.
-fn state(state: State, answers: bool) -> RunnerEvent {
-    let report = AgentState {
-        state,
-        waiting: None,
-        source: StateSource::Extension,
-        at_ms: crate::daemon::now_ms(),
-        answers,
-    };
+/// The `state` event of what the agent said, stamped now. A hook's is
+/// kept for the replay of a daemon that connects later: a hook says a
+/// moment once (pi's extension's turn boundaries are not: the file says
+/// as much once its lines are read).
+fn state(session: &mut Session, mut report: AgentState) -> RunnerEvent {
+    report.at_ms = crate::daemon::now_ms();
+    if report.source == StateSource::Hook {
+        session.state = Some(report.clone());
+    }
     RunnerEvent::State(report)
 }
 

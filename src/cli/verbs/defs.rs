@@ -231,6 +231,20 @@ amux -H HOST runs on HOST through ssh. See amux-protocol(7).
         completed: false,
     },
     Verb {
+        name: "hook",
+        overview: None,
+        synopsis: "amux hook AGENT",
+        about: "\
+What an agent's command hooks run (Claude Code's, Codex's, added at launch):
+reads the hook's JSON on stdin and tells the session's runner of the moment
+through $AMUX_HOOK_FIFO. Prints nothing and exits 0, whatever happens: a
+hook must never change what the agent does. See amux-protocol(7).
+",
+        opts: &[],
+        operands: Operands::Word(&["claude", "codex"]),
+        completed: false,
+    },
+    Verb {
         name: "help",
         overview: None,
         synopsis: "amux help [VERB]",

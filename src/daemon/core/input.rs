@@ -249,7 +249,9 @@ impl Core {
         let Some(entry) = self.store.live.get_mut(id) else {
             return;
         };
-        if state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0)) {
+        if state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0))
+            || (entry.live.as_ref()).is_some_and(|l| state::stale(l, &report, at))
+        {
             return;
         }
         // Idle, said after the last input went in, by a signal that

@@ -1,0 +1,160 @@
+//! Command hooks: what an agent that runs a command at its moments
+//! (Claude Code's `--settings` hooks, Codex's `-c hooks…`) hands amux.
+//!
+//! Such an agent runs `amux hook AGENT` (`cli/hook.rs`) with the moment as
+//! one JSON object on stdin — `hook_event_name`, `session_id`,
+//! `transcript_path`, and per event `source`, `tool_name`, `tool_input`,
+//! `notification_type`, `message` (Codex took Claude's names). Only what
+//! amux reads is kept: [`hook_event`] turns it into a small
+//! `protocol::ShimEvent` with op `hook`, short enough to reach the
+//! runner's FIFO in one atomic write, and the agent's adapter says what
+//! it means (`Adapter::extension`). Everything here is data from the
+//! agent: unknown fields are ignored, odd ones make no event.
+
+use crate::protocol::{AgentState, Ask, ShimEvent, State, StateSource, Waiting};
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// How much of a command or a question a `waiting` carries.
+const MAX_TEXT: usize = 400;
+
+/// A command hook's stdin, as far as amux reads it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct HookInput {
+    hook_event_name: Option<String>,
+    transcript_path: Option<PathBuf>,
+    /// `SessionStart`: startup, resume, clear, compact.
+    source: Option<String>,
+    tool_name: Option<String>,
+    tool_input: Option<Value>,
+    notification_type: Option<String>,
+    message: Option<String>,
+}
+
+/// The `hook` event of a command hook's stdin, or `None` if it is not a
+/// hook's JSON object.
+pub fn hook_event(raw: &[u8]) -> Option<ShimEvent> {
+    let input: HookInput = serde_json::from_slice(raw).ok()?;
+    let event = input.hook_event_name.filter(|e| !e.is_empty())?;
+    let text = (input.tool_input.as_ref())
+        .and_then(what_it_does)
+        .or(input.message);
+    Some(ShimEvent {
+        op: "hook".into(),
+        event: Some(cut(&event, 64)),
+        path: input.transcript_path.filter(|p| p.is_absolute()),
+        reason: input.source.map(|s| cut(&s, 32)),
+        tool: input.tool_name.map(|t| cut(&t, 64)),
+        text: text.map(|t| cut(&t, MAX_TEXT)),
+        notice: input.notification_type.map(|n| cut(&n, 64)),
+        ..ShimEvent::default()
+    })
+}
+
+/// What a tool call does, in the words a user would check: a command, a
+/// path, a question.
+fn what_it_does(input: &Value) -> Option<String> {
+    let field = |name: &str| input.get(name).and_then(Value::as_str);
+    let question = || {
+        let first = input.get("questions")?.get(0)?;
+        first.get("question")?.as_str()
+    };
+    let text = field("command")
+        .or_else(|| field("file_path"))
+        .or_else(|| field("url"))
+        .or_else(|| field("pattern"))
+        .or_else(question)
+        .or_else(|| field("description"))?;
+    Some(text.to_string())
+}
+
+/// At most `max` characters of `text`.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// A state said by a hook (the runner stamps its time).
+pub(super) fn said(state: State, answers: bool) -> AgentState {
+    AgentState {
+        state,
+        waiting: None,
+        source: StateSource::Hook,
+        at_ms: 0,
+        answers,
+    }
+}
+
+/// A `waiting` said by a hook: what it asks, of which tool.
+pub(super) fn asks(kind: Ask, event: &ShimEvent) -> AgentState {
+    AgentState {
+        waiting: Some(Waiting {
+            kind,
+            tool: event.tool.clone(),
+            text: event.text.clone(),
+            since: String::new(),
+        }),
+        ..said(State::Waiting, false)
+    }
+}
+
+/// The command an agent's hook runs to reach the runner: this very
+/// binary's `hook` verb (the agent's name follows), or `None` for a path
+/// that is no text.
+pub fn hook_command(exe: &std::path::Path) -> Option<String> {
+    Some(format!("{} {}", quoted(exe.to_str()?), quoted("hook")))
+}
+
+/// `word` as one word of a POSIX shell command line.
+pub(super) fn quoted(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_permission_request_keeps_what_is_asked() {
+        let raw = br#"{"session_id":"s","transcript_path":"/h/p/s.jsonl","cwd":"/w",
+            "hook_event_name":"PermissionRequest","tool_name":"Bash",
+            "tool_input":{"command":"touch /tmp/x","description":"Create x"},"extra":[1]}"#;
+        let e = hook_event(raw).expect("a hook event");
+        assert_eq!(e.op, "hook");
+        assert_eq!(e.event.as_deref(), Some("PermissionRequest"));
+        assert_eq!(e.tool.as_deref(), Some("Bash"));
+        assert_eq!(e.text.as_deref(), Some("touch /tmp/x"));
+        assert_eq!(e.path.as_deref(), Some(std::path::Path::new("/h/p/s.jsonl")));
+    }
+
+    #[test]
+    fn odd_input_makes_no_event_or_a_short_one() {
+        assert_eq!(hook_event(b"not json"), None);
+        assert_eq!(hook_event(b"[1,2]"), None);
+        assert_eq!(hook_event(br#"{"session_id":"s"}"#), None);
+        let long = "x".repeat(10_000);
+        let raw = format!(
+            r#"{{"hook_event_name":"Notification","message":"{long}","transcript_path":"rel.jsonl"}}"#
+        );
+        let e = hook_event(raw.as_bytes()).unwrap();
+        assert_eq!(e.path, None, "a relative path is no transcript");
+        assert!(crate::protocol::to_json(&e).len() < 1024);
+    }
+
+    #[test]
+    fn a_question_reads_as_its_text() {
+        let raw = br#"{"hook_event_name":"PreToolUse","tool_name":"AskUserQuestion",
+            "tool_input":{"questions":[{"question":"Which colour?","options":[]}]}}"#;
+        assert_eq!(hook_event(raw).unwrap().text.as_deref(), Some("Which colour?"));
+    }
+
+    #[test]
+    fn words_are_quoted_for_sh() {
+        assert_eq!(quoted("/usr/bin/amux"), "'/usr/bin/amux'");
+        assert_eq!(quoted("/a b/it's"), r"'/a b/it'\''s'");
+    }
+}
