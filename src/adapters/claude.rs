@@ -14,8 +14,8 @@
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
-    dir_from, launch, Adapter, Derived, Env, Extension, Guess, HookSite, Launch, Lines, Names, Place,
-    Probe, Report,
+    dir_from, launch, Adapter, Derived, Env, Extension, Grace, Guess, HookSite, Launch, Lines,
+    Names, Place, Probe, Report,
 };
 use crate::attribution::Source;
 use crate::protocol::{self, AgentState, StateSource};
@@ -107,6 +107,15 @@ impl Adapter for Claude {
 
     fn uses_hooks(&self) -> bool {
         true
+    }
+
+    /// Measured with 2.1.330: a key sent 480 ms after its
+    /// `PermissionRequest` hook was lost, one at 600 ms answered.
+    fn dialog_grace(&self) -> Grace {
+        Grace {
+            after_signal_ms: 700,
+            after_enter_ms: 0,
+        }
     }
 
     /// Its hooks, through a settings layer of our own (`claude_hooks.rs`).

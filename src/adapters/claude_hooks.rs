@@ -78,7 +78,9 @@ pub(super) fn launch(args: &[String], hooks: HookSite) -> Launch {
     let theirs = args
         .iter()
         .any(|a| a == "--settings" || a.starts_with("--settings="));
-    let subcommand = args.first().is_some_and(|a| SUBCOMMANDS.contains(&a.as_str()));
+    let subcommand = args
+        .first()
+        .is_some_and(|a| SUBCOMMANDS.contains(&a.as_str()));
     let Some(base) = hooks.command.filter(|_| !theirs && !subcommand) else {
         return Launch::default();
     };
@@ -149,7 +151,11 @@ mod tests {
             assert_eq!(c["command"], "'/usr/bin/amux' 'hook' 'claude'");
         }
         // The user's own layer, a subcommand, no FIFO, --no-inject: none.
-        for argv in ["claude --settings x.json", "claude --settings=x", "claude mcp list"] {
+        for argv in [
+            "claude --settings x.json",
+            "claude --settings=x",
+            "claude mcp list",
+        ] {
             let l = Kind::CLAUDE.launch(&fixture::argv(argv), &|_| None, true, site);
             assert_eq!(l, Launch::default(), "{argv}");
         }
@@ -179,10 +185,7 @@ mod tests {
             text: Some("touch x".into()),
             ..hook("PermissionRequest")
         };
-        assert_eq!(
-            state(asked),
-            (State::Waiting, Some(Ask::Permission), false)
-        );
+        assert_eq!(state(asked), (State::Waiting, Some(Ask::Permission), false));
         let question = ShimEvent {
             notice: Some("elicitation_dialog".into()),
             ..hook("Notification")
@@ -200,7 +203,10 @@ mod tests {
             ..hook("SessionStart")
         };
         let file = Path::new("/c/p/s.jsonl").to_path_buf();
-        assert_eq!(extension(&start("startup")), Some(Extension::Holds(file.clone())));
+        assert_eq!(
+            extension(&start("startup")),
+            Some(Extension::Holds(file.clone()))
+        );
         assert_eq!(extension(&start("clear")), Some(Extension::Switched(file)));
         assert_eq!(extension(&hook("SessionStart")), Some(Extension::NoPath));
         assert_eq!(extension(&ShimEvent::default()), None);

@@ -11,7 +11,8 @@
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
-    dir_from, Adapter, Derived, Env, Guess, HookSite, Kind, Launch, Lines, Names, Place, Probe, Report,
+    dir_from, Adapter, Derived, Env, Grace, Guess, HookSite, Kind, Launch, Lines, Names, Place,
+    Probe, Report,
 };
 use crate::attribution::Source;
 use crate::protocol::{self, AgentState, Ask, StateSource, Waiting};
@@ -107,6 +108,16 @@ impl Adapter for Codex {
                 .collect(),
             env: Vec::new(),
             owns_osc9: true,
+        }
+    }
+
+    /// Measured with 0.169.0: the approval is drawn 1005–1011 ms after
+    /// the last key, whenever it was asked; a key before that goes to the
+    /// composer (and pushes the dialog back), one after it answers.
+    fn dialog_grace(&self) -> Grace {
+        Grace {
+            after_signal_ms: 0,
+            after_enter_ms: 1100,
         }
     }
 

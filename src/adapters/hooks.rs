@@ -128,7 +128,10 @@ mod tests {
         assert_eq!(e.event.as_deref(), Some("PermissionRequest"));
         assert_eq!(e.tool.as_deref(), Some("Bash"));
         assert_eq!(e.text.as_deref(), Some("touch /tmp/x"));
-        assert_eq!(e.path.as_deref(), Some(std::path::Path::new("/h/p/s.jsonl")));
+        assert_eq!(
+            e.path.as_deref(),
+            Some(std::path::Path::new("/h/p/s.jsonl"))
+        );
     }
 
     #[test]
@@ -149,7 +152,10 @@ mod tests {
     fn a_question_reads_as_its_text() {
         let raw = br#"{"hook_event_name":"PreToolUse","tool_name":"AskUserQuestion",
             "tool_input":{"questions":[{"question":"Which colour?","options":[]}]}}"#;
-        assert_eq!(hook_event(raw).unwrap().text.as_deref(), Some("Which colour?"));
+        assert_eq!(
+            hook_event(raw).unwrap().text.as_deref(),
+            Some("Which colour?")
+        );
     }
 
     #[test]

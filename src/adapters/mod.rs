@@ -126,6 +126,21 @@ pub enum Extension {
     NoPath,
 }
 
+/// How long after an agent says it asks its dialog takes keys: keys sent
+/// sooner go elsewhere (Claude Code ignores keys for a moment after its
+/// permission dialog shows, against answering it with keys typed for the
+/// prompt; Codex draws its approval only once the user has stopped
+/// typing for a second, and keys before that go to its composer). A
+/// `waiting` is reported from then on: `wait --until waiting && send`
+/// must reach the dialog.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Grace {
+    /// From the moment it said so.
+    pub after_signal_ms: i64,
+    /// From the last line submitted to it.
+    pub after_enter_ms: i64,
+}
+
 /// Where amux's agent-side hooks are, for one launch.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HookSite<'a> {
@@ -158,6 +173,10 @@ pub trait Adapter: Sync {
     /// through the runner's FIFO.
     fn uses_hooks(&self) -> bool {
         false
+    }
+    /// When its dialog takes keys, after it says it asks (see [`Grace`]).
+    fn dialog_grace(&self) -> Grace {
+        Grace::default()
     }
     /// The agent's own directory (`~/.claude`), from the environment.
     fn config_dir(&self, _env: Env) -> Option<PathBuf> {
@@ -283,6 +302,10 @@ impl Kind {
 
     pub fn uses_hooks(self) -> bool {
         self.0.uses_hooks()
+    }
+
+    pub fn dialog_grace(self) -> Grace {
+        self.0.dialog_grace()
     }
 
     pub fn is_shell(self) -> bool {

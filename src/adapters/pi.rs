@@ -11,7 +11,8 @@
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
-    dir_from, launch, Adapter, Derived, Env, Extension, Guess, HookSite, Launch, Lines, Names, Place,
+    dir_from, launch, Adapter, Derived, Env, Extension, Guess, HookSite, Launch, Lines, Names,
+    Place,
 };
 use crate::protocol::{self, ShimEvent};
 use serde_json::Value;

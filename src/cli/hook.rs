@@ -52,7 +52,9 @@ fn send(fifo: &std::path::Path, line: &[u8]) -> io::Result<()> {
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
     let fd = rustix::fs::open(fifo, flags, Mode::empty())?;
-    if !rustix::fs::fstat(&fd).is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo) {
+    if !rustix::fs::fstat(&fd).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
+    }) {
         return Err(io::Error::other("not a FIFO"));
     }
     std::fs::File::from(fd).write_all(line)

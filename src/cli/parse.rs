@@ -125,7 +125,9 @@ fn named(verb: &'static Verb, args: Vec<OsString>) -> Result<Command> {
             Command::Completions { shell }
         }),
         "dial-stdio" => parse_dial(p, verb),
-        "hook" => keyed(p, verb, Some("AGENT (claude or codex)"), |agent| Command::Hook { agent }),
+        "hook" => keyed(p, verb, Some("AGENT (claude or codex)"), |agent| {
+            Command::Hook { agent }
+        }),
         "help" => parse_help(args),
         name => unreachable!("the verb table names {name} but nothing parses it"),
     }

@@ -43,6 +43,9 @@ pub struct Live {
     /// A kept `waiting` whose question the file does not hold yet: shown
     /// as working until it does or `QUESTION_GRACE` passes.
     pub held: bool,
+    /// A `waiting` whose dialog does not take keys yet (the agent's
+    /// `Grace`): shown as working until it does.
+    pub arming: bool,
 }
 
 /// How long a pidfile `waiting` waits for the file to name its tool call
@@ -51,7 +54,14 @@ pub struct Live {
 pub const QUESTION_GRACE: Duration = Duration::from_millis(400);
 
 impl Live {
-    pub fn new(report: AgentState, at_ms: i64, file: &Derived) -> Live {
+    /// `answerable_ms`: when its dialog takes keys (epoch ms).
+    pub fn new(
+        report: AgentState,
+        at_ms: i64,
+        file: &Derived,
+        answerable_ms: i64,
+        now_ms: i64,
+    ) -> Live {
         let kept = kept(report.source);
         let asked = report.waiting.as_ref().and_then(|w| w.text.as_deref());
         let call_read = file.tool_call.as_ref().and_then(|c| c.text.as_deref());
@@ -62,8 +72,10 @@ impl Live {
             && report.state == State::Waiting
             && asked.is_none()
             && file.pending_call().is_none();
+        let arming = report.state == State::Waiting && answerable_ms > now_ms;
         Live {
             report,
+            arming,
             since_ms: at_ms,
             said_ms: at_ms,
             kept,
@@ -135,11 +147,16 @@ impl Entry {
         }
     }
 
-    /// `QUESTION_GRACE` after the held report made at `since_ms`: it shows
-    /// now, question or not. Whether it was still held.
+    /// `QUESTION_GRACE` after the held report made at `since_ms`, and its
+    /// dialog taking keys: it shows now, question or not. Whether it was
+    /// still held.
     pub fn question_overdue(&mut self, since_ms: i64) -> bool {
         let live = self.live.as_mut().filter(|l| l.since_ms == since_ms);
-        live.is_some_and(|l| std::mem::replace(&mut l.held, false))
+        live.is_some_and(|l| {
+            let was = l.held || l.arming;
+            (l.held, l.arming) = (false, false);
+            was
+        })
     }
 }
 
@@ -198,7 +215,7 @@ pub fn status(entry: &Entry, held: Held) -> Status {
             d.label.clone(),
         );
     };
-    if live.held {
+    if live.held || live.arming {
         return finish(
             State::Working,
             None,

@@ -244,7 +244,8 @@ impl Entry {
     /// --until idle` waits for. Input the agent took without a turn
     /// (`/name`) stops counting as pending once the session is quiet, but
     /// it finishes nothing: a fresh session stays short of idle until its
-    /// first turn ends (its Enter may have been lost to a TUI starting).
+    /// first turn ends (its Enter may have been lost to a TUI starting) —
+    /// unless the agent itself said it is idle.
     /// Kept in dead records, so a `pi -p` that answered and exited still
     /// counts as having reached idle.
     pub fn turn_done(&self, held: Held) -> bool {
@@ -258,7 +259,14 @@ impl Entry {
         // A file with no ended turn yet (pi's header written a moment before
         // the rest of the first turn) is not idle: nothing has finished.
         let ended = has_file && self.derived.turns_ended > 0;
-        (ended || self.input.settled)
+        // The agent's own word that it is idle (Claude's pidfile or hook,
+        // pi's extension at a switch): a fresh session that was given
+        // nothing is done, as is one whose last input it took.
+        let said_idle = self.live.as_ref().is_some_and(|l| {
+            l.report.state == crate::protocol::State::Idle
+                && (crate::daemon::state::kept(l.report.source) || l.report.answers)
+        });
+        (ended || self.input.settled || said_idle)
             && (!self.derived.working || self.history(held))
             && self.input.pending.is_none()
     }
@@ -602,7 +610,7 @@ mod tests {
             source: StateSource::Extension,
             ..AgentState::default()
         };
-        e.live = Some(crate::daemon::state::Live::new(idle, 1, &e.derived));
+        e.live = Some(crate::daemon::state::Live::new(idle, 1, &e.derived, 0, 1));
         let status = crate::daemon::state::status(&e, Held::default());
         assert_eq!(
             (status.state, status.error),
@@ -629,7 +637,7 @@ mod tests {
             source: StateSource::AgentPidfile,
             ..AgentState::default()
         };
-        let mut live = crate::daemon::state::Live::new(waiting, 1, &e.derived);
+        let mut live = crate::daemon::state::Live::new(waiting, 1, &e.derived, 0, 1);
         live.held = false;
         e.live = Some(live);
         let status = crate::daemon::state::status(&e, Held::default());

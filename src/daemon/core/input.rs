@@ -288,14 +288,24 @@ impl Core {
             protocol::to_json(&report.state),
             report.source.as_str()
         );
-        let live = Live::new(report, at, &entry.derived);
-        let held = live.held.then_some(live.since_ms);
+        let grace = entry.kind.dialog_grace();
+        let enter_ms = entry.input.submitted_ms.unwrap_or(0);
+        let answerable = (at + grace.after_signal_ms).max(enter_ms + grace.after_enter_ms);
+        let live = Live::new(report, at, &entry.derived, answerable, now.ms);
+        // A held or arming `waiting` shows by itself once its question's
+        // grace has passed and its dialog takes keys.
+        let question = if live.held {
+            state::QUESTION_GRACE
+        } else {
+            Duration::ZERO
+        };
+        let arming = Duration::from_millis((answerable - now.ms).max(0) as u64);
+        let wake = (live.held || live.arming).then(|| (live.since_ms, question.max(arming)));
         entry.live = Some(live);
         self.log(line);
         self.touch(id);
-        if let Some(since_ms) = held {
-            // A held `waiting` shows by itself once the grace has passed.
-            let at = now.at + state::QUESTION_GRACE;
+        if let Some((since_ms, after)) = wake {
+            let at = now.at + after;
             let timer = Timer::Question {
                 id: id.to_string(),
                 since_ms,
