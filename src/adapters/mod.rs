@@ -29,6 +29,8 @@
 mod argv;
 mod claude;
 mod codex;
+#[cfg_attr(not(test), allow(dead_code, reason = "not yet part of Codex's launch"))]
+mod codex_hooks;
 mod conversation;
 mod derived;
 mod launch;
