@@ -11,8 +11,8 @@
 
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
-    dir_from, Adapter, Derived, Env, Grace, Guess, HookSite, Kind, Launch, Lines, Names, Place,
-    Probe, Report,
+    dir_from, Adapter, Derived, Env, Extension, Grace, Guess, HookSite, Kind, Launch, Lines, Names,
+    Place, Probe, Report,
 };
 use crate::attribution::Source;
 use crate::protocol::{self, AgentState, Ask, StateSource, Waiting};
@@ -84,31 +84,47 @@ impl Adapter for Codex {
         &[Guess::Metadata, Guess::Mtime]
     }
 
-    /// The TUI says when it asks for approval only as a
-    /// terminal notification, and only when configured to: unless the
-    /// user configured `tui.notifications` (their `config.toml` or their
-    /// own `-c`), we ask for it for this launch, and its OSC 9s are ours.
-    fn launch(&self, args: &[String], env: Env, _hooks: HookSite) -> Launch {
-        let theirs = args.iter().any(|a| a.contains("tui.notification"))
+    fn uses_hooks(&self) -> bool {
+        true
+    }
+
+    /// Two additions, each unless the user has their own. The TUI says
+    /// when it asks for approval only as a terminal notification, and
+    /// only when configured to: unless the user configured
+    /// `tui.notifications` (their `config.toml` or their own `-c`), we
+    /// ask for it for this launch, and its OSC 9s are ours. And its
+    /// command hooks, trusted for this launch (`codex_hooks.rs`), unless
+    /// the user passes hooks with `-c` themselves (ours would replace
+    /// theirs, or theirs ours).
+    fn launch(&self, args: &[String], env: Env, hooks: HookSite) -> Launch {
+        let mut launch = Launch::default();
+        let notices = args.iter().any(|a| a.contains("tui.notification"))
             || self
                 .config_dir(env)
                 .is_some_and(|d| configures_notifications(&d));
-        if theirs {
-            return Launch::default();
-        }
-        let args = [
-            r#"tui.notifications=["approval-requested","agent-turn-complete"]"#,
-            r#"tui.notification_method="osc9""#,
-            r#"tui.notification_condition="always""#,
-        ];
-        Launch {
-            args: args
-                .iter()
+        if !notices {
+            let overrides = [
+                r#"tui.notifications=["approval-requested","agent-turn-complete"]"#,
+                r#"tui.notification_method="osc9""#,
+                r#"tui.notification_condition="always""#,
+            ];
+            launch.args = (overrides.iter())
                 .flat_map(|a| ["-c".to_string(), a.to_string()])
-                .collect(),
-            env: Vec::new(),
-            owns_osc9: true,
+                .collect();
+            launch.owns_osc9 = true;
         }
+        let their_hooks = args.iter().any(|a| a.starts_with("hooks"));
+        if let Some(base) = hooks.command.filter(|_| !their_hooks) {
+            let command = format!("{base} {}", super::hooks::quoted("codex"));
+            launch
+                .args
+                .extend(super::codex_hooks::hook_overrides(&command));
+        }
+        launch
+    }
+
+    fn extension(&self, event: &protocol::ShimEvent) -> Option<Extension> {
+        super::codex_hooks::extension(event)
     }
 
     /// Measured with 0.169.0: the approval is drawn 1005–1011 ms after

@@ -50,21 +50,25 @@
 //! and a hash off by one digit left the hooks "modified": the review
 //! dialog came up and, skipped, no hook ran.
 
-/// Codex's config name of each event amux listens to, and the label its
-/// trust keys and hashes use.
-const EVENTS: [(&str, &str); 6] = [
-    ("SessionStart", "session_start"),
-    ("UserPromptSubmit", "user_prompt_submit"),
-    ("PreToolUse", "pre_tool_use"),
-    ("PermissionRequest", "permission_request"),
-    ("PostToolUse", "post_tool_use"),
-    ("Stop", "stop"),
+/// Codex's config name of each event amux listens to, the label its
+/// trust keys and hashes use, and the seconds it gives the hook. Codex
+/// waits for a hook before it goes on (a `PermissionRequest` hook before
+/// it shows its dialog), so a hook that hangs must not hold the agent for
+/// Codex's default of 600; it clamps an `Interrupt` hook's to 3, and
+/// hashes the clamped value (checked with `hooks/list`: trusted).
+const EVENTS: [(&str, &str, u64); 7] = [
+    ("SessionStart", "session_start", 5),
+    ("UserPromptSubmit", "user_prompt_submit", 5),
+    ("PreToolUse", "pre_tool_use", 5),
+    ("PermissionRequest", "permission_request", 5),
+    ("PostToolUse", "post_tool_use", 5),
+    ("Stop", "stop", 5),
+    ("Interrupt", "interrupt", 3),
 ];
 
-/// Seconds Codex gives the hook. Codex waits for a hook before it goes on
-/// (a `PermissionRequest` hook before it shows its dialog), so a hook that
-/// hangs must not hold the agent for Codex's default of 600.
-const TIMEOUT_SECS: u64 = 5;
+use super::hooks::{asks, said};
+use super::Extension;
+use crate::protocol::{Ask, ShimEvent, State};
 
 /// The source path Codex gives hooks passed with `-c`.
 const SESSION_FLAGS: &str = "/<session-flags>/config.toml";
@@ -84,16 +88,16 @@ pub(super) fn hook_overrides(command: &str) -> Vec<String> {
     let quoted = toml_string(command);
     let mut words = Vec::with_capacity(2 * EVENTS.len() + 2);
     let mut trusted = Vec::with_capacity(EVENTS.len());
-    for (event, label) in EVENTS {
+    for (event, label, timeout) in EVENTS {
         words.push("-c".to_string());
         words.push(format!(
-            "hooks.{event}=[{{hooks=[{{type=\"command\",command={quoted},timeout={TIMEOUT_SECS}}}]}}]"
+            "hooks.{event}=[{{hooks=[{{type=\"command\",command={quoted},timeout={timeout}}}]}}]"
         ));
         // Our hooks are the first handler of the first group of their
         // event in the session-flags layer: index 0:0.
         trusted.push(format!(
             "\"{SESSION_FLAGS}:{label}:0:0\"={{trusted_hash=\"{}\"}}",
-            trusted_hash(label, command)
+            trusted_hash(label, command, timeout)
         ));
     }
     words.push("-c".to_string());
@@ -103,12 +107,12 @@ pub(super) fn hook_overrides(command: &str) -> Vec<String> {
 
 /// What Codex computes for our hook on the event labelled `label`
 /// (see the module's doc).
-fn trusted_hash(label: &str, command: &str) -> String {
+fn trusted_hash(label: &str, command: &str, timeout: u64) -> String {
     // serde_json's escaping of the command is the one Codex hashes.
     let command = serde_json::Value::from(command);
     let identity = format!(
         "{{\"event_name\":\"{label}\",\"hooks\":[{{\"async\":false,\"command\":{command},\
-         \"timeout\":{TIMEOUT_SECS},\"type\":\"command\"}}]}}"
+         \"timeout\":{timeout},\"type\":\"command\"}}]}}"
     );
     format!(
         "sha256:{}",
@@ -134,6 +138,29 @@ fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// What one of Codex's hooks says: `SessionStart` (at the first prompt)
+/// names the rollout; a prompt and a tool's use are work;
+/// `PermissionRequest` is the approval, with its command; `Stop` ends the
+/// turn and `Interrupt` (Esc, while it works or at the approval) too.
+/// `Stop` says nothing of how the turn ended: an error is the rollout's.
+pub(super) fn extension(event: &ShimEvent) -> Option<Extension> {
+    if event.op != "hook" {
+        return None;
+    }
+    Some(match event.event.as_deref()? {
+        "SessionStart" => match event.path.clone() {
+            Some(path) => Extension::Holds(path),
+            None => Extension::NoPath,
+        },
+        "UserPromptSubmit" | "PreToolUse" | "PostToolUse" => {
+            Extension::State(said(State::Working, false))
+        }
+        "PermissionRequest" => Extension::State(asks(Ask::Permission, event)),
+        "Stop" | "Interrupt" => Extension::State(said(State::Idle, true)),
+        _ => Extension::Nothing,
+    })
 }
 
 #[cfg(test)]
@@ -174,21 +201,31 @@ mod tests {
     #[test]
     fn hashes_are_the_ones_codex_computed() {
         for (label, hash) in RAN_HASHES {
-            assert_eq!(trusted_hash(label, RAN), hash, "{label}");
+            assert_eq!(trusted_hash(label, RAN, 5), hash, "{label}");
         }
         // Quotes, a tab, a backslash, DEL and non-ASCII: Codex read these
         // words back to this command, listed this hash and ran the hook.
         let odd = "'/tmp/cxh/hook.sh' \"q\\\"uote\" 'tab\there' é✓ # back\\slash \u{7f} end";
         assert_eq!(
-            trusted_hash("stop", odd),
+            trusted_hash("stop", odd, 5),
             "sha256:1bf2e2d976d3cac8234c347e1ba5dbf35ee86b75ebf883c4eb00faafcd08b4fe"
+        );
+    }
+
+    /// An `Interrupt` hook is hashed with its timeout clamped to 3: the
+    /// real Codex listed this hash for it, trusted.
+    #[test]
+    fn the_interrupt_hash_is_the_one_codex_computed() {
+        assert_eq!(
+            trusted_hash("interrupt", "'/x/amux' 'hook' 'codex'", 3),
+            "sha256:494f9f907441241a39d406d3d7808cbdc61018aee2ca84051398fd11391109da"
         );
     }
 
     #[test]
     fn words_are_the_ones_codex_ran() {
         let words = hook_overrides(RAN);
-        assert_eq!(words.len(), 14);
+        assert_eq!(words.len(), 16);
         assert!(words.iter().step_by(2).all(|w| w == "-c"));
         assert_eq!(
             words[1],
@@ -200,14 +237,15 @@ mod tests {
             "hooks.Stop=[{hooks=[{type=\"command\",\
              command=\"sh -c 'cat >> /tmp/cxh/hooks.log'\",timeout=5}]}]"
         );
-        let state = RAN_HASHES
-            .iter()
+        let interrupt = ("interrupt", trusted_hash("interrupt", RAN, 3));
+        let state = (RAN_HASHES.iter().map(|(l, h)| (*l, h.to_string())))
+            .chain([interrupt])
             .map(|(label, hash)| {
                 format!("\"/<session-flags>/config.toml:{label}:0:0\"={{trusted_hash=\"{hash}\"}}")
             })
             .collect::<Vec<_>>()
             .join(",");
-        assert_eq!(words[13], format!("hooks.state={{{state}}}"));
+        assert_eq!(words[15], format!("hooks.state={{{state}}}"));
     }
 
     /// Each `-c` value, read as the TOML Codex reads it, holds the command
@@ -218,7 +256,7 @@ mod tests {
     fn values_parse_back_to_the_command() {
         let command = "'/opt/a mux/amux' hook \"codex\" \\ \t\n\u{7f} é ✓";
         let words = hook_overrides(command);
-        for (i, (event, label)) in EVENTS.iter().enumerate() {
+        for (i, (event, label, timeout)) in EVENTS.iter().enumerate() {
             let (key, value) = words[2 * i + 1].split_once('=').expect("key=value");
             assert_eq!(key, format!("hooks.{event}"));
             let v: serde_json::Value =
@@ -226,19 +264,19 @@ mod tests {
             let hook = &v[0]["hooks"][0];
             assert_eq!(hook["type"], "command");
             assert_eq!(hook["command"], command);
-            assert_eq!(hook["timeout"], 5);
+            assert_eq!(hook["timeout"], *timeout);
             assert_eq!(v[0]["hooks"].as_array().map(Vec::len), Some(1));
             assert!(v[0].get("matcher").is_none(), "{label}: every tool");
         }
-        let (key, value) = words[13].split_once('=').expect("key=value");
+        let (key, value) = words[15].split_once('=').expect("key=value");
         assert_eq!(key, "hooks.state");
         let v: serde_json::Value =
             serde_json::from_str(&toml_inline_to_json(value)).expect("state value");
-        for (_, label) in EVENTS {
+        for (_, label, timeout) in EVENTS {
             let key = format!("/<session-flags>/config.toml:{label}:0:0");
             assert_eq!(
                 v[&key]["trusted_hash"],
-                trusted_hash(label, command),
+                trusted_hash(label, command, timeout),
                 "{key}"
             );
         }
@@ -257,7 +295,7 @@ mod tests {
         };
         let expected = identity("\"a\\\"b\\\\c\\td\\u0001\u{7f}é\"");
         assert_eq!(
-            trusted_hash("stop", "a\"b\\c\td\u{1}\u{7f}é"),
+            trusted_hash("stop", "a\"b\\c\td\u{1}\u{7f}é", 5),
             format!(
                 "sha256:{}",
                 crate::hash::hex(&crate::hash::sha256(expected.as_bytes()))
@@ -271,7 +309,7 @@ mod tests {
     /// 500), the two moments `Stop` does not report.
     #[test]
     fn fixtures_name_their_event_and_session() {
-        let names = EVENTS.iter().map(|(event, _)| *event);
+        let names = EVENTS.iter().map(|(event, _, _)| *event);
         for event in names.chain(["Interrupt", "PostModelRequest"]) {
             let text = crate::adapters::fixture::read(&format!("codex/hooks/{event}.json"));
             let v: serde_json::Value = serde_json::from_str(&text).expect(event);

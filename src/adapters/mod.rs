@@ -30,7 +30,6 @@ mod argv;
 mod claude;
 mod claude_hooks;
 mod codex;
-#[cfg_attr(not(test), allow(dead_code, reason = "not yet part of Codex's launch"))]
 mod codex_hooks;
 mod conversation;
 mod derived;

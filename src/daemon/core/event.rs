@@ -290,7 +290,7 @@ impl Timer {
                 "3 s without output or file change since the input: taken without a turn"
             }
             Timer::Question { .. } => {
-                "the question is not in the file after the grace: shown as asked"
+                "its dialog takes keys now (and its question's grace is over): shown as asked"
             }
             Timer::Check { .. } => "a deferred look at its sources",
         }
