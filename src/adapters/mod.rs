@@ -247,6 +247,11 @@ pub trait Adapter: Sync {
     }
     /// The state an OSC 9 notification of the agent tells (Codex's
     /// "Approval requested: …").
+    /// What its own state escape in its terminal says (`OSC 7501 ;
+    /// <payload>`, Codex's), if it writes one.
+    fn terminal_state(&self, _payload: &str) -> Option<crate::protocol::AgentState> {
+        None
+    }
     fn notice_state(&self, _body: &str) -> Option<crate::protocol::AgentState> {
         None
     }
@@ -413,6 +418,10 @@ impl Kind {
 
     pub fn report_dir(self, config_dir: &Path) -> Option<PathBuf> {
         self.0.report_dir(config_dir)
+    }
+
+    pub fn terminal_state(self, payload: &str) -> Option<crate::protocol::AgentState> {
+        self.0.terminal_state(payload)
     }
 
     pub fn notice_state(self, body: &str) -> Option<crate::protocol::AgentState> {
