@@ -290,6 +290,15 @@ pub fn max_retries(cwd: &Path, agent_dir: &Path) -> u32 {
     })
 }
 
+/// A turn's boundary, as pi's extension says it.
+fn turn(state: protocol::State) -> protocol::AgentState {
+    protocol::AgentState {
+        state,
+        source: protocol::StateSource::Extension,
+        ..protocol::AgentState::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{fixture, Kind};
@@ -450,14 +459,5 @@ mod tests {
         .unwrap();
         assert_eq!(max_retries(&cwd, &agent), 0);
         std::fs::remove_dir_all(&base).unwrap();
-    }
-}
-
-/// A turn's boundary, as pi's extension says it.
-fn turn(state: protocol::State) -> protocol::AgentState {
-    protocol::AgentState {
-        state,
-        source: protocol::StateSource::Extension,
-        ..protocol::AgentState::default()
     }
 }
