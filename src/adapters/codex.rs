@@ -65,6 +65,42 @@ impl Adapter for Codex {
         Some(vec!["resume".to_owned(), id])
     }
 
+    /// 0.169.0's `--help` (and `codex resume --help`: the same options).
+    fn options(&self) -> super::resume::Options {
+        super::resume::Options {
+            valued: &[
+                "-c",
+                "--config",
+                "--enable",
+                "--disable",
+                "--remote",
+                "--remote-auth-token-env",
+                "-i",
+                "--image",
+                "-m",
+                "--model",
+                "--local-provider",
+                "-p",
+                "--profile",
+                "-s",
+                "--sandbox",
+                "-C",
+                "--cd",
+                "--add-dir",
+                "-a",
+                "--ask-for-approval",
+            ],
+            choosing: &["--last", "--all", "--include-non-interactive"],
+            choosing_valued: &[],
+            optional_value: &[],
+            dropped: &[],
+            subcommand: Some("resume"),
+            foreign: &[
+                "exec", "e", "review", "apply", "a", "mcp", "login", "logout",
+            ],
+        }
+    }
+
     fn lines(&self, _place: &Place) -> Box<dyn Lines> {
         Box::<State>::default()
     }

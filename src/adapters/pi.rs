@@ -115,6 +115,36 @@ impl Adapter for Pi {
         })
     }
 
+    /// 0.73.1's `--help`.
+    fn options(&self) -> super::resume::Options {
+        super::resume::Options {
+            valued: &[
+                "--provider",
+                "--model",
+                "--api-key",
+                "--system-prompt",
+                "--append-system-prompt",
+                "--mode",
+                "--session-dir",
+                "--models",
+                "--tools",
+                "-t",
+                "--thinking",
+                "-e",
+                "--extension",
+                "--skill",
+                "--prompt-template",
+                "--theme",
+            ],
+            choosing: &["-c", "--continue", "-r", "--resume", "--no-session"],
+            choosing_valued: &["--session", "--fork"],
+            optional_value: &[],
+            dropped: &["-p", "--print", "--export", "--list-models"],
+            subcommand: None,
+            foreign: SUBCOMMANDS,
+        }
+    }
+
     /// The session's own retry settings (its cwd and agent dir).
     fn lines(&self, place: &Place) -> Box<dyn Lines> {
         let retries = place
@@ -370,7 +400,9 @@ mod tests {
             );
             assert_eq!(
                 resume,
-                Some(fixture::argv(&format!("/opt/x/pi --session {path} -c"))),
+                Some(fixture::argv(&format!(
+                    "/opt/x/pi --model m --session {path} -c"
+                ))),
                 "{name}"
             );
         }
