@@ -8,7 +8,9 @@
 //! one does (a `Follow` comes back at once as its first `Read`, `Then`
 //! runs in order, timers wait in a queue of virtual deadlines, saves
 //! succeed) over conversation files modelled as a few numbers. Operations:
-//! start a pi-like session, a prompt (Enter, the turn starts), a reply
+//! start a pi-like session (or one whose agent tells its moments with
+//! hooks and state escapes, `said.rs`: dialogs asked, approved, denied,
+//! commands with no turn, any of them while the daemon is down), a prompt (Enter, the turn starts), a reply
 //! (the turn ends), reading (typing without Enter), a switch to a new
 //! file or back to an old one, an exit, a SIGKILL, and a daemon restart
 //! (a new core from the saved records and input states, the runners'
@@ -23,6 +25,8 @@ use crate::protocol::{self, FileSource, Meta, Record, RunnerEvent, SessionFile};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+mod said;
 
 /// A conversation file, as the fake agent wrote it.
 #[derive(Clone, Default)]
@@ -51,6 +55,13 @@ struct Sess {
     since: i64,
     /// The agent said a command it took was done, and no line came since.
     settled: bool,
+    /// An agent that tells its moments (hooks, state escapes: `said.rs`)
+    /// rather than pi's extension.
+    tells: bool,
+    /// Its last word, kept by its runner for a daemon's replay.
+    said: Option<protocol::AgentState>,
+    /// What it asks now (the truth: a dialog open).
+    asking: bool,
 }
 
 struct World {
@@ -66,6 +77,8 @@ struct World {
     inputs: HashMap<String, Saved>,
     sessions: Vec<Sess>,
     made: u64,
+    /// The daemon is down: nothing reaches the core until `restart`.
+    down: bool,
 }
 
 const EPOCH_MS: i64 = 1_800_000_000_000;
@@ -85,6 +98,7 @@ impl World {
             inputs: HashMap::new(),
             sessions: Vec::new(),
             made: 0,
+            down: false,
         }
     }
 
@@ -103,6 +117,9 @@ impl World {
     }
 
     fn dispatch(&mut self, event: Event) {
+        if self.down {
+            return;
+        }
         let effects = self.core.handle(event, self.now());
         effects.into_iter().for_each(|e| self.execute(e));
     }
@@ -204,7 +221,7 @@ impl World {
     fn meta(&self, s: &Sess) -> Meta {
         Meta {
             id: s.id.clone(),
-            kind: Some("pi".into()),
+            kind: Some(if s.tells { "codex" } else { "pi" }.into()),
             command: vec!["pi".into()],
             cwd: "/w".into(),
             alive: true,
@@ -235,6 +252,9 @@ impl World {
             };
             events.push(RunnerEvent::SessionFile(file));
         }
+        if let Some(said) = self.sessions[i].said.clone() {
+            events.push(RunnerEvent::State(said));
+        }
         events.push(RunnerEvent::Ready);
         for event in events {
             let (id, event) = (id.clone(), Box::new(event));
@@ -259,6 +279,11 @@ const OPS: &[(&str, u64)] = &[
     ("exit", 2),
     ("kill", 1),
     ("restart", 1),
+    ("ask", 4),
+    ("approve", 3),
+    ("deny", 2),
+    ("command_none", 2),
+    ("down", 1),
 ];
 
 impl World {
@@ -337,6 +362,9 @@ impl World {
                     last_title: None,
                     since: 0,
                     settled: false,
+                    tells: self.made % 2 == 0,
+                    said: None,
+                    asking: false,
                 });
                 self.replay(self.sessions.len() - 1, None);
                 let path = self.new_file();
@@ -345,8 +373,19 @@ impl World {
             "prompt" | "reply" | "read" | "switch_new" | "switch_old" | "exit" | "kill"
             | "command_new" => {
                 let Some(i) = self.live() else { return };
-                self.on_session(name, i);
+                if self.sessions[i].tells {
+                    self.on_telling(name, i);
+                } else {
+                    self.on_session(name, i);
+                }
             }
+            "ask" | "approve" | "deny" | "command_none" => {
+                let Some(i) = self.live() else { return };
+                if self.sessions[i].tells {
+                    self.on_telling(name, i);
+                }
+            }
+            "down" => self.while_down(),
             "restart" => self.restart(),
             _ => {}
         }
@@ -466,6 +505,7 @@ impl World {
     /// A new daemon: the saved records and input states, the runners'
     /// replays; timers of the old one are gone with it.
     fn restart(&mut self) {
+        self.down = false;
         self.core = Core::new(HashMap::new(), self.disk.clone(), "/state".into());
         self.timers.clear();
         self.followed.clear();
@@ -495,6 +535,9 @@ impl World {
             let history = s.history_before.is_some_and(|h| f.written_ms < h);
             let want_state = if !s.alive {
                 s.exit.map_or("exited".into(), |c| format!("exited:{c}"))
+            } else if let Some(word) = said::state(s, f.unread && !history && f.turns > s.read_upto)
+            {
+                word.into()
             } else if f.working && !history {
                 "working".into()
             } else if f.unread && !history && f.turns > s.read_upto {
@@ -523,7 +566,7 @@ impl World {
             }
             // Nothing owed (wait --until idle): a turn ended or a command
             // was taken, and nothing runs now.
-            let done = (f.turns > 0 || s.settled) && (!f.working || history);
+            let done = said::done(s, f.turns, f.working, history);
             if s.alive && r.turn_done != done {
                 out.push(format!("{}: turn_done {}, want {done}", s.id, r.turn_done));
             }
