@@ -11,8 +11,8 @@
 //! start a pi-like session (or one whose agent tells its moments with
 //! hooks and state escapes, `said.rs`: dialogs asked, approved, denied,
 //! commands with no turn, any of them while the daemon is down), a
-//! prompt (Enter, the turn starts), a reply (the turn ends), reading (typing without Enter), a switch to a new
-//! file or back to an old one, an exit, a SIGKILL, and a daemon restart
+//! prompt (Enter, the turn starts), a reply (the turn ends), reading
+//! (typing without Enter), a switch to a new file or back to an old one, an exit, a SIGKILL, and a daemon restart
 //! (a new core from the saved records and input states, the runners'
 //! replays). After each, virtual time runs 5 s (every due timer fires)
 //! and every session's record must be the model's — and what was last
