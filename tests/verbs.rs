@@ -319,9 +319,19 @@ fn resume_continues_the_same_conversation_with_real_pi() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
+    // The user's options stay; the prompt and `-p` do not.
     assert_eq!(
         resume,
-        [pi.as_str(), "--session", file.as_str(), "-c"],
+        [
+            pi.as_str(),
+            "--provider",
+            "fake",
+            "--model",
+            "fake-model",
+            "--session",
+            file.as_str(),
+            "-c"
+        ],
         "{dead}"
     );
 

@@ -149,9 +149,11 @@ def start():
     if KIND == "claude":
         sid = args[args.index("--resume") + 1] if "--resume" in args else str(uuid.uuid4())
         claude_bind(sid)
-    elif len(args) >= 2 and args[0] == "resume":
+    elif "resume" in args[:-1]:
+        # `codex [options] resume ID`: a resume keeps the user's options.
+        sid = args[args.index("resume") + 1]
         pattern = os.path.join(os.environ["CODEX_HOME"], "sessions", "*", "*", "*",
-                               "rollout-*-%s.jsonl" % args[1])
+                               "rollout-*-%s.jsonl" % sid)
         codex_hold(sorted(glob.glob(pattern))[0])
     else:
         codex_new()
