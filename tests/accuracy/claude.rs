@@ -1,0 +1,1 @@
+//! Claude Code 2.1.330 (to come).
