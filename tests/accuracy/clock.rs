@@ -146,3 +146,15 @@ pub fn describe(r: Option<&Value>) -> String {
     }
     word
 }
+
+/// Polls `cond` every 5 ms for up to `within`: whether it came true.
+pub fn wait_for(mut cond: impl FnMut() -> bool, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while !cond() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
