@@ -44,11 +44,11 @@ pub struct Cell {
 }
 
 impl Cell {
-    /// The table's text: `ok 45ms`, `ok held`, `WRONG: said X, truth Y`.
+    /// The table's text: `ok 45ms`, `ok` (a span or a fact, no latency), `WRONG: said X, truth Y`.
     pub fn text(&self) -> String {
         match (self.right, self.latency_ms) {
             (true, Some(ms)) => format!("ok {ms}ms"),
-            (true, None) => "ok held".to_string(),
+            (true, None) => "ok".to_string(),
             (false, _) => format!("WRONG: said {}, truth {}", self.said, self.truth),
         }
     }
