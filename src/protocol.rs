@@ -310,6 +310,9 @@ pub enum StateSource {
     /// A command hook amux added to the agent's launch (Claude Code's
     /// `--settings` hooks, Codex's `-c hooks…`), through `amux hook`.
     Hook,
+    /// The agent's own state escape in its terminal (Codex's `OSC 7501 ;
+    /// state=…`), written at each change without being asked.
+    Osc7501,
 }
 
 impl StateSource {
@@ -322,6 +325,7 @@ impl StateSource {
             StateSource::Osc9 => "osc9",
             StateSource::Extension => "extension",
             StateSource::Hook => "hook",
+            StateSource::Osc7501 => "osc7501",
         }
     }
 }

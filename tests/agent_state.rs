@@ -276,7 +276,8 @@ fn tool_result(cwd: &Path) -> Value {
 /// about (the real 2.1.330 by ~15 ms): the record stays working until the
 /// call is read, so no `waiting` record lacks its question, and a call
 /// whose result is in the file is not taken for it. With no call at all,
-/// `waiting` shows by itself after the grace (400 ms).
+/// `waiting` shows by itself after the grace (400 ms). Either way not
+/// before the dialog takes keys (700 ms, the adapter's `Grace`).
 #[test]
 fn claude_waiting_before_its_call_waits_for_the_question() {
     let mut w = World::new();
@@ -310,9 +311,18 @@ fn claude_waiting_before_its_call_waits_for_the_question() {
     );
     let (r, _) = until(&w, &id, "waiting", |r| r["status"]["state"] == "waiting");
     assert_eq!(r["status"]["waiting"]["text"], "touch /tmp/two", "{r:#}");
+    // Shown once its dialog takes keys (Claude's grace, longer than the
+    // question's): by the timer, with the question the line named.
     let e = w.explain(&id);
     let change = support::change_to(&e, "waiting").expect("a change to waiting");
-    assert_ne!(change["signal"], "timer", "shown by the grace: {e:#}");
+    assert_eq!(change["signal"], "timer", "{e:#}");
+    assert!(
+        change["said"]
+            .as_str()
+            .unwrap_or("")
+            .contains("dialog takes keys"),
+        "{e:#}"
+    );
     let asked: Vec<Value> = (events.records(&id).into_iter())
         .filter(|r| r["status"]["state"] == "waiting")
         .map(|r| r["status"]["waiting"]["text"].clone())

@@ -156,7 +156,10 @@ fn codex_is_attributed_from_its_open_writer() {
     assert_eq!(r["kind"], "codex");
     assert_eq!(r["title"], "add a retry to the fetcher");
     assert_eq!(r["status"]["working"], true);
-    assert_eq!(r["resume_command"], json!(["codex", "resume", new_id]));
+    assert_eq!(
+        r["resume_command"],
+        json!(["codex", "--no-daemon", "resume", new_id])
+    );
 
     // `/new`: a second writer opens; both stay open; the newest wins.
     let newer_id = "01a20a55-1111-7222-8333-444455556666";

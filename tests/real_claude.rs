@@ -32,8 +32,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
-/// How soon after Claude's pidfile says `waiting` the record must.
-const WAITING: Duration = Duration::from_millis(500);
+/// How soon after Claude's pidfile says `waiting` the record must: its
+/// dialog takes keys 700 ms after it asks (the adapter's `Grace`), and
+/// the record says `waiting` from then.
+const WAITING: Duration = Duration::from_millis(1200);
 const REPLY: &str = "The file is there now.";
 /// How long the fake model takes over its reply after the tool ran: the
 /// `working` between the answer and the reply must be visible to `ls`.
@@ -274,7 +276,9 @@ fn assert_asks(r: &Value, target: &Path) {
         (&json!("permission"), &json!("Bash"), &json!(command)),
         "{r:#}"
     );
-    assert_eq!(r["status"]["source"], "agent-pidfile", "{r:#}");
+    // Its `PermissionRequest` hook says what is asked; the pidfile's
+    // `waiting` after it says less and changes nothing.
+    assert_eq!(r["status"]["source"], "hook", "{r:#}");
     assert_eq!(r["status"]["working"], false, "{r:#}");
 }
 
@@ -287,25 +291,23 @@ fn until_waiting(real: &Real, watch: &PidWatch, id: &str, n: usize, target: &Pat
     shown.saturating_duration_since(said)
 }
 
-/// Answers the open dialog with `key` through `amux send`. Claude drops
-/// keys pressed in a dialog's first moments (here: at 0.3 s and 0.5 s
-/// after it opened, taken at 0.8 s), so the key waits a second and is
-/// pressed again while the pidfile still says `waiting`.
+/// Answers the open dialog with `key` through `amux send`, once, the
+/// moment the record says `waiting` (issue 18's `wait --until waiting &&
+/// send`): Claude drops keys pressed in a dialog's first moments, and
+/// amux reports `waiting` only once its dialog takes keys.
 fn answer(real: &Real, watch: &PidWatch, id: &str, key: &str) {
-    real.wait_screen(id, "Do you want to proceed?");
-    for press in 1..=5 {
-        std::thread::sleep(Duration::from_secs(1));
-        real.ok(&["send", id, key]);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if watch.now().as_deref() != Some("waiting") {
-                println!("{key:?} taken at press {press}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+    real.ok(&["send", id, key]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if watch.now().as_deref() != Some("waiting") {
+            return;
         }
+        std::thread::sleep(Duration::from_millis(10));
     }
-    panic!("Claude never took {key:?}\n{}", real.debug(Some(id)));
+    panic!(
+        "Claude never took {key:?}, sent when amux said waiting\n{}",
+        real.debug(Some(id))
+    );
 }
 
 /// `amux wait ID --until waiting --json`, running in the background.
@@ -359,13 +361,14 @@ fn permission_prompts_are_waiting_then_answered_or_dismissed() {
     assert!(o.status.success(), "wait --until waiting: {o:?}");
     let printed: Value = serde_json::from_slice(&o.stdout).expect("wait --json prints the record");
     assert_asks(&printed, &first);
-    // `amux explain` says the pidfile asked (the transcript may have let
-    // the held report show: then the file's line made it visible).
+    // `amux explain` says its hook asked (shown by the timer once the
+    // dialog takes keys).
     let e = support::explain(real.amux(&["explain", &id, "--json"]));
     let change = support::change_to(&e, "waiting").unwrap_or_else(|| panic!("{e:#}"));
-    let by_pidfile = change["source"] == "agent-pidfile"
-        && (change["signal"] == "agent-pidfile" || change["signal"] == "file");
-    assert!(by_pidfile, "{e:#}");
+    let by_hook = change["source"] == "hook"
+        && ["hook", "timer", "agent-pidfile", "file"]
+            .contains(&change["signal"].as_str().unwrap_or(""));
+    assert!(by_hook, "{e:#}");
 
     // Answered `1` (Yes): working until the reply, then idle and unread.
     answer(&real, &watch, &id, "1");

@@ -74,6 +74,62 @@ impl Adapter for Claude {
         Some(vec!["--resume".to_owned(), id])
     }
 
+    /// 2.1.330's `--help`.
+    fn options(&self) -> super::resume::Options {
+        super::resume::Options {
+            valued: &[
+                "--add-dir",
+                "--agent",
+                "--agents",
+                "--allowedTools",
+                "--allowed-tools",
+                "--append-system-prompt",
+                "--autocompact",
+                "--betas",
+                "--debug-file",
+                "--disallowedTools",
+                "--disallowed-tools",
+                "--effort",
+                "--environment",
+                "--fallback-model",
+                "--file",
+                "--input-format",
+                "--json-schema",
+                "--max-budget-usd",
+                "--mcp-config",
+                "--model",
+                "-n",
+                "--name",
+                "--output-format",
+                "--permission-mode",
+                "--permission-prompts",
+                "--permission-prompt-tool",
+                "--plugin-dir",
+                "--plugin-url",
+                "--remote-control-session-name-prefix",
+                "--setting-sources",
+                "--settings",
+                "--system-prompt",
+                "--system-prompt-snapshot",
+                "--tools",
+            ],
+            choosing: &[
+                "-c",
+                "--continue",
+                "-r",
+                "--resume",
+                "--fork-session",
+                "--from-pr",
+                "--teleport",
+            ],
+            choosing_valued: &["--session-id"],
+            optional_value: &["-r", "--resume", "--from-pr", "--teleport"],
+            dropped: &["-p", "--print"],
+            subcommand: None,
+            foreign: &[],
+        }
+    }
+
     fn lines(&self, _place: &Place) -> Box<dyn Lines> {
         Box::<State>::default()
     }

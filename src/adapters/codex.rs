@@ -65,6 +65,42 @@ impl Adapter for Codex {
         Some(vec!["resume".to_owned(), id])
     }
 
+    /// 0.169.0's `--help` (and `codex resume --help`: the same options).
+    fn options(&self) -> super::resume::Options {
+        super::resume::Options {
+            valued: &[
+                "-c",
+                "--config",
+                "--enable",
+                "--disable",
+                "--remote",
+                "--remote-auth-token-env",
+                "-i",
+                "--image",
+                "-m",
+                "--model",
+                "--local-provider",
+                "-p",
+                "--profile",
+                "-s",
+                "--sandbox",
+                "-C",
+                "--cd",
+                "--add-dir",
+                "-a",
+                "--ask-for-approval",
+            ],
+            choosing: &["--last", "--all", "--include-non-interactive"],
+            choosing_valued: &[],
+            optional_value: &[],
+            dropped: &[],
+            subcommand: Some("resume"),
+            foreign: &[
+                "exec", "e", "review", "apply", "a", "mcp", "login", "logout",
+            ],
+        }
+    }
+
     fn lines(&self, _place: &Place) -> Box<dyn Lines> {
         Box::<State>::default()
     }
@@ -135,6 +171,42 @@ impl Adapter for Codex {
             after_signal_ms: 0,
             after_enter_ms: 1100,
         }
+    }
+
+    /// `OSC 7501 ; state=<s>:app=codex[:kind=<k>]`, written by 0.169.0
+    /// at each change of its own (seen: `idle` at start and after `/new`
+    /// or an interrupt, `working`, `blocked` with `kind=permission` at an
+    /// approval, `done` when a turn completes, `error`). `idle` and
+    /// `done` answer the input before them: a `/new` takes no turn.
+    fn terminal_state(&self, payload: &str) -> Option<AgentState> {
+        let mut fields = payload.split(':');
+        let state = fields.next()?.strip_prefix("state=")?;
+        let rest: Vec<&str> = fields.collect();
+        if !rest.contains(&"app=codex") {
+            return None;
+        }
+        let (state, answers) = match state {
+            "working" => (protocol::State::Working, false),
+            "idle" | "done" => (protocol::State::Idle, true),
+            "blocked" => (protocol::State::Waiting, false),
+            "error" => (protocol::State::Error, true),
+            _ => return None,
+        };
+        let kind = match rest.iter().find_map(|f| f.strip_prefix("kind=")) {
+            Some("permission") | None => Ask::Permission,
+            Some("question" | "user_input" | "request_user_input") => Ask::Question,
+            Some(_) => Ask::Other,
+        };
+        Some(AgentState {
+            state,
+            waiting: (state == protocol::State::Waiting).then(|| Waiting {
+                kind,
+                ..Waiting::default()
+            }),
+            source: StateSource::Osc7501,
+            at_ms: 0,
+            answers,
+        })
     }
 
     fn notice_state(&self, body: &str) -> Option<AgentState> {
@@ -493,5 +565,30 @@ mod tests {
         assert_eq!(asked.state, protocol::State::Waiting);
         assert_eq!(asked.waiting.unwrap().text.as_deref(), Some("touch x"));
         assert_eq!(Kind::CODEX.notice_state("All done"), None);
+    }
+
+    #[test]
+    fn its_state_escape_reads_as_its_state() {
+        let said = |p: &str| {
+            Kind::CODEX
+                .terminal_state(p)
+                .map(|s| (s.state, s.waiting.map(|w| w.kind), s.answers))
+        };
+        use protocol::State::*;
+        assert_eq!(
+            said("state=working:app=codex"),
+            Some((Working, None, false))
+        );
+        assert_eq!(said("state=done:app=codex"), Some((Idle, None, true)));
+        assert_eq!(said("state=idle:app=codex"), Some((Idle, None, true)));
+        assert_eq!(said("state=error:app=codex"), Some((Error, None, true)));
+        assert_eq!(
+            said("state=blocked:app=codex:kind=permission"),
+            Some((Waiting, Some(Ask::Permission), false))
+        );
+        assert_eq!(said("state=working:app=other"), None);
+        assert_eq!(said("state=clear"), None);
+        assert_eq!(said("state=dancing:app=codex"), None);
+        assert_eq!(said(""), None);
     }
 }

@@ -36,6 +36,7 @@ mod derived;
 mod hooks;
 mod launch;
 mod pi;
+mod resume;
 mod shell;
 mod text;
 
@@ -223,6 +224,10 @@ pub trait Adapter: Sync {
     fn resume_args(&self, _file: &Path, _id: Option<&str>) -> Option<Vec<String>> {
         None
     }
+    /// Its options, as a resume keeps the user's (`resume.rs`).
+    fn options(&self) -> resume::Options {
+        resume::Options::default()
+    }
     /// A fresh fold over a conversation's lines.
     fn lines(&self, place: &Place) -> Box<dyn Lines>;
     /// What an op of its own extension says (`None`: not one of its ops).
@@ -247,6 +252,11 @@ pub trait Adapter: Sync {
     }
     /// The state an OSC 9 notification of the agent tells (Codex's
     /// "Approval requested: …").
+    /// What its own state escape in its terminal says (`OSC 7501 ;
+    /// <payload>`, Codex's), if it writes one.
+    fn terminal_state(&self, _payload: &str) -> Option<crate::protocol::AgentState> {
+        None
+    }
     fn notice_state(&self, _body: &str) -> Option<crate::protocol::AgentState> {
         None
     }
@@ -383,8 +393,8 @@ impl Kind {
     }
 
     /// The launcher the session was started with (`pi`,
-    /// `/opt/x/pi`, `bun /x/cli.js`) followed by the agent's resume
-    /// arguments. When argv does not name this agent (a wrapper script),
+    /// `/opt/x/pi`, `bun /x/cli.js`), the user's own options (`resume.rs`)
+    /// and the agent's resume arguments. When argv does not name this agent (a wrapper script),
     /// its first word is taken as the launcher. `None` for a shell.
     pub fn resume_command(
         self,
@@ -394,12 +404,15 @@ impl Kind {
     ) -> Option<Vec<String>> {
         let id = conversation_id.filter(|s| !s.is_empty());
         let args = self.0.resume_args(file, id)?;
-        let launcher = match argv::locate(argv, &[self]) {
-            Some((_, i)) => argv[..=i].to_vec(),
-            None if argv.is_empty() => vec![self.as_str().to_owned()],
-            None => argv[..1].to_vec(),
+        let (launcher, theirs) = match argv::locate(argv, &[self]) {
+            Some((_, i)) => (
+                argv[..=i].to_vec(),
+                resume::kept(&argv[i + 1..], &self.0.options()),
+            ),
+            None if argv.is_empty() => (vec![self.as_str().to_owned()], Vec::new()),
+            None => (argv[..1].to_vec(), Vec::new()),
         };
-        Some(launcher.into_iter().chain(args).collect())
+        Some(launcher.into_iter().chain(theirs).chain(args).collect())
     }
 
     /// Opens `path`, one of its conversations, to follow.
@@ -413,6 +426,10 @@ impl Kind {
 
     pub fn report_dir(self, config_dir: &Path) -> Option<PathBuf> {
         self.0.report_dir(config_dir)
+    }
+
+    pub fn terminal_state(self, payload: &str) -> Option<crate::protocol::AgentState> {
+        self.0.terminal_state(payload)
     }
 
     pub fn notice_state(self, body: &str) -> Option<crate::protocol::AgentState> {

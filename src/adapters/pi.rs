@@ -115,6 +115,36 @@ impl Adapter for Pi {
         })
     }
 
+    /// 0.73.1's `--help`.
+    fn options(&self) -> super::resume::Options {
+        super::resume::Options {
+            valued: &[
+                "--provider",
+                "--model",
+                "--api-key",
+                "--system-prompt",
+                "--append-system-prompt",
+                "--mode",
+                "--session-dir",
+                "--models",
+                "--tools",
+                "-t",
+                "--thinking",
+                "-e",
+                "--extension",
+                "--skill",
+                "--prompt-template",
+                "--theme",
+            ],
+            choosing: &["-c", "--continue", "-r", "--resume", "--no-session"],
+            choosing_valued: &["--session", "--fork"],
+            optional_value: &[],
+            dropped: &["-p", "--print", "--export", "--list-models"],
+            subcommand: None,
+            foreign: SUBCOMMANDS,
+        }
+    }
+
     /// The session's own retry settings (its cwd and agent dir).
     fn lines(&self, place: &Place) -> Box<dyn Lines> {
         let retries = place
@@ -290,6 +320,15 @@ pub fn max_retries(cwd: &Path, agent_dir: &Path) -> u32 {
     })
 }
 
+/// A turn's boundary, as pi's extension says it.
+fn turn(state: protocol::State) -> protocol::AgentState {
+    protocol::AgentState {
+        state,
+        source: protocol::StateSource::Extension,
+        ..protocol::AgentState::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{fixture, Kind};
@@ -361,7 +400,9 @@ mod tests {
             );
             assert_eq!(
                 resume,
-                Some(fixture::argv(&format!("/opt/x/pi --session {path} -c"))),
+                Some(fixture::argv(&format!(
+                    "/opt/x/pi --model m --session {path} -c"
+                ))),
                 "{name}"
             );
         }
@@ -450,14 +491,5 @@ mod tests {
         .unwrap();
         assert_eq!(max_retries(&cwd, &agent), 0);
         std::fs::remove_dir_all(&base).unwrap();
-    }
-}
-
-/// A turn's boundary, as pi's extension says it.
-fn turn(state: protocol::State) -> protocol::AgentState {
-    protocol::AgentState {
-        state,
-        source: protocol::StateSource::Extension,
-        ..protocol::AgentState::default()
     }
 }

@@ -133,7 +133,7 @@ fn resume_keeps_the_launcher() {
         (
             Kind::PI,
             "bun /x/pi-coding-agent/dist/cli.js --model m",
-            Some("bun /x/pi-coding-agent/dist/cli.js --session /s/f.jsonl -c"),
+            Some("bun /x/pi-coding-agent/dist/cli.js --model m --session /s/f.jsonl -c"),
         ),
         (
             Kind::PI,
@@ -149,6 +149,18 @@ fn resume_keeps_the_launcher() {
             Kind::CODEX,
             "npx -y @openai/codex exec hi",
             Some("npx -y @openai/codex resume ID"),
+        ),
+        // The user's permissions stay theirs (issue 18): only what chose
+        // the conversation and the prompt are replaced.
+        (
+            Kind::CLAUDE,
+            "claude --permission-mode default --resume old-id fix it",
+            Some("claude --permission-mode default --resume ID"),
+        ),
+        (
+            Kind::CODEX,
+            "codex -a on-request -s workspace-write resume old --last",
+            Some("codex -a on-request -s workspace-write resume ID"),
         ),
         (Kind::SHELL, "bash", None),
         (
@@ -273,7 +285,7 @@ mod toy {
             .for_each(|l| t.feed(l.as_bytes()));
         assert!(t.derived().unread && t.derived().turns_ended == 1);
         let resume = toy.resume_command(&cmd, Path::new("/h/.toy/a/1.jsonl"), Some("c1"));
-        assert_eq!(resume, Some(words("npx -y @x/toy@2 --continue c1")));
+        assert_eq!(resume, Some(words("npx -y @x/toy@2 --fast --continue c1")));
         assert_eq!(toy.guesses(), &[] as &[Guess]);
         assert_eq!(toy.as_str(), "toy");
         // Not in AGENTS: a runner of a newer amux naming it is followed as

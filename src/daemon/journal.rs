@@ -30,6 +30,8 @@ pub enum Signal {
     Extension,
     /// A command hook amux added to the agent's launch.
     Hook,
+    /// The agent's own state escape in its terminal (Codex's OSC 7501).
+    Osc7501,
     /// Claude Code's `sessions/<pid>.json`.
     AgentPidfile,
     /// The agent's open conversation file, found in `/proc`.
@@ -64,6 +66,7 @@ impl Signal {
             Signal::AgentPidfile => "agent-pidfile",
             Signal::Procfd => "procfd",
             Signal::Osc9 => "osc9",
+            Signal::Osc7501 => "osc7501",
             Signal::Argv => "argv",
             Signal::File => "file",
             Signal::Input => "input",
@@ -134,6 +137,7 @@ impl Cause {
                     StateSource::Extension => Signal::Extension,
                     StateSource::Hook => Signal::Hook,
                     StateSource::Osc9 => Signal::Osc9,
+                    StateSource::Osc7501 => Signal::Osc7501,
                     StateSource::AgentPidfile => Signal::AgentPidfile,
                     StateSource::File | StateSource::Process => Signal::Runner,
                 };

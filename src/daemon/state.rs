@@ -85,13 +85,19 @@ impl Live {
     }
 
     /// A report that says the same as this one changes nothing (its
-    /// `since` stays the first moment it was said). Claude's pidfile
-    /// saying the state one of its hooks said, with less in it (no tool,
-    /// no command), is the same.
+    /// `since` stays the first moment it was said). Another of the
+    /// agent's kept signals saying the state one said, with less in it
+    /// (Claude's pidfile after its hook, Codex's OSC 7501 after its hook:
+    /// no tool, no command), is the same.
     pub fn same(&self, report: &AgentState) -> bool {
-        let echo = self.report.source == StateSource::Hook
-            && report.source == StateSource::AgentPidfile
-            && self.report.state == report.state;
+        let plain = |r: &AgentState| {
+            (r.waiting.as_ref()).is_none_or(|w| w.tool.is_none() && w.text.is_none())
+        };
+        let echo = self.kept
+            && kept(report.source)
+            && self.report.state == report.state
+            && plain(report)
+            && !plain(&self.report);
         echo || self.report.state == report.state
             && self.report.source == report.source
             && self.report.waiting.as_ref().map(|w| (&w.tool, &w.text))
@@ -103,7 +109,10 @@ impl Live {
 /// (Claude's pidfile, rewritten on every change; a hook, said at each
 /// moment), rather than until the file says more.
 pub fn kept(source: StateSource) -> bool {
-    matches!(source, StateSource::AgentPidfile | StateSource::Hook)
+    matches!(
+        source,
+        StateSource::AgentPidfile | StateSource::Hook | StateSource::Osc7501
+    )
 }
 
 /// Whether `report`, made at `at_ms`, is older than the kept report

@@ -41,6 +41,10 @@ pub struct Notice {
     pub title: Option<String>,
     pub body: String,
     pub osc9: bool,
+    /// Not a notification: the agent's own state escape, `OSC 7501 ;
+    /// state=…` (Codex writes one at each change of its state); `body`
+    /// is what follows `7501;`.
+    pub state: bool,
 }
 
 pub struct Notices {
@@ -157,6 +161,7 @@ fn note(payload: &[u8], notes: &mut Vec<Notice>) -> bool {
                 title: None,
                 body,
                 osc9: true,
+                state: false,
             });
         }
         return true;
@@ -169,6 +174,15 @@ fn note(payload: &[u8], notes: &mut Vec<Notice>) -> bool {
             title,
             body,
             osc9: false,
+            state: false,
+        });
+    }
+    if let Some(body) = payload.strip_prefix("7501;") {
+        notes.push(Notice {
+            title: None,
+            body: body.to_string(),
+            osc9: false,
+            state: true,
         });
     }
     false

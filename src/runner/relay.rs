@@ -164,6 +164,12 @@ async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio
 fn notice(runner: &Runner, n: super::notify::Notice) {
     use crate::protocol::{Notification, RunnerEvent};
     let kind = runner.session.borrow().kind;
+    if n.state {
+        if let Some(state) = kind.terminal_state(&n.body) {
+            runner.report_state(state);
+        }
+        return;
+    }
     if let Some(state) = n.osc9.then(|| kind.notice_state(&n.body)).flatten() {
         runner.report_state(state);
     }
