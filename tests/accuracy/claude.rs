@@ -58,7 +58,7 @@ fn claude() {
             return super::finish("claude", &rig.cells);
         }
     };
-    let steps: [(&str, fn(&mut Rig, &FakeAnthropic, &str) -> Drive); 5] = [
+    let steps: [rig::Step<FakeAnthropic>; 5] = [
         ("turns", turns),
         ("dialogs", dialogs),
         ("commands", commands),

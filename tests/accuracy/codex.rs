@@ -49,7 +49,7 @@ fn codex() {
         "-a".into(),
         "on-request".into(),
     ];
-    let steps: [(&str, fn(&mut Rig, &FakeResponses, &str) -> Drive); 4] = [
+    let steps: [rig::Step<FakeResponses>; 4] = [
         ("turns", turns),
         ("dialogs", dialogs),
         ("commands", commands),

@@ -41,7 +41,7 @@ fn bench(agent: &str, launcher: Vec<String>) {
             return super::finish(agent, &rig.cells);
         }
     };
-    let steps: [(&str, fn(&mut Rig, &FakeModel, &str) -> Drive); 6] = [
+    let steps: [rig::Step<FakeModel>; 6] = [
         ("turns", turns),
         ("commands", commands),
         ("errors", errors),
@@ -298,7 +298,7 @@ fn pi_node() {
 #[test]
 #[ignore = "make accuracy"]
 fn pi_bun() {
-    let launcher = vec![support::bun(), support::pi_cli_js()];
+    let launcher = [support::bun(), support::pi_cli_js()];
     bench(
         "pi-bun",
         launcher.iter().map(|p| p.display().to_string()).collect(),

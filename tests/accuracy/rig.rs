@@ -23,6 +23,8 @@ pub const WITHIN: Duration = Duration::from_secs(10);
 pub const T: Duration = Duration::from_secs(30);
 
 pub type Drive = Result<(), String>;
+/// One group of moments on a session, against server `S`.
+pub type Step<S> = (&'static str, fn(&mut Rig, &S, &str) -> Drive);
 
 pub struct Rig {
     pub w: World,
@@ -230,11 +232,12 @@ impl Rig {
     pub fn wait_idle(&mut self, moment: &str, id: &str, since: Instant) {
         let o = self.out(&["wait", id, "--until", "idle", "--timeout", "10"]);
         let ms = since.elapsed().as_millis() as i64;
-        let said = match o.status.code() {
-            Some(0) => "wait 0".to_string(),
-            code => format!("wait {code:?}"),
+        let (said, ms) = match o.status.code() {
+            Some(0) => ("wait 0".to_string(), Some(ms)),
+            Some(code) => (format!("wait exit {code} after {ms}ms"), None),
+            None => ("wait killed".to_string(), None),
         };
-        self.cell(moment, id, "wait 0", said, Some(ms));
+        self.cell(moment, id, "wait 0", said, ms);
     }
 
     /// Kills the daemon and starts another; the instant it answers.

@@ -89,10 +89,6 @@ impl Script {
         self.lock().turns
     }
 
-    pub fn moments(&self) -> Vec<Moment> {
-        self.lock().moments.clone()
-    }
-
     /// When `what` (`sent 3`) was logged, waiting for it up to `timeout`.
     pub fn wait(&self, what: &str, timeout: Duration) -> Option<Instant> {
         let deadline = Instant::now() + timeout;
