@@ -29,7 +29,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 DISTDIR = target/dist
 DIST    = $(DISTDIR)/amux-$(VERSION)
 
-.PHONY: all build completions test soak oracle playground check fmt-check clippy fuzz-check bench fuzz install uninstall dist dist-tree deb
+.PHONY: all build completions test soak oracle accuracy playground check fmt-check clippy fuzz-check bench fuzz install uninstall dist dist-tree deb
 
 all: build
 
@@ -61,6 +61,19 @@ soak:
 oracle:
 	AMUX_ORACLE_OPS=$${ORACLE_OPS:-100000} AMUX_ORACLE_SEED=$${ORACLE_SEED:-20261206} \
 		$(CARGO) test --locked --release --lib daemon::core::oracle -- --nocapture
+
+# The accuracy matrix (tests/accuracy/): each moment of the real agents'
+# lives against the fake servers, and what `amux events` said of it. Each
+# agent's test fails on a wrong cell; the table is printed (and written to
+# target/accuracy.json) whatever they said, and the target fails if any did.
+ACCURACY = $(CARGO) test --locked --release --test tests
+accuracy:
+	./.ci/setup-agents
+	rm -rf target/accuracy target/accuracy.json
+	$(ACCURACY) accuracy:: -- --ignored --nocapture --test-threads=1 --skip accuracy::report; \
+		status=$$?; \
+		$(ACCURACY) accuracy::report::table -- --ignored --nocapture --exact; \
+		exit $$status
 
 # Fake model servers and agent configs for trying amux by hand: prints
 # `. DIR/env.sh`; `touch DIR/stop` ends it.

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod accuracy;
 mod agent_state;
 mod attach;
 mod cli;

@@ -22,7 +22,11 @@
 //! - Anything else: 404 with an Anthropic error body, never a hang.
 //!
 //! Every request line is kept, with what was answered, for failure output.
+//! A turn (a streamed call offering tools: side calls offer none) may be
+//! answered from a `Script` (`script.rs`) instead: an error, a slow reply,
+//! a tool call.
 
+use super::script::{self as scripted, Answer};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -34,6 +38,7 @@ use std::time::Duration;
 pub struct FakeAnthropic {
     pub port: u16,
     log: Arc<Mutex<Vec<String>>>,
+    turns: scripted::Script,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -44,6 +49,7 @@ struct Script {
     reply: String,
     reply_delay: Duration,
     log: Arc<Mutex<Vec<String>>>,
+    turns: scripted::Script,
 }
 
 impl FakeAnthropic {
@@ -59,7 +65,9 @@ impl FakeAnthropic {
             reply: reply.to_string(),
             reply_delay,
             log: log.clone(),
+            turns: scripted::Script::default(),
         };
+        let turns = script.turns.clone();
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
@@ -75,6 +83,7 @@ impl FakeAnthropic {
         FakeAnthropic {
             port,
             log,
+            turns,
             stop,
             thread: Some(thread),
         }
@@ -83,6 +92,11 @@ impl FakeAnthropic {
     /// `ANTHROPIC_BASE_URL` for this server.
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// How coming turns are answered, and when they were.
+    pub fn script(&self) -> &scripted::Script {
+        &self.turns
     }
 
     /// One line per request: its request line and what it got.
@@ -123,6 +137,12 @@ fn serve(mut stream: TcpStream, script: &Script) {
             respond_json(&mut stream, 200, &json!({"input_tokens": 10}));
             "count".to_string()
         }
+        (true, "/v1/messages") if body["stream"] == true && offers_tools(&body) => {
+            let (n, answer) = script.turns.next();
+            let said = scripted_turn(&mut stream, script, &body, answer);
+            script.turns.mark("sent", n);
+            said
+        }
         (true, "/v1/messages") if body["stream"] == true => {
             let turn = turn(&body);
             let said = match &turn {
@@ -146,6 +166,57 @@ fn serve(mut stream: TcpStream, script: &Script) {
     };
     let mut log = script.log.lock().expect("lock");
     log.push(format!("{request_line} -> {answered}"));
+}
+
+/// Whether a call offers tools: Claude's turns do, its side calls not.
+fn offers_tools(body: &Value) -> bool {
+    body["tools"].as_array().is_some_and(|t| !t.is_empty())
+}
+
+/// Answers a turn as scripted; what was answered, for the log.
+fn scripted_turn(stream: &mut TcpStream, script: &Script, body: &Value, answer: Answer) -> String {
+    match answer {
+        Answer::Default => {
+            let turn = turn(body);
+            let said = match &turn {
+                Turn::Touch(path) => format!("tool_use touch {path}"),
+                Turn::Reply => "reply".to_string(),
+                Turn::Text => "text".to_string(),
+            };
+            stream_turn(stream, script, &turn);
+            said
+        }
+        Answer::Fail {
+            status,
+            retry_after,
+        } => {
+            let _ = stream.write_all(scripted::failure(status, retry_after).as_bytes());
+            format!("{status}")
+        }
+        Answer::Slow { text, chunks, gap } => {
+            let block = json!({"type": "text", "text": ""});
+            let deltas = scripted::pieces(&text, chunks)
+                .into_iter()
+                .map(|p| json!({"type": "text_delta", "text": p}))
+                .collect();
+            stream_block(stream, block, deltas, gap, "end_turn", &script.turns);
+            "slow".to_string()
+        }
+        Answer::Tool { name, input } => {
+            let block = json!({"type": "tool_use", "id": fresh_id("toolu"), "name": name,
+                "input": {}});
+            let delta = json!({"type": "input_json_delta", "partial_json": input.to_string()});
+            stream_block(
+                stream,
+                block,
+                vec![delta],
+                Duration::ZERO,
+                "tool_use",
+                &script.turns,
+            );
+            format!("tool_use {name}")
+        }
+    }
 }
 
 /// What the last `user` message's last block asks for.
@@ -177,20 +248,6 @@ fn message(body: &Value, reply: &str) -> Value {
 }
 
 fn stream_turn(stream: &mut TcpStream, script: &Script, turn: &Turn) {
-    let _ = stream.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
-    );
-    let mut event = |name: &str, data: Value| {
-        let _ = stream.write_all(format!("event: {name}\ndata: {data}\n\n").as_bytes());
-        let _ = stream.flush();
-    };
-    event(
-        "message_start",
-        json!({"type": "message_start", "message": {"id": fresh_id("msg"), "type": "message",
-            "role": "assistant", "model": "claude-fake", "content": [],
-            "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 10, "output_tokens": 1}}}),
-    );
     let (block, delta, stop) = match turn {
         Turn::Touch(path) => {
             let input =
@@ -212,14 +269,50 @@ fn stream_turn(stream: &mut TcpStream, script: &Script, turn: &Turn) {
             )
         }
     };
+    let quiet = scripted::Script::default();
+    stream_block(stream, block, vec![delta], Duration::ZERO, stop, &quiet);
+}
+
+/// A streamed message of one content block: `deltas` `gap` apart (the
+/// first logged as `first N` in `turns`), then `stop` as its stop reason.
+fn stream_block(
+    stream: &mut TcpStream,
+    block: Value,
+    deltas: Vec<Value>,
+    gap: Duration,
+    stop: &str,
+    turns: &scripted::Script,
+) {
+    let _ = stream.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+    );
+    let mut event = |name: &str, data: Value| {
+        let _ = stream.write_all(format!("event: {name}\ndata: {data}\n\n").as_bytes());
+        let _ = stream.flush();
+    };
+    event(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": fresh_id("msg"), "type": "message",
+            "role": "assistant", "model": "claude-fake", "content": [],
+            "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "output_tokens": 1}}}),
+    );
     event(
         "content_block_start",
         json!({"type": "content_block_start", "index": 0, "content_block": block}),
     );
-    event(
-        "content_block_delta",
-        json!({"type": "content_block_delta", "index": 0, "delta": delta}),
-    );
+    for (k, delta) in deltas.into_iter().enumerate() {
+        if k > 0 {
+            std::thread::sleep(gap);
+        }
+        event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+        );
+        if k == 0 {
+            turns.mark("first", turns.turns());
+        }
+    }
     event(
         "content_block_stop",
         json!({"type": "content_block_stop", "index": 0}),

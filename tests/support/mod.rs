@@ -20,6 +20,7 @@ pub mod http;
 pub mod model;
 pub mod pty;
 pub mod responses;
+pub mod script;
 pub mod sshd;
 
 use std::ffi::OsStr;

@@ -7,7 +7,10 @@
 //! with SSE chunks carrying `reply` (a role chunk, the text in two pieces,
 //! a `finish_reason: "stop"` chunk with usage, then `data: [DONE]`) and
 //! `Connection: close`; anything else gets 404. Completions are counted.
+//! A `Script` (`script.rs`) may answer a completion otherwise: an HTTP
+//! error, a slow reply, a tool call.
 
+use super::script::{self, Answer, Script};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,6 +21,7 @@ use std::time::Duration;
 pub struct FakeModel {
     pub port: u16,
     requests: Arc<AtomicUsize>,
+    script: Script,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -31,12 +35,14 @@ impl FakeModel {
         let requests = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (count, flag, reply) = (requests.clone(), stop.clone(), reply.to_string());
+        let script = Script::default();
+        let turns = script.clone();
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (count, reply) = (count.clone(), reply.clone());
-                        std::thread::spawn(move || serve(stream, &count, &reply));
+                        let (count, reply, turns) = (count.clone(), reply.clone(), turns.clone());
+                        std::thread::spawn(move || serve(stream, &count, &reply, &turns));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -45,6 +51,7 @@ impl FakeModel {
         FakeModel {
             port,
             requests,
+            script,
             stop,
             thread: Some(thread),
         }
@@ -53,6 +60,11 @@ impl FakeModel {
     /// Completions answered so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// How coming completions are answered, and when they were.
+    pub fn script(&self) -> &Script {
+        &self.script
     }
 
     /// `models.json` for pi naming this server as provider `fake`.
@@ -76,7 +88,7 @@ impl Drop for FakeModel {
     }
 }
 
-fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str) {
+fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str, script: &Script) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Some((head, _body)) = read_request(&mut stream) else {
@@ -89,32 +101,70 @@ fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str) {
         return;
     }
     count.fetch_add(1, Ordering::SeqCst);
+    let (n, answer) = script.next();
+    if let Answer::Fail {
+        status,
+        retry_after,
+    } = answer
+    {
+        let _ = stream.write_all(script::failure(status, retry_after).as_bytes());
+        script.mark("sent", n);
+        return;
+    }
     let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
-    let split = reply
-        .char_indices()
-        .nth(reply.chars().count() / 2)
-        .map_or(reply.len(), |(i, _)| i);
-    let chunk = |delta: serde_json::Value, finish: Option<&str>| {
-        let mut obj = serde_json::json!({
-            "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000u64,
-            "model": "fake-model",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        });
-        if finish.is_some() {
-            obj["usage"] = serde_json::json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15});
-        }
-        format!("data: {obj}\n\n")
-    };
     let mut out = chunk(
         serde_json::json!({"role": "assistant", "content": ""}),
         None,
     );
-    out += &chunk(serde_json::json!({"content": &reply[..split]}), None);
-    out += &chunk(serde_json::json!({"content": &reply[split..]}), None);
-    out += &chunk(serde_json::json!({}), Some("stop"));
+    let finish = match answer {
+        Answer::Slow { text, chunks, gap } => {
+            for (k, piece) in script::pieces(&text, chunks).into_iter().enumerate() {
+                out += &chunk(serde_json::json!({"content": piece}), None);
+                if stream.write_all(out.as_bytes()).is_err() {
+                    return;
+                }
+                let _ = stream.flush();
+                out.clear();
+                if k == 0 {
+                    script.mark("first", n);
+                }
+                std::thread::sleep(gap);
+            }
+            "stop"
+        }
+        Answer::Tool { name, input } => {
+            let call = serde_json::json!({"tool_calls": [{"index": 0, "id": format!("call_{n}"),
+                "type": "function",
+                "function": {"name": name, "arguments": input.to_string()}}]});
+            out += &chunk(call, None);
+            "tool_calls"
+        }
+        _ => {
+            for piece in script::pieces(reply, 2) {
+                out += &chunk(serde_json::json!({"content": piece}), None);
+            }
+            "stop"
+        }
+    };
+    out += &chunk(serde_json::json!({}), Some(finish));
     out += "data: [DONE]\n\n";
     let _ = stream.write_all(out.as_bytes());
     let _ = stream.flush();
+    script.mark("sent", n);
+}
+
+/// One SSE `data:` line of a chat completion chunk.
+fn chunk(delta: serde_json::Value, finish: Option<&str>) -> String {
+    let mut obj = serde_json::json!({
+        "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000u64,
+        "model": "fake-model",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    });
+    if finish.is_some() {
+        obj["usage"] =
+            serde_json::json!({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15});
+    }
+    format!("data: {obj}\n\n")
 }
 
 /// One request: its head and its `Content-Length` body (`responses.rs` too).

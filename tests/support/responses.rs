@@ -19,8 +19,11 @@
 //!   "require_escalated"` and a `justification`): under `-a on-request`
 //!   Codex asks the user before it runs it.
 //!
-//! Anything else gets 404. Turns (not title requests) are counted.
+//! Anything else gets 404. Turns (not title requests) are counted; a
+//! `Script` (`script.rs`) may answer a turn otherwise: an error, a slow
+//! reply, another function call.
 
+use super::script::{self as scripted, Answer};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -40,6 +43,7 @@ struct Script {
 pub struct FakeResponses {
     pub port: u16,
     turns: Arc<AtomicUsize>,
+    script: scripted::Script,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -57,12 +61,15 @@ impl FakeResponses {
             reply: reply.to_string(),
         };
         let (count, flag) = (turns.clone(), stop.clone());
+        let queue = scripted::Script::default();
+        let answers = queue.clone();
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let (count, script) = (count.clone(), script.clone());
-                        std::thread::spawn(move || serve(stream, &count, &script));
+                        let answers = answers.clone();
+                        std::thread::spawn(move || serve(stream, &count, &script, &answers));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -71,6 +78,7 @@ impl FakeResponses {
         FakeResponses {
             port,
             turns,
+            script: queue,
             stop,
             thread: Some(thread),
         }
@@ -79,6 +87,11 @@ impl FakeResponses {
     /// Model turns answered so far.
     pub fn turns(&self) -> usize {
         self.turns.load(Ordering::SeqCst)
+    }
+
+    /// How coming turns are answered, and when they were.
+    pub fn script(&self) -> &scripted::Script {
+        &self.script
     }
 
     /// `$CODEX_HOME/config.toml` naming this server as provider `fake`
@@ -107,7 +120,7 @@ impl Drop for FakeResponses {
     }
 }
 
-fn serve(mut stream: TcpStream, turns: &AtomicUsize, script: &Script) {
+fn serve(mut stream: TcpStream, turns: &AtomicUsize, script: &Script, answers: &scripted::Script) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Some((head, body)) = super::model::read_request(&mut stream) else {
@@ -120,22 +133,71 @@ fn serve(mut stream: TcpStream, turns: &AtomicUsize, script: &Script) {
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     }
-    let item = if !body["text"]["format"].is_null() {
-        message(&json!({"title": "Make the file"}).to_string())
-    } else {
-        turns.fetch_add(1, Ordering::SeqCst);
-        let ran = body["input"]
-            .as_array()
-            .is_some_and(|items| items.iter().any(|i| i["type"] == "function_call_output"));
-        if ran {
-            message(&script.reply)
-        } else {
-            escalated_call(&script.command)
+    if !body["text"]["format"].is_null() {
+        let item = message(&json!({"title": "Make the file"}).to_string());
+        write_stream(&mut stream, &item, 2, Duration::ZERO, None);
+        return;
+    }
+    turns.fetch_add(1, Ordering::SeqCst);
+    let (n, answer) = answers.next();
+    let mut pace = (2, Duration::ZERO);
+    let item = match answer {
+        Answer::Fail {
+            status,
+            retry_after,
+        } => {
+            let _ = stream.write_all(scripted::failure(status, retry_after).as_bytes());
+            answers.mark("sent", n);
+            return;
+        }
+        Answer::Slow { text, chunks, gap } => {
+            pace = (chunks, gap);
+            message(&text)
+        }
+        Answer::Tool { name, input } => json!({"type": "function_call", "id": format!("fc_{n}"),
+            "call_id": format!("call_{n}"), "name": name, "arguments": input.to_string()}),
+        Answer::Default => {
+            let ran = body["input"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|i| i["type"] == "function_call_output"));
+            if ran {
+                message(&script.reply)
+            } else {
+                escalated_call(&script.command)
+            }
         }
     };
+    write_stream(&mut stream, &item, pace.0, pace.1, Some((answers, n)));
+}
+
+/// Writes the response whose one output is `item`, its text in `chunks`
+/// deltas `gap` apart; logs `first N` and `sent N` in `log` when given.
+fn write_stream(
+    stream: &mut TcpStream,
+    item: &Value,
+    chunks: usize,
+    gap: Duration,
+    log: Option<(&scripted::Script, usize)>,
+) {
     let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
-    let _ = stream.write_all(events(&item).as_bytes());
-    let _ = stream.flush();
+    let parts = events(item, chunks);
+    let last = parts.len().saturating_sub(1);
+    for (k, part) in parts.iter().enumerate() {
+        if stream.write_all(part.as_bytes()).is_err() {
+            return;
+        }
+        let _ = stream.flush();
+        let delta = part.starts_with("event: response.output_text.delta");
+        if delta && k < last {
+            if let Some((log, n)) = log.filter(|_| k == 2) {
+                log.mark("first", n);
+            }
+            std::thread::sleep(gap);
+        }
+    }
+    if let Some((log, n)) = log {
+        log.mark("sent", n);
+    }
 }
 
 /// An assistant message saying `text`.
@@ -152,33 +214,36 @@ fn escalated_call(command: &str) -> Value {
         "name": "exec_command", "arguments": args.to_string()})
 }
 
-/// The SSE events of a response whose one output is `item`.
-fn events(item: &Value) -> String {
+/// The SSE events of a response whose one output is `item`, its text in
+/// `chunks` deltas.
+fn events(item: &Value, chunks: usize) -> Vec<String> {
     let event = |v: Value| format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap_or(""));
-    let mut out = event(json!({"type": "response.created", "response": {"id": "resp_fake"}}));
+    let mut out = vec![event(
+        json!({"type": "response.created", "response": {"id": "resp_fake"}}),
+    )];
     let mut opened = item.clone();
     if item["type"] == "message" {
         opened["content"] = json!([]);
     }
-    out += &event(json!({"type": "response.output_item.added", "output_index": 0, "item": opened}));
+    out.push(event(
+        json!({"type": "response.output_item.added", "output_index": 0, "item": opened}),
+    ));
     if let Some(text) = item["content"][0]["text"].as_str() {
-        let half = text
-            .char_indices()
-            .nth(text.chars().count() / 2)
-            .map_or(0, |(i, _)| i);
-        for delta in [&text[..half], &text[half..]] {
-            out += &event(
+        for delta in scripted::pieces(text, chunks) {
+            out.push(event(
                 json!({"type": "response.output_text.delta", "output_index": 0,
                 "content_index": 0, "item_id": "msg_fake", "delta": delta}),
-            );
+            ));
         }
     }
-    out += &event(json!({"type": "response.output_item.done", "output_index": 0, "item": item}));
-    out += &event(
+    out.push(event(
+        json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+    ));
+    out.push(event(
         json!({"type": "response.completed", "response": {"id": "resp_fake",
         "usage": {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": 15}}}),
-    );
+    ));
     out
 }
