@@ -177,8 +177,9 @@ fn is_zero(n: &i64) -> bool {
 
 /// One event of the preload or of pi's extension, from the FIFO or `POST
 /// /shim/event` (amux-protocol(7), PRELOAD CONTRACT): `hello`, `write`,
-/// `append` (the preload), `session`, `agent_start`, `agent_end` (the
-/// extension, through the preload's transport).
+/// `append` (the preload), `session`, `agent_start`, `agent_end`, `bash`,
+/// `bash_end`, `taken`, `retry_cancelled` (pi's extension, through the
+/// preload's transport), `hook` (`amux hook`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShimEvent {
@@ -200,12 +201,21 @@ pub struct ShimEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool: Option<String>,
     /// `hook`: what it asks or says (the tool's command, the question),
-    /// cut to a line's worth.
+    /// cut to a line's worth; pi's `bash`: the command; pi's
+    /// `retry_cancelled`: the error of the attempt not retried.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// `hook`: the kind of a notification (`permission_prompt`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
+    /// pi's extension, every op: the name pi gives its session now
+    /// (`/name`), null while it has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// pi's `session` at startup: pi's own command line (its arguments
+    /// after the script), which says whether it was given a prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<String>>,
 }
 
 /// `exit`: the agent exited.
@@ -341,9 +351,19 @@ pub struct AgentState {
     /// When the agent said so (epoch ms, the runner's clock); 0: now.
     pub at_ms: i64,
     /// The input before it was a command the agent took without a turn
-    /// (pi's `/new`, `/resume`, `/fork`): nothing more is owed for it.
+    /// (pi's `/new`, `/name`, a `!cmd` that ended, Claude's `/clear`), or
+    /// ended a turn for good: nothing more is owed for it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub answers: bool,
+    /// What it is at, in its own words (pi's `!make`, `error: …`): the
+    /// record's label while this report stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The agent's own name for its conversation, when it has one it may
+    /// not have written yet (pi's `/name` before its first prompt): the
+    /// record's title while this report stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 /// A runner's `notification` event (and the daemon's, with `id`): an

@@ -455,6 +455,7 @@ fn pidfile_state(status: &str) -> Result<AgentState, String> {
         source: StateSource::AgentPidfile,
         at_ms: 0,
         answers: false,
+        ..AgentState::default()
     })
 }
 

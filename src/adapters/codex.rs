@@ -206,6 +206,7 @@ impl Adapter for Codex {
             source: StateSource::Osc7501,
             at_ms: 0,
             answers,
+            ..AgentState::default()
         })
     }
 
@@ -223,6 +224,7 @@ impl Adapter for Codex {
             source: StateSource::Osc9,
             at_ms: 0,
             answers: false,
+            ..AgentState::default()
         })
     }
 }

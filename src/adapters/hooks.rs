@@ -86,6 +86,7 @@ pub(super) fn said(state: State, answers: bool) -> AgentState {
         source: StateSource::Hook,
         at_ms: 0,
         answers,
+        ..AgentState::default()
     }
 }
 

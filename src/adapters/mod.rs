@@ -9,7 +9,7 @@
 //! [`Conversation`], see `conversation.rs`) and how its files' names end
 //! (`conversation_files`; the root watcher reports only those and each
 //! adapter's `report_files`) —, what its own extension's ops mean
-//! (`extension`: pi's `session`, `agent_start`, `agent_end`), where it reports
+//! (`extension`: pi's `session`, `agent_start`, `agent_end` …), where it reports
 //! its own file besides its writes (Claude's pidfile, Codex's open fd) and
 //! which guesses it allows. [`Kind`] is a copyable handle to one adapter —
 //! what the runner and the daemon carry; the wire carries its name
@@ -36,6 +36,8 @@ mod derived;
 mod hooks;
 mod launch;
 mod pi;
+mod pi_extension;
+mod pi_retry;
 mod resume;
 mod shell;
 mod text;
@@ -115,10 +117,14 @@ pub struct Report {
 pub enum Extension {
     /// The agent holds this conversation (it may not have written it yet).
     Holds(PathBuf),
-    /// A switch the user commanded (pi's `/new`, `/resume`, `/fork`):
+    /// A switch the user commanded (Claude's `/clear`, `/resume`):
     /// the agent holds this conversation and is between turns — the
     /// Enter that sent the command asked for no answer.
     Switched(PathBuf),
+    /// The agent holds this conversation and says this state of it (pi
+    /// between turns after `/new`, `/resume`, `/fork`, `/reload`, or
+    /// started with nothing to do): a file, then a state.
+    Entered(PathBuf, crate::protocol::AgentState),
     /// Its state (a turn began or ended, it asks something); the runner
     /// stamps the time it heard it.
     State(crate::protocol::AgentState),

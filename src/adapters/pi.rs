@@ -7,14 +7,16 @@
 //! the two title sources and the number of assistant errors in a row: pi
 //! retries a failed request `retry.maxRetries` times, writing one error
 //! message per attempt, so only an unbroken run of maxRetries+1 errors
-//! means the turn has failed.
+//! means the turn has failed — or one error pi does not retry
+//! (`pi_retry.rs`).
 
+use super::pi_retry::{max_retries, retryable, DEFAULT_MAX_RETRIES};
 use super::text::{content_text, push_tail, str_at, string_at, title};
 use super::{
     dir_from, launch, Adapter, Derived, Env, Extension, Guess, HookSite, Launch, Lines, Names,
     Place,
 };
-use crate::protocol::{self, ShimEvent};
+use crate::protocol::ShimEvent;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -95,24 +97,11 @@ impl Adapter for Pi {
         Some(vec!["--session".to_owned(), file, "-c".to_owned()])
     }
 
-    /// amux's extension (`hook/pi-extension.mjs`): `session` names the
-    /// file pi holds (with why: `startup`, `reload`, or a switch the user
-    /// commanded), `agent_start`/`agent_end` bracket a turn.
+    /// amux's extension (`hook/pi-extension.mjs`, read in
+    /// `pi_extension.rs`): the file pi holds, its turns, its `!cmd`s and
+    /// the commands it takes without a turn, each the moment pi knows.
     fn extension(&self, event: &ShimEvent) -> Option<Extension> {
-        Some(match event.op.as_str() {
-            "session" => {
-                let Some(path) = event.path.clone().filter(|p| p.is_absolute()) else {
-                    return Some(Extension::NoPath);
-                };
-                match event.reason.as_deref() {
-                    Some("new" | "resume" | "fork") => Extension::Switched(path),
-                    _ => Extension::Holds(path),
-                }
-            }
-            "agent_start" => Extension::State(turn(protocol::State::Working)),
-            "agent_end" => Extension::State(turn(protocol::State::Idle)),
-            _ => return None,
-        })
+        super::pi_extension::extension(event)
     }
 
     /// 0.73.1's `--help`.
@@ -163,9 +152,6 @@ impl Adapter for Pi {
 const EXTENSION: &str = "pi-extension.mjs";
 /// pi's first words that are commands of their own (pi 0.73).
 const SUBCOMMANDS: &[&str] = &["install", "uninstall", "remove", "update", "list", "config"];
-
-/// pi's own default for `retry.maxRetries`.
-const DEFAULT_MAX_RETRIES: u32 = 3;
 
 pub struct State {
     max_retries: u32,
@@ -248,14 +234,15 @@ fn assistant(st: &mut State, d: &mut Derived, m: &Value) {
         }
         Some("error") => {
             st.trailing_errors += 1;
-            if st.trailing_errors > st.max_retries {
+            let why = str_at(m, "errorMessage");
+            if st.trailing_errors > st.max_retries || !retryable(why) {
                 d.retrying = false;
-                d.failed(str_at(m, "errorMessage"));
+                d.failed(why);
             } else {
                 // pi waits, then asks again: still at work.
                 d.retrying = true;
                 let (n, max) = (st.trailing_errors, st.max_retries);
-                let why = str_at(m, "errorMessage").unwrap_or("error");
+                let why = why.unwrap_or("error");
                 d.label = Some(format!("retrying {n}/{max}: {why}"));
             }
         }
@@ -289,44 +276,6 @@ pub fn session_dir_name(cwd: &str) -> String {
         })
         .collect();
     format!("--{inner}--")
-}
-
-/// pi's `retry` settings, project (`<cwd>/.pi/settings.json`) over global
-/// (`<agent_dir>/settings.json`), key by key as pi merges them. Retries
-/// switched off (`retry.enabled: false`) means the first error is final.
-pub fn max_retries(cwd: &Path, agent_dir: &Path) -> u32 {
-    let files = [
-        cwd.join(".pi/settings.json"),
-        agent_dir.join("settings.json"),
-    ];
-    let retry: Vec<Value> = files
-        .iter()
-        .filter_map(|f| crate::paths::read_untrusted(f, 1 << 20).ok())
-        .filter_map(|data| serde_json::from_slice::<Value>(&data).ok())
-        .filter_map(|v| v.get("retry").cloned())
-        .collect();
-    let enabled = retry
-        .iter()
-        .find_map(|r| r.get("enabled").and_then(Value::as_bool))
-        .unwrap_or(true);
-    if !enabled {
-        return 0;
-    }
-    let max = retry
-        .iter()
-        .find_map(|r| r.get("maxRetries").and_then(Value::as_u64));
-    max.map_or(DEFAULT_MAX_RETRIES, |n| {
-        u32::try_from(n).unwrap_or(u32::MAX)
-    })
-}
-
-/// A turn's boundary, as pi's extension says it.
-fn turn(state: protocol::State) -> protocol::AgentState {
-    protocol::AgentState {
-        state,
-        source: protocol::StateSource::Extension,
-        ..protocol::AgentState::default()
-    }
 }
 
 #[cfg(test)]
@@ -465,31 +414,5 @@ mod tests {
         ] {
             assert_eq!(session_dir_name(cwd), want);
         }
-    }
-
-    #[test]
-    fn max_retries_reads_project_then_global_settings() {
-        let base = fixture::temp_dir("pi-retries");
-        let (cwd, agent) = (base.join("proj"), base.join("agent"));
-        std::fs::create_dir_all(cwd.join(".pi")).unwrap();
-        std::fs::create_dir_all(&agent).unwrap();
-        assert_eq!(max_retries(&cwd, &agent), 3);
-        std::fs::write(agent.join("settings.json"), r#"{"retry":{"maxRetries":5}}"#).unwrap();
-        assert_eq!(max_retries(&cwd, &agent), 5);
-        std::fs::write(
-            cwd.join(".pi/settings.json"),
-            r#"{"retry":{"maxRetries":1}}"#,
-        )
-        .unwrap();
-        assert_eq!(max_retries(&cwd, &agent), 1);
-        std::fs::write(cwd.join(".pi/settings.json"), "not json").unwrap();
-        assert_eq!(max_retries(&cwd, &agent), 5);
-        std::fs::write(
-            cwd.join(".pi/settings.json"),
-            r#"{"retry":{"enabled":false}}"#,
-        )
-        .unwrap();
-        assert_eq!(max_retries(&cwd, &agent), 0);
-        std::fs::remove_dir_all(&base).unwrap();
     }
 }

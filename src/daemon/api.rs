@@ -118,14 +118,22 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
         return Response::error(409, &message);
     }
     let path = if action == "input" { "/input" } else { "/kill" };
+    let input = action == "input" && !body.is_empty();
+    if input {
+        // Marked before the runner has it, so before the agent can answer
+        // it: an answer pi's extension gives a few ms after the Enter
+        // (`/name` taken) must find it pending, and dated after it,
+        // whichever of the two the daemon reads first. Marked before we
+        // answer, too: a `wait` right after `send` sees it pending. Input
+        // the runner then refuses stays pending until the session is
+        // quiet (`QUIET`). Enter is a carriage return (the runner's
+        // `typed`).
+        daemon.input(id, body.contains(&b'\r'));
+    }
     match client::request(&Connect::runner(id), "POST", path, &body).await {
         Ok(r) if r.status < 300 => {
-            if action == "input" && !body.is_empty() {
-                // Marked here, before we answer: a `wait` right after
-                // `send` must already see the input as pending. Enter is a
-                // carriage return (see the runner's `typed`).
-                daemon.input(id, body.contains(&b'\r'));
-                // And on disk before we answer: a daemon killed right after
+            if input {
+                // On disk before we answer: a daemon killed right after
                 // `send` returns must not forget that an answer is owed.
                 daemon.flushed().await;
             }

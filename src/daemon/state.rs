@@ -102,6 +102,7 @@ impl Live {
             && self.report.source == report.source
             && self.report.waiting.as_ref().map(|w| (&w.tool, &w.text))
                 == report.waiting.as_ref().map(|w| (&w.tool, &w.text))
+            && (&self.report.label, &self.report.title) == (&report.label, &report.title)
     }
 }
 
@@ -213,8 +214,11 @@ pub fn status(entry: &Entry, held: Held) -> Status {
     // until the next input: the agent's word that the turn is over (pi's
     // `agent_end`) does not make it idle.
     // Nor does it while the file says the agent will try again (pi's
-    // retry back-off): the attempt ended, the turn did not.
-    let failed = (d.error || d.retrying) && live.is_some_and(|l| l.report.state == State::Idle);
+    // retry back-off): the attempt ended, the turn did not. Its idle that
+    // answers an input since (pi's `/name` taken) does: that input's
+    // answer is the news.
+    let failed = (d.error || d.retrying)
+        && live.is_some_and(|l| l.report.state == State::Idle && !l.report.answers);
     let Some(live) = live.filter(|l| !answered(l) && !failed) else {
         return finish(
             file_state,
@@ -234,8 +238,11 @@ pub fn status(entry: &Entry, held: Held) -> Status {
         );
     }
     let waiting = (live.report.state == State::Waiting).then(|| waiting(entry, live));
+    // The agent's own words for what it does (pi's `!cmd`, a retry it
+    // gave up) beat the file's.
     let label = match &waiting {
         Some(w) => Some(waiting_label(w)),
+        None if live.report.label.is_some() => live.report.label.clone(),
         None if live.report.state == State::Working => d.label.clone(),
         None => None,
     };

@@ -229,10 +229,15 @@ impl Entry {
         }
     }
 
+    /// The agent's own name for its conversation while its last report
+    /// stands (pi's `/name` before its first prompt is in no file), else
+    /// what the adapter makes of the file and the command.
     pub fn title(&self) -> String {
-        (self.kind)
-            .title(&self.derived, &self.command, self.terminal_title.as_deref())
-            .unwrap_or_else(|| "(new)".to_string())
+        let said = self.live.as_ref().and_then(|l| l.report.title.clone());
+        said.or_else(|| {
+            (self.kind).title(&self.derived, &self.command, self.terminal_title.as_deref())
+        })
+        .unwrap_or_else(|| "(new)".to_string())
     }
 
     pub fn working(&self, held: Held) -> bool {
@@ -266,8 +271,13 @@ impl Entry {
             l.report.state == crate::protocol::State::Idle
                 && (crate::daemon::state::kept(l.report.source) || l.report.answers)
         });
-        (ended || self.input.settled || said_idle)
-            && (!self.derived.working || self.history(held))
+        // Its word that the turn failed ends it, whatever the file still
+        // says (pi's retry cancelled in its back-off: nothing is written,
+        // the file reads as retrying).
+        let said_failed =
+            (self.live.as_ref()).is_some_and(|l| l.report.state == crate::protocol::State::Error);
+        (ended || self.input.settled || said_idle || said_failed)
+            && (!self.derived.working || self.history(held) || said_failed)
             && self.input.pending.is_none()
     }
 
@@ -626,6 +636,67 @@ mod tests {
         });
         let status = crate::daemon::state::status(&e, Held::default());
         assert_eq!(status.state, State::Working, "{status:?}");
+    }
+
+    /// pi's extension: what it says of itself, on a file that says
+    /// something else (or nothing yet).
+    fn said(e: &mut Entry, state: crate::protocol::State, answers: bool, title: Option<&str>) {
+        let report = crate::protocol::AgentState {
+            state,
+            source: crate::protocol::StateSource::Extension,
+            answers,
+            title: title.map(String::from),
+            ..crate::protocol::AgentState::default()
+        };
+        e.live = Some(crate::daemon::state::Live::new(report, 5, &e.derived, 0, 5));
+    }
+
+    #[test]
+    fn the_agents_own_name_is_the_title_while_its_report_stands() {
+        use crate::protocol::State;
+        let mut e = entry("id5", "first prompt");
+        said(&mut e, State::Idle, true, Some("foo"));
+        assert_eq!(e.title(), "foo");
+        said(&mut e, State::Working, false, None);
+        assert_eq!(e.title(), "first prompt", "no name: the file's title");
+        e.derived.title = None;
+        assert_eq!(e.title(), "(new)");
+    }
+
+    #[test]
+    fn an_error_the_agent_says_ends_its_turn_and_a_command_taken_after_one_is_idle() {
+        use crate::protocol::State;
+        let mut e = entry("id6", "t");
+        // pi's retry cancelled in its back-off: the file still reads as
+        // retrying (working), pi says the turn failed.
+        e.set_derived(Derived {
+            working: true,
+            retrying: true,
+            turns_ended: 0,
+            ..Derived::default()
+        });
+        said(&mut e, State::Error, true, None);
+        let status = crate::daemon::state::status(&e, Held::default());
+        assert_eq!((status.state, status.error), (State::Error, true));
+        assert!(e.turn_done(Held::default()), "the agent said it is over");
+        // A failed turn, then `/name` taken: that answer is the news.
+        e.set_derived(Derived {
+            error: true,
+            turns_ended: 1,
+            label: Some("error: 500 boom".into()),
+            ..Derived::default()
+        });
+        said(&mut e, State::Idle, true, Some("foo"));
+        let status = crate::daemon::state::status(&e, Held::default());
+        assert_eq!(
+            (status.state, status.error),
+            (State::Idle, false),
+            "{status:?}"
+        );
+        // Its `agent_end` after the failed attempt is no such answer.
+        said(&mut e, State::Idle, false, None);
+        let status = crate::daemon::state::status(&e, Held::default());
+        assert_eq!(status.state, State::Error, "{status:?}");
     }
 
     #[test]

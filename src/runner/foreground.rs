@@ -43,6 +43,7 @@ pub fn look(runner: &Runner, answer: bool) {
             source: StateSource::Process,
             at_ms: 0,
             answers: false,
+            ..AgentState::default()
         });
     }
 }

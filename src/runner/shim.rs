@@ -11,8 +11,9 @@
 //! first line is its session header. The latest accepted report wins,
 //! whichever of the two made it (`Session::set_session_file`); the daemon
 //! logs when the preload's writes contradict the extension.
-//! `agent_start`/`agent_end` become a `state` event (working, idle) with
-//! source `extension`. Anything else is an error, never a crash: a 400
+//! The extension's other ops (pi's `agent_start`, `agent_end`, `bash`,
+//! `taken` …) become `state` events with source `extension`, as the
+//! agent's adapter reads them. Anything else is an error, never a crash: a 400
 //! over HTTP; on the FIFO, where nobody could be answered, the line is
 //! dropped. `read_fifo` is the FIFO's task: lines of at most `MAX_EVENT`
 //! bytes, each applied like a `POST /shim/event` body.
@@ -44,7 +45,7 @@ impl fmt::Display for ShimError {
             ShimError::Json(e) => write!(f, "invalid shim event: {e}"),
             ShimError::UnknownOp(op) => write!(
                 f,
-                "unknown shim op {op:?} (expected hello, write, append, session, agent_start, agent_end or hook)"
+                "unknown shim op {op:?} (expected hello, write, append, hook, or an op of pi's extension: session, agent_start, agent_end, bash, bash_end, taken, retry_cancelled)"
             ),
             ShimError::MissingPath => f.write_str("shim event without an absolute \"path\""),
         }
@@ -77,6 +78,11 @@ pub fn apply(session: &mut Session, raw: &[u8]) -> Result<Vec<RunnerEvent>, Shim
                 Some(Extension::Switched(path)) => {
                     let mut out = file(session, Some(path), source)?;
                     out.push(state(session, switched(source)));
+                    Ok(out)
+                }
+                Some(Extension::Entered(path, s)) => {
+                    let mut out = file(session, Some(path), source)?;
+                    out.push(state(session, s));
                     Ok(out)
                 }
                 Some(Extension::State(s)) => Ok(vec![state(session, s)]),
@@ -285,6 +291,37 @@ mod tests {
         }
         assert_eq!(s.session_file.as_deref(), Some(Path::new(b)));
         assert_eq!(s.file_source, FileSource::Extension);
+    }
+
+    #[test]
+    fn pi_between_turns_is_its_file_then_an_idle_that_answers() {
+        let f = "/nonexistent-root/--w--/f.jsonl";
+        let table = [
+            // Started with no prompt: it waits at its editor.
+            (
+                format!(r#"{{"op":"session","path":"{f}","reason":"startup","argv":["-c"]}}"#),
+                format!("{f} \"extension\", \"idle\" \"extension\""),
+            ),
+            (
+                r#"{"op":"bash","text":"make"}"#.into(),
+                "\"working\" \"extension\"".into(),
+            ),
+            (
+                r#"{"op":"bash_end","name":"foo"}"#.into(),
+                "\"idle\" \"extension\"".into(),
+            ),
+            (r#"{"op":"taken"}"#.into(), "\"idle\" \"extension\"".into()),
+        ];
+        let mut s = session();
+        for (event, want) in table {
+            assert_eq!(published(&mut s, &event), want, "{event}");
+        }
+        let out = apply(&mut s, br#"{"op":"taken","name":"foo"}"#).expect("valid");
+        let Some(RunnerEvent::State(said)) = out.first() else {
+            panic!("{out:?}")
+        };
+        assert!(said.answers && said.at_ms > 0, "{said:?}");
+        assert_eq!(said.title.as_deref(), Some("foo"));
     }
 
     #[test]

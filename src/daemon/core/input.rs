@@ -264,9 +264,11 @@ impl Core {
                 report.source,
                 protocol::StateSource::Process | protocol::StateSource::AgentPidfile
             );
-        let taken = answers
-            && report.state == protocol::State::Idle
-            && entry.input.submitted_ms.is_none_or(|s| at >= s);
+        // So does an error the agent says answers it (the turn it asked
+        // for failed for good: pi's retry cancelled, Claude's StopFailure).
+        let over = report.state == protocol::State::Idle
+            || (report.answers && report.state == protocol::State::Error);
+        let taken = answers && over && entry.input.submitted_ms.is_none_or(|s| at >= s);
         if taken && entry.input.submitted_ms.is_some() {
             entry.input.settled = true;
         }

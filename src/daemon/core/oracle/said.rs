@@ -25,6 +25,7 @@ impl World {
             source,
             at_ms: EPOCH_MS + self.t,
             answers,
+            ..AgentState::default()
         };
         self.sessions[i].said = Some(said.clone());
         let id = self.sessions[i].id.clone();
