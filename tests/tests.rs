@@ -21,6 +21,7 @@ mod http_bad_input;
 mod oracle;
 mod packaging;
 mod pi_extension;
+mod pi_moments;
 mod playground;
 mod preload;
 mod pty;
