@@ -44,14 +44,20 @@ pub struct Live {
     /// as working until it does or `QUESTION_GRACE` passes.
     pub held: bool,
     /// A `waiting` whose dialog does not take keys yet (the agent's
-    /// `Grace`): shown as working until it does.
+    /// `Grace`): shown as working until `answerable_ms`.
     pub arming: bool,
+    pub answerable_ms: i64,
 }
 
 /// How long a pidfile `waiting` waits for the file to name its tool call
 /// before it shows without one (a dialog no call explains). Below the
 /// 500 ms a pidfile `waiting` may take to reach the record (`real_claude`).
 pub const QUESTION_GRACE: Duration = Duration::from_millis(400);
+
+/// The same for an agent whose hooks speak (Claude with amux's hooks): its
+/// `PermissionRequest` hook runs before the dialog (and its pidfile's
+/// `waiting`), so a `waiting` no hook explained by then is a picker.
+pub const HOOKED_QUESTION_GRACE: Duration = Duration::from_millis(150);
 
 impl Live {
     /// `answerable_ms`: when its dialog takes keys (epoch ms).
@@ -76,6 +82,7 @@ impl Live {
         Live {
             report,
             arming,
+            answerable_ms,
             since_ms: at_ms,
             said_ms: at_ms,
             kept,
@@ -157,15 +164,21 @@ impl Entry {
         }
     }
 
-    /// `QUESTION_GRACE` after the held report made at `since_ms`, and its
-    /// dialog taking keys: it shows now, question or not. Whether it was
-    /// still held.
-    pub fn question_overdue(&mut self, since_ms: i64) -> bool {
+    /// The question's grace after the held report made at `since_ms`
+    /// passed, or its dialog takes keys now (`now_ms`). Still held after
+    /// its grace, nothing asks a question: a picker of the agent's own,
+    /// which the user opened and which takes keys at once. Whether what
+    /// shows changed.
+    pub fn question_overdue(&mut self, since_ms: i64, now_ms: i64) -> bool {
         let live = self.live.as_mut().filter(|l| l.since_ms == since_ms);
         live.is_some_and(|l| {
             let was = l.held || l.arming;
-            (l.held, l.arming) = (false, false);
-            was
+            if l.held {
+                (l.held, l.arming) = (false, false);
+            } else if now_ms >= l.answerable_ms {
+                l.arming = false;
+            }
+            was && !(l.held || l.arming)
         })
     }
 }

@@ -56,6 +56,9 @@ pub struct Entry {
     pub watched: Vec<PathBuf>,
     /// The agent's own last report of its state (see `state.rs`).
     pub live: Option<super::state::Live>,
+    /// The agent's hooks have spoken (a `hook` report): what they do not
+    /// say soon, they do not say at all.
+    pub hooked: bool,
 }
 
 impl Entry {
@@ -206,6 +209,7 @@ impl Entry {
             root_depth: crate::daemon::watch::MAX_DEPTH,
             watched: Vec::new(),
             live: None,
+            hooked: false,
         }
     }
 

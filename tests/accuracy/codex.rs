@@ -232,6 +232,9 @@ fn dialogs(rig: &mut Rig, api: &FakeResponses, id: &str) -> Drive {
 fn commands(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
     let old = rig.record(id).and_then(|r| rig::file(&r));
     let t = prompt(rig, id, "/new")?;
+    // The wait first: its time is the command's, not the let-go's
+    // deadline below.
+    rig.wait_idle("command, no turn (/new): wait --until idle", id, t);
     let named = move |r: &Value| rig::file(r) != old;
     rig.reach(
         "switch (/new): old file let go",
@@ -240,7 +243,6 @@ fn commands(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
         (t, t),
         &named,
     );
-    rig.wait_idle("command, no turn (/new): wait --until idle", id, t);
     Ok(())
 }
 

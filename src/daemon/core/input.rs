@@ -192,6 +192,9 @@ impl Core {
                 announced.display()
             ));
         }
+        if let (Some(entry), Source::Hook) = (self.store.live.get_mut(id), source) {
+            entry.hooked = true;
+        }
         let input = Input::Reported {
             sid: id.into(),
             file,
@@ -249,6 +252,7 @@ impl Core {
         let Some(entry) = self.store.live.get_mut(id) else {
             return;
         };
+        entry.hooked |= report.source == protocol::StateSource::Hook;
         if state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0))
             || (entry.live.as_ref()).is_some_and(|l| state::stale(l, &report, at))
         {
@@ -294,19 +298,19 @@ impl Core {
         let enter_ms = entry.input.submitted_ms.unwrap_or(0);
         let answerable = (at + grace.after_signal_ms).max(enter_ms + grace.after_enter_ms);
         let live = Live::new(report, at, &entry.derived, answerable, now.ms);
-        // A held or arming `waiting` shows by itself once its question's
-        // grace has passed and its dialog takes keys.
-        let question = if live.held {
-            state::QUESTION_GRACE
-        } else {
-            Duration::ZERO
+        // A held `waiting` shows by itself once its question's grace has
+        // passed (a picker), an arming one once its dialog takes keys.
+        let question = match entry.hooked {
+            true => state::HOOKED_QUESTION_GRACE,
+            false => state::QUESTION_GRACE,
         };
         let arming = Duration::from_millis((answerable - now.ms).max(0) as u64);
-        let wake = (live.held || live.arming).then(|| (live.since_ms, question.max(arming)));
+        let wakes = [(live.held, question), (live.arming, arming)];
+        let since_ms = live.since_ms;
         entry.live = Some(live);
         self.log(line);
         self.touch(id);
-        if let Some((since_ms, after)) = wake {
+        for (_, after) in wakes.into_iter().filter(|(due, _)| *due) {
             let at = now.at + after;
             let timer = Timer::Question {
                 id: id.to_string(),

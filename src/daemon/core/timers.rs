@@ -12,8 +12,8 @@ impl Core {
         match timer {
             Timer::Quiet { id, token } => self.quiet_check(&id, token, now),
             Timer::Question { id, since_ms } => {
-                let overdue =
-                    (self.store.live.get_mut(&id)).is_some_and(|e| e.question_overdue(since_ms));
+                let overdue = (self.store.live.get_mut(&id))
+                    .is_some_and(|e| e.question_overdue(since_ms, now.ms));
                 if overdue {
                     self.touch(&id);
                 }
