@@ -83,6 +83,13 @@ pub enum Input {
     Died {
         sid: SessionId,
     },
+    /// The agent let go of its conversation for a new one it has not
+    /// written yet (Codex's `/new`, which keeps the old rollout open):
+    /// released, and that file reported again by the open fd alone does
+    /// not bind it back; any other report does.
+    Left {
+        sid: SessionId,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +101,8 @@ struct Slot {
     reported: bool,
     binding: Option<Binding>,
     last_file: Option<PathBuf>,
+    /// The file it let go of (`Input::Left`).
+    left: Option<PathBuf>,
 }
 
 #[derive(Debug, Default)]
@@ -129,6 +138,11 @@ impl Engine {
                 }
             }
             Input::Died { sid } => self.died(sid, &mut out),
+            Input::Left { sid } => {
+                if let Some(b) = self.release(&sid, &mut out) {
+                    self.sessions.get_mut(&sid).expect("released").left = Some(b.file);
+                }
+            }
             // A source of the wrong kind is a caller bug; ignoring it keeps a
             // guess from ever posing as authority (and the reverse).
             Input::Reported { .. } | Input::Guessed { .. } => {}
@@ -218,6 +232,10 @@ impl Engine {
         let Some(slot) = self.live_slot(&sid) else {
             return;
         };
+        if source == Source::Procfd && slot.left.as_ref() == Some(&file) {
+            return;
+        }
+        slot.left = None;
         slot.reported = true;
         if let Some(b) = slot.binding.as_mut().filter(|b| b.file == file) {
             // Same file again: `since` stays. Only a stronger source is
@@ -764,5 +782,25 @@ mod tests {
             let back: Source = serde_json::from_str(&json).expect("deserialise");
             assert_eq!(back, source);
         }
+    }
+
+    #[test]
+    fn a_file_let_go_is_not_bound_back_by_its_open_fd() {
+        let mut e = Engine::new();
+        e.apply(started("s"), 0);
+        e.apply(report("s", "/r/a.jsonl", Procfd), 1);
+        let out = e.apply(Input::Left { sid: "s".into() }, 2);
+        assert_eq!(out, vec![rel("s", "/r/a.jsonl")]);
+        assert!(e.binding("s").is_none());
+        // Codex still holds it open: the fd says so again, to no effect.
+        assert!(e.apply(report("s", "/r/a.jsonl", Procfd), 3).is_empty());
+        assert!(e.binding("s").is_none());
+        // Its next conversation binds; after it, the old file may again.
+        assert_eq!(
+            e.apply(report("s", "/r/b.jsonl", Procfd), 4),
+            vec![bind("s", "/r/b.jsonl", Procfd)]
+        );
+        let out = e.apply(report("s", "/r/a.jsonl", Procfd), 5);
+        assert!(out.contains(&bind("s", "/r/a.jsonl", Procfd)), "{out:?}");
     }
 }

@@ -34,6 +34,7 @@ mod stdio;
 mod term;
 mod timefmt;
 mod transport;
+mod typed;
 mod visible;
 
 pub use cli::{parse, run};
@@ -68,6 +69,16 @@ pub mod fuzz {
     /// Agent text made inert for a terminal (src/visible.rs).
     pub mod visible {
         pub use crate::visible::{hides, visible};
+    }
+
+    /// The keys of a typed line read for a slash command (src/typed.rs).
+    pub mod typed {
+        pub use crate::typed::TypedLine;
+    }
+
+    /// An agent's command hook input read (src/adapters/hooks.rs).
+    pub mod hooks {
+        pub use crate::adapters::hook_event;
     }
 
     /// The SSE encoder and line decoder (src/http/wire.rs).

@@ -234,6 +234,10 @@ pub struct Input {
     pub enter: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub submitted: Option<u64>,
+    /// The slash command the line ended (`/new`), when the keys tell it
+    /// (`runner/line.rs`); a prompt's text is never here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
 }
 
 /// `attach`: attachers connected now.

@@ -163,6 +163,12 @@ impl Adapter for Codex {
         super::codex_hooks::extension(event)
     }
 
+    /// `/new` starts a conversation Codex writes only at the next prompt,
+    /// while it keeps the old rollout open (and its fd would name it).
+    fn command(&self, line: &str) -> Option<super::Command> {
+        (line == "/new").then_some(super::Command::NewConversation)
+    }
+
     /// Measured with 0.169.0: the approval is drawn 1005–1011 ms after
     /// the last key, whenever it was asked; a key before that goes to the
     /// composer (and pushes the dialog back), one after it answers.

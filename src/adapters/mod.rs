@@ -149,6 +149,15 @@ pub struct Grace {
     pub after_enter_ms: i64,
 }
 
+/// A slash command an agent carries out without saying so, as amux must
+/// know it (`Adapter::command`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// It lets go of its conversation for a new one it writes only at the
+    /// next prompt (Codex's `/new`).
+    NewConversation,
+}
+
 /// Where amux's agent-side hooks are, for one launch.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct HookSite<'a> {
@@ -181,6 +190,10 @@ pub trait Adapter: Sync {
     /// through the runner's FIFO.
     fn uses_hooks(&self) -> bool {
         false
+    }
+    /// What a slash command typed to it does that it does not say itself.
+    fn command(&self, _line: &str) -> Option<Command> {
+        None
     }
     /// When its dialog takes keys, after it says it asks (see [`Grace`]).
     fn dialog_grace(&self) -> Grace {
@@ -319,6 +332,10 @@ impl Kind {
 
     pub fn uses_hooks(self) -> bool {
         self.0.uses_hooks()
+    }
+
+    pub fn command(self, line: &str) -> Option<Command> {
+        self.0.command(line.trim_end())
     }
 
     pub fn dialog_grace(self) -> Grace {

@@ -128,7 +128,7 @@ async fn act(daemon: &Rc<Daemon>, id: &str, action: &str, body: Vec<u8>) -> Resp
         // the runner then refuses stays pending until the session is
         // quiet (`QUIET`). Enter is a carriage return (the runner's
         // `typed`).
-        daemon.input(id, body.contains(&b'\r'));
+        daemon.input(id, &body);
     }
     match client::request(&Connect::runner(id), "POST", path, &body).await {
         Ok(r) if r.status < 300 => {

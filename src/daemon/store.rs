@@ -59,6 +59,8 @@ pub struct Entry {
     /// The agent's hooks have spoken (a `hook` report): what they do not
     /// say soon, they do not say at all.
     pub hooked: bool,
+    /// The line `amux send` has typed so far (`typed.rs`).
+    pub typed: crate::typed::TypedLine,
 }
 
 impl Entry {
@@ -210,6 +212,7 @@ impl Entry {
             watched: Vec::new(),
             live: None,
             hooked: false,
+            typed: Default::default(),
         }
     }
 

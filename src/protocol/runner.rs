@@ -149,6 +149,7 @@ mod tests {
             RunnerEvent::Input(Input {
                 enter: true,
                 submitted: Some(2),
+                command: Some("/new".into()),
             }),
             RunnerEvent::Attach(Attach { attachers: 1 }),
             RunnerEvent::Activity,

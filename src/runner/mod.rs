@@ -72,6 +72,8 @@ pub struct Runner {
     pub last_activity: Cell<Option<Instant>>,
     /// A shell's command runs (see `foreground.rs`), as last looked.
     pub fg_busy: Cell<Option<bool>>,
+    /// The line being typed, for the slash command an Enter ends.
+    pub line: RefCell<crate::typed::TypedLine>,
 }
 
 impl Runner {

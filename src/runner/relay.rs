@@ -68,6 +68,7 @@ pub async fn main(
         last_output: Cell::new(Instant::now()),
         last_activity: Cell::new(None),
         fg_busy: Cell::new(None),
+        line: RefCell::default(),
     });
     ex.spawn(server::serve(
         listener,

@@ -133,6 +133,7 @@ impl Runner {
     /// their editor. Each one is counted in `meta.submitted`, so a daemon
     /// that restarts learns of input typed while it was away.
     pub fn typed(&self, bytes: &[u8]) {
+        let command = self.line.borrow_mut().feed(bytes).pop().flatten();
         let enter = bytes.contains(&b'\r');
         if !enter {
             let now = Instant::now();
@@ -153,6 +154,7 @@ impl Runner {
         let enter = crate::protocol::Input {
             enter: true,
             submitted: Some(submitted),
+            command,
         };
         self.publish(&crate::protocol::RunnerEvent::Input(enter));
     }

@@ -76,7 +76,8 @@ pub enum Event {
     /// Input through `amux send` (the runner's `input` event is typing).
     Input {
         id: String,
-        enter: bool,
+        /// What was sent (Enter is a carriage return).
+        keys: Vec<u8>,
     },
     /// The watcher's news.
     Side(SideEvent),
@@ -252,7 +253,9 @@ impl Event {
             ),
             Event::Found { found, .. } => found.cause(),
             Event::Timer(t) => new(Signal::Timer, t.said()),
-            Event::Input { enter: true, .. } => new(Signal::Input, "amux send: a line (Enter)"),
+            Event::Input { keys, .. } if keys.contains(&b'\r') => {
+                new(Signal::Input, "amux send: a line (Enter)")
+            }
             Event::Input { .. } => new(Signal::Input, "amux send: keys"),
             Event::Side(_) => new(Signal::Runner, "the root watcher"),
             Event::Saved { .. } | Event::SaveAll => new(Signal::Runner, "saving records"),

@@ -3,6 +3,7 @@
 //! the agent's own state reports and notifications, and its exit.
 
 use super::{Core, Effect, Now, Published, Timer};
+use crate::adapters::Command;
 use crate::attribution::{Input, Source};
 use crate::daemon::live::Saved;
 use crate::daemon::state::{self, Live};
@@ -50,7 +51,7 @@ impl Core {
                         entry.input.submitted_seen = n;
                     }
                 }
-                self.input(id, input.enter, now);
+                self.input(id, input.enter, input.command, now);
             }
             RunnerEvent::Attach(a) => {
                 if let Some(entry) = self.store.live.get_mut(id) {
@@ -219,9 +220,34 @@ impl Core {
         self.apply(decisions, now);
     }
 
+    /// `amux send`'s keys reached the session: the line they end, if a
+    /// slash command, is read from what was sent to it before
+    /// (`amux send ID /new` then `--enter` is two sends).
+    pub(super) fn sent(&mut self, id: &str, keys: &[u8], now: Now) {
+        let Some(entry) = self.store.live.get_mut(id) else {
+            return;
+        };
+        let command = entry.typed.feed(keys).pop().flatten();
+        self.input(id, keys.contains(&b'\r'), command, now);
+    }
+
     /// Input reached the session. Input that ends a line (`enter`) awaits
     /// an answer; any input means the user saw the screen.
-    pub(super) fn input(&mut self, id: &str, enter: bool, now: Now) {
+    pub(super) fn input(&mut self, id: &str, enter: bool, command: Option<String>, now: Now) {
+        let Some(entry) = self.store.live.get_mut(id) else {
+            return;
+        };
+        // A command the agent carries out without a word (Codex's `/new`):
+        // the conversation it held is history, the new one not written.
+        // It takes no turn: nothing more is owed for the line.
+        let kind = entry.kind;
+        let command = command.filter(|_| enter).and_then(|c| kind.command(&c));
+        if let Some(Command::NewConversation) = command {
+            let decisions = self
+                .engine
+                .apply(crate::attribution::Input::Left { sid: id.into() }, now.ms);
+            self.apply(decisions, now);
+        }
         let Some(entry) = self.store.live.get_mut(id) else {
             return;
         };
@@ -229,6 +255,10 @@ impl Core {
             entry.submitted(now.at, now.ms);
         } else {
             entry.mark_read();
+        }
+        if command.is_some() {
+            entry.input.pending = None;
+            entry.input.settled = true;
         }
         if let Some(at) = entry.input.pending_at.filter(|_| enter) {
             self.schedule_quiet(id, at, at + QUIET);

@@ -160,7 +160,7 @@ impl Core {
             }
             Event::Found { id, found } => self.found(&id, found, now),
             Event::Timer(timer) => self.timer(timer, now),
-            Event::Input { id, enter } => self.input(&id, enter, now),
+            Event::Input { id, keys } => self.sent(&id, &keys, now),
             Event::Side(side) => self.side_event(side),
             Event::Saved { id, error } => self.saved(&id, error),
             Event::SaveAll => self.save_all(),

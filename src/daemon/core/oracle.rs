@@ -62,6 +62,9 @@ struct Sess {
     said: Option<protocol::AgentState>,
     /// What it asks now (the truth: a dialog open).
     asking: bool,
+    /// The conversation it let go of (`/new`) and holds no other since:
+    /// the record's last file.
+    let_go: Option<PathBuf>,
 }
 
 struct World {
@@ -283,6 +286,7 @@ const OPS: &[(&str, u64)] = &[
     ("approve", 3),
     ("deny", 2),
     ("command_none", 2),
+    ("codex_new", 1),
     ("down", 1),
 ];
 
@@ -365,6 +369,7 @@ impl World {
                     tells: self.made % 2 == 0,
                     said: None,
                     asking: false,
+                    let_go: None,
                 });
                 self.replay(self.sessions.len() - 1, None);
                 let path = self.new_file();
@@ -379,7 +384,7 @@ impl World {
                     self.on_session(name, i);
                 }
             }
-            "ask" | "approve" | "deny" | "command_none" => {
+            "ask" | "approve" | "deny" | "command_none" | "codex_new" => {
                 let Some(i) = self.live() else { return };
                 if self.sessions[i].tells {
                     self.on_telling(name, i);
@@ -393,6 +398,11 @@ impl World {
 
     /// A line typed into session `i` (its file has ended `turns`).
     fn submit(&mut self, i: usize, turns: u64) {
+        self.submit_line(i, turns, None)
+    }
+
+    /// The same, the line a slash command the keys tell.
+    fn submit_line(&mut self, i: usize, turns: u64, command: Option<&str>) {
         let s = &mut self.sessions[i];
         s.settled = false;
         s.submitted += 1;
@@ -401,6 +411,7 @@ impl World {
         let input = protocol::Input {
             enter: true,
             submitted: Some(s.submitted),
+            command: command.map(str::to_string),
         };
         let id = s.id.clone();
         self.runner(&id, RunnerEvent::Input(input));
@@ -511,6 +522,9 @@ impl World {
         self.followed.clear();
         self.published.clear();
         for i in 0..self.sessions.len() {
+            // A file let go of is in no runner's replay: a new daemon
+            // knows of no last file then (the agent holds none).
+            self.sessions[i].let_go = None;
             if self.sessions[i].alive {
                 let saved = self.inputs.get(&self.sessions[i].id).cloned();
                 self.replay(i, saved);
@@ -560,7 +574,8 @@ impl World {
                 if s.alive { got.2 } else { s.file.clone() },
                 got.3,
             );
-            let want_file = (want.0.clone(), want.1, s.file.clone(), want.3.clone());
+            let last = s.file.clone().or_else(|| s.let_go.clone());
+            let want_file = (want.0.clone(), want.1, last, want.3.clone());
             if got != want_file {
                 out.push(format!("{}: want {want_file:?}, got {got:?}", s.id));
             }
@@ -571,7 +586,8 @@ impl World {
                 out.push(format!("{}: turn_done {}, want {done}", s.id, r.turn_done));
             }
             let since = r.conversation.as_ref().map(|c| c.since.clone());
-            if s.alive && since != Some(crate::timefmt::format_ms(s.since)) {
+            let held = s.file.is_some();
+            if s.alive && held && since != Some(crate::timefmt::format_ms(s.since)) {
                 let want = crate::timefmt::format_ms(s.since);
                 out.push(format!(
                     "{}: conversation.since {since:?}, want {want}",

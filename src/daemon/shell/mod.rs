@@ -172,9 +172,10 @@ impl Daemon {
     }
 
     /// Input through `amux send`.
-    pub fn input(self: &Rc<Self>, id: &str, enter: bool) {
-        let id = id.to_string();
-        self.dispatch(Event::Input { id, enter });
+    /// `amux send`'s `body` went to session `id`.
+    pub fn input(self: &Rc<Self>, id: &str, body: &[u8]) {
+        let (id, keys) = (id.to_string(), body.to_vec());
+        self.dispatch(Event::Input { id, keys });
     }
 
     /// Returns once every write queued so far is on disk (or failed).

@@ -40,6 +40,12 @@ impl World {
     }
 
     pub(super) fn on_telling(&mut self, name: &str, i: usize) {
+        if self.sessions[i].file.is_none() && name == "prompt" && !self.down {
+            // After `/new`: its next prompt writes the new conversation.
+            let path = self.new_file();
+            self.switch(i, path);
+            self.sessions[i].let_go = None;
+        }
         let Some(file) = self.sessions[i].file.clone() else {
             return;
         };
@@ -87,6 +93,18 @@ impl World {
                 self.submit(i, turns);
                 self.t += 5;
                 self.sessions[i].settled = true;
+                self.say(i, State::Idle, StateSource::Osc7501, true);
+            }
+            // Codex's `/new`: nothing but its state escape says a word;
+            // the line's keys tell the command. It lets go of its file.
+            "codex_new" if !working && !asking && !self.down => {
+                self.submit_line(i, turns, Some("/new"));
+                self.t += 5;
+                let s = &mut self.sessions[i];
+                s.settled = true;
+                s.let_go = s.file.take();
+                s.read_upto = 0;
+                s.history_before = s.submitted_ms;
                 self.say(i, State::Idle, StateSource::Osc7501, true);
             }
             "command_new" if !working && !asking => {
