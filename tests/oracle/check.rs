@@ -12,6 +12,13 @@ const MAX_DEAD: usize = 1000;
 const PRUNE_SLACK: usize = 64;
 
 impl Oracle {
+    /// Whether the daemon may have pruned `x`'s dead record: it keeps the
+    /// newest MAX_DEAD (by when they ended, to the second: a few may tie).
+    pub(super) fn maybe_pruned(&self, x: &Sess) -> bool {
+        let dead = self.sessions.iter().filter(|s| !s.alive).count();
+        !x.alive && x.died + MAX_DEAD < dead + PRUNE_SLACK
+    }
+
     fn ls(&self) -> Result<Vec<Value>, String> {
         let out = support::output_within(self.w.amux(["ls", "--json", "--all"]), daemon::T);
         if !out.status.success() {
@@ -27,7 +34,6 @@ impl Oracle {
     /// Every difference between `records` and the truth, one line each.
     fn diff(&self, records: &[Value]) -> Vec<String> {
         let mut out = Vec::new();
-        let dead = self.sessions.iter().filter(|s| !s.alive).count();
         let by_id: HashMap<&str, &Value> = records
             .iter()
             .filter_map(|r| Some((r["id"].as_str()?, r)))
@@ -40,9 +46,7 @@ impl Oracle {
                 if x.alive { "" } else { ", dead" }
             );
             let Some(r) = by_id.get(x.id.as_str()) else {
-                // The daemon keeps the newest MAX_DEAD dead records (by
-                // when they ended, to the second: a few may tie).
-                if !x.alive && x.died + MAX_DEAD < dead + PRUNE_SLACK {
+                if self.maybe_pruned(x) {
                     continue;
                 }
                 out.push(format!("{tag}: missing"));

@@ -249,7 +249,11 @@ impl Oracle {
         let dead: Vec<usize> = (0..self.sessions.len())
             .filter(|&i| {
                 let x = &self.sessions[i];
-                !x.alive && x.kind != Kind::Shell && x.file.is_some() && !x.died_down
+                !x.alive
+                    && x.kind != Kind::Shell
+                    && x.file.is_some()
+                    && !x.died_down
+                    && !self.maybe_pruned(x)
             })
             .collect();
         let i = self.rng.pick(&dead)?;
