@@ -772,3 +772,63 @@ fn an_unknown_kind_is_carried_and_printed_as_itself() {
     assert!(explained.contains("kind\tgemini\n"), "{explained}");
     stop_daemon(&env);
 }
+
+/// `amux hook AGENT` (what Claude's and Codex's hooks run): the hook's
+/// JSON on stdin becomes one `hook` line on the runner's FIFO; it prints
+/// nothing and exits 0 — with no FIFO, with no reader, with garbage.
+#[test]
+fn hook_reports_one_line_and_never_speaks() {
+    use std::io::{Read, Write};
+    let env = TestEnv::new();
+    let fifo = env.root.join("h.fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    let hook = |fifo: Option<&std::path::Path>, input: &[u8]| {
+        let mut cmd = env.amux(&["hook", "claude"]);
+        match fifo {
+            Some(f) => cmd.env("AMUX_HOOK_FIFO", f),
+            None => cmd.env_remove("AMUX_HOOK_FIFO"),
+        };
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn amux hook");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().expect("amux hook");
+        assert!(out.status.success(), "{out:?}");
+        assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    };
+    let asked = br#"{"hook_event_name":"PermissionRequest","session_id":"s",
+        "transcript_path":"/p/s.jsonl","tool_name":"Bash","tool_input":{"command":"touch x"}}"#;
+    // No reader: nothing to tell, no error, no wait.
+    hook(Some(&fifo), asked);
+    // The runner's end: read and write, so it never sees end of file.
+    let mut reader = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .expect("open the FIFO");
+    hook(Some(&fifo), asked);
+    hook(Some(&fifo), b"not json at all");
+    hook(None, asked);
+    let mut buf = [0u8; 4096];
+    let n = reader.read(&mut buf).expect("the hook's line");
+    let text = std::str::from_utf8(&buf[..n]).expect("text");
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "one line, and garbage made none: {text:?}"
+    );
+    let event: serde_json::Value = serde_json::from_str(text.trim_end()).expect("JSON");
+    assert_eq!(event["op"], "hook", "{event}");
+    assert_eq!(event["event"], "PermissionRequest", "{event}");
+    assert_eq!(event["tool"], "Bash", "{event}");
+    assert_eq!(event["text"], "touch x", "{event}");
+    assert_eq!(event["path"], "/p/s.jsonl", "{event}");
+}
