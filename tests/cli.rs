@@ -790,7 +790,7 @@ fn hook_reports_one_line_and_never_speaks() {
     )
     .expect("mkfifo");
     let hook = |fifo: Option<&std::path::Path>, input: &[u8]| {
-        let mut cmd = env.amux(&["hook", "claude"]);
+        let mut cmd = env.amux(["hook", "claude"]);
         match fifo {
             Some(f) => cmd.env("AMUX_HOOK_FIFO", f),
             None => cmd.env_remove("AMUX_HOOK_FIFO"),
