@@ -56,6 +56,12 @@ pub fn session_fifo(id: &str) -> PathBuf {
     sessions_dir().join(format!("{id}.fifo"))
 }
 
+/// A session's own directory, beside its socket: the files its agent's
+/// launch needs (a plugin directory), removed when the agent exits.
+pub fn session_own_dir(id: &str) -> PathBuf {
+    sessions_dir().join(format!("{id}.d"))
+}
+
 pub fn daemon_socket() -> PathBuf {
     runtime_dir().join("daemon.sock")
 }

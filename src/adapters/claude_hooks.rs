@@ -138,6 +138,7 @@ mod tests {
         let site = HookSite {
             dir: None,
             command: Some("'/usr/bin/amux' 'hook'"),
+            own: None,
         };
         let launch = Kind::CLAUDE.launch(&fixture::argv("claude"), &|_| None, true, site);
         let [flag, layer] = launch.args.as_slice() else {

@@ -81,6 +81,9 @@ pub struct Launch {
     /// The OSC 9 notifications the agent writes are ours (we asked for
     /// them): the runner keeps them from the user's terminal.
     pub owns_osc9: bool,
+    /// Files the runner writes (0600) before the agent starts, each at a
+    /// path below `HookSite::own` (a plugin directory named by `args`).
+    pub files: Vec<(PathBuf, String)>,
 }
 
 /// Where a session runs: what its lines' reading may depend on (pi's
@@ -167,6 +170,10 @@ pub struct HookSite<'a> {
     /// The shell command a command hook runs (`'/usr/bin/amux' hook`, the
     /// agent's name to follow), when the runner listens on its FIFO.
     pub command: Option<&'a str>,
+    /// A directory of this session's own (0700, beside its socket, gone
+    /// when the agent exits) where `Launch::files` may go: an agent that
+    /// takes its hooks as a plugin directory gets one no one else writes.
+    pub own: Option<&'a Path>,
 }
 
 /// The fallback guesses an agent's sessions may get, in order.

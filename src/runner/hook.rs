@@ -154,6 +154,7 @@ mod tests {
         let site = HookSite {
             dir: Some(dir),
             command: None,
+            own: None,
         };
         let launch = Kind::PI.launch(&argv, &|_| None, true, site);
         let [flag, path] = launch.args.as_slice() else {

@@ -145,11 +145,17 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         .then(|| std::env::current_exe().ok())
         .flatten()
         .and_then(|exe| crate::adapters::hook_command(&exe));
+    let own = paths::session_own_dir(&session_id);
     let site = HookSite {
         dir: hooks.as_deref(),
         command: hook_command.as_deref(),
+        own: Some(&own),
     };
     let agent = Agent::of(kind, &argv_str, &cwd, inject, site);
+    if let Err(e) = write_launch_files(&own, &agent.launch.files) {
+        // The agent still runs; only the signals its plugin gives are lost.
+        eprintln!("amux: cannot write the agent's plugin files, running without them: {e}");
+    }
     let (cols, rows) = initial_size(&opts);
     let pty = open_pty(cols, rows, !opts.detached_worker)?;
     let mut env = child_env(&session_id, hooks.as_deref(), &sock, &fifo);
@@ -209,7 +215,28 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let result = async_io::block_on(ex.run(relay::main(ex.clone(), session, io, child, opts)));
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(&fifo);
+    let _ = std::fs::remove_dir_all(&own);
     result
+}
+
+/// The launch's files, each in a 0700 directory below `own`.
+fn write_launch_files(own: &Path, files: &[(PathBuf, String)]) -> std::io::Result<()> {
+    for (path, text) in files {
+        let rel = path.strip_prefix(own).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{} is not below {}", path.display(), own.display()),
+            )
+        })?;
+        let mut dir = own.to_path_buf();
+        paths::ensure_own_dir(&dir)?;
+        for part in rel.parent().into_iter().flat_map(Path::components) {
+            dir.push(part);
+            paths::ensure_own_dir(&dir)?;
+        }
+        paths::write_private(path, text.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// `--size`, else (in the foreground) the user's terminal's, else 80x24:

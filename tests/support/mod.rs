@@ -255,6 +255,32 @@ pub fn codex() -> PathBuf {
     installed(".bin/codex")
 }
 
+/// Gemini CLI 0.61.0's launcher (node).
+pub fn gemini() -> PathBuf {
+    installed(".bin/gemini")
+}
+
+/// OpenCode 1.18.33 (a Bun-compiled binary).
+pub fn opencode() -> PathBuf {
+    installed(".bin/opencode")
+}
+
+/// Copilot CLI 1.0.102's launcher (node starting its native binary).
+pub fn copilot() -> PathBuf {
+    installed(".bin/copilot")
+}
+
+/// Where `.ci/setup-agents` unpacked Copilot's package once: point
+/// `COPILOT_PKG_CACHE_HOME` here, or every fresh home unpacks 235 MB.
+pub fn copilot_pkg_cache() -> PathBuf {
+    manifest_dir().join(".cache/copilot-pkg")
+}
+
+/// Qwen Code 0.24.4's launcher (node).
+pub fn qwen() -> PathBuf {
+    installed(".bin/qwen")
+}
+
 /// pi's entry point, for `bun <cli.js>`.
 pub fn pi_cli_js() -> PathBuf {
     installed("@mariozechner/pi-coding-agent/dist/cli.js")
