@@ -4,7 +4,9 @@
 //! Such an agent runs `amux hook AGENT` (`cli/hook.rs`) with the moment as
 //! one JSON object on stdin — `hook_event_name`, `session_id`,
 //! `transcript_path`, and per event `source`, `tool_name`, `tool_input`,
-//! `notification_type`, `message` (Codex took Claude's names). Only what
+//! `notification_type`, `message` (Codex took Claude's names; Copilot
+//! says `toolName`, `toolArgs`, `transcriptPath`, and its event is the
+//! hook command's argument). Only what
 //! amux reads is kept: [`hook_event`] turns it into a small
 //! `protocol::ShimEvent` with op `hook`, short enough to reach the
 //! runner's FIFO in one atomic write, and the agent's adapter says what
@@ -24,23 +26,39 @@ const MAX_TEXT: usize = 400;
 #[serde(default)]
 struct HookInput {
     hook_event_name: Option<String>,
+    #[serde(alias = "transcriptPath")]
     transcript_path: Option<PathBuf>,
-    /// `SessionStart`: startup, resume, clear, compact.
+    /// `SessionStart`: startup, resume, clear, compact (Copilot: new,
+    /// resume).
     source: Option<String>,
+    #[serde(alias = "toolName")]
     tool_name: Option<String>,
+    #[serde(alias = "toolInput", alias = "toolArgs")]
     tool_input: Option<Value>,
     notification_type: Option<String>,
+    message: Option<String>,
+    /// Copilot's `errorOccurred`: what failed.
+    error: Option<HookError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct HookError {
     message: Option<String>,
 }
 
 /// The `hook` event of a command hook's stdin, or `None` if it is not a
-/// hook's JSON object.
-pub fn hook_event(raw: &[u8]) -> Option<ShimEvent> {
+/// hook's JSON object. `named`, the hook command's own word for its event,
+/// comes before the input's.
+pub fn hook_event(raw: &[u8], named: Option<&str>) -> Option<ShimEvent> {
     let input: HookInput = serde_json::from_slice(raw).ok()?;
-    let event = input.hook_event_name.filter(|e| !e.is_empty())?;
+    let event = (named.map(str::to_owned))
+        .or(input.hook_event_name)
+        .filter(|e| !e.is_empty())?;
     let text = (input.tool_input.as_ref())
         .and_then(what_it_does)
-        .or(input.message);
+        .or(input.message)
+        .or_else(|| input.error.and_then(|e| e.message));
     Some(ShimEvent {
         op: "hook".into(),
         event: Some(cut(&event, 64)),
@@ -124,7 +142,7 @@ mod tests {
         let raw = br#"{"session_id":"s","transcript_path":"/h/p/s.jsonl","cwd":"/w",
             "hook_event_name":"PermissionRequest","tool_name":"Bash",
             "tool_input":{"command":"touch /tmp/x","description":"Create x"},"extra":[1]}"#;
-        let e = hook_event(raw).expect("a hook event");
+        let e = hook_event(raw, None).expect("a hook event");
         assert_eq!(e.op, "hook");
         assert_eq!(e.event.as_deref(), Some("PermissionRequest"));
         assert_eq!(e.tool.as_deref(), Some("Bash"));
@@ -137,14 +155,14 @@ mod tests {
 
     #[test]
     fn odd_input_makes_no_event_or_a_short_one() {
-        assert_eq!(hook_event(b"not json"), None);
-        assert_eq!(hook_event(b"[1,2]"), None);
-        assert_eq!(hook_event(br#"{"session_id":"s"}"#), None);
+        assert_eq!(hook_event(b"not json", None), None);
+        assert_eq!(hook_event(b"[1,2]", None), None);
+        assert_eq!(hook_event(br#"{"session_id":"s"}"#, None), None);
         let long = "x".repeat(10_000);
         let raw = format!(
             r#"{{"hook_event_name":"Notification","message":"{long}","transcript_path":"rel.jsonl"}}"#
         );
-        let e = hook_event(raw.as_bytes()).unwrap();
+        let e = hook_event(raw.as_bytes(), None).unwrap();
         assert_eq!(e.path, None, "a relative path is no transcript");
         assert!(crate::protocol::to_json(&e).len() < 1024);
     }
@@ -154,9 +172,37 @@ mod tests {
         let raw = br#"{"hook_event_name":"PreToolUse","tool_name":"AskUserQuestion",
             "tool_input":{"questions":[{"question":"Which colour?","options":[]}]}}"#;
         assert_eq!(
-            hook_event(raw).unwrap().text.as_deref(),
+            hook_event(raw, None).unwrap().text.as_deref(),
             Some("Which colour?")
         );
+    }
+
+    #[test]
+    fn copilots_hooks_are_named_by_their_command_and_read_in_its_words() {
+        let fixture = include_str!("../../tests/fixtures/copilot/hooks.log");
+        let input = |name: &str| {
+            let line = fixture.lines().find(|l| l.contains(name)).expect(name);
+            line.split_once(' ').unwrap().1.split_once(' ').unwrap().1
+        };
+        let asked = hook_event(
+            input("copilot-permissionRequest").as_bytes(),
+            Some("permissionRequest"),
+        );
+        let asked = asked.expect("an event");
+        assert_eq!(asked.event.as_deref(), Some("permissionRequest"));
+        assert_eq!(asked.tool.as_deref(), Some("bash"));
+        assert_eq!(asked.text.as_deref(), Some("touch created-by-tool.txt"));
+        let stop = hook_event(input("copilot-agentStop").as_bytes(), Some("agentStop")).unwrap();
+        assert!(stop.path.is_some_and(|p| p.ends_with("events.jsonl")));
+        let failed = hook_event(
+            input("copilot-errorOccurred").as_bytes(),
+            Some("errorOccurred"),
+        );
+        assert!(failed
+            .unwrap()
+            .text
+            .unwrap()
+            .contains("fake invalid request"));
     }
 
     #[test]

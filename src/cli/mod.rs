@@ -81,6 +81,7 @@ pub enum Command {
     },
     Hook {
         agent: String,
+        event: Option<String>,
     },
 }
 
@@ -147,8 +148,9 @@ fn take_hosts(args: &mut Vec<OsString>) -> Result<Vec<String>> {
 pub fn run(invocation: Invocation) -> Result<ExitCode> {
     // An agent's hook runs in the agent's environment, where an
     // `AMUX_HOST` the user set means nothing to it.
-    if let (Command::Hook { agent }, []) = (&invocation.command, invocation.hosts.as_slice()) {
-        return hook::hook(agent);
+    if let (Command::Hook { agent, event }, []) = (&invocation.command, invocation.hosts.as_slice())
+    {
+        return hook::hook(agent, event.as_deref());
     }
     let targets = crate::remote::targets(&invocation.hosts)?;
     hosts::run(targets, invocation.command)
@@ -180,7 +182,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Forget { keys, dead } => control::forget(&keys, dead),
         Command::Completions { shell } => print(&complete::script(&shell)?),
         Command::DialStdio { session } => dial::dial_stdio(session.as_deref()),
-        Command::Hook { agent } => hook::hook(&agent),
+        Command::Hook { agent, event } => hook::hook(&agent, event.as_deref()),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use lexopt::prelude::*;
 use std::ffi::OsString;
 use verb::{keyed, parse_daemon, parse_dial, parse_forget, parse_ls, parse_resume, parse_send};
-use verb::{parse_explain, parse_show, parse_wait};
+use verb::{parse_explain, parse_hook, parse_show, parse_wait};
 
 /// One argument of a verb's command line, resolved against the table.
 pub enum Arg {
@@ -125,9 +125,7 @@ fn named(verb: &'static Verb, args: Vec<OsString>) -> Result<Command> {
             Command::Completions { shell }
         }),
         "dial-stdio" => parse_dial(p, verb),
-        "hook" => keyed(p, verb, Some("AGENT (claude or codex)"), |agent| {
-            Command::Hook { agent }
-        }),
+        "hook" => parse_hook(p, verb),
         "help" => parse_help(args),
         name => unreachable!("the verb table names {name} but nothing parses it"),
     }

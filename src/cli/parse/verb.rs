@@ -142,6 +142,25 @@ pub(super) fn parse_dial(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<
     Ok(Command::DialStdio { session })
 }
 
+/// `amux hook AGENT [EVENT]`: the event's name when the agent's hook
+/// input does not carry it (Copilot's: one command per event).
+pub(super) fn parse_hook(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
+    let mut words = Vec::new();
+    while let Some(arg) = next(p, verb)? {
+        match arg {
+            Arg::Stop(cmd) => return Ok(cmd),
+            Arg::Value(v) if words.len() < 2 => words.push(v.string()?),
+            arg => return Err(arg.unexpected()),
+        }
+    }
+    let mut words = words.into_iter();
+    let agent = words.next().ok_or_else(|| missing("AGENT"))?;
+    Ok(Command::Hook {
+        agent,
+        event: words.next(),
+    })
+}
+
 /// `--timeout`'s value: seconds, zero or more, fractions allowed.
 fn seconds(text: &str) -> Result<f64> {
     let secs = text.parse::<f64>().ok();

@@ -233,11 +233,11 @@ amux -H HOST runs on HOST through ssh. See amux-protocol(7).
     Verb {
         name: "hook",
         overview: None,
-        synopsis: "amux hook AGENT",
+        synopsis: "amux hook AGENT [EVENT]",
         about: "\
-What an agent's command hooks run (Claude Code's, Codex's, added at launch):
-reads the hook's JSON on stdin and tells the session's runner of the moment
-through $AMUX_HOOK_FIFO. Prints nothing and exits 0, whatever happens: a
+What an agent's command hooks run (Claude Code's, Codex's, Copilot's, added
+at launch): reads the hook's JSON on stdin (EVENT names the moment when the
+JSON does not) and tells the session's runner of it through $AMUX_HOOK_FIFO. Prints nothing and exits 0, whatever happens: a
 hook must never change what the agent does. See amux-protocol(7).
 ",
         opts: &[],
