@@ -78,7 +78,7 @@ pub mod fuzz {
 
     /// An agent's command hook input read (src/adapters/hooks.rs).
     pub mod hooks {
-        pub use crate::adapters::hook_event;
+        pub use crate::adapters::{hook_event, Kind};
     }
 
     /// The SSE encoder and line decoder (src/http/wire.rs).

@@ -9,7 +9,7 @@ use amux::fuzz::hooks::hook_event;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Some(event) = hook_event(data, None) {
+    if let Some(event) = hook_event(data, None, amux::fuzz::hooks::Kind::SHELL, &|_| None) {
         assert_eq!(event.op, "hook");
         assert!(event.path.as_ref().is_none_or(|p| p.is_absolute()));
         let short = |s: &Option<String>, max: usize| {

@@ -13,6 +13,7 @@
 //! it means (`Adapter::extension`). Everything here is data from the
 //! agent: unknown fields are ignored, odd ones make no event.
 
+use super::{Env, Kind};
 use crate::protocol::{AgentState, Ask, ShimEvent, State, StateSource, Waiting};
 use serde::Deserialize;
 use serde_json::Value;
@@ -39,6 +40,9 @@ struct HookInput {
     message: Option<String>,
     /// Copilot's `errorOccurred`: what failed.
     error: Option<HookError>,
+    /// Copilot names its conversation only by this.
+    #[serde(alias = "sessionId")]
+    session_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,8 +53,9 @@ struct HookError {
 
 /// The `hook` event of a command hook's stdin, or `None` if it is not a
 /// hook's JSON object. `named`, the hook command's own word for its event,
-/// comes before the input's.
-pub fn hook_event(raw: &[u8], named: Option<&str>) -> Option<ShimEvent> {
+/// comes before the input's; an input that names its conversation only by
+/// its session id names the file `agent` keeps it in (`env`: the hook's).
+pub fn hook_event(raw: &[u8], named: Option<&str>, agent: Kind, env: Env) -> Option<ShimEvent> {
     let input: HookInput = serde_json::from_slice(raw).ok()?;
     let event = (named.map(str::to_owned))
         .or(input.hook_event_name)
@@ -62,7 +67,9 @@ pub fn hook_event(raw: &[u8], named: Option<&str>) -> Option<ShimEvent> {
     Some(ShimEvent {
         op: "hook".into(),
         event: Some(cut(&event, 64)),
-        path: input.transcript_path.filter(|p| p.is_absolute()),
+        path: (input.transcript_path)
+            .or_else(|| agent.hook_transcript(input.session_id.as_deref()?, env))
+            .filter(|p| p.is_absolute()),
         reason: input.source.map(|s| cut(&s, 32)),
         tool: input.tool_name.map(|t| cut(&t, 64)),
         text: text.map(|t| cut(&t, MAX_TEXT)),
@@ -142,7 +149,7 @@ mod tests {
         let raw = br#"{"session_id":"s","transcript_path":"/h/p/s.jsonl","cwd":"/w",
             "hook_event_name":"PermissionRequest","tool_name":"Bash",
             "tool_input":{"command":"touch /tmp/x","description":"Create x"},"extra":[1]}"#;
-        let e = hook_event(raw, None).expect("a hook event");
+        let e = read(raw, None).expect("a hook event");
         assert_eq!(e.op, "hook");
         assert_eq!(e.event.as_deref(), Some("PermissionRequest"));
         assert_eq!(e.tool.as_deref(), Some("Bash"));
@@ -153,16 +160,21 @@ mod tests {
         );
     }
 
+    /// What `amux hook` reads, outside any agent's environment.
+    fn read(raw: &[u8], named: Option<&str>) -> Option<ShimEvent> {
+        hook_event(raw, named, Kind::SHELL, &|_| None)
+    }
+
     #[test]
     fn odd_input_makes_no_event_or_a_short_one() {
-        assert_eq!(hook_event(b"not json", None), None);
-        assert_eq!(hook_event(b"[1,2]", None), None);
-        assert_eq!(hook_event(br#"{"session_id":"s"}"#, None), None);
+        assert_eq!(read(b"not json", None), None);
+        assert_eq!(read(b"[1,2]", None), None);
+        assert_eq!(read(br#"{"session_id":"s"}"#, None), None);
         let long = "x".repeat(10_000);
         let raw = format!(
             r#"{{"hook_event_name":"Notification","message":"{long}","transcript_path":"rel.jsonl"}}"#
         );
-        let e = hook_event(raw.as_bytes(), None).unwrap();
+        let e = read(raw.as_bytes(), None).unwrap();
         assert_eq!(e.path, None, "a relative path is no transcript");
         assert!(crate::protocol::to_json(&e).len() < 1024);
     }
@@ -171,10 +183,8 @@ mod tests {
     fn a_question_reads_as_its_text() {
         let raw = br#"{"hook_event_name":"PreToolUse","tool_name":"AskUserQuestion",
             "tool_input":{"questions":[{"question":"Which colour?","options":[]}]}}"#;
-        assert_eq!(
-            hook_event(raw, None).unwrap().text.as_deref(),
-            Some("Which colour?")
-        );
+        let text = read(raw, None).unwrap().text;
+        assert_eq!(text.as_deref(), Some("Which colour?"));
     }
 
     #[test]
@@ -182,27 +192,31 @@ mod tests {
         let fixture = include_str!("../../tests/fixtures/copilot/hooks.log");
         let input = |name: &str| {
             let line = fixture.lines().find(|l| l.contains(name)).expect(name);
-            line.split_once(' ').unwrap().1.split_once(' ').unwrap().1
+            let json = line.split_once(' ').unwrap().1.split_once(' ').unwrap().1;
+            json.as_bytes()
         };
-        let asked = hook_event(
-            input("copilot-permissionRequest").as_bytes(),
+        let asked = read(
+            input("copilot-permissionRequest"),
             Some("permissionRequest"),
         );
         let asked = asked.expect("an event");
         assert_eq!(asked.event.as_deref(), Some("permissionRequest"));
         assert_eq!(asked.tool.as_deref(), Some("bash"));
         assert_eq!(asked.text.as_deref(), Some("touch created-by-tool.txt"));
-        let stop = hook_event(input("copilot-agentStop").as_bytes(), Some("agentStop")).unwrap();
+        let stop = read(input("copilot-agentStop"), Some("agentStop")).unwrap();
         assert!(stop.path.is_some_and(|p| p.ends_with("events.jsonl")));
-        let failed = hook_event(
-            input("copilot-errorOccurred").as_bytes(),
-            Some("errorOccurred"),
-        );
+        let failed = read(input("copilot-errorOccurred"), Some("errorOccurred"));
         assert!(failed
             .unwrap()
             .text
             .unwrap()
             .contains("fake invalid request"));
+        // Its prompt names the session by id only: the file is Copilot's.
+        let env = |k: &str| (k == "COPILOT_HOME").then(|| "/h/.cp".to_string());
+        let raw = input("copilot-userPromptSubmitted");
+        let said = hook_event(raw, Some("userPromptSubmitted"), Kind::COPILOT, &env).unwrap();
+        let file = "/h/.cp/session-state/c007b8f4-288d-4ce2-97de-e4a3df4c1c66/events.jsonl";
+        assert_eq!(said.path.as_deref(), Some(std::path::Path::new(file)));
     }
 
     #[test]

@@ -32,6 +32,8 @@ mod claude_hooks;
 mod codex;
 mod codex_hooks;
 mod conversation;
+mod copilot;
+mod copilot_hooks;
 mod derived;
 mod hooks;
 mod launch;
@@ -56,7 +58,7 @@ use serde_json::Value;
 use std::path::{Component, Path, PathBuf};
 
 /// Every agent amux recognises, in the order `detect` tries them.
-pub const AGENTS: &[Kind] = &[Kind::PI, Kind::CLAUDE, Kind::CODEX];
+pub const AGENTS: &[Kind] = &[Kind::PI, Kind::CLAUDE, Kind::CODEX, Kind::COPILOT];
 
 /// A session's environment: the value of a variable, if set.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -256,6 +258,11 @@ pub trait Adapter: Sync {
     }
     /// A fresh fold over a conversation's lines.
     fn lines(&self, place: &Place) -> Box<dyn Lines>;
+    /// The conversation its command hooks mean by a session id, when their
+    /// input names no file (Copilot's), in the hook's environment.
+    fn hook_transcript(&self, _session_id: &str, _env: Env) -> Option<PathBuf> {
+        None
+    }
     /// What an op of its own extension says (`None`: not one of its ops).
     fn extension(&self, _event: &crate::protocol::ShimEvent) -> Option<Extension> {
         None
@@ -309,6 +316,7 @@ impl Kind {
     pub const PI: Kind = Kind(&pi::Pi);
     pub const CLAUDE: Kind = Kind(&claude::Claude);
     pub const CODEX: Kind = Kind(&codex::Codex);
+    pub const COPILOT: Kind = Kind(&copilot::Copilot);
     pub const SHELL: Kind = Kind(&shell::Shell);
 
     /// The agent named by `argv` (see `argv.rs`); anything else is a shell.
@@ -448,6 +456,10 @@ impl Kind {
     /// Opens `path`, one of its conversations, to follow.
     pub fn open(self, path: PathBuf, place: &Place) -> Box<dyn Conversation> {
         self.0.open(self, path, place)
+    }
+
+    pub fn hook_transcript(self, session_id: &str, env: Env) -> Option<PathBuf> {
+        self.0.hook_transcript(session_id, &non_empty(env))
     }
 
     pub fn report(self, probe: &Probe) -> Report {

@@ -22,14 +22,18 @@ const MAX_INPUT: u64 = 1024 * 1024;
 /// Writes of at most this many bytes to a pipe are atomic (POSIX).
 const PIPE_BUF: usize = 4096;
 
-pub fn hook(_agent: &str, event: Option<&str>) -> Result<ExitCode> {
+pub fn hook(agent: &str, event: Option<&str>) -> Result<ExitCode> {
     let mut raw = Vec::new();
     let mut stdin = io::stdin().lock();
     let _ = (&mut stdin).take(MAX_INPUT).read_to_end(&mut raw);
     // Drained, so the agent's write of a larger input never fails.
     let _ = io::copy(&mut stdin, &mut io::sink());
+    let env = |name: &str| std::env::var(name).ok();
     if let Some(fifo) = std::env::var_os("AMUX_HOOK_FIFO").filter(|f| !f.is_empty()) {
-        if let Some(line) = crate::adapters::hook_event(&raw, event).and_then(line) {
+        if let Some(line) =
+            crate::adapters::hook_event(&raw, event, crate::adapters::Kind::named(agent), &env)
+                .and_then(line)
+        {
             let _ = send(std::path::Path::new(&fifo), line.as_bytes());
         }
     }
