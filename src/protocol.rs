@@ -38,14 +38,15 @@ pub enum Source {
     Shim,
     AgentPidfile,
     Procfd,
+    /// The agent's own hook amux added at launch (Claude Code's
+    /// `SessionStart` with its `transcript_path`): its word beats the
+    /// launch line's (a resumed Copilot's `sessionStart`).
+    Hook,
     /// The file named on the agent's launch command line (`pi --session F`,
     /// `claude --resume ID`, `codex resume ID`): held before it writes.
     Argv,
     /// pi's amux extension (`session_start`): the file pi will write.
     Extension,
-    /// The agent's own hook amux added at launch (Claude Code's
-    /// `SessionStart` with its `transcript_path`).
-    Hook,
     Metadata,
     Scrollback,
     Mtime,

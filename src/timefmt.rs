@@ -95,6 +95,19 @@ pub fn parse_epoch(s: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + se - offset)
 }
 
+/// `parse_epoch` in milliseconds, with the fraction's first three digits.
+pub fn parse_epoch_ms(s: &str) -> Option<i64> {
+    let secs = parse_epoch(s)?;
+    let frac = s.get(19..).and_then(|r| r.strip_prefix('.')).unwrap_or("");
+    let digits: String = frac
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(3)
+        .collect();
+    let ms = format!("{digits:0<3}").parse::<i64>().unwrap_or(0);
+    Some(secs * 1000 + ms)
+}
+
 /// What follows the seconds: an optional fraction, then `Z`, `±HH:MM`
 /// or nothing (read as UTC); the offset in seconds east of UTC.
 fn utc_offset(rest: &str) -> Option<i64> {

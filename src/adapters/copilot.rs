@@ -3,7 +3,8 @@
 //! typed events written from the first prompt on — `user.message`,
 //! `assistant.message` (with its `toolRequests`), `permission.requested`
 //! while the dialog is open, `session.error`, `assistant.turn_end` after
-//! every model call (so not the end of a turn by itself).
+//! every model call (so not the end of a turn by itself), `abort` for an
+//! interrupt (the one moment no hook tells).
 //!
 //! Its own word comes from command hooks given per launch as a plugin
 //! directory (`--plugin-dir`, `copilot_hooks.rs`), written into the
@@ -151,14 +152,25 @@ impl Lines for CopilotLines {
                 self.final_reply = asks.is_none() && !content.is_empty();
             }
             "tool.execution_start" => d.tool(data["toolName"].as_str()),
+            // The dialog is about the call the model just asked for (its
+            // tool's name, `bash`; the request says only its kind, `shell`).
             "permission.requested" => {
                 let asked = &data["permissionRequest"];
-                let name = asked["kind"].as_str().unwrap_or("tool");
-                d.tool_call(name, text(&asked["fullCommandText"]));
+                let command = text(&asked["fullCommandText"]);
+                match d.tool_call.as_mut() {
+                    Some(call) if !call.answered => call.text = command.or(call.text.take()),
+                    _ => d.tool_call(asked["kind"].as_str().unwrap_or("tool"), command),
+                }
             }
             "permission.completed" | "tool.execution_complete" => d.tool_result(),
             "assistant.turn_end" if self.final_reply => d.reply_done(),
             "session.error" => d.failed(data["message"].as_str()),
+            // Esc Esc: the turn is over with no reply, and no hook says so.
+            "abort" => d.interrupted(
+                line["timestamp"]
+                    .as_str()
+                    .and_then(crate::timefmt::parse_epoch_ms),
+            ),
             _ => {}
         }
     }
@@ -207,6 +219,22 @@ mod tests {
         assert_eq!(
             all.conversation_id.as_deref(),
             Some("c007b8f4-288d-4ce2-97de-e4a3df4c1c66")
+        );
+    }
+
+    #[test]
+    fn an_abort_ends_the_turn_with_no_reply_at_its_own_time() {
+        let log = [
+            r#"{"type":"user.message","data":{"content":"answer slowly"}}"#,
+            r#"{"type":"assistant.turn_start","data":{"turnId":"0"}}"#,
+            r#"{"type":"assistant.turn_end","data":{"turnId":"0"}}"#,
+            r#"{"type":"abort","data":{"reason":"user_abort"},"timestamp":"2026-12-06T07:32:38.250Z"}"#,
+        ];
+        let d = derive_all(Kind::COPILOT, &Place::default(), log.join("\n").as_bytes());
+        assert!(!d.working && !d.unread && !d.error, "{d:?}");
+        assert_eq!(
+            (d.interrupts, d.interrupted_ms),
+            (1, Some(1_796_542_358_250))
         );
     }
 

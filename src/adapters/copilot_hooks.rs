@@ -10,9 +10,9 @@
 //! `sessionStart` (at the first prompt, `source` new or resume) names the
 //! session; `userPromptSubmitted`, `preToolUse`, `postToolUse`,
 //! `postToolUseFailure` and `preCompact` are work; `permissionRequest`
-//! and a `notification` of type `permission_prompt` are the dialog, with
-//! its tool and command; `agentStop` ends the turn, `errorOccurred` fails
-//! it. A `permissionRequest` hook may decide the dialog by what it
+//! is the dialog, with its tool and command (the `notification` of type
+//! `permission_prompt` that follows it says the same with less: it is
+//! not listened to); `agentStop` ends the turn, `errorOccurred` fails it. A `permissionRequest` hook may decide the dialog by what it
 //! prints: `amux hook` prints nothing, so Copilot asks the user as ever.
 //! Not added to a subcommand (`copilot mcp …`), which runs no session.
 
@@ -32,7 +32,6 @@ const EVENTS: &[&str] = &[
     "postToolUse",
     "postToolUseFailure",
     "permissionRequest",
-    "notification",
     "agentStop",
     "errorOccurred",
     "preCompact",
@@ -204,9 +203,6 @@ pub(super) fn extension(event: &ShimEvent) -> Option<Extension> {
         | "postToolUseFailure"
         | "preCompact" => Extension::State(said(State::Working, false)),
         "permissionRequest" => Extension::State(asks(Ask::Permission, event)),
-        "notification" if event.notice.as_deref() == Some("permission_prompt") => {
-            Extension::State(asks(Ask::Permission, event))
-        }
         "agentStop" => Extension::State(said(State::Idle, true)),
         "errorOccurred" => Extension::State(said(State::Error, true)),
         _ => Extension::Nothing,
@@ -286,7 +282,7 @@ mod tests {
             panic!()
         };
         assert!(done.state == State::Idle && done.answers);
-        let other = extension(&hook("notification", Some("idle")));
+        let other = extension(&hook("sessionEnd", None));
         assert_eq!(other, Some(Extension::Nothing));
     }
 }

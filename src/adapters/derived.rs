@@ -37,6 +37,13 @@ pub struct Derived {
     /// The tool call the agent made last in this turn (what a waiting
     /// agent asks permission for); gone when the turn ends.
     pub tool_call: Option<ToolCall>,
+    /// Interrupts the file told (Copilot's `abort`): the agent's own word
+    /// that the turn is over, which no live report of its says — a kept
+    /// report made before it ends with it.
+    pub interrupts: u64,
+    /// When the last of them was (epoch ms, the agent's own stamp): a
+    /// report made before it (replayed to a daemon that came back) is over.
+    pub interrupted_ms: Option<i64>,
     /// Lines read so far that changed the state above (working, error,
     /// label, unread, the tool call): what a live report is measured
     /// against. Bookkeeping lines (Codex's token counts and usage records,
@@ -112,6 +119,16 @@ impl Derived {
     /// The last tool call, while nothing answered it yet.
     pub fn pending_call(&self) -> Option<&ToolCall> {
         self.tool_call.as_ref().filter(|c| !c.answered)
+    }
+
+    /// The user interrupted the turn at `at_ms`: over, with no reply.
+    pub(super) fn interrupted(&mut self, at_ms: Option<i64>) {
+        self.interrupted_ms = at_ms;
+        self.working = false;
+        self.retrying = false;
+        self.label = None;
+        self.tool_call = None;
+        self.interrupts += 1;
     }
 
     pub(super) fn failed(&mut self, message: Option<&str>) {

@@ -47,6 +47,9 @@ pub struct Live {
     /// `Grace`): shown as working until `answerable_ms`.
     pub arming: bool,
     pub answerable_ms: i64,
+    /// The file's interrupts when it was said: a later one ends it, kept
+    /// or not (`Derived::interrupts`).
+    pub interrupts: u64,
 }
 
 /// How long a pidfile `waiting` waits for the file to name its tool call
@@ -88,6 +91,7 @@ impl Live {
             kept,
             lines_upto: file.lines + u64::from(late_call),
             held,
+            interrupts: file.interrupts,
         }
     }
 
@@ -152,10 +156,11 @@ impl Entry {
     pub fn file_grew(&mut self) {
         let lines = self.derived.lines;
         let pending = self.derived.pending_call().is_some();
+        let interrupts = self.derived.interrupts;
         if self
             .live
             .as_ref()
-            .is_some_and(|l| !l.kept && lines > l.lines_upto)
+            .is_some_and(|l| (!l.kept && lines > l.lines_upto) || interrupts > l.interrupts)
         {
             self.live = None;
         }

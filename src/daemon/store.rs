@@ -759,4 +759,39 @@ mod tests {
             assert!(r.get(key).is_some(), "{key}");
         }
     }
+
+    #[test]
+    fn an_interrupt_the_file_tells_ends_a_kept_report() {
+        use crate::protocol::{AgentState, State, StateSource};
+        let mut e = entry("id9", "t");
+        e.set_derived(Derived {
+            working: true,
+            ..Derived::default()
+        });
+        // Copilot's hook said working; no hook tells its Esc Esc.
+        let working = AgentState {
+            state: State::Working,
+            source: StateSource::Hook,
+            ..AgentState::default()
+        };
+        e.live = Some(crate::daemon::state::Live::new(
+            working, 1, &e.derived, 0, 1,
+        ));
+        e.set_derived(Derived {
+            lines: 3,
+            ..e.derived.clone()
+        });
+        e.file_grew();
+        assert!(e.live.is_some(), "a kept report outlives plain lines");
+        e.set_derived(Derived {
+            working: false,
+            interrupts: 1,
+            lines: 4,
+            ..Derived::default()
+        });
+        e.file_grew();
+        assert!(e.live.is_none());
+        let status = crate::daemon::state::status(&e, Held::default());
+        assert_eq!(status.state, State::Idle, "{status:?}");
+    }
 }

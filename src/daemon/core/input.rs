@@ -283,7 +283,10 @@ impl Core {
             return;
         };
         entry.hooked |= report.source == protocol::StateSource::Hook;
-        if state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0))
+        // An interrupt the file tells after it ended the turn it speaks of.
+        let interrupted = entry.derived.interrupted_ms.is_some_and(|t| t > at);
+        if interrupted && report.state != protocol::State::Idle
+            || state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0))
             || (entry.live.as_ref()).is_some_and(|l| state::stale(l, &report, at))
         {
             return;
