@@ -92,13 +92,13 @@ impl Session {
             server,
             w,
         };
-        s.id = s.wait_ready();
+        s.id = s.wait_ready(READY);
         s
     }
 
-    /// Waits for OpenCode's prompt; the live session's id.
-    fn wait_ready(&mut self) -> String {
-        self.term.wait_for(READY, T);
+    /// Waits for `marker` on OpenCode's screen; the live session's id.
+    fn wait_ready(&mut self, marker: &str) -> String {
+        self.term.wait_for(marker, T);
         let mut id = String::new();
         support::wait_until(
             QUICK,
@@ -329,7 +329,8 @@ fn resume_continues_the_same_session_and_nothing_is_written_outside_amux() {
 
     let argv = vec!["resume".to_string(), old.clone()];
     s.term = spawn(&s.w, &argv, &s.cwd.clone(), s.server.port);
-    s.id = s.wait_ready();
+    // The conversation so far, on the screen.
+    s.id = s.wait_ready(REPLY);
     assert_ne!(s.id, old);
     let r = s.wait_record("holding the old conversation", |r| {
         r["conversation"]["id"] == id.as_str()
