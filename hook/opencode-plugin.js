@@ -33,6 +33,7 @@ let fd = null;
 let current = null; // the conversation this terminal shows
 const parents = new Map(); // sessionID -> parentID, as OpenCode said
 const failed = new Set(); // sessions whose turn failed, until the next begins
+const logged = new Map(); // sessionID -> its last title, user message logged
 
 function send(fields) {
   try {
@@ -104,14 +105,21 @@ function on(e) {
   if (sub) return;
   switch (e.type) {
     case "session.created":
+      logged.set(sid + " title", p.info?.title);
       log(sid, e.type, { info: info(p.info) });
       return hold(sid, e.type);
     case "session.updated":
-      if (p.info?.title) log(sid, e.type, { info: { id: sid, title: p.info.title } });
+      // OpenCode says the session again at every step: its title once.
+      if (p.info?.title && logged.get(sid + " title") !== p.info.title) {
+        logged.set(sid + " title", p.info.title);
+        log(sid, e.type, { info: { id: sid, title: p.info.title } });
+      }
       return;
     case "message.updated": {
       const i = p.info ?? {};
-      if (i.role === "user") {
+      if (i.role === "user" && logged.get(sid + " user") !== i.id) {
+        // Repeated as OpenCode adds a summary to it: logged once.
+        logged.set(sid + " user", i.id);
         failed.delete(sid);
         hold(sid, "session.current");
         log(sid, e.type, { info: info(i) });

@@ -15,8 +15,9 @@
 //! project config, plugins, agents all still load). OpenCode installs its
 //! plugin SDK (`@opencode-ai/plugin`, 64 MB through npm) into every such
 //! directory once: ours lives in amux's cache, `<cache>/opencode/`, so
-//! that happens once per machine, not at every launch (offline, OpenCode
-//! retries it in the background; the plugin loads anyway). Nothing is
+//! that happens once per machine, not at every launch. OpenCode draws
+//! nothing until that install is done or failed: offline, the first start
+//! under amux waits for npm's retries (over a minute measured). Nothing is
 //! injected when the user sets `OPENCODE_CONFIG_DIR` themselves (ours
 //! would hide theirs), nor for a subcommand that runs no session.
 
