@@ -28,6 +28,7 @@ mod pty;
 mod real_claude;
 mod real_codex;
 mod real_copilot;
+mod real_opencode;
 mod real_pi;
 mod regress;
 mod regress_pi;

@@ -37,6 +37,8 @@ mod copilot_hooks;
 mod derived;
 mod hooks;
 mod launch;
+mod opencode;
+mod opencode_events;
 mod pi;
 mod pi_extension;
 mod pi_retry;
@@ -58,7 +60,13 @@ use serde_json::Value;
 use std::path::{Component, Path, PathBuf};
 
 /// Every agent amux recognises, in the order `detect` tries them.
-pub const AGENTS: &[Kind] = &[Kind::PI, Kind::CLAUDE, Kind::CODEX, Kind::COPILOT];
+pub const AGENTS: &[Kind] = &[
+    Kind::PI,
+    Kind::CLAUDE,
+    Kind::CODEX,
+    Kind::COPILOT,
+    Kind::OPENCODE,
+];
 
 /// A session's environment: the value of a variable, if set.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -317,6 +325,7 @@ impl Kind {
     pub const CLAUDE: Kind = Kind(&claude::Claude);
     pub const CODEX: Kind = Kind(&codex::Codex);
     pub const COPILOT: Kind = Kind(&copilot::Copilot);
+    pub const OPENCODE: Kind = Kind(&opencode::OpenCode);
     pub const SHELL: Kind = Kind(&shell::Shell);
 
     /// The agent named by `argv` (see `argv.rs`); anything else is a shell.

@@ -219,16 +219,23 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     result
 }
 
-/// The launch's files, each in a 0700 directory below `own`.
+/// The launch's files, each in a 0700 directory below `own` — or below
+/// amux's cache, for a plugin directory the agent installs into and that
+/// should outlive the session (OpenCode's). A file already there as it
+/// should be is left alone: sessions share the cache.
 fn write_launch_files(own: &Path, files: &[(PathBuf, String)]) -> std::io::Result<()> {
+    let cache = paths::cache_dir();
     for (path, text) in files {
-        let rel = path.strip_prefix(own).map_err(|_| {
+        let below = |base: &Path| Some((base.to_path_buf(), path.strip_prefix(base).ok()?));
+        let (mut dir, rel) = below(own).or_else(|| below(&cache)).ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 format!("{} is not below {}", path.display(), own.display()),
             )
         })?;
-        let mut dir = own.to_path_buf();
+        if std::fs::read(path).is_ok_and(|b| b == text.as_bytes()) {
+            continue;
+        }
         paths::ensure_own_dir(&dir)?;
         for part in rel.parent().into_iter().flat_map(Path::components) {
             dir.push(part);
