@@ -84,7 +84,16 @@ pub(super) fn launch(args: &[String], hooks: HookSite) -> Launch {
     let Some(base) = hooks.command.filter(|_| !theirs && !subcommand) else {
         return Launch::default();
     };
-    let command = format!("{base} {}", quoted("claude"));
+    Launch {
+        args: vec!["--settings".into(), layer(base, "claude")],
+        ..Launch::default()
+    }
+}
+
+/// A settings layer (JSON) whose hooks run `base AGENT` at each of
+/// `EVENTS` — Claude's, and Qwen Code's, which took Claude's hooks.
+pub(super) fn layer(base: &str, agent: &str) -> String {
+    let command = format!("{base} {}", quoted(agent));
     let group = || {
         [Group {
             hooks: [Command {
@@ -97,10 +106,7 @@ pub(super) fn launch(args: &[String], hooks: HookSite) -> Launch {
     let layer = Settings {
         hooks: EVENTS.iter().map(|e| (*e, group())).collect(),
     };
-    Launch {
-        args: vec!["--settings".into(), crate::protocol::to_json(&layer)],
-        ..Launch::default()
-    }
+    crate::protocol::to_json(&layer)
 }
 
 /// What one of Claude's hooks says.

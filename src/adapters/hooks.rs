@@ -38,17 +38,14 @@ struct HookInput {
     tool_input: Option<Value>,
     notification_type: Option<String>,
     message: Option<String>,
-    /// Copilot's `errorOccurred`: what failed.
-    error: Option<HookError>,
+    /// What failed: Copilot's `errorOccurred` has `{message}`; Claude's and
+    /// Qwen's `StopFailure` a word (`invalid_request`), so any shape reads.
+    error: Option<Value>,
+    /// Claude's and Qwen's `StopFailure`: the error's words.
+    error_details: Option<String>,
     /// Copilot names its conversation only by this.
     #[serde(alias = "sessionId")]
     session_id: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct HookError {
-    message: Option<String>,
 }
 
 /// The `hook` event of a command hook's stdin, or `None` if it is not a
@@ -63,7 +60,12 @@ pub fn hook_event(raw: &[u8], named: Option<&str>, agent: Kind, env: Env) -> Opt
     let text = (input.tool_input.as_ref())
         .and_then(what_it_does)
         .or(input.message)
-        .or_else(|| input.error.and_then(|e| e.message));
+        .or(input.error_details)
+        .or_else(|| {
+            let error = input.error?;
+            let message = error.get("message").unwrap_or(&error);
+            message.as_str().map(str::to_owned)
+        });
     Some(ShimEvent {
         op: "hook".into(),
         event: Some(cut(&event, 64)),
@@ -185,6 +187,17 @@ mod tests {
             "tool_input":{"questions":[{"question":"Which colour?","options":[]}]}}"#;
         let text = read(raw, None).unwrap().text;
         assert_eq!(text.as_deref(), Some("Which colour?"));
+    }
+
+    #[test]
+    fn a_stop_failure_of_claude_or_qwen_reads_with_its_error_in_words() {
+        let raw = include_str!("../../tests/fixtures/qwen/hooks.log")
+            .lines()
+            .find_map(|l| l.strip_prefix("StopFailure "))
+            .expect("a StopFailure");
+        let e = read(raw.as_bytes(), None).expect("an event");
+        assert_eq!(e.event.as_deref(), Some("StopFailure"));
+        assert_eq!(e.text.as_deref(), Some("400 fake invalid request"));
     }
 
     #[test]

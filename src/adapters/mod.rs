@@ -42,6 +42,7 @@ mod opencode_events;
 mod pi;
 mod pi_extension;
 mod pi_retry;
+mod qwen;
 mod resume;
 mod shell;
 mod text;
@@ -66,6 +67,7 @@ pub const AGENTS: &[Kind] = &[
     Kind::CODEX,
     Kind::COPILOT,
     Kind::OPENCODE,
+    Kind::QWEN,
 ];
 
 /// A session's environment: the value of a variable, if set.
@@ -326,6 +328,7 @@ impl Kind {
     pub const CODEX: Kind = Kind(&codex::Codex);
     pub const COPILOT: Kind = Kind(&copilot::Copilot);
     pub const OPENCODE: Kind = Kind(&opencode::OpenCode);
+    pub const QWEN: Kind = Kind(&qwen::Qwen);
     pub const SHELL: Kind = Kind(&shell::Shell);
 
     /// The agent named by `argv` (see `argv.rs`); anything else is a shell.
