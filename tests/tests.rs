@@ -30,6 +30,7 @@ mod real_codex;
 mod real_copilot;
 mod real_opencode;
 mod real_pi;
+mod real_qwen;
 mod regress;
 mod regress_pi;
 mod remote;

@@ -1,7 +1,8 @@
 //! Qwen Code: `$QWEN_HOME/projects/<cwd, / as ->/chats/<uuid>.jsonl`
 //! (`QWEN_HOME` defaults to `~/.qwen`), Claude-like records: `user` and
 //! `assistant` with `message.parts` (text, `functionCall`; a reply Esc cut
-//! short has no `usageMetadata`), `tool_result`,
+//! short has no `usageMetadata`), `tool_result` (`[Operation Cancelled]`
+//! when the user refused the call: the turn ends there),
 //! and `system` records — `custom_title` (the title, `/rename` or its
 //! model's), `ui_telemetry` whose `qwen-code.api_error` is a failed turn.
 //!
@@ -212,6 +213,12 @@ impl Lines for QwenLines {
                     None => {}
                 }
             }
+            // A call the user refused (Esc at its dialog) ends the turn
+            // there, and no hook says so.
+            "tool_result" if parts.iter().any(cancelled) => {
+                let at = v["timestamp"].as_str();
+                d.interrupted(at.and_then(crate::timefmt::parse_epoch_ms));
+            }
             "tool_result" => d.tool_result(),
             "system" => system(d, v),
             _ => {}
@@ -233,6 +240,14 @@ fn system(d: &mut Derived, v: &Value) {
         }
         _ => {}
     }
+}
+
+/// A tool's result that says the user refused it.
+fn cancelled(part: &Value) -> bool {
+    let error = &part["functionResponse"]["response"]["error"];
+    error
+        .as_str()
+        .is_some_and(|e| e.starts_with("[Operation Cancelled]"))
 }
 
 fn text_at(v: &Value, key: &str) -> Option<String> {
@@ -290,6 +305,22 @@ mod tests {
             !cut.working && !cut.unread && cut.interrupts == 1,
             "{cut:?}"
         );
+        let refused = r#"{"type":"tool_result","timestamp":"2026-12-06T07:50:23.101Z","message":{"role":"user","parts":[{"functionResponse":{"id":"call_1","name":"run_shell_command","response":{"error":"[Operation Cancelled] Reason: User did not allow tool call"}}}]}}"#;
+        let mut asked: Vec<String> = lines
+            .iter()
+            .take_while(|l| !assistant(l, "functionCall"))
+            .cloned()
+            .collect();
+        asked.push(
+            lines
+                .iter()
+                .find(|l| assistant(l, "functionCall"))
+                .unwrap()
+                .clone(),
+        );
+        asked.push(refused.to_string());
+        let refused = derive_all(Kind::QWEN, &Place::default(), asked.join("\n").as_bytes());
+        assert!(!refused.working && refused.interrupts == 1, "{refused:?}");
         let one = derive_all(
             Kind::QWEN,
             &Place::default(),
