@@ -241,7 +241,7 @@ JSON does not) and tells the session's runner of it through $AMUX_HOOK_FIFO. Pri
 hook must never change what the agent does. See amux-protocol(7).
 ",
         opts: &[],
-        operands: Operands::Word(&["claude", "codex"]),
+        operands: Operands::Word(&["claude", "codex", "copilot", "qwen"]),
         completed: false,
     },
     Verb {
