@@ -48,6 +48,10 @@ impl Session {
         w.start_daemon();
         let server = FakeModel::start("All done.");
         let cwd = w.cwd("proj");
+        let home = w.env.root.join("home/.qwen");
+        std::fs::create_dir_all(&home).expect("qwen home");
+        let settings = crate::accuracy::hooked::QWEN_SETTINGS;
+        std::fs::write(home.join("settings.json"), settings).expect("settings.json");
         let mut argv = vec![
             "run".to_string(),
             "--".into(),

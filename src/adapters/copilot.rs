@@ -103,6 +103,21 @@ impl Adapter for Copilot {
     fn extension(&self, event: &crate::protocol::ShimEvent) -> Option<Extension> {
         copilot_hooks::extension(event)
     }
+
+    /// Its `permissionRequest` hook runs ~0.15 s before the dialog is
+    /// drawn (measured): `waiting` from when it is up.
+    fn dialog_grace(&self) -> super::Grace {
+        super::Grace {
+            after_signal_ms: 300,
+            after_enter_ms: 0,
+        }
+    }
+
+    /// Nothing of it says it is up: started with nothing to do, it is idle
+    /// (its first hook comes with the first prompt).
+    fn idle_when_fresh(&self) -> bool {
+        true
+    }
 }
 
 /// A session id: a UUID, which is all a path may be built from.

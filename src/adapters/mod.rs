@@ -214,6 +214,12 @@ pub trait Adapter: Sync {
     fn command(&self, _line: &str) -> Option<Command> {
         None
     }
+    /// Whether, started with nothing to do, it is idle though it says
+    /// nothing until its first prompt (Copilot): `wait --until idle` on
+    /// such a fresh session returns at once.
+    fn idle_when_fresh(&self) -> bool {
+        false
+    }
     /// When its dialog takes keys, after it says it asks (see [`Grace`]).
     fn dialog_grace(&self) -> Grace {
         Grace::default()
@@ -363,6 +369,10 @@ impl Kind {
 
     pub fn command(self, line: &str) -> Option<Command> {
         self.0.command(line.trim_end())
+    }
+
+    pub fn idle_when_fresh(self) -> bool {
+        self.0.idle_when_fresh()
     }
 
     pub fn dialog_grace(self) -> Grace {

@@ -119,10 +119,33 @@ impl Adapter for Qwen {
         Box::new(QwenLines)
     }
 
+    /// Claude's reading, but for `SessionStart` at startup: Qwen says it
+    /// then, up with nothing to do (Claude's pidfile says that for it).
     fn extension(&self, event: &crate::protocol::ShimEvent) -> Option<Extension> {
-        claude_hooks::extension(event)
+        let startup = event.op == "hook"
+            && event.event.as_deref() == Some("SessionStart")
+            && event.reason.as_deref() == Some("startup");
+        match (startup, event.path.clone()) {
+            (true, Some(path)) => {
+                let idle = super::hooks::said(crate::protocol::State::Idle, false);
+                Some(Extension::Entered(path, idle))
+            }
+            _ => claude_hooks::extension(event),
+        }
+    }
+
+    /// Its `PermissionRequest` hook runs ~0.2 s before the dialog is drawn
+    /// (measured): `waiting` from when it is up.
+    fn dialog_grace(&self) -> super::Grace {
+        super::Grace {
+            after_signal_ms: DIALOG_DRAWN_MS,
+            after_enter_ms: 0,
+        }
     }
 }
+
+/// How long after its permission hook Qwen's dialog shows (measured ~0.2 s).
+const DIALOG_DRAWN_MS: i64 = 300;
 
 /// 0.24.4's `--help`.
 const OPTIONS: super::resume::Options = super::resume::Options {

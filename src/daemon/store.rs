@@ -283,7 +283,9 @@ impl Entry {
         // the file reads as retrying).
         let said_failed =
             (self.live.as_ref()).is_some_and(|l| l.report.state == crate::protocol::State::Error);
-        (ended || self.input.settled || said_idle || said_failed)
+        // One that says nothing until its first prompt, given nothing yet.
+        let fresh = self.kind.idle_when_fresh() && self.input.submitted_ms.is_none();
+        (ended || self.input.settled || said_idle || said_failed || fresh)
             && (!self.derived.working || self.history(held) || said_failed)
             && self.input.pending.is_none()
     }

@@ -136,8 +136,12 @@ pub fn describe(r: Option<&Value>) -> String {
     if word == "waiting" {
         let w = &status["waiting"];
         let kind = w["kind"].as_str().unwrap_or("?");
+        let tool = w["tool"]
+            .as_str()
+            .map(|t| format!("{t}: "))
+            .unwrap_or_default();
         word = match w["text"].as_str() {
-            Some(text) => format!("waiting({kind}: {text})"),
+            Some(text) => format!("waiting({kind}: {tool}{text})"),
             None => format!("waiting({kind})"),
         };
     }

@@ -1,5 +1,6 @@
 //! The accuracy matrix (`make accuracy`): each moment of a real agent's
-//! life — pi under node and under bun, Claude Code, Codex — driven in a
+//! life — pi under node and under bun, Claude Code, Codex, Copilot CLI,
+//! Qwen Code (`hooked.rs`), OpenCode, Gemini CLI — driven in a
 //! PTY against the loopback fake servers of `tests/support/`, and what
 //! `amux events` said about it.
 //!
@@ -22,6 +23,7 @@
 mod claude;
 mod clock;
 mod codex;
+pub mod hooked;
 mod pi;
 mod report;
 mod rig;

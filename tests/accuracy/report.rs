@@ -7,7 +7,9 @@ use super::Cell;
 use serde_json::Value;
 
 /// The columns, in order (a file of another name comes after them).
-const AGENTS: &[&str] = &["pi-node", "pi-bun", "claude", "codex"];
+const AGENTS: &[&str] = &[
+    "pi-node", "pi-bun", "claude", "codex", "gemini", "opencode", "copilot", "qwen",
+];
 
 /// `p50 Xms p99 Yms (n=N)` over the cells with a latency.
 pub fn percentiles(cells: &[Cell]) -> String {
