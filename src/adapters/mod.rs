@@ -33,6 +33,8 @@ mod codex;
 mod codex_hooks;
 mod conversation;
 mod derived;
+mod gemini;
+mod gemini_log;
 mod hooks;
 mod launch;
 mod pi;
@@ -56,7 +58,7 @@ use serde_json::Value;
 use std::path::{Component, Path, PathBuf};
 
 /// Every agent amux recognises, in the order `detect` tries them.
-pub const AGENTS: &[Kind] = &[Kind::PI, Kind::CLAUDE, Kind::CODEX];
+pub const AGENTS: &[Kind] = &[Kind::PI, Kind::CLAUDE, Kind::CODEX, Kind::GEMINI];
 
 /// A session's environment: the value of a variable, if set.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -193,6 +195,12 @@ pub trait Adapter: Sync {
     fn uses_preload(&self) -> bool {
         false
     }
+    /// The variable a node agent that re-executes itself sets in the copy
+    /// that does the work (Gemini's `GEMINI_CLI_NO_RELAUNCH`): the preload
+    /// stays armed for that copy only, as it does not for other children.
+    fn relaunch_marker(&self) -> Option<&'static str> {
+        None
+    }
     /// Whether its launch adds command hooks (`amux hook`), which report
     /// through the runner's FIFO.
     fn uses_hooks(&self) -> bool {
@@ -286,6 +294,11 @@ pub trait Adapter: Sync {
     fn notice_state(&self, _body: &str) -> Option<crate::protocol::AgentState> {
         None
     }
+    /// The state its terminal's window title (OSC 0 / 2) says, if the
+    /// agent sets one at each change of its state (Gemini's `◇ Ready`).
+    fn title_state(&self, _title: &str) -> Option<crate::protocol::AgentState> {
+        None
+    }
     /// The title `ls` shows.
     fn title(
         &self,
@@ -309,6 +322,7 @@ impl Kind {
     pub const PI: Kind = Kind(&pi::Pi);
     pub const CLAUDE: Kind = Kind(&claude::Claude);
     pub const CODEX: Kind = Kind(&codex::Codex);
+    pub const GEMINI: Kind = Kind(&gemini::Gemini);
     pub const SHELL: Kind = Kind(&shell::Shell);
 
     /// The agent named by `argv` (see `argv.rs`); anything else is a shell.
@@ -464,6 +478,14 @@ impl Kind {
 
     pub fn notice_state(self, body: &str) -> Option<crate::protocol::AgentState> {
         self.0.notice_state(body)
+    }
+
+    pub fn title_state(self, title: &str) -> Option<crate::protocol::AgentState> {
+        self.0.title_state(title)
+    }
+
+    pub fn relaunch_marker(self) -> Option<&'static str> {
+        self.0.relaunch_marker()
     }
 
     pub fn guesses(self) -> &'static [Guess] {
