@@ -27,6 +27,7 @@ mod preload;
 mod pty;
 mod real_claude;
 mod real_codex;
+mod real_gemini;
 mod real_pi;
 mod regress;
 mod regress_pi;

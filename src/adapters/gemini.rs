@@ -287,7 +287,7 @@ mod tests {
         let args = fixture::argv(&format!("--resume {id} -m pro"));
         let found = Kind::GEMINI
             .adapter()
-            .launch_file(&args, &dir, &[dir.clone()]);
+            .launch_file(&args, &dir, std::slice::from_ref(&dir));
         assert_eq!(
             found,
             Some(chats.join("session-2026-12-06T00-29-7e7f6684.jsonl"))
