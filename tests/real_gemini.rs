@@ -345,6 +345,8 @@ fn resume_continues_the_same_conversation_with_the_users_flags() {
     );
 
     s.launch(&["resume", &old]);
+    let told = s.term.text();
+    assert!(told.contains("general.sessionRetention.enabled"), "{told}");
     let r = s.wait_record("holding the old file", |r| {
         r["conversation"]["file"] == file.as_str()
     });

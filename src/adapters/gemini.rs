@@ -142,6 +142,29 @@ impl Adapter for Gemini {
         }
     }
 
+    /// Gemini 0.61 starts a resume with a file of its own for the
+    /// conversation (`session-<now>-<id8>.jsonl`, nothing in it) and
+    /// leaves it; at a later start its session cleanup
+    /// (`general.sessionRetention`, on by default) deletes such a file and
+    /// every file of the same id — the conversation resumed with it. No
+    /// flag or variable turns that off for one launch, and amux writes
+    /// nothing of Gemini's: the user is told, unless their settings
+    /// already keep sessions.
+    fn resume_caveat(&self, env: Env) -> Option<String> {
+        let settings = self.config_dir(env)?.join("settings.json");
+        let data = crate::paths::read_untrusted(&settings, 1 << 20).unwrap_or_default();
+        let v: Value = serde_json::from_slice(&data).unwrap_or(Value::Null);
+        if v["general"]["sessionRetention"]["enabled"] == Value::Bool(false) {
+            return None;
+        }
+        Some(format!(
+            "Gemini CLI leaves an empty startup file of a resumed conversation behind, \
+             and its session cleanup at a later start deletes it together with the \
+             conversation; to keep it, set general.sessionRetention.enabled to false in {}",
+            settings.display()
+        ))
+    }
+
     fn lines(&self, _place: &Place) -> Box<dyn Lines> {
         Box::<Log>::default()
     }
@@ -300,6 +323,19 @@ mod tests {
             Kind::GEMINI.resume_command(&argv, &file, None),
             Some(fixture::argv(&want))
         );
+        // A resume is told of Gemini's cleanup, unless sessions are kept.
+        let home = dir.to_str().unwrap().to_owned();
+        let env = move |k: &str| (k == "GEMINI_CLI_HOME").then(|| home.clone());
+        let caveat = Kind::GEMINI.resume_caveat(&env).unwrap();
+        assert!(
+            caveat.contains("general.sessionRetention.enabled"),
+            "{caveat}"
+        );
+        std::fs::create_dir_all(dir.join(".gemini")).unwrap();
+        let kept = r#"{"general":{"sessionRetention":{"enabled":false}}}"#;
+        std::fs::write(dir.join(".gemini/settings.json"), kept).unwrap();
+        assert_eq!(Kind::GEMINI.resume_caveat(&env), None);
+        assert_eq!(Kind::CODEX.resume_caveat(&env), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -262,6 +262,11 @@ pub trait Adapter: Sync {
     fn options(&self) -> resume::Options {
         resume::Options::default()
     }
+    /// What a user must know before resuming one of its conversations
+    /// (a way the agent itself may lose it), given the environment.
+    fn resume_caveat(&self, _env: Env) -> Option<String> {
+        None
+    }
     /// A fresh fold over a conversation's lines.
     fn lines(&self, place: &Place) -> Box<dyn Lines>;
     /// What an op of its own extension says (`None`: not one of its ops).
@@ -457,6 +462,10 @@ impl Kind {
             None => (argv[..1].to_vec(), Vec::new()),
         };
         Some(launcher.into_iter().chain(theirs).chain(args).collect())
+    }
+
+    pub fn resume_caveat(self, env: Env) -> Option<String> {
+        self.0.resume_caveat(&non_empty(env))
     }
 
     /// Opens `path`, one of its conversations, to follow.

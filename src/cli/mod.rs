@@ -188,6 +188,10 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
 
 fn resume(key: &str, detach: bool) -> Result<ExitCode> {
     let plan = control::resume_plan(key)?;
+    let kind = crate::adapters::Kind::detect(&plan.command);
+    if let Some(caveat) = kind.resume_caveat(&|name| std::env::var(name).ok()) {
+        eprintln!("amux: {caveat}");
+    }
     // Marked before it runs (a foreground run returns only when the agent
     // ends): completion and `ls --all` stop offering the old record.
     control::mark_resumed(&plan.id)?;
