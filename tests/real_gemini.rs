@@ -268,6 +268,12 @@ fn denied_is_idle_and_a_failed_request_is_an_error() {
     s.term.write(b"\x1b");
     let r = s.state("idle");
     assert!(r["status"]["waiting"].is_null(), "{r:#}");
+    // Gemini then writes its history again: no reply in it is new, and
+    // the prompt stays the title.
+    s.settle(Duration::from_millis(500));
+    let r = s.state("idle");
+    assert_eq!(r["unread"], false, "{r:#}");
+    assert_eq!(r["title"], ASKED, "{r:#}");
     assert!(!s.cwd.join("approved.txt").exists(), "denied, yet it ran");
 
     s.prompt("please failnow");
@@ -275,7 +281,7 @@ fn denied_is_idle_and_a_failed_request_is_an_error() {
     assert!(
         r["status"]["label"]
             .as_str()
-            .is_some_and(|l| l.contains("fake invalid argument")),
+            .is_some_and(|l| l == "error: fake invalid argument"),
         "{r:#}"
     );
 }

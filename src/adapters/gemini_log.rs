@@ -17,9 +17,16 @@
 //! end-of-turn record: this is the fallback, labelled `file`, behind the
 //! window title Gemini sets at each change, `gemini.rs`), a reply with
 //! tool calls is at work, an `error` record fails the turn, a cancel
-//! (`info` "Request cancelled.") ends it with nothing to read. A history
-//! replaced or rewound changes only what the title is read from: Gemini
-//! writes the record that says how the turn went right after it.
+//! (`info` "Request cancelled.") ends it with nothing to read.
+//!
+//! After a cancelled or failed turn Gemini rewrites its history: a `$set`
+//! of `messages`, and (seen after a cancel, 0.61) the history appended
+//! again as records with new ids — its context, its calls and replies,
+//! without the user's prompts. Those say nothing new: from a turn's
+//! cancel or failure to the next prompt, records change no state. The
+//! title is the first prompt the user gave, kept through such rewrites
+//! (Gemini's own history may no longer hold it); only `/rewind` past it
+//! takes it away.
 
 use super::text::{push_tail, str_at, string_at, title};
 use super::{Derived, Lines};
@@ -36,6 +43,11 @@ pub(super) struct Log {
     /// The history: each message's id and, for a prompt the user typed,
     /// its text.
     messages: Vec<(String, Option<String>)>,
+    /// The first prompt's id and its title.
+    first: Option<(String, String)>,
+    /// The last turn was cancelled or failed: what comes before the next
+    /// prompt is Gemini's history rewritten.
+    over: bool,
 }
 
 impl Lines for Log {
@@ -49,7 +61,10 @@ impl Lines for Log {
         } else if let Some(id) = str_at(v, "id") {
             self.record(d, id, v);
         }
-        d.title = self.messages.iter().find_map(|(_, p)| p.clone());
+        if self.first.is_none() {
+            self.first = (self.messages.iter()).find_map(|(id, p)| Some((id.clone(), p.clone()?)));
+        }
+        d.title = self.first.as_ref().map(|(_, t)| t.clone());
     }
 }
 
@@ -74,6 +89,10 @@ impl Log {
     /// the agent is between turns.
     fn rewind(&mut self, d: &mut Derived, id: &str) {
         if let Some(at) = self.messages.iter().position(|(m, _)| m == id) {
+            let first = self.first.as_ref().map(|(f, _)| f.as_str());
+            if (self.messages[at..].iter()).any(|(m, _)| Some(m.as_str()) == first) {
+                self.first = None;
+            }
             self.messages.truncate(at);
         }
         d.working = false;
@@ -89,16 +108,27 @@ impl Log {
             None => self.messages.push((id.to_owned(), user.clone())),
         }
         let content = v.get("content").unwrap_or(&Value::Null);
+        let prompted = known.is_none() && user.is_some();
+        if self.over && !prompted {
+            return;
+        }
         match str_at(v, "type") {
-            Some("user") if known.is_none() && user.is_some() => d.user_turn(&text(content)),
+            Some("user") if prompted => {
+                self.over = false;
+                d.user_turn(&text(content));
+            }
             // The result of a call, sent back to the model: it goes on.
             Some("user") if responds(content) => {
                 d.tool_result();
                 d.working = true;
             }
             Some("gemini") => reply(d, v, content, known.is_none()),
-            Some("error") => d.failed(Some(&text(content))),
+            Some("error") => {
+                self.over = true;
+                d.failed(Some(&error_text(&text(content))));
+            }
             Some("info") if CANCELLED.contains(&text(content).trim()) => {
+                self.over = true;
                 d.working = false;
                 d.label = None;
                 d.tool_call = None;
@@ -153,6 +183,17 @@ fn text(content: &Value) -> String {
             .join("\n"),
         _ => String::new(),
     }
+}
+
+/// `[API Error: {"error":{"message":…}}]`: the message; else the text.
+fn error_text(said: &str) -> String {
+    let inner = said
+        .strip_prefix("[API Error: ")
+        .and_then(|r| r.strip_suffix(']'));
+    let message = inner
+        .and_then(|j| serde_json::from_str::<Value>(j).ok())
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned));
+    message.unwrap_or_else(|| said.to_owned())
 }
 
 fn responds(content: &Value) -> bool {
@@ -247,8 +288,34 @@ mod tests {
         assert_eq!(at("1d0341d1", 0), "working");
         assert_eq!(at("1d0341d1", 1), "working tool: run_shell_command");
         assert_eq!(at("Tool finished.", 0), "idle unread");
-        assert_eq!(at("fake invalid argument", 0), "failed error: [API Error: {\"error\":{\"code\":400,\"message\":\"fake invalid argument\",\"status\":\"INVALID_ARGUMENT\"}}]");
+        assert_eq!(
+            at("fake invalid argument", 0),
+            "failed error: fake invalid argument"
+        );
         assert_eq!(at("\"please failnow\"", 0), "working");
+    }
+
+    /// Recorded by hand (amux under tmux, Gemini 0.61.0, a fake API): a
+    /// call allowed, a failed request, a call denied with Esc — after
+    /// which Gemini appends its history again with new ids (its context,
+    /// the earlier call, its result, the earlier reply) and a `$set` of
+    /// `messages` without the user's prompts.
+    #[test]
+    fn a_history_rewritten_after_a_cancel_says_nothing_new() {
+        let lines = fixture::lines("gemini/session-cancel-rewrites-history.jsonl");
+        let cancel = (lines.iter())
+            .position(|l| l.contains("\"Request cancelled.\""))
+            .unwrap();
+        let mut t = fixture::tracker(Kind::GEMINI, 0);
+        lines[..=cancel].iter().for_each(|l| t.feed(l.as_bytes()));
+        let at_cancel = t.derived().clone();
+        assert_eq!(fixture::status(&at_cancel), "idle");
+        assert!(lines.len() > cancel + 4, "the rewrite follows");
+        lines[cancel + 1..]
+            .iter()
+            .for_each(|l| t.feed(l.as_bytes()));
+        assert_eq!(t.derived(), &at_cancel, "nothing new, no unread reply");
+        assert_eq!(t.derived().title.as_deref(), Some("please runcmd now"));
     }
 
     #[test]
