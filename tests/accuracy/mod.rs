@@ -22,6 +22,7 @@
 mod claude;
 mod clock;
 mod codex;
+mod gemini;
 mod pi;
 mod report;
 mod rig;

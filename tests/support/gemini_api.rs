@@ -17,20 +17,23 @@
 //!   `runcmd` gets a `run_shell_command` call of `command` (a `touch`,
 //!   which Gemini asks the user about); any other gets `reply`.
 //!
-//! Anything else gets 404. Turns are counted.
+//! Anything else gets 404. Each turn takes the next `Answer` of its
+//! `Script` (`script.rs`) when one is queued — an error, a slow reply in
+//! several events, another call — and logs its moments there.
 
+use super::script::{self as scripted, Answer};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub struct FakeGemini {
     pub port: u16,
-    turns: Arc<AtomicUsize>,
+    script: scripted::Script,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -48,19 +51,19 @@ impl FakeGemini {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake Gemini API");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();
-        let turns = Arc::new(AtomicUsize::new(0));
+        let queue = scripted::Script::default();
         let stop = Arc::new(AtomicBool::new(false));
         let script = Script {
             command: command.to_string(),
             reply: reply.to_string(),
         };
-        let (count, flag) = (turns.clone(), stop.clone());
+        let (answers, flag) = (queue.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (count, script) = (count.clone(), script.clone());
-                        std::thread::spawn(move || serve(stream, &count, &script));
+                        let (answers, script) = (answers.clone(), script.clone());
+                        std::thread::spawn(move || serve(stream, &answers, &script));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -68,14 +71,20 @@ impl FakeGemini {
         });
         FakeGemini {
             port,
-            turns,
+            script: queue,
             stop,
             thread: Some(thread),
         }
     }
 
+    /// Model turns answered so far.
     pub fn turns(&self) -> usize {
-        self.turns.load(Ordering::SeqCst)
+        self.script.turns()
+    }
+
+    /// How coming turns are answered, and when they were.
+    pub fn script(&self) -> &scripted::Script {
+        &self.script
     }
 
     /// The environment that points Gemini here, with `home` as its
@@ -116,7 +125,7 @@ impl Drop for FakeGemini {
     }
 }
 
-fn serve(mut stream: TcpStream, turns: &AtomicUsize, script: &Script) {
+fn serve(mut stream: TcpStream, answers: &scripted::Script, script: &Script) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Some((head, body)) = super::model::read_request(&mut stream) else {
@@ -130,7 +139,7 @@ fn serve(mut stream: TcpStream, turns: &AtomicUsize, script: &Script) {
             true => "ok".to_string(),
             false => fill(schema).to_string(),
         };
-        let reply = candidate(json!([{"text": text}])).to_string();
+        let reply = candidate(json!([{"text": text}]), true).to_string();
         let _ = write!(
             stream,
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
@@ -143,41 +152,80 @@ fn serve(mut stream: TcpStream, turns: &AtomicUsize, script: &Script) {
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     }
-    turns.fetch_add(1, Ordering::SeqCst);
+    let (n, answer) = answers.next();
     let last = (body["contents"].as_array())
         .and_then(|c| c.iter().rev().find(|c| c["role"] == "user"))
         .cloned()
         .unwrap_or(Value::Null);
     let said = last.to_string();
-    let parts = if said.contains("functionResponse") {
-        json!([{"text": script.reply}])
-    } else if said.contains("failnow") {
-        let error = json!({"error": {"code": 400, "message": "fake invalid argument",
-            "status": "INVALID_ARGUMENT"}})
-        .to_string();
-        let _ = write!(
-            stream,
-            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{error}",
-            error.len()
-        );
-        return;
-    } else if said.contains("runcmd") {
-        json!([{"functionCall": {"name": "run_shell_command",
-            "args": {"command": script.command, "description": "make the file"}}}])
-    } else {
-        json!([{"text": script.reply}])
+    let answer = match answer {
+        Answer::Default if said.contains("functionResponse") => reply(&script.reply),
+        Answer::Default if said.contains("failnow") => Answer::Fail {
+            status: 400,
+            retry_after: None,
+        },
+        Answer::Default if said.contains("runcmd") => Answer::Tool {
+            name: "run_shell_command".into(),
+            input: json!({"command": script.command, "description": "make the file"}),
+        },
+        Answer::Default => reply(&script.reply),
+        other => other,
     };
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\ndata: {}\r\n\r\n",
-        candidate(parts)
-    );
+    let (parts, gap) = match answer {
+        Answer::Fail { status, .. } => {
+            let error = json!({"error": {"code": status, "message": "fake invalid argument",
+                "status": "INVALID_ARGUMENT"}})
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{error}",
+                error.len()
+            );
+            answers.mark("sent", n);
+            return;
+        }
+        Answer::Slow { text, chunks, gap } => {
+            let parts = scripted::pieces(&text, chunks).iter().map(|p| json!([{"text": p}])).collect();
+            (parts, gap)
+        }
+        Answer::Tool { name, input } => (vec![json!([{"functionCall": {"name": name, "args": input}}])], Duration::ZERO),
+        Answer::Default => (Vec::new(), Duration::ZERO),
+    };
+    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
+    let count = parts.len();
+    for (k, p) in parts.into_iter().enumerate() {
+        let done = k + 1 == count;
+        let event = format!("data: {}\r\n\r\n", candidate(p, done));
+        if stream.write_all(event.as_bytes()).and_then(|()| stream.flush()).is_err() {
+            return;
+        }
+        if k == 0 && !done {
+            answers.mark("first", n);
+        }
+        if !done {
+            std::thread::sleep(gap);
+        }
+    }
+    answers.mark("sent", n);
 }
 
-/// A response of one finished candidate with `parts`.
-fn candidate(parts: Value) -> Value {
-    json!({"candidates": [{"content": {"role": "model", "parts": parts},
-        "finishReason": "STOP", "index": 0}],
+/// A text reply in one piece.
+fn reply(text: &str) -> Answer {
+    Answer::Slow {
+        text: text.to_string(),
+        chunks: 1,
+        gap: Duration::ZERO,
+    }
+}
+
+/// A response of one candidate with `parts`, the last one (`done`) with
+/// its finish reason.
+fn candidate(parts: Value, done: bool) -> Value {
+    let mut c = json!({"content": {"role": "model", "parts": parts}, "index": 0});
+    if done {
+        c["finishReason"] = json!("STOP");
+    }
+    json!({"candidates": [c],
         "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5,
             "totalTokenCount": 15},
         "modelVersion": "gemini-fake"})
