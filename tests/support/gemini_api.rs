@@ -185,10 +185,16 @@ fn serve(mut stream: TcpStream, answers: &scripted::Script, script: &Script) {
             return;
         }
         Answer::Slow { text, chunks, gap } => {
-            let parts = scripted::pieces(&text, chunks).iter().map(|p| json!([{"text": p}])).collect();
+            let parts = scripted::pieces(&text, chunks)
+                .iter()
+                .map(|p| json!([{"text": p}]))
+                .collect();
             (parts, gap)
         }
-        Answer::Tool { name, input } => (vec![json!([{"functionCall": {"name": name, "args": input}}])], Duration::ZERO),
+        Answer::Tool { name, input } => (
+            vec![json!([{"functionCall": {"name": name, "args": input}}])],
+            Duration::ZERO,
+        ),
         Answer::Default => (Vec::new(), Duration::ZERO),
     };
     let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
@@ -196,7 +202,11 @@ fn serve(mut stream: TcpStream, answers: &scripted::Script, script: &Script) {
     for (k, p) in parts.into_iter().enumerate() {
         let done = k + 1 == count;
         let event = format!("data: {}\r\n\r\n", candidate(p, done));
-        if stream.write_all(event.as_bytes()).and_then(|()| stream.flush()).is_err() {
+        if stream
+            .write_all(event.as_bytes())
+            .and_then(|()| stream.flush())
+            .is_err()
+        {
             return;
         }
         if k == 0 && !done {
