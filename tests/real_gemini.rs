@@ -374,13 +374,21 @@ fn resume_continues_the_same_conversation_with_the_users_flags() {
     let r = s.wait_record("idle, unread", |r| {
         r["status"]["state"] == "idle" && r["unread"] == true
     });
-    let file = r["conversation"]["file"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let written = PathBuf::from(r["conversation"]["file"].as_str().unwrap_or_default());
     let conversation = r["conversation"]["id"].clone();
     let old = s.id.clone();
     s.quit();
+    // A conversation of an earlier minute (named by Gemini's clock): the
+    // resume's startup file gets a name of its own beside it.
+    let name = written
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let earlier = name.replacen("session-2", "session-1", 1);
+    let file = written.with_file_name(&earlier);
+    std::fs::rename(&written, &file).expect("an earlier name");
+    let file = file.display().to_string();
+    let events = s.w.events();
     let dead =
         s.w.wait_record_all(&old, true, "dead", |r| r["alive"] == false);
     let resume = dead["resume_command"]
@@ -416,6 +424,19 @@ fn resume_continues_the_same_conversation_with_the_users_flags() {
     });
     s.quit();
     assert!(Path::new(&file).exists());
+    // Gemini wrote its startup file, and amux never took it for the
+    // conversation.
+    let chats = Path::new(&file)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let files = support::jsonl_files(&chats);
+    assert_eq!(files.len(), 2, "the startup file beside it: {files:?}");
+    let named: Vec<String> = (events.records(&s.id).iter())
+        .filter_map(|r| r["conversation"]["file"].as_str().map(str::to_owned))
+        .filter(|f| *f != file)
+        .collect();
+    assert!(named.is_empty(), "the resumed session named {named:?}");
 }
 
 /// What Gemini's config dir holds after a session under amux is what

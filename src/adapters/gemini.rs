@@ -142,6 +142,18 @@ impl Adapter for Gemini {
         }
     }
 
+    /// A resume's startup file (`session-<now>-<id8>.jsonl`, beside the
+    /// conversation's, same id) is the conversation held: of two files
+    /// of one id in one directory, the older name (its minute) is the
+    /// conversation, whichever Gemini wrote last.
+    fn keeps(&self, held: &Path, reported: &Path) -> bool {
+        let (held_id, reported_id) = (short_id(held), short_id(reported));
+        held.parent() == reported.parent()
+            && held_id.is_some()
+            && held_id == reported_id
+            && held.file_name() < reported.file_name()
+    }
+
     /// Gemini 0.61 starts a resume with a file of its own for the
     /// conversation (`session-<now>-<id8>.jsonl`, nothing in it) and
     /// leaves it; at a later start its session cleanup
@@ -195,6 +207,14 @@ impl Adapter for Gemini {
             ..AgentState::default()
         })
     }
+}
+
+/// The id's first 8 characters in a session file's name
+/// (`session-<minute>-<id8>.jsonl`).
+fn short_id(file: &Path) -> Option<&str> {
+    let name = file.file_name()?.to_str()?.strip_suffix(".jsonl")?;
+    let id = name.get(name.len().checked_sub(8)?..)?;
+    name.starts_with("session-").then_some(id)
 }
 
 /// The id in the first line of a session file (`sessionId`).
@@ -266,6 +286,24 @@ mod tests {
         // Nothing is added to its command line or environment.
         let launch = Kind::GEMINI.launch(&fixture::argv("gemini"), &env, true, HookSite::default());
         assert_eq!(launch, Launch::default());
+    }
+
+    #[test]
+    fn a_resumes_startup_file_is_the_conversation_it_resumes() {
+        let chats = Path::new("/h/.gemini/tmp/p/chats");
+        let old = chats.join("session-2026-12-06T00-29-7e7f6684.jsonl");
+        let stray = chats.join("session-2026-12-06T00-30-7e7f6684.jsonl");
+        let other = chats.join("session-2026-12-06T00-31-11111111.jsonl");
+        let elsewhere = Path::new("/h/.gemini/tmp/q/chats/session-2026-12-06T00-30-7e7f6684.jsonl");
+        assert!(Kind::GEMINI.keeps(&old, &stray), "holding the original");
+        assert!(
+            !Kind::GEMINI.keeps(&stray, &old),
+            "the original replaces the stray"
+        );
+        assert!(!Kind::GEMINI.keeps(&old, &other));
+        assert!(!Kind::GEMINI.keeps(&old, elsewhere));
+        assert!(!Kind::GEMINI.keeps(&old, &old));
+        assert!(!Kind::CODEX.keeps(&old, &stray));
     }
 
     #[test]

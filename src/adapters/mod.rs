@@ -269,6 +269,13 @@ pub trait Adapter: Sync {
     }
     /// A fresh fold over a conversation's lines.
     fn lines(&self, place: &Place) -> Box<dyn Lines>;
+    /// Whether the agent, holding `held`, holds it still though it wrote
+    /// `reported`: one conversation in two files of its own (Gemini
+    /// starts a resume in a new file of the same id, then goes back to
+    /// the original). Such a write names nothing new.
+    fn keeps(&self, _held: &Path, _reported: &Path) -> bool {
+        false
+    }
     /// What an op of its own extension says (`None`: not one of its ops).
     fn extension(&self, _event: &crate::protocol::ShimEvent) -> Option<Extension> {
         None
@@ -462,6 +469,10 @@ impl Kind {
             None => (argv[..1].to_vec(), Vec::new()),
         };
         Some(launcher.into_iter().chain(theirs).chain(args).collect())
+    }
+
+    pub fn keeps(self, held: &Path, reported: &Path) -> bool {
+        self.0.keeps(held, reported)
     }
 
     pub fn resume_caveat(self, env: Env) -> Option<String> {
