@@ -275,6 +275,12 @@ fn named_waiting_then_working_then_idle_unread() {
     let e = s.w.explain(&s.id);
     let change = support::change_to(&e, "waiting").unwrap_or_else(|| panic!("{e:#}"));
     assert_eq!(change["source"], "window-title", "{e:#}");
+    let o = output_within(s.w.amux(["explain", &s.id]), QUICK);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("\nasks\tpermission; which tool and command unknown"),
+        "{text}"
+    );
 
     let approved = Instant::now();
     s.term.write(b"1");
