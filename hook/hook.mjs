@@ -5,7 +5,10 @@
 // runs before the agent's own code. At load it:
 //  1. removes AMUX_RUNNER_SOCK, AMUX_HOOK_FIFO and its own option tokens from
 //     process.env, so the agent's children see the user's original
-//     environment and never report: only the process that armed reports;
+//     environment and never report: only the process that armed reports —
+//     except in an agent's first process when AMUX_HOOK_RELAUNCH names a
+//     variable it lacks (the agent sets it in the copy of itself it
+//     re-executes, which then arms and strips as above);
 //  2. arms only if AMUX_RUNNER_SOCK was set: opens AMUX_HOOK_FIFO (a FIFO the
 //     runner holds open for reading) O_WRONLY|O_NONBLOCK and sends `hello`;
 //  3. replaces the write functions on the shared `fs` / `fs.promises` objects,
@@ -47,12 +50,20 @@ let memo = { raw: null, abs: null }; // last absolute .jsonl path resolved
 
 const sock = env.AMUX_RUNNER_SOCK;
 const fifo = env.AMUX_HOOK_FIFO;
-delete env.AMUX_RUNNER_SOCK;
-delete env.AMUX_HOOK_FIFO;
+// An agent that re-executes itself (Gemini) marks the copy that does the
+// work with the variable named here: until that copy, the preload is
+// handed on (the first process only supervises it); from it on, as always.
+const relaunch = env.AMUX_HOOK_RELAUNCH;
+const handOn = Boolean(sock && relaunch && !env[relaunch]);
 try {
-  const self = fileURLToPath(import.meta.url);
-  stripOwnTokens("NODE_OPTIONS", self);
-  stripOwnTokens("BUN_OPTIONS", self);
+  if (!handOn) {
+    delete env.AMUX_RUNNER_SOCK;
+    delete env.AMUX_HOOK_FIFO;
+    delete env.AMUX_HOOK_RELAUNCH;
+    const self = fileURLToPath(import.meta.url);
+    stripOwnTokens("NODE_OPTIONS", self);
+    stripOwnTokens("BUN_OPTIONS", self);
+  }
   if (sock) arm(openTransport(sock, fifo));
 } catch {}
 

@@ -328,6 +328,9 @@ pub enum StateSource {
     /// The agent's own state escape in its terminal (Codex's `OSC 7501 ;
     /// state=…`), written at each change without being asked.
     Osc7501,
+    /// The window title the agent sets at each change of its state
+    /// (Gemini's `OSC 0 ; ◇  Ready …`).
+    WindowTitle,
 }
 
 impl StateSource {
@@ -341,6 +344,7 @@ impl StateSource {
             StateSource::Extension => "extension",
             StateSource::Hook => "hook",
             StateSource::Osc7501 => "osc7501",
+            StateSource::WindowTitle => "window-title",
         }
     }
 }

@@ -341,3 +341,59 @@ for_each_agent!(
     output_is_unchanged_by_the_preload,
     no_runner_runs_normally,
 );
+
+/// An agent that re-executes itself the way Gemini CLI does: a first
+/// process that only supervises a copy of itself, marked with
+/// `GEMINI_CLI_NO_RELAUNCH=true`, which does the work.
+const RELAUNCHER: &str = r#"import { spawnSync } from "node:child_process";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+const [chats, report] = process.argv.slice(2);
+if (!process.env.GEMINI_CLI_NO_RELAUNCH) {
+  const env = { ...process.env, GEMINI_CLI_NO_RELAUNCH: "true" };
+  const r = spawnSync(process.execPath, process.argv.slice(1), { env, stdio: "inherit" });
+  process.exit(r.status ?? 1);
+}
+mkdirSync(chats, { recursive: true });
+appendFileSync(`${chats}/session-2026-12-06T00-00-12345678.jsonl`, "{}\n");
+const seen = spawnSync(process.execPath, ["-e", `process.stdout.write(JSON.stringify({
+  sock: "AMUX_RUNNER_SOCK" in process.env, fifo: "AMUX_HOOK_FIFO" in process.env,
+  relaunch: "AMUX_HOOK_RELAUNCH" in process.env, node_options: process.env.NODE_OPTIONS ?? null }))`]);
+writeFileSync(report, seen.stdout);
+"#;
+
+/// The preload hands itself on to the copy such an agent re-executes
+/// (the runner names its mark, `AMUX_HOOK_RELAUNCH`): the copy's writes
+/// name the conversation; the copy's own children see the user's
+/// environment, as any agent's do.
+#[test]
+fn a_relaunched_agent_is_armed_and_its_children_are_not() {
+    let env = TestEnv::new();
+    // Named as Gemini's package names its script, so amux knows it.
+    let dir = env.root.join("gemini-cli");
+    std::fs::create_dir_all(&dir).expect("agent dir");
+    let script = dir.join("relaunch.mjs");
+    std::fs::write(&script, RELAUNCHER).expect("write the agent");
+    let home = env.root.join("ghome");
+    let chats = home.join(".gemini/tmp/proj/chats");
+    let report = env.root.join("child.json");
+    let mut cmd = env.amux(["run", "-d", "--"]);
+    cmd.arg(support::node())
+        .arg(&script)
+        .arg(&chats)
+        .arg(&report);
+    cmd.env("GEMINI_CLI_HOME", &home)
+        .env("NODE_OPTIONS", "--no-warnings");
+    let id = detached(cmd);
+    let mut sse = Sse::connect(&env.sock(&id));
+    let file = sse.next_named("session_file");
+    let want = chats.join("session-2026-12-06T00-00-12345678.jsonl");
+    assert_eq!(file.data["path"], want.to_str().unwrap_or_default());
+    sse.next_named("exit");
+    let seen = std::fs::read_to_string(&report).expect("the child's report");
+    let seen: serde_json::Value = serde_json::from_str(&seen).expect("child JSON");
+    assert_eq!(
+        seen,
+        serde_json::json!({"sock": false, "fifo": false, "relaunch": false,
+            "node_options": "--no-warnings"})
+    );
+}

@@ -28,6 +28,7 @@ mod pty;
 mod real_claude;
 mod real_codex;
 mod real_copilot;
+mod real_gemini;
 mod real_opencode;
 mod real_pi;
 mod real_qwen;

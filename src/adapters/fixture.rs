@@ -59,6 +59,22 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 
 /// Every conversation fixture with the kind that reads it.
 pub const ALL: &[(Kind, &str)] = &[
+    (
+        Kind::GEMINI,
+        "gemini/session-2026-12-06T00-25-11111111.jsonl",
+    ),
+    (
+        Kind::GEMINI,
+        "gemini/session-2026-12-06T00-29-7e7f6684.jsonl",
+    ),
+    (
+        Kind::GEMINI,
+        "gemini/session-2026-12-06T00-30-7e7f6684.jsonl",
+    ),
+    (
+        Kind::GEMINI,
+        "gemini/session-resumed-same-minute-second-META-line.jsonl",
+    ),
     (Kind::PI, "pi/01-short-print-mode.jsonl"),
     (Kind::PI, "pi/02-resumed-by-session-id.jsonl"),
     (Kind::PI, "pi/03-interactive-toolcall-named-resumed.jsonl"),

@@ -35,6 +35,8 @@ mod conversation;
 mod copilot;
 mod copilot_hooks;
 mod derived;
+mod gemini;
+mod gemini_log;
 mod hooks;
 mod launch;
 mod opencode;
@@ -68,6 +70,7 @@ pub const AGENTS: &[Kind] = &[
     Kind::COPILOT,
     Kind::OPENCODE,
     Kind::QWEN,
+    Kind::GEMINI,
 ];
 
 /// A session's environment: the value of a variable, if set.
@@ -205,6 +208,12 @@ pub trait Adapter: Sync {
     fn uses_preload(&self) -> bool {
         false
     }
+    /// The variable a node agent that re-executes itself sets in the copy
+    /// that does the work (Gemini's `GEMINI_CLI_NO_RELAUNCH`): the preload
+    /// stays armed for that copy only, as it does not for other children.
+    fn relaunch_marker(&self) -> Option<&'static str> {
+        None
+    }
     /// Whether its launch adds command hooks (`amux hook`), which report
     /// through the runner's FIFO.
     fn uses_hooks(&self) -> bool {
@@ -272,12 +281,24 @@ pub trait Adapter: Sync {
     fn options(&self) -> resume::Options {
         resume::Options::default()
     }
+    /// What a user must know before resuming one of its conversations
+    /// (a way the agent itself may lose it), given the environment.
+    fn resume_caveat(&self, _env: Env) -> Option<String> {
+        None
+    }
     /// A fresh fold over a conversation's lines.
     fn lines(&self, place: &Place) -> Box<dyn Lines>;
     /// The conversation its command hooks mean by a session id, when their
     /// input names no file (Copilot's), in the hook's environment.
     fn hook_transcript(&self, _session_id: &str, _env: Env) -> Option<PathBuf> {
         None
+    }
+    /// Whether the agent, holding `held`, holds it still though it wrote
+    /// `reported`: one conversation in two files of its own (Gemini
+    /// starts a resume in a new file of the same id, then goes back to
+    /// the original). Such a write names nothing new.
+    fn keeps(&self, _held: &Path, _reported: &Path) -> bool {
+        false
     }
     /// What an op of its own extension says (`None`: not one of its ops).
     fn extension(&self, _event: &crate::protocol::ShimEvent) -> Option<Extension> {
@@ -309,6 +330,11 @@ pub trait Adapter: Sync {
     fn notice_state(&self, _body: &str) -> Option<crate::protocol::AgentState> {
         None
     }
+    /// The state its terminal's window title (OSC 0 / 2) says, if the
+    /// agent sets one at each change of its state (Gemini's `◇ Ready`).
+    fn title_state(&self, _title: &str) -> Option<crate::protocol::AgentState> {
+        None
+    }
     /// The title `ls` shows.
     fn title(
         &self,
@@ -335,6 +361,7 @@ impl Kind {
     pub const COPILOT: Kind = Kind(&copilot::Copilot);
     pub const OPENCODE: Kind = Kind(&opencode::OpenCode);
     pub const QWEN: Kind = Kind(&qwen::Qwen);
+    pub const GEMINI: Kind = Kind(&gemini::Gemini);
     pub const SHELL: Kind = Kind(&shell::Shell);
 
     /// The agent named by `argv` (see `argv.rs`); anything else is a shell.
@@ -475,6 +502,14 @@ impl Kind {
         Some(launcher.into_iter().chain(theirs).chain(args).collect())
     }
 
+    pub fn keeps(self, held: &Path, reported: &Path) -> bool {
+        self.0.keeps(held, reported)
+    }
+
+    pub fn resume_caveat(self, env: Env) -> Option<String> {
+        self.0.resume_caveat(&non_empty(env))
+    }
+
     /// Opens `path`, one of its conversations, to follow.
     pub fn open(self, path: PathBuf, place: &Place) -> Box<dyn Conversation> {
         self.0.open(self, path, place)
@@ -498,6 +533,14 @@ impl Kind {
 
     pub fn notice_state(self, body: &str) -> Option<crate::protocol::AgentState> {
         self.0.notice_state(body)
+    }
+
+    pub fn title_state(self, title: &str) -> Option<crate::protocol::AgentState> {
+        self.0.title_state(title)
+    }
+
+    pub fn relaunch_marker(self) -> Option<&'static str> {
+        self.0.relaunch_marker()
     }
 
     pub fn guesses(self) -> &'static [Guess] {

@@ -50,6 +50,9 @@ fn render(e: &Explain) -> String {
         line("conversation", &conversation),
     ]
     .concat();
+    if let Some(w) = &r.status.waiting {
+        out.push_str(&line("asks", &asks(w, &r.status.source)));
+    }
     if e.changes.is_empty() {
         out.push_str("changes\tnone seen by this daemon\n");
         return out;
@@ -74,6 +77,23 @@ fn render(e: &Explain) -> String {
         ));
     }
     out
+}
+
+/// What a waiting session asks, and what of it nobody said: an agent's
+/// signal may say only that it asks (Gemini's window title), and the
+/// file may name the call only once it is answered.
+fn asks(w: &crate::protocol::Waiting, source: &str) -> String {
+    let what: Vec<&str> = [w.tool.as_deref(), w.text.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    match what.is_empty() {
+        false => format!("{}: {}", w.kind.as_str(), what.join(": ")),
+        true => format!(
+            "{}; which tool and command unknown: its signal ({source}) names none and its file holds no call waiting for an answer",
+            w.kind.as_str()
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -107,10 +127,31 @@ mod tests {
         let text = render(&e);
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
         assert!(text.contains("kind\tgemini\n"), "{text}");
+        assert!(!text.contains("asks"), "{text}");
         let last = text.lines().last().unwrap();
         assert_eq!(
             last,
             "2026-12-06T00:00:00Z\t#7\tidle (extension)\textension\tidle second line (replayed)\tstate: working -> idle"
         );
+    }
+
+    #[test]
+    fn a_waiting_session_says_what_it_asks_and_what_is_unknown() {
+        use crate::protocol::{Ask, Waiting};
+        let asked = |tool: Option<&str>, text: Option<&str>| {
+            let w = Waiting {
+                kind: Ask::Permission,
+                tool: tool.map(str::to_owned),
+                text: text.map(str::to_owned),
+                since: String::new(),
+            };
+            asks(&w, "window-title")
+        };
+        assert_eq!(
+            asked(Some("Bash"), Some("touch x")),
+            "permission: Bash: touch x"
+        );
+        assert!(asked(None, None)
+            .starts_with("permission; which tool and command unknown: its signal (window-title)"));
     }
 }

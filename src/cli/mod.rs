@@ -188,6 +188,11 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
 
 fn resume(key: &str, detach: bool) -> Result<ExitCode> {
     let plan = control::resume_plan(key)?;
+    let kind = crate::adapters::Kind::detect(&plan.command);
+    let caveat = kind.resume_caveat(&|name| std::env::var(name).ok());
+    if let Some(caveat) = &caveat {
+        eprintln!("amux: {caveat}");
+    }
     // Marked before it runs (a foreground run returns only when the agent
     // ends): completion and `ls --all` stop offering the old record.
     control::mark_resumed(&plan.id)?;
@@ -201,10 +206,15 @@ fn resume(key: &str, detach: bool) -> Result<ExitCode> {
         inject: true,
     };
     if detach {
-        crate::runner::run_detached(opts)
-    } else {
-        crate::runner::run(opts)
+        return crate::runner::run_detached(opts);
     }
+    let status = crate::runner::run(opts);
+    // Said again once the agent's screen is gone (a TUI clears the one
+    // it was said on).
+    if let Some(caveat) = &caveat {
+        eprintln!("amux: {caveat}");
+    }
+    status
 }
 
 fn print(text: &str) -> Result<ExitCode> {

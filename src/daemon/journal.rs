@@ -138,6 +138,7 @@ impl Cause {
                     StateSource::Hook => Signal::Hook,
                     StateSource::Osc9 => Signal::Osc9,
                     StateSource::Osc7501 => Signal::Osc7501,
+                    StateSource::WindowTitle => Signal::Terminal,
                     StateSource::AgentPidfile => Signal::AgentPidfile,
                     StateSource::File | StateSource::Process => Signal::Runner,
                 };

@@ -119,11 +119,15 @@ impl Live {
 
 /// Whether reports from `source` stand until the agent's next report
 /// (Claude's pidfile, rewritten on every change; a hook, said at each
-/// moment), rather than until the file says more.
+/// moment; a window title, set at each change), rather than until the
+/// file says more.
 pub fn kept(source: StateSource) -> bool {
     matches!(
         source,
-        StateSource::AgentPidfile | StateSource::Hook | StateSource::Osc7501
+        StateSource::AgentPidfile
+            | StateSource::Hook
+            | StateSource::Osc7501
+            | StateSource::WindowTitle
     )
 }
 
@@ -296,9 +300,12 @@ fn waiting(entry: &Entry, live: &Live) -> Waiting {
         if w.text.is_none() {
             w.text = call.text.clone();
         }
-    } else if w.tool.is_none() && w.text.is_none() {
+    } else if w.tool.is_none() && w.text.is_none() && live.report.source != StateSource::WindowTitle
+    {
         // Waiting, and no call or question anywhere: a picker or menu of
-        // the agent's own (its question grace has passed).
+        // the agent's own (its question grace has passed). Not so when its
+        // title says it: Gemini's says a dialog asks (its pickers leave it
+        // `Ready`), and it writes the call only once answered.
         w.kind = crate::protocol::Ask::Menu;
     }
     let since = UNIX_EPOCH + Duration::from_millis(live.since_ms.max(0) as u64);

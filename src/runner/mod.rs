@@ -159,6 +159,10 @@ pub fn run(opts: Options) -> Result<ExitCode> {
     let (cols, rows) = initial_size(&opts);
     let pty = open_pty(cols, rows, !opts.detached_worker)?;
     let mut env = child_env(&session_id, hooks.as_deref(), &sock, &fifo);
+    if let Some(marker) = kind.relaunch_marker().filter(|_| hooks.is_some()) {
+        // The preload hands itself on to the copy the agent re-executes.
+        env.push(("AMUX_HOOK_RELAUNCH".into(), marker.into()));
+    }
     if hook_command.is_some() {
         env.push(("AMUX_HOOK_FIFO".into(), fifo.clone().into()));
     }

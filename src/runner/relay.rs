@@ -190,8 +190,15 @@ fn fan_out(runner: &Runner, chunk: &[u8]) {
     if runner.title.borrow_mut().feed(chunk) {
         let title = runner.title.borrow().title().map(str::to_string);
         runner.session.borrow_mut().title = title.clone();
+        // An agent that sets its title at each change of its state says
+        // its state there (Gemini's `◇  Ready`).
+        let kind = runner.session.borrow().kind;
+        let state = title.as_deref().and_then(|t| kind.title_state(t));
         let title = crate::protocol::Title { title };
         runner.publish(&crate::protocol::RunnerEvent::Title(title));
+        if let Some(state) = state {
+            runner.report_state(state);
+        }
     }
     let now = Instant::now();
     if runner

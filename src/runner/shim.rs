@@ -115,7 +115,9 @@ fn file(
     let path = path
         .filter(|p| p.is_absolute())
         .ok_or(ShimError::MissingPath)?;
-    if !accepts(session, &path) {
+    let kept =
+        (session.session_file.as_deref()).is_some_and(|held| session.kind.keeps(held, &path));
+    if kept || !accepts(session, &path) {
         return Ok(Vec::new());
     }
     Ok(session.set_session_file(path, source).into_iter().collect())

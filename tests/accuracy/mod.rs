@@ -23,6 +23,7 @@
 mod claude;
 mod clock;
 mod codex;
+mod gemini;
 pub mod hooked;
 mod pi;
 mod report;

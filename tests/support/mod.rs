@@ -16,6 +16,7 @@
 
 pub mod anthropic;
 pub mod daemon;
+pub mod gemini_api;
 pub mod http;
 pub mod model;
 pub mod pty;
