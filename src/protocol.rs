@@ -153,6 +153,8 @@ pub struct Meta {
     pub title: Option<String>,
     /// Lines submitted at its terminals so far.
     pub submitted: u64,
+    /// When the last of them was submitted (epoch ms; 0: none).
+    pub submitted_ms: i64,
     pub roots: Vec<PathBuf>,
     /// How deep below `roots` the agent keeps conversations.
     pub root_depth: Option<usize>,

@@ -13,11 +13,13 @@
 //! own directory. Not when the user or the machine has system defaults of
 //! their own (ours would hide them): then the file alone tells, labelled.
 //! Its `SessionStart` names the transcript at start; the rest reads as
-//! Claude's (`claude_hooks::extension`). Qwen re-executes itself twice,
+//! Claude's (`claude_hooks::extension`). Its window title says its state
+//! at each change too (`title_state`): the only word of an Esc. Qwen re-executes itself twice,
 //! so the preload (which disarms in children) is not used.
 
 use super::{claude, claude_hooks, dir_from, launch, Adapter, Derived, Env, Extension, HookSite};
 use super::{Launch, Lines, Names, Place};
+use crate::protocol::{AgentState, Ask, State, StateSource, Waiting};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -134,6 +136,10 @@ impl Adapter for Qwen {
         }
     }
 
+    fn title_state(&self, title: &str) -> Option<AgentState> {
+        title_state(title)
+    }
+
     /// Its `PermissionRequest` hook runs ~0.2 s before the dialog is drawn
     /// (measured): `waiting` from when it is up.
     fn dialog_grace(&self) -> super::Grace {
@@ -142,6 +148,28 @@ impl Adapter for Qwen {
             after_enter_ms: 0,
         }
     }
+}
+
+/// Qwen's window title says its state at each change (on by default): a
+/// `◐` before it while it responds, `✳` while a dialog waits for the
+/// user, nothing before it otherwise. That is how an Esc that cut a reply
+/// short (nothing written, no hook) is seen at once. Its idle does not
+/// answer the input (a title may be set again for a rename).
+fn title_state(title: &str) -> Option<AgentState> {
+    let state = match title.trim_start().chars().next()? {
+        '\u{25d0}' => State::Working,
+        '\u{2733}' => State::Waiting,
+        _ => State::Idle,
+    };
+    Some(AgentState {
+        state,
+        waiting: (state == State::Waiting).then(|| Waiting {
+            kind: Ask::Permission,
+            ..Waiting::default()
+        }),
+        source: StateSource::WindowTitle,
+        ..AgentState::default()
+    })
 }
 
 /// How long after its permission hook Qwen's dialog shows (measured ~0.2 s).
@@ -350,6 +378,16 @@ mod tests {
             fixture::read("qwen/one-turn.jsonl").as_bytes(),
         );
         assert!(one.unread && !one.working);
+    }
+
+    #[test]
+    fn its_window_title_says_its_state() {
+        let state = |t: &str| title_state(t).map(|s| s.state);
+        assert_eq!(state("\u{25d0}\u{fe0e} Qwen - proj"), Some(State::Working));
+        assert_eq!(state("\u{2733}\u{fe0e} Qwen - proj"), Some(State::Waiting));
+        assert_eq!(state("Qwen - proj"), Some(State::Idle));
+        assert_eq!(state("my-title   "), Some(State::Idle));
+        assert_eq!(state(""), None);
     }
 
     #[test]

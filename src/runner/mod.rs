@@ -203,6 +203,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         rows,
         title: None,
         submitted: 0,
+        submitted_ms: 0,
         state: None,
     };
     // Without a daemon (AMUX_NO_DAEMON, or none can start) the runner

@@ -46,6 +46,9 @@ pub struct Session {
     /// Lines submitted at a terminal (Enter typed in the foreground or by
     /// an attacher).
     pub submitted: u64,
+    /// When the last of them was (epoch ms): a daemon that missed it
+    /// orders it against the agent's reports by this.
+    pub submitted_ms: i64,
     /// How deep below `roots` it keeps them (`Kind::root_depth`).
     pub root_depth: usize,
     /// Where this agent keeps conversations: a reported path under one is
@@ -83,6 +86,7 @@ impl Session {
             },
             title: self.title.clone(),
             submitted: self.submitted,
+            submitted_ms: self.submitted_ms,
             roots: self.roots.clone(),
             root_depth: Some(self.root_depth),
             config_dir: self.config_dir.clone(),

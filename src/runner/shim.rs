@@ -221,6 +221,7 @@ mod tests {
             rows: 24,
             title: None,
             submitted: 0,
+            submitted_ms: 0,
             root_depth: 1,
             roots: vec!["/nonexistent-root".into()],
             config_dir: None,

@@ -149,6 +149,7 @@ impl Runner {
         let submitted = {
             let mut session = self.session.borrow_mut();
             session.submitted += 1;
+            session.submitted_ms = crate::daemon::now_ms();
             session.submitted
         };
         let enter = crate::protocol::Input {

@@ -148,7 +148,10 @@ impl Core {
         let unseen = restored && count > entry.input.submitted_seen;
         entry.input.submitted_seen = count;
         if unseen {
-            entry.submitted(now.at, now.ms);
+            // When it was typed, not now: a report the agent made after it
+            // (a dialog it then opened) answers it.
+            let at = entry.runner_meta.as_ref().map_or(0, |m| m.submitted_ms);
+            entry.submitted(now.at, Some(at).filter(|&t| t > 0).unwrap_or(now.ms));
         }
         if let Some(at) = entry.input.pending_at.filter(|_| unseen) {
             self.schedule_quiet(id, at, at + QUIET);
