@@ -6,6 +6,7 @@
 //! a second one is killed.
 
 use super::clock::{self, Reached};
+use super::codex_more as more;
 use super::rig::{self, Drive, Rig, T};
 use crate::support::responses::FakeResponses;
 use crate::support::script::Answer;
@@ -17,7 +18,7 @@ const COMMAND: &str = "touch approved.txt";
 const REPLY: &str = "Done: the file exists.";
 const DIALOG: &str = "Would you like to run the following command?";
 
-fn slow(chunks: usize) -> Answer {
+pub(super) fn slow(chunks: usize) -> Answer {
     let text = "Quokkas hop about Rottnest Island and smile for photographs. ".repeat(3);
     Answer::Slow {
         text,
@@ -27,7 +28,7 @@ fn slow(chunks: usize) -> Answer {
 }
 
 /// An `exec_command` of `cmd` asking to run outside the sandbox.
-fn escalated(cmd: &str) -> Answer {
+pub(super) fn escalated(cmd: &str) -> Answer {
     Answer::Tool {
         name: "exec_command".into(),
         input: json!({"cmd": cmd, "sandbox_permissions": "require_escalated",
@@ -48,10 +49,19 @@ fn codex() {
         support::codex().display().to_string(),
         "-a".into(),
         "on-request".into(),
+        // One retry of a failed request, none of a broken stream (Codex's
+        // defaults: four and five, with back-off).
+        "-c".into(),
+        "model_providers.fake.request_max_retries=1".into(),
+        "-c".into(),
+        "model_providers.fake.stream_max_retries=0".into(),
     ];
-    let steps: [rig::Step<FakeResponses>; 4] = [
+    let steps: [rig::Step<FakeResponses>; 7] = [
         ("turns", turns),
         ("dialogs", dialogs),
+        ("errors", more::errors),
+        ("tool interrupt", more::tool_interrupt),
+        ("compaction", more::compact),
         ("commands", commands),
         ("quit", quit),
     ];
@@ -77,13 +87,13 @@ fn start(rig: &Rig, argv: &[String]) -> Result<String, String> {
     Ok(id)
 }
 
-fn moment(api: &FakeResponses, what: &str) -> Result<Instant, String> {
+pub(super) fn moment(api: &FakeResponses, what: &str) -> Result<Instant, String> {
     let at = api.script().wait(what, T);
     at.ok_or_else(|| format!("the server never logged {what:?}"))
 }
 
 /// Types `text`, waits until Codex shows it, then Enter: its instant.
-fn prompt(rig: &Rig, id: &str, text: &str) -> Result<Instant, String> {
+pub(super) fn prompt(rig: &Rig, id: &str, text: &str) -> Result<Instant, String> {
     rig.send(id, text, false);
     rig.wait_screen(id, text)?;
     Ok(rig.send(id, "\r", false))
@@ -136,7 +146,7 @@ fn turns(rig: &mut Rig, api: &FakeResponses, id: &str) -> Drive {
     Ok(())
 }
 
-fn asks(text: &'static str) -> impl Fn(&Value) -> bool {
+pub(super) fn asks(text: &'static str) -> impl Fn(&Value) -> bool {
     move |r: &Value| rig::waiting("permission")(r) && r["status"]["waiting"]["text"] == text
 }
 

@@ -20,8 +20,10 @@
 //! Latencies are a benchmark: reported, never asserted.
 
 mod claude;
+mod claude_more;
 mod clock;
 mod codex;
+mod codex_more;
 mod pi;
 mod report;
 mod rig;

@@ -272,3 +272,15 @@ pub fn waiting(kind: &'static str) -> impl Fn(&Value) -> bool {
 pub fn file(r: &Value) -> Option<String> {
     r["conversation"]["file"].as_str().map(str::to_owned)
 }
+
+/// Whether a process whose command line is `argv` (its words) runs now:
+/// a tool's command, seen the moment it started.
+pub fn running(argv: &[&str]) -> bool {
+    let want: Vec<u8> = argv.iter().flat_map(|w| [w.as_bytes(), b"\0"].concat()).collect();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|c| c == want)
+}

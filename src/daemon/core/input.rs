@@ -284,7 +284,10 @@ impl Core {
         };
         entry.hooked |= report.source == protocol::StateSource::Hook;
         if state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0))
-            || (entry.live.as_ref()).is_some_and(|l| state::stale(l, &report, at))
+            || (entry.live.as_ref()).is_some_and(|l| {
+                state::stale(l, &report, at)
+                    || state::echoes_failure(l, &report, entry.input.submitted_ms)
+            })
         {
             return;
         }
