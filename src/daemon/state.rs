@@ -348,7 +348,13 @@ mod tests {
     #[test]
     fn a_pidfile_idle_after_a_failed_turn_is_its_echo() {
         let (hook, pidfile) = (StateSource::Hook, StateSource::AgentPidfile);
-        let failed = Live::new(report(State::Error, hook, true), 100, &Derived::default(), 0, 100);
+        let failed = Live::new(
+            report(State::Error, hook, true),
+            100,
+            &Derived::default(),
+            0,
+            100,
+        );
         let idle = report(State::Idle, pidfile, false);
         // (the report, input submitted at, an echo)
         let cases = [
@@ -361,9 +367,19 @@ mod tests {
             (report(State::Idle, pidfile, true), None, false),
         ];
         for (r, submitted, echo) in cases {
-            assert_eq!(echoes_failure(&failed, &r, submitted), echo, "{r:?} {submitted:?}");
+            assert_eq!(
+                echoes_failure(&failed, &r, submitted),
+                echo,
+                "{r:?} {submitted:?}"
+            );
         }
-        let working = Live::new(report(State::Working, hook, false), 100, &Derived::default(), 0, 100);
+        let working = Live::new(
+            report(State::Working, hook, false),
+            100,
+            &Derived::default(),
+            0,
+            100,
+        );
         assert!(!echoes_failure(&working, &idle, None));
     }
 }

@@ -106,9 +106,8 @@ pub(super) fn question(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
     });
     let t = prompt(rig, id, "ask me something")?;
     let shown = rig.wait_screen(id, QUESTION)?;
-    let asked = |r: &Value| {
-        rig::waiting("question")(r) && r["status"]["waiting"]["text"] == QUESTION
-    };
+    let asked =
+        |r: &Value| rig::waiting("question")(r) && r["status"]["waiting"]["text"] == QUESTION;
     let truth = format!("waiting(question: {QUESTION})");
     let said = rig.reach(
         "question asked (AskUserQuestion): waiting(question)",
@@ -182,7 +181,11 @@ pub(super) fn tool_interrupt(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Dr
 pub(super) fn compact(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
     let n = api.script().turns();
     let side = (1..)
-        .take_while(|k| api.script().wait(&format!("side {k}"), Duration::ZERO).is_some())
+        .take_while(|k| {
+            api.script()
+                .wait(&format!("side {k}"), Duration::ZERO)
+                .is_some()
+        })
         .count();
     let t = prompt(rig, id, "/compact")?;
     let said = rig.reach(
@@ -231,7 +234,10 @@ pub(super) fn compact(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
 /// is killed here.
 pub(super) fn two_sessions(rig: &mut Rig, api: &FakeAnthropic, quit: &str, first: &str) -> Drive {
     rig.wait_screen(first, "for shortcuts")?;
-    let file = rig.record(first).and_then(|r| rig::file(&r)).ok_or("the first names no file")?;
+    let file = rig
+        .record(first)
+        .and_then(|r| rig::file(&r))
+        .ok_or("the first names no file")?;
     let t = Instant::now();
     let o = rig.out(&["resume", "-d", quit]);
     if !o.status.success() {
@@ -286,7 +292,10 @@ pub(super) fn two_sessions(rig: &mut Rig, api: &FakeAnthropic, quit: &str, first
             &|r: &Value| rig::idle(r) && (who == "older" || rested(r)),
         );
     }
-    let pid = rig.record(&second).and_then(|r| r["pid"].as_i64()).ok_or("no pid")?;
+    let pid = rig
+        .record(&second)
+        .and_then(|r| r["pid"].as_i64())
+        .ok_or("no pid")?;
     let pid = rustix::process::Pid::from_raw(pid as i32).ok_or("bad pid")?;
     let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     rig.clock.reach(&second, Instant::now(), T, &rig::exited);

@@ -1,6 +1,7 @@
-//! Codex's further moments on the session of `codex.rs`: an API error and
-//! a rate limit (one retry of a request: `request_max_retries=1`), an Esc
-//! while an approved command runs, and `/compact`.
+//! Codex's further moments on the session of `codex.rs`: a 500 retried
+//! (one retry of a request: `request_max_retries=1`), a 429 (which Codex
+//! 0.169.0 does not retry: the turn fails), an Esc while an approved
+//! command runs, and `/compact`.
 
 use super::clock::{self, Reached};
 use super::codex::{asks, escalated, moment, prompt, slow};
@@ -18,19 +19,20 @@ fn wait_said(rig: &Rig, id: &str, t: Instant, pred: &dyn Fn(&Value) -> bool) -> 
 }
 
 pub(super) fn errors(rig: &mut Rig, api: &FakeResponses, id: &str) -> Drive {
-    // 429 with Retry-After: Codex waits, asks again, and is answered.
+    // A 500, then an answer: Codex waits, asks again, and is answered.
     let n = api.script().turns();
     api.script().push(Answer::Fail {
-        status: 429,
-        retry_after: Some(1),
+        status: 500,
+        retry_after: None,
     });
     api.script().push(slow(4));
-    let t = prompt(rig, id, "rate limited once")?;
+    let t = prompt(rig, id, "fails once")?;
     let refused = moment(api, &format!("sent {}", n + 1))?;
-    let retried = moment(api, &format!("request {}", n + 2))?;
+    let retried = moment(api, &format!("request {}", n + 2));
+    let retried = retried.inspect_err(|_| api.script().clear())?;
     let from = wait_said(rig, id, t, &rig::working).ok_or("never working after the prompt")?;
     rig.hold(
-        "retry back-off (429): working",
+        "retry back-off (500): working",
         id,
         "working",
         (refused.max(from), retried),
@@ -45,18 +47,17 @@ pub(super) fn errors(rig: &mut Rig, api: &FakeResponses, id: &str) -> Drive {
         &rig::idle_unread,
     );
 
-    // 500 twice: the one retry fails too.
+    // A 429: Codex does not ask again ("exceeded retry limit, last
+    // status: 429"), the turn fails.
     let n = api.script().turns();
-    for _ in 0..2 {
-        api.script().push(Answer::Fail {
-            status: 500,
-            retry_after: None,
-        });
-    }
-    let t = prompt(rig, id, "fails for good")?;
-    let last = moment(api, &format!("sent {}", n + 2))?;
+    api.script().push(Answer::Fail {
+        status: 429,
+        retry_after: Some(1),
+    });
+    let t = prompt(rig, id, "rate limited")?;
+    let last = moment(api, &format!("sent {}", n + 1))?;
     let said = rig.reach(
-        "retry exhausted (500): error",
+        "rate limited (429, no retry): error",
         id,
         "error",
         (t, last),
@@ -64,7 +65,7 @@ pub(super) fn errors(rig: &mut Rig, api: &FakeResponses, id: &str) -> Drive {
     );
     // Held from when it was said until the next input, once Codex has
     // drawn the failure (and its rollout had its say): a window of 300 ms.
-    rig.wait_screen(id, "scripted failure 500")?;
+    rig.wait_screen(id, "last status: 429")?;
     let from = said.unwrap_or(last);
     std::thread::sleep(Duration::from_millis(300));
     rig.hold(

@@ -25,6 +25,7 @@ mod clock;
 mod codex;
 mod codex_more;
 mod pi;
+mod pi_more;
 mod report;
 mod rig;
 

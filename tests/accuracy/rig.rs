@@ -276,7 +276,10 @@ pub fn file(r: &Value) -> Option<String> {
 /// Whether a process whose command line is `argv` (its words) runs now:
 /// a tool's command, seen the moment it started.
 pub fn running(argv: &[&str]) -> bool {
-    let want: Vec<u8> = argv.iter().flat_map(|w| [w.as_bytes(), b"\0"].concat()).collect();
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|w| [w.as_bytes(), b"\0"].concat())
+        .collect();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return false;
     };
