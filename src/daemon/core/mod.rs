@@ -290,12 +290,15 @@ impl Core {
     /// The live records `publish` would publish: of sessions whose replay
     /// was read (`events`' snapshot).
     pub fn whole_records(&self) -> Vec<Record> {
-        let ids: Vec<&String> = (self.store.live.iter())
+        let whole: std::collections::HashSet<&str> = (self.store.live.iter())
             .filter(|(_, e)| e.replayed)
-            .map(|(id, _)| id)
+            .map(|(id, _)| id.as_str())
             .collect();
         let records = self.records(false);
-        records.into_iter().filter(|r| ids.contains(&&r.id)).collect()
+        records
+            .into_iter()
+            .filter(|r| whole.contains(r.id.as_str()))
+            .collect()
     }
 
     pub fn is_live(&self, id: &str) -> bool {
