@@ -344,7 +344,12 @@ fn resume(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
         (t, t),
         &mine,
     );
-    let second = more::two_sessions(rig, api, id, &new);
+    let agent = super::two::Agent {
+        ready: "for shortcuts",
+        prompt,
+        answer: None,
+    };
+    let second = super::two::sessions(rig, api.script(), &agent, id, &new);
     let pid = rig
         .record(&new)
         .and_then(|r| r["pid"].as_i64())

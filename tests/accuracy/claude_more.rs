@@ -1,8 +1,7 @@
 //! Claude Code's further moments on the session of `claude.rs`: an API
 //! error and a rate limit (Claude retries once: `CLAUDE_CODE_MAX_RETRIES`),
 //! a question (`AskUserQuestion`) asked and answered, an Esc while an
-//! approved tool runs, `/compact`, and a second `amux resume` of a
-//! conversation another session still holds.
+//! approved tool runs, and `/compact`.
 
 use super::claude::{asks, moment, prompt};
 use super::clock::{self, Reached};
@@ -224,80 +223,5 @@ pub(super) fn compact(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
         (done, done),
         &rested,
     );
-    Ok(())
-}
-
-/// `amux resume -d` of the quit session `quit` again while `first` (its
-/// first resume) holds its file: two Claudes on one transcript. Both hold
-/// the file; its turns show on the one given the last prompt, the other
-/// is idle (amux(1), How amux learns the conversation file). The second
-/// is killed here.
-pub(super) fn two_sessions(rig: &mut Rig, api: &FakeAnthropic, quit: &str, first: &str) -> Drive {
-    rig.wait_screen(first, "for shortcuts")?;
-    let file = rig
-        .record(first)
-        .and_then(|r| rig::file(&r))
-        .ok_or("the first names no file")?;
-    let t = Instant::now();
-    let o = rig.out(&["resume", "-d", quit]);
-    if !o.status.success() {
-        return Err(format!("amux resume -d again: {o:?}"));
-    }
-    let second = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    let f = file.clone();
-    let holds = move |r: &Value| r["alive"] == true && rig::file(r).as_deref() == Some(f.as_str());
-    let Some(bound) = rig.reach(
-        "two sessions, one file: the newer holds it",
-        &second,
-        "same file",
-        (t, t),
-        &holds,
-    ) else {
-        return Err("the second never held the file".into());
-    };
-    rig.wait_screen(&second, "for shortcuts")?;
-    rig.hold(
-        "two sessions, one file: the older keeps it",
-        first,
-        "same file",
-        (bound, Instant::now()),
-        &holds,
-    );
-    let rested = |r: &Value| rig::idle(r) && r["unread"] != true;
-    // A prompt to each in turn: working and the reply on that one only.
-    for (who, this, other) in [("newer", second.as_str(), first), ("older", first, &second)] {
-        let n = api.script().turns();
-        let t = prompt(rig, this, &format!("hello from the {who}"))?;
-        rig.reach(
-            &format!("two sessions: the {who}'s prompt: working"),
-            this,
-            "working",
-            (t, t),
-            &rig::working,
-        );
-        let sent = moment(api, &format!("sent {}", n + 1))?;
-        let done = rig.reach(
-            &format!("two sessions: the {who}'s reply: idle+unread"),
-            this,
-            "idle+unread",
-            (t, sent),
-            &rig::idle_unread,
-        );
-        let other_one = if who == "newer" { "older" } else { "newer" };
-        rig.hold(
-            &format!("two sessions: the {other_one} rests meanwhile"),
-            other,
-            "idle",
-            (t, done.unwrap_or(sent)),
-            &|r: &Value| rig::idle(r) && (who == "older" || rested(r)),
-        );
-    }
-    let pid = rig
-        .record(&second)
-        .and_then(|r| r["pid"].as_i64())
-        .ok_or("no pid")?;
-    let pid = rustix::process::Pid::from_raw(pid as i32).ok_or("bad pid")?;
-    let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-    rig.clock.reach(&second, Instant::now(), T, &rig::exited);
     Ok(())
 }

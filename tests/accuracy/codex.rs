@@ -3,7 +3,7 @@
 //! escalation opens the approval dialog. One session lives through the
 //! turns, dialogs (approved by `wait --until waiting && send y`, denied
 //! by Esc, held over a daemon restart), an interrupt, `/new` and `/quit`;
-//! a second one is killed.
+//! `amux resume` takes it up again; a second one is killed.
 
 use super::clock::{self, Reached};
 use super::codex_more as more;
@@ -56,7 +56,7 @@ fn codex() {
         "-c".into(),
         "model_providers.fake.stream_max_retries=0".into(),
     ];
-    let steps: [rig::Step<FakeResponses>; 7] = [
+    let steps: [rig::Step<FakeResponses>; 8] = [
         ("turns", turns),
         ("dialogs", dialogs),
         ("errors", more::errors),
@@ -64,6 +64,7 @@ fn codex() {
         ("compaction", more::compact),
         ("commands", commands),
         ("quit", quit),
+        ("resume", resume),
     ];
     match start(&rig, &argv) {
         Ok(id) => {
@@ -259,6 +260,37 @@ fn commands(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
 fn quit(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
     let t = prompt(rig, id, "/quit")?;
     rig.reach("quit (/quit): exited", id, "exited", (t, t), &rig::exited);
+    Ok(())
+}
+
+/// `amux resume -d` of the quit session: the same rollout; then SIGKILL.
+fn resume(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
+    let r = rig.record(id).ok_or("the quit session is gone")?;
+    let old = rig::file(&r).or(r["last_file"].as_str().map(str::to_owned));
+    let old = old.ok_or("the quit session names no file")?;
+    let t = Instant::now();
+    let o = rig.out(&["resume", "-d", id]);
+    if !o.status.success() {
+        return Err(format!("amux resume -d: {o:?}"));
+    }
+    let new = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let same = move |r: &Value| rig::file(r).as_deref() == Some(old.as_str());
+    rig.reach(
+        "amux resume: holds the same file",
+        &new,
+        "same file",
+        (t, t),
+        &same,
+    );
+    // No second resume (`two.rs`): 0.169.0 started with `codex resume`
+    // of a thread another Codex has open drew its startup warning, then
+    // nothing for 30 s.
+    let pid = rig.record(&new).and_then(|r| r["pid"].as_i64());
+    let pid = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32));
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        rig.clock.reach(&new, Instant::now(), T, &rig::exited);
+    }
     Ok(())
 }
 

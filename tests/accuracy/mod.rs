@@ -28,6 +28,7 @@ mod pi;
 mod pi_more;
 mod report;
 mod rig;
+mod two;
 
 use serde_json::{json, Value};
 

@@ -274,7 +274,12 @@ fn resume(rig: &mut Rig, model: &FakeModel, id: &str) -> Drive {
         &same,
     );
     rig.wait_screen(&new, "fake-model")?;
-    let second = more::two_sessions(rig, model, id, &new);
+    let agent = super::two::Agent {
+        ready: "fake-model",
+        prompt: |rig, id, text| Ok(rig.send(id, text, true)),
+        answer: None,
+    };
+    let second = super::two::sessions(rig, model.script(), &agent, id, &new);
     let pid = rig
         .record(&new)
         .and_then(|r| r["pid"].as_i64())
