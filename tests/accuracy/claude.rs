@@ -308,8 +308,9 @@ fn commands(rig: &mut Rig, _api: &FakeAnthropic, id: &str) -> Drive {
 fn quit(rig: &mut Rig, _api: &FakeAnthropic, id: &str) -> Drive {
     rig.send(id, "\u{4}", false);
     rig.wait_screen(id, "again to exit")?;
+    let pid = rig.record(id).and_then(|r| r["pid"].as_i64());
     let t = rig.send(id, "\u{4}", false);
-    rig.reach("quit (^D ^D): exited", id, "exited", (t, t), &rig::exited);
+    rig.quit_cell("quit (^D ^D): exited", id, pid, t);
     Ok(())
 }
 
@@ -319,6 +320,7 @@ fn resume(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
     let r = rig.record(id).ok_or("the quit session is gone")?;
     let old = rig::file(&r).or(r["last_file"].as_str().map(str::to_owned));
     let old = old.ok_or("the quit session names no file")?;
+    let pidfile = first_new_file(rig.w.claude_dir().join("sessions"));
     let t = Instant::now();
     let o = rig.out(&["resume", "-d", id]);
     if !o.status.success() {
@@ -337,11 +339,13 @@ fn resume(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
     let mine = move |r: &Value| {
         rig::file(r).as_deref() == Some(old.as_str()) && r["conversation"]["source"] != "argv"
     };
+    // True once Claude has said it: its pidfile (seen before its hooks).
+    let said = pidfile.join().ok().flatten().unwrap_or(t);
     rig.reach(
         "amux resume: source not argv",
         &new,
         "agent's own",
-        (t, t),
+        (t, said),
         &mine,
     );
     let agent = super::two::Agent {
@@ -365,4 +369,24 @@ fn resume(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
         &rig::exited,
     );
     second
+}
+
+/// When a file not in `dir` now first appears there (polled every 2 ms,
+/// up to `T`): Claude's pidfile of a session starting.
+fn first_new_file(dir: std::path::PathBuf) -> std::thread::JoinHandle<Option<Instant>> {
+    let names = |dir: &std::path::Path| -> Vec<std::ffi::OsString> {
+        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        entries.map(|e| e.file_name()).collect()
+    };
+    let before = names(&dir);
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + T;
+        while Instant::now() < deadline {
+            if names(&dir).iter().any(|n| !before.contains(n)) {
+                return Some(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        None
+    })
 }

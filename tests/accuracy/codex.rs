@@ -258,8 +258,9 @@ fn commands(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
 }
 
 fn quit(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
+    let pid = rig.record(id).and_then(|r| r["pid"].as_i64());
     let t = prompt(rig, id, "/quit")?;
-    rig.reach("quit (/quit): exited", id, "exited", (t, t), &rig::exited);
+    rig.quit_cell("quit (/quit): exited", id, pid, t);
     Ok(())
 }
 

@@ -248,8 +248,9 @@ fn restarts(rig: &mut Rig, model: &FakeModel, id: &str) -> Drive {
 }
 
 fn quit(rig: &mut Rig, _model: &FakeModel, id: &str) -> Drive {
+    let pid = rig.record(id).and_then(|r| r["pid"].as_i64());
     let t = rig.send(id, "\u{4}", false);
-    rig.reach("quit (^D): exited", id, "exited", (t, t), &rig::exited);
+    rig.quit_cell("quit (^D): exited", id, pid, t);
     Ok(())
 }
 
