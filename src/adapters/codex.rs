@@ -251,6 +251,9 @@ const INJECTED_PREFIXES: &[&str] = &[
 #[derive(Default)]
 pub(super) struct State {
     first_user: Option<String>,
+    /// The running task compacted the conversation (`/compact`): its end
+    /// is no reply.
+    compacting: bool,
 }
 
 fn feed(st: &mut State, d: &mut Derived, v: &Value) {
@@ -263,10 +266,15 @@ fn feed(st: &mut State, d: &mut Derived, v: &Value) {
             d.created_at = stamp.and_then(crate::timefmt::parse_epoch);
         }
         (Some("event_msg"), Some("task_started")) => {
+            st.compacting = false;
             d.working = true;
             d.error = false;
             d.label = None;
         }
+        (Some("compacted"), _) | (Some("event_msg"), Some("context_compacted")) => {
+            st.compacting = true;
+        }
+        (Some("event_msg"), Some("task_complete")) if st.compacting => d.quiet_end(),
         (Some("event_msg"), Some("task_complete")) => d.reply_done(),
         (Some("event_msg"), Some("turn_aborted")) => {
             d.working = false;
@@ -507,6 +515,27 @@ mod tests {
         lines[..=second].iter().for_each(|l| t.feed(l.as_bytes()));
         assert!(t.derived().working && !t.derived().unread);
         assert_eq!(t.derived().title.as_deref(), Some("hi"));
+    }
+
+    #[test]
+    fn a_compaction_ends_with_nothing_unread() {
+        let mut t = fixture::tracker(Kind::CODEX, 3);
+        let lines = [
+            r#"{"type":"event_msg","payload":{"type":"user_message","message":"hi"}}"#,
+            r#"{"type":"event_msg","payload":{"type":"task_complete"}}"#,
+            r#"{"type":"event_msg","payload":{"type":"task_started"}}"#,
+            r#"{"type":"compacted","payload":{"message":"summary"}}"#,
+            r#"{"type":"event_msg","payload":{"type":"context_compacted"}}"#,
+        ];
+        lines.iter().for_each(|l| t.feed(l.as_bytes()));
+        assert!(t.derived().working, "compacting is work");
+        t.feed(br#"{"type":"event_msg","payload":{"type":"task_complete"}}"#);
+        assert!(!t.derived().working && !t.derived().unread);
+        assert_eq!(t.derived().turns_ended, 2);
+        // The next task is a turn again: its end is a reply.
+        t.feed(br#"{"type":"event_msg","payload":{"type":"task_started"}}"#);
+        t.feed(br#"{"type":"event_msg","payload":{"type":"task_complete"}}"#);
+        assert!(t.derived().unread);
     }
 
     #[test]

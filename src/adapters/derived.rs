@@ -85,6 +85,13 @@ impl Derived {
         self.tool_call = None;
     }
 
+    /// A turn ended with nothing for the user to read (Codex's
+    /// `/compact`: the summary is the agent's, not a reply).
+    pub(super) fn quiet_end(&mut self) {
+        self.reply_done();
+        self.unread = false;
+    }
+
     pub(super) fn tool(&mut self, name: Option<&str>) {
         self.working = true;
         self.label = name.map(|n| format!("tool: {n}"));

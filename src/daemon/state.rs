@@ -138,6 +138,21 @@ pub fn stale(live: &Live, report: &AgentState, at_ms: i64) -> bool {
     live.kept && live.report.source != report.source && at_ms < live.since_ms
 }
 
+/// Whether `report` is the agent's other signal closing a turn that
+/// `live` said failed, with less in it: Claude's pidfile turns `idle` a
+/// few ms after its `StopFailure` hook (the pidfile has no error). The
+/// error stands until the next input (`submitted_ms` after it), as the
+/// file's failed turn does.
+pub fn echoes_failure(live: &Live, report: &AgentState, submitted_ms: Option<i64>) -> bool {
+    live.kept
+        && live.report.state == State::Error
+        && report.state == State::Idle
+        && !report.answers
+        && kept(report.source)
+        && report.source != live.report.source
+        && submitted_ms.is_none_or(|s| s < live.since_ms)
+}
+
 /// A file written after a replayed one-off report (to a daemon that came
 /// back) says more than it: the agent writes the line a question is about
 /// before it asks, so any later write is the answer's.
@@ -326,5 +341,57 @@ fn waiting_label(w: &Waiting) -> String {
         "waiting".to_string()
     } else {
         format!("waiting: {what}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(state: State, source: StateSource, answers: bool) -> AgentState {
+        AgentState {
+            state,
+            source,
+            answers,
+            ..AgentState::default()
+        }
+    }
+
+    #[test]
+    fn a_pidfile_idle_after_a_failed_turn_is_its_echo() {
+        let (hook, pidfile) = (StateSource::Hook, StateSource::AgentPidfile);
+        let failed = Live::new(
+            report(State::Error, hook, true),
+            100,
+            &Derived::default(),
+            0,
+            100,
+        );
+        let idle = report(State::Idle, pidfile, false);
+        // (the report, input submitted at, an echo)
+        let cases = [
+            (idle.clone(), None, true),
+            (idle.clone(), Some(90), true),
+            // Input since the error: its idle answers that.
+            (idle.clone(), Some(110), false),
+            (report(State::Working, pidfile, false), None, false),
+            (report(State::Idle, hook, true), None, false),
+            (report(State::Idle, pidfile, true), None, false),
+        ];
+        for (r, submitted, echo) in cases {
+            assert_eq!(
+                echoes_failure(&failed, &r, submitted),
+                echo,
+                "{r:?} {submitted:?}"
+            );
+        }
+        let working = Live::new(
+            report(State::Working, hook, false),
+            100,
+            &Derived::default(),
+            0,
+            100,
+        );
+        assert!(!echoes_failure(&working, &idle, None));
     }
 }

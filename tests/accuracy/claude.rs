@@ -7,6 +7,7 @@
 //! and is killed. A key is sent the moment amux says the dialog waits:
 //! amux promises `waiting` only once the dialog takes keys.
 
+use super::claude_more as more;
 use super::rig::{self, Drive, Rig, T};
 use crate::support::anthropic::FakeAnthropic;
 use crate::support::script::Answer;
@@ -38,6 +39,8 @@ fn claude() {
         ("DISABLE_AUTOUPDATER", "1".into()),
         ("DISABLE_TELEMETRY", "1".into()),
         ("DISABLE_ERROR_REPORTING", "1".into()),
+        // One retry of a failed call (Claude's default is ten, minutes).
+        ("CLAUDE_CODE_MAX_RETRIES", "1".into()),
     ];
     let mut rig = Rig::new("claude", &env);
     let cwd = rig.w.env.work().canonicalize().expect("work dir");
@@ -58,9 +61,13 @@ fn claude() {
             return super::finish("claude", &rig.cells);
         }
     };
-    let steps: [rig::Step<FakeAnthropic>; 5] = [
+    let steps: [rig::Step<FakeAnthropic>; 9] = [
         ("turns", turns),
         ("dialogs", dialogs),
+        ("errors", more::errors),
+        ("question", more::question),
+        ("tool interrupt", more::tool_interrupt),
+        ("compaction", more::compact),
         ("commands", commands),
         ("quit", quit),
         ("resume", resume),
@@ -73,14 +80,14 @@ fn claude() {
     super::finish("claude", &rig.cells);
 }
 
-fn moment(api: &FakeAnthropic, what: &str) -> Result<Instant, String> {
+pub(super) fn moment(api: &FakeAnthropic, what: &str) -> Result<Instant, String> {
     let at = api.script().wait(what, T);
     at.ok_or_else(|| format!("the server never logged {what:?}"))
 }
 
 /// Types `text`, waits until Claude shows it, then Enter in a write of its
 /// own (a burst ending in Enter reads as a paste); the Enter's instant.
-fn prompt(rig: &Rig, id: &str, text: &str) -> Result<Instant, String> {
+pub(super) fn prompt(rig: &Rig, id: &str, text: &str) -> Result<Instant, String> {
     rig.send(id, text, false);
     rig.wait_screen(id, text)?;
     // Claude takes an Enter right after the text as part of a paste.
@@ -135,7 +142,7 @@ fn turns(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
     Ok(())
 }
 
-fn asks(text: String) -> impl Fn(&Value) -> bool {
+pub(super) fn asks(text: String) -> impl Fn(&Value) -> bool {
     move |r: &Value| rig::waiting("permission")(r) && r["status"]["waiting"]["text"] == json!(text)
 }
 
@@ -301,17 +308,19 @@ fn commands(rig: &mut Rig, _api: &FakeAnthropic, id: &str) -> Drive {
 fn quit(rig: &mut Rig, _api: &FakeAnthropic, id: &str) -> Drive {
     rig.send(id, "\u{4}", false);
     rig.wait_screen(id, "again to exit")?;
+    let pid = rig.record(id).and_then(|r| r["pid"].as_i64());
     let t = rig.send(id, "\u{4}", false);
-    rig.reach("quit (^D ^D): exited", id, "exited", (t, t), &rig::exited);
+    rig.quit_cell("quit (^D ^D): exited", id, pid, t);
     Ok(())
 }
 
 /// `amux resume -d` of the quit session: the same file, then held by
 /// Claude's own report (not argv); then SIGKILL.
-fn resume(rig: &mut Rig, _api: &FakeAnthropic, id: &str) -> Drive {
+fn resume(rig: &mut Rig, api: &FakeAnthropic, id: &str) -> Drive {
     let r = rig.record(id).ok_or("the quit session is gone")?;
     let old = rig::file(&r).or(r["last_file"].as_str().map(str::to_owned));
     let old = old.ok_or("the quit session names no file")?;
+    let pidfile = first_new_file(rig.w.claude_dir().join("sessions"));
     let t = Instant::now();
     let o = rig.out(&["resume", "-d", id]);
     if !o.status.success() {
@@ -330,13 +339,21 @@ fn resume(rig: &mut Rig, _api: &FakeAnthropic, id: &str) -> Drive {
     let mine = move |r: &Value| {
         rig::file(r).as_deref() == Some(old.as_str()) && r["conversation"]["source"] != "argv"
     };
+    // True once Claude has said it: its pidfile (seen before its hooks).
+    let said = pidfile.join().ok().flatten().unwrap_or(t);
     rig.reach(
         "amux resume: source not argv",
         &new,
         "agent's own",
-        (t, t),
+        (t, said),
         &mine,
     );
+    let agent = super::two::Agent {
+        ready: "for shortcuts",
+        prompt,
+        answer: None,
+    };
+    let second = super::two::sessions(rig, api.script(), &agent, id, &new);
     let pid = rig
         .record(&new)
         .and_then(|r| r["pid"].as_i64())
@@ -351,5 +368,25 @@ fn resume(rig: &mut Rig, _api: &FakeAnthropic, id: &str) -> Drive {
         (t, t),
         &rig::exited,
     );
-    Ok(())
+    second
+}
+
+/// When a file not in `dir` now first appears there (polled every 2 ms,
+/// up to `T`): Claude's pidfile of a session starting.
+fn first_new_file(dir: std::path::PathBuf) -> std::thread::JoinHandle<Option<Instant>> {
+    let names = |dir: &std::path::Path| -> Vec<std::ffi::OsString> {
+        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        entries.map(|e| e.file_name()).collect()
+    };
+    let before = names(&dir);
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + T;
+        while Instant::now() < deadline {
+            if names(&dir).iter().any(|n| !before.contains(n)) {
+                return Some(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        None
+    })
 }

@@ -31,7 +31,8 @@ impl Clock {
     pub fn start(mut cmd: Command) -> Clock {
         let mut child = cmd
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Its complaint (a stream the daemon dropped) in the output.
+            .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn amux events");
         let stdout = child.stdout.take().expect("stdout");

@@ -3,9 +3,10 @@
 //! escalation opens the approval dialog. One session lives through the
 //! turns, dialogs (approved by `wait --until waiting && send y`, denied
 //! by Esc, held over a daemon restart), an interrupt, `/new` and `/quit`;
-//! a second one is killed.
+//! `amux resume` takes it up again; a second one is killed.
 
 use super::clock::{self, Reached};
+use super::codex_more as more;
 use super::rig::{self, Drive, Rig, T};
 use crate::support::responses::FakeResponses;
 use crate::support::script::Answer;
@@ -17,7 +18,7 @@ const COMMAND: &str = "touch approved.txt";
 const REPLY: &str = "Done: the file exists.";
 const DIALOG: &str = "Would you like to run the following command?";
 
-fn slow(chunks: usize) -> Answer {
+pub(super) fn slow(chunks: usize) -> Answer {
     let text = "Quokkas hop about Rottnest Island and smile for photographs. ".repeat(3);
     Answer::Slow {
         text,
@@ -27,7 +28,7 @@ fn slow(chunks: usize) -> Answer {
 }
 
 /// An `exec_command` of `cmd` asking to run outside the sandbox.
-fn escalated(cmd: &str) -> Answer {
+pub(super) fn escalated(cmd: &str) -> Answer {
     Answer::Tool {
         name: "exec_command".into(),
         input: json!({"cmd": cmd, "sandbox_permissions": "require_escalated",
@@ -48,12 +49,22 @@ fn codex() {
         support::codex().display().to_string(),
         "-a".into(),
         "on-request".into(),
+        // One retry of a failed request, none of a broken stream (Codex's
+        // defaults: four and five, with back-off).
+        "-c".into(),
+        "model_providers.fake.request_max_retries=1".into(),
+        "-c".into(),
+        "model_providers.fake.stream_max_retries=0".into(),
     ];
-    let steps: [rig::Step<FakeResponses>; 4] = [
+    let steps: [rig::Step<FakeResponses>; 8] = [
         ("turns", turns),
         ("dialogs", dialogs),
+        ("errors", more::errors),
+        ("tool interrupt", more::tool_interrupt),
+        ("compaction", more::compact),
         ("commands", commands),
         ("quit", quit),
+        ("resume", resume),
     ];
     match start(&rig, &argv) {
         Ok(id) => {
@@ -77,13 +88,13 @@ fn start(rig: &Rig, argv: &[String]) -> Result<String, String> {
     Ok(id)
 }
 
-fn moment(api: &FakeResponses, what: &str) -> Result<Instant, String> {
+pub(super) fn moment(api: &FakeResponses, what: &str) -> Result<Instant, String> {
     let at = api.script().wait(what, T);
     at.ok_or_else(|| format!("the server never logged {what:?}"))
 }
 
 /// Types `text`, waits until Codex shows it, then Enter: its instant.
-fn prompt(rig: &Rig, id: &str, text: &str) -> Result<Instant, String> {
+pub(super) fn prompt(rig: &Rig, id: &str, text: &str) -> Result<Instant, String> {
     rig.send(id, text, false);
     rig.wait_screen(id, text)?;
     Ok(rig.send(id, "\r", false))
@@ -136,7 +147,7 @@ fn turns(rig: &mut Rig, api: &FakeResponses, id: &str) -> Drive {
     Ok(())
 }
 
-fn asks(text: &'static str) -> impl Fn(&Value) -> bool {
+pub(super) fn asks(text: &'static str) -> impl Fn(&Value) -> bool {
     move |r: &Value| rig::waiting("permission")(r) && r["status"]["waiting"]["text"] == text
 }
 
@@ -247,8 +258,40 @@ fn commands(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
 }
 
 fn quit(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
+    let pid = rig.record(id).and_then(|r| r["pid"].as_i64());
     let t = prompt(rig, id, "/quit")?;
-    rig.reach("quit (/quit): exited", id, "exited", (t, t), &rig::exited);
+    rig.quit_cell("quit (/quit): exited", id, pid, t);
+    Ok(())
+}
+
+/// `amux resume -d` of the quit session: the same rollout; then SIGKILL.
+fn resume(rig: &mut Rig, _api: &FakeResponses, id: &str) -> Drive {
+    let r = rig.record(id).ok_or("the quit session is gone")?;
+    let old = rig::file(&r).or(r["last_file"].as_str().map(str::to_owned));
+    let old = old.ok_or("the quit session names no file")?;
+    let t = Instant::now();
+    let o = rig.out(&["resume", "-d", id]);
+    if !o.status.success() {
+        return Err(format!("amux resume -d: {o:?}"));
+    }
+    let new = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let same = move |r: &Value| rig::file(r).as_deref() == Some(old.as_str());
+    rig.reach(
+        "amux resume: holds the same file",
+        &new,
+        "same file",
+        (t, t),
+        &same,
+    );
+    // No second resume (`two.rs`): 0.169.0 started with `codex resume`
+    // of a thread another Codex has open drew its startup warning, then
+    // nothing for 30 s.
+    let pid = rig.record(&new).and_then(|r| r["pid"].as_i64());
+    let pid = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32));
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        rig.clock.reach(&new, Instant::now(), T, &rig::exited);
+    }
     Ok(())
 }
 

@@ -8,7 +8,8 @@
 //! the start and stamps each line as it arrives. A moment has a truth and
 //! the instant it became true, taken from the scripted server (the turn's
 //! request read, its last byte written: `support::script`), the terminal
-//! (a key written, a text on the screen) or the process (a kill). The
+//! (a key written, a text on the screen) or the process (a kill, its
+//! end). The
 //! cell is right when a line for the session says the truth after it —
 //! never before it, which would be a guess — and its latency is that
 //! line's stamp minus the truth's instant. A state that must *last* (a
@@ -21,13 +22,17 @@
 //! Latencies are a benchmark: reported, never asserted.
 
 mod claude;
+mod claude_more;
 mod clock;
 mod codex;
+mod codex_more;
 mod gemini;
 pub mod hooked;
 mod pi;
+mod pi_more;
 mod report;
 mod rig;
+mod two;
 
 use serde_json::{json, Value};
 

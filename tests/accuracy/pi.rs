@@ -5,6 +5,7 @@
 //! `amux resume` takes its conversation up again and is killed.
 //! pi retries once after 500 ms (`settings.json`), its SDK never.
 
+use super::pi_more as more;
 use super::rig::{self, Drive, Rig, T};
 use crate::support::model::FakeModel;
 use crate::support::script::Answer;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 const REPLY: &str = "Quokkas are marsupials indeed.";
 const FLAGS: [&str; 4] = ["--provider", "fake", "--model", "fake-model"];
 
-fn slow(chunks: usize) -> Answer {
+pub(super) fn slow(chunks: usize) -> Answer {
     let text = "Quokkas hop about Rottnest Island and smile for photographs. ".repeat(3);
     Answer::Slow {
         text,
@@ -41,11 +42,12 @@ fn bench(agent: &str, launcher: Vec<String>) {
             return super::finish(agent, &rig.cells);
         }
     };
-    let steps: [rig::Step<FakeModel>; 6] = [
+    let steps: [rig::Step<FakeModel>; 7] = [
         ("turns", turns),
         ("commands", commands),
         ("errors", errors),
         ("daemon restarts", restarts),
+        ("compaction", more::compact),
         ("quit", quit),
         ("resume", resume),
     ];
@@ -65,7 +67,7 @@ fn start(rig: &Rig, argv: &[String]) -> Result<String, String> {
 }
 
 /// When the server logs `what` (`sent 3`).
-fn moment(model: &FakeModel, what: &str) -> Result<Instant, String> {
+pub(super) fn moment(model: &FakeModel, what: &str) -> Result<Instant, String> {
     let at = model.script().wait(what, T);
     at.ok_or_else(|| format!("the server never logged {what:?}"))
 }
@@ -246,13 +248,14 @@ fn restarts(rig: &mut Rig, model: &FakeModel, id: &str) -> Drive {
 }
 
 fn quit(rig: &mut Rig, _model: &FakeModel, id: &str) -> Drive {
+    let pid = rig.record(id).and_then(|r| r["pid"].as_i64());
     let t = rig.send(id, "\u{4}", false);
-    rig.reach("quit (^D): exited", id, "exited", (t, t), &rig::exited);
+    rig.quit_cell("quit (^D): exited", id, pid, t);
     Ok(())
 }
 
 /// `amux resume -d` of the quit session: the same file; then SIGKILL.
-fn resume(rig: &mut Rig, _model: &FakeModel, id: &str) -> Drive {
+fn resume(rig: &mut Rig, model: &FakeModel, id: &str) -> Drive {
     let old = rig
         .record(id)
         .and_then(|r| rig::file(&r).or(r["last_file"].as_str().map(str::to_owned)));
@@ -272,6 +275,12 @@ fn resume(rig: &mut Rig, _model: &FakeModel, id: &str) -> Drive {
         &same,
     );
     rig.wait_screen(&new, "fake-model")?;
+    let agent = super::two::Agent {
+        ready: "fake-model",
+        prompt: |rig, id, text| Ok(rig.send(id, text, true)),
+        answer: None,
+    };
+    let second = super::two::sessions(rig, model.script(), &agent, id, &new);
     let pid = rig
         .record(&new)
         .and_then(|r| r["pid"].as_i64())
@@ -286,7 +295,7 @@ fn resume(rig: &mut Rig, _model: &FakeModel, id: &str) -> Drive {
         (t, t),
         &rig::exited,
     );
-    Ok(())
+    second
 }
 
 #[test]

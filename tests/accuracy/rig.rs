@@ -240,6 +240,15 @@ impl Rig {
         self.cell(moment, id, "wait 0", said, ms);
     }
 
+    /// A cell: the agent asked to quit at `t` (its pid `pid`, read before)
+    /// is said `exited` — true once its process has ended (the agent takes
+    /// its time to shut down: that is not amux's latency).
+    pub fn quit_cell(&mut self, moment: &str, id: &str, pid: Option<i64>, t: Instant) {
+        let gone = pid.filter(|&p| super::clock::wait_for(|| ended(p), T));
+        let at = gone.map_or(t, |_| Instant::now());
+        self.reach(moment, id, "exited", (t, at), &exited);
+    }
+
     /// Kills the daemon and starts another; the instant it answers.
     pub fn restart_daemon(&mut self) -> Instant {
         self.w.kill_daemon();
@@ -271,4 +280,30 @@ pub fn waiting(kind: &'static str) -> impl Fn(&Value) -> bool {
 }
 pub fn file(r: &Value) -> Option<String> {
     r["conversation"]["file"].as_str().map(str::to_owned)
+}
+
+/// Whether a process whose command line is `argv` (its words) runs now:
+/// a tool's command, seen the moment it started.
+pub fn running(argv: &[&str]) -> bool {
+    let want: Vec<u8> = argv
+        .iter()
+        .flat_map(|w| [w.as_bytes(), b"\0"].concat())
+        .collect();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .any(|c| c == want)
+}
+
+/// Whether process `pid` has ended (gone, or a zombie not reaped yet).
+pub fn ended(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `PID (COMM) STATE …`: COMM may hold anything but a `)` ends it.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Err(_) => true,
+    }
 }

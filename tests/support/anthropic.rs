@@ -24,7 +24,8 @@
 //! Every request line is kept, with what was answered, for failure output.
 //! A turn (a streamed call offering tools: side calls offer none) may be
 //! answered from a `Script` (`script.rs`) instead: an error, a slow reply,
-//! a tool call.
+//! a tool call. A streamed call offering no tools is no turn: its last
+//! byte is logged as `side N` (N from 1) in the same `Script`.
 
 use super::script::{self as scripted, Answer};
 use serde_json::{json, Value};
@@ -50,6 +51,8 @@ struct Script {
     reply_delay: Duration,
     log: Arc<Mutex<Vec<String>>>,
     turns: scripted::Script,
+    /// Streamed calls offering no tools, so far.
+    sides: Arc<AtomicUsize>,
 }
 
 impl FakeAnthropic {
@@ -66,6 +69,7 @@ impl FakeAnthropic {
             reply_delay,
             log: log.clone(),
             turns: scripted::Script::default(),
+            sides: Arc::default(),
         };
         let turns = script.turns.clone();
         let flag = stop.clone();
@@ -144,6 +148,9 @@ fn serve(mut stream: TcpStream, script: &Script) {
             said
         }
         (true, "/v1/messages") if body["stream"] == true => {
+            // A streamed call offering no tools (`/compact`'s summary):
+            // its last byte is logged as `side N`, apart from the turns.
+            let side = script.sides.fetch_add(1, Ordering::SeqCst) + 1;
             let turn = turn(&body);
             let said = match &turn {
                 Turn::Touch(path) => format!("tool_use touch {path}"),
@@ -151,6 +158,7 @@ fn serve(mut stream: TcpStream, script: &Script) {
                 Turn::Text => "text".to_string(),
             };
             stream_turn(&mut stream, script, &turn);
+            script.turns.mark("side", side);
             said
         }
         (true, "/v1/messages") => {

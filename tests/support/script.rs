@@ -63,6 +63,12 @@ impl Script {
         self.lock().queue.push_back(answer);
     }
 
+    /// Drops the answers no turn took (a step that failed half-way must
+    /// not leave them to the next).
+    pub fn clear(&self) {
+        self.lock().queue.clear();
+    }
+
     /// A turn's request was read: its number (from 1) and its answer.
     pub fn next(&self) -> (usize, Answer) {
         let mut inner = self.lock();

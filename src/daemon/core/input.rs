@@ -290,7 +290,10 @@ impl Core {
         let interrupted = entry.derived.interrupted_ms.is_some_and(|t| t > at);
         if interrupted && report.state != protocol::State::Idle
             || state::contradicted(&report, at, &entry.derived, written_ms.unwrap_or(0))
-            || (entry.live.as_ref()).is_some_and(|l| state::stale(l, &report, at))
+            || (entry.live.as_ref()).is_some_and(|l| {
+                state::stale(l, &report, at)
+                    || state::echoes_failure(l, &report, entry.input.submitted_ms)
+            })
         {
             return;
         }

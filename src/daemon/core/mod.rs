@@ -287,6 +287,20 @@ impl Core {
         self.store.record(id, &|e| self.render(e))
     }
 
+    /// The live records `publish` would publish: of sessions whose replay
+    /// was read (`events`' snapshot).
+    pub fn whole_records(&self) -> Vec<Record> {
+        let whole: std::collections::HashSet<&str> = (self.store.live.iter())
+            .filter(|(_, e)| e.replayed)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let records = self.records(false);
+        records
+            .into_iter()
+            .filter(|r| whole.contains(r.id.as_str()))
+            .collect()
+    }
+
     pub fn is_live(&self, id: &str) -> bool {
         self.store.live.contains_key(id)
     }
@@ -341,5 +355,45 @@ impl Core {
     /// Whether runner `id` is followed now.
     pub fn following(&self, id: &str) -> bool {
         self.following.contains(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Meta, RunnerEvent};
+    use std::collections::{BTreeMap, HashMap};
+    use std::time::Instant;
+
+    #[test]
+    fn the_events_snapshot_waits_for_the_replay() {
+        let mut core = Core::new(HashMap::new(), BTreeMap::new(), "/state".into());
+        let now = Now {
+            at: Instant::now(),
+            ms: 1_800_000_000_000,
+        };
+        let meta = Meta {
+            id: "s1".into(),
+            kind: Some("pi".into()),
+            command: vec!["pi".into()],
+            cwd: "/w".into(),
+            alive: true,
+            started_at: crate::timefmt::format_ms(now.ms),
+            ..Meta::default()
+        };
+        let id = "s1".to_string();
+        let (meta, saved) = (Box::new(meta), None);
+        core.handle(Event::Meta { id, meta, saved }, now);
+        // Half known (a daemon that came back, the replay unread): listed,
+        // but not yet said to a new subscriber.
+        assert_eq!(core.records(false).len(), 1);
+        assert!(core.whole_records().is_empty());
+        let ready = Event::Runner {
+            id: "s1".into(),
+            event: Box::new(RunnerEvent::Ready),
+            replay: true,
+        };
+        core.handle(ready, now);
+        assert_eq!(core.whole_records().len(), 1);
     }
 }

@@ -123,10 +123,13 @@ impl Daemon {
         self.core().record(id)
     }
 
-    /// Every live session's record in `ls`'s order (by start, then id):
-    /// the `events` snapshot lists them as `ls` does.
+    /// Every live session's record in `ls`'s order (by start, then id),
+    /// but only those whose runner replay was read: the `events` snapshot
+    /// says what the stream would have said. A session still half known
+    /// (a daemon that just came back, its runner's replay not read) shows
+    /// in the stream once it is whole, as it would to a subscriber of old.
     pub fn live_records(&self) -> Vec<Record> {
-        self.records(false)
+        self.core().whole_records()
     }
 
     pub fn explain(&self, id: &str) -> Option<Explain> {
