@@ -150,6 +150,21 @@ impl Adapter for OpenCode {
         Box::new(Log::default())
     }
 
+    /// Its plugin says nothing until the first prompt: started with
+    /// nothing to do, it is idle.
+    fn idle_when_fresh(&self) -> bool {
+        true
+    }
+
+    /// Its `permission.asked` event comes a moment before the dialog is
+    /// drawn (measured up to ~40 ms): `waiting` from when it is up.
+    fn dialog_grace(&self) -> super::Grace {
+        super::Grace {
+            after_signal_ms: 150,
+            after_enter_ms: 0,
+        }
+    }
+
     fn extension(&self, event: &ShimEvent) -> Option<Extension> {
         opencode_events::extension(event)
     }

@@ -1,6 +1,6 @@
-//! Copilot CLI 1.0.102 and Qwen Code 0.24.4, whose moments amux reads
-//! from their command hooks and their event files, against the fake
-//! chat-completions server (`support::model`). One session lives through
+//! Copilot CLI 1.0.102, Qwen Code 0.24.4 and OpenCode 1.18.33, whose
+//! moments amux reads from their hooks or plugin and their files, against
+//! the fake chat-completions server (`support::model`). One session lives through
 //! the turns (a reply, a daemon restart, an interrupt), the dialogs
 //! (approved by `wait --until waiting && send 1`, denied by Esc, held over
 //! a daemon restart), an API error and the quit; `amux resume` brings it
@@ -26,6 +26,10 @@ struct Agent {
     /// On the screen while the permission dialog is up.
     dialog: &'static str,
     shell_tool: &'static str,
+    /// Keys that allow the dialog once, and those that deny it (with the
+    /// cell's words for them).
+    approve: &'static str,
+    deny: (&'static str, &'static [&'static str]),
     /// Keys that interrupt a reply (a typist's gap apart).
     interrupt: &'static [&'static str],
     /// On the screen once more when a denial is through (keys before it
@@ -61,6 +65,8 @@ fn copilot() {
         ready: "Manual Approval",
         dialog: "Do you want to run this command?",
         shell_tool: "bash",
+        approve: "1",
+        deny: ("Esc", &["\u{1b}"]),
         interrupt: &["\u{1b}", "\u{1b}"],
         denied: Some("cancelled by user"),
         quit: &[("\u{3}", Some("again")), ("\u{3}", None)],
@@ -95,6 +101,8 @@ fn qwen() {
         ready: "Type your message",
         dialog: "Allow execution of",
         shell_tool: "run_shell_command",
+        approve: "1",
+        deny: ("Esc", &["\u{1b}"]),
         interrupt: &["\u{1b}"],
         denied: None,
         quit: &[("/quit", Some("/quit")), ("\r", None)],
@@ -103,6 +111,40 @@ fn qwen() {
     let home = rig.w.env.root.join("home/.qwen");
     std::fs::create_dir_all(&home).expect("qwen home");
     std::fs::write(home.join("settings.json"), QWEN_SETTINGS).expect("settings.json");
+    drive(rig, &api, &agent);
+}
+
+#[test]
+#[ignore = "make accuracy"]
+fn opencode() {
+    let api = FakeModel::start("All done, nothing more to say.");
+    let config = json!({"autoupdate": false, "share": "disabled",
+        "model": "fake/fake-model", "small_model": "fake/fake-model",
+        "permission": {"bash": "ask", "edit": "ask"},
+        "provider": {"fake": {"npm": "@ai-sdk/openai-compatible", "name": "Fake",
+            "options": {"baseURL": format!("http://127.0.0.1:{}/v1", api.port), "apiKey": "fake-key"},
+            "models": {"fake-model": {"name": "Fake Model", "tool_call": true,
+                "limit": {"context": 100000, "output": 4096}}}}}});
+    let agent = Agent {
+        name: "opencode",
+        argv: vec![support::opencode().display().to_string()],
+        env: vec![
+            ("OPENCODE_CONFIG_CONTENT", config.to_string()),
+            ("OPENCODE_DISABLE_AUTOUPDATE", "1".into()),
+            ("OPENCODE_DISABLE_MODELS_FETCH", "1".into()),
+            // Its first start's npm install of its plugin SDK fails at once.
+            ("npm_config_offline", "true".into()),
+        ],
+        ready: "Ask anything",
+        dialog: "Permission required",
+        shell_tool: "bash",
+        approve: "\r",
+        deny: ("Reject", &["\u{1b}[C", "\u{1b}[C", "\r"]),
+        interrupt: &["\u{1b}", "\u{1b}"],
+        denied: None,
+        quit: &[("\u{3}", None)],
+    };
+    let rig = Rig::new(agent.name, &agent.env);
     drive(rig, &api, &agent);
 }
 
@@ -142,7 +184,7 @@ fn drive(mut rig: Rig, api: &FakeModel, agent: &Agent) {
                     rig.undriven(name, &id, why);
                 }
             }
-            if let Err(why) = resume(&mut rig, agent, &id) {
+            if let Err(why) = resume(&mut rig, &id) {
                 rig.undriven("resume", &id, why);
             }
         }
@@ -261,18 +303,14 @@ fn dialogs(rig: &mut Rig, api: &FakeModel, agent: &Agent, id: &str) -> Drive {
     if !o.status.success() {
         return Err(format!("wait --until waiting: {o:?}"));
     }
-    let key = rig.send(id, "1", false);
+    let key = rig.send(id, agent.approve, false);
     let took = clock::wait_for(|| target.exists() || api.script().turns() > n + 1, T);
     let said = if took { "taken" } else { "lost" };
-    rig.cell(
-        "wait --until waiting && send 1: dialog takes it",
-        id,
-        "taken",
-        said.into(),
-        None,
-    );
+    let keys = agent.approve.escape_debug();
+    let cell = format!("wait --until waiting && send {keys}: dialog takes it");
+    rig.cell(&cell, id, "taken", said.into(), None);
     if !took {
-        return Err("the dialog never took 1".into());
+        return Err("the dialog never took the key".into());
     }
     rig.reach(
         "approved by key: working",
@@ -303,8 +341,10 @@ fn dialogs(rig: &mut Rig, api: &FakeModel, agent: &Agent, id: &str) -> Drive {
     rig.wait_screen(id, agent.dialog)?;
     let denied = agent.denied.unwrap_or_default();
     let before = output(rig, id).matches(denied).count();
-    let k = rig.send(id, "\u{1b}", false);
-    rig.reach("denied by Esc: idle", id, "idle", (k, k), &rig::idle);
+    let (how, keys) = agent.deny;
+    let k = deny(rig, id, keys);
+    let cell = format!("denied by {how}: idle");
+    rig.reach(&cell, id, "idle", (k, k), &rig::idle);
 
     api.script().push(shell(agent, "touch restart.txt"));
     if agent.denied.is_some() {
@@ -325,12 +365,24 @@ fn dialogs(rig: &mut Rig, api: &FakeModel, agent: &Agent, id: &str) -> Drive {
     );
     rig.wait_screen(id, agent.dialog)?;
     let before = output(rig, id).matches(denied).count();
-    let k = rig.send(id, "\u{1b}", false);
+    let k = deny(rig, id, agent.deny.1);
     rig.clock.reach(id, k, T, &rig::idle);
     if agent.denied.is_some() {
         wait_more(rig, id, denied, before)?;
     }
     Ok(())
+}
+
+/// Sends the keys a typist's gap apart: the last one's instant.
+fn deny(rig: &Rig, id: &str, keys: &[&str]) -> Instant {
+    let mut at = Instant::now();
+    for (i, key) in keys.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(150));
+        }
+        at = rig.send(id, key, false);
+    }
+    at
 }
 
 fn errors(rig: &mut Rig, api: &FakeModel, _agent: &Agent, id: &str) -> Drive {
@@ -364,7 +416,7 @@ fn quit(rig: &mut Rig, _api: &FakeModel, agent: &Agent, id: &str) -> Drive {
 }
 
 /// `amux resume -d` of the quit session: the same file; then SIGKILL.
-fn resume(rig: &mut Rig, agent: &Agent, id: &str) -> Drive {
+fn resume(rig: &mut Rig, id: &str) -> Drive {
     let r = rig.record(id).ok_or("the quit session is gone")?;
     let old = rig::file(&r).or(r["last_file"].as_str().map(str::to_owned));
     let old = old.ok_or("the quit session names no file")?;
@@ -382,7 +434,6 @@ fn resume(rig: &mut Rig, agent: &Agent, id: &str) -> Drive {
         (t, t),
         &same,
     );
-    rig.wait_screen(&new, agent.ready)?;
     let pid = rig
         .record(&new)
         .and_then(|r| r["pid"].as_i64())

@@ -8,7 +8,8 @@
 //! a `finish_reason: "stop"` chunk with usage, then `data: [DONE]`) and
 //! `Connection: close`; anything else gets 404. Completions are counted.
 //! A `Script` (`script.rs`) may answer a completion otherwise: an HTTP
-//! error, a slow reply, a tool call.
+//! error, a slow reply, a tool call. A completion offering no tools (an
+//! agent's title request) is no turn: it takes no scripted answer.
 
 use super::script::{self, Answer, Script};
 use std::io::{Read, Write};
@@ -91,7 +92,7 @@ impl Drop for FakeModel {
 fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str, script: &Script) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let Some((head, _body)) = read_request(&mut stream) else {
+    let Some((head, body)) = read_request(&mut stream) else {
         return;
     };
     let request_line = head.lines().next().unwrap_or("");
@@ -101,7 +102,15 @@ fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str, script: &Scrip
         return;
     }
     count.fetch_add(1, Ordering::SeqCst);
-    let (n, answer) = script.next();
+    // A request offering no tools is the agent's own side call (OpenCode's
+    // title): answered as ever, it is no turn and takes no scripted answer.
+    let side = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .is_some_and(|v| v["tools"].as_array().is_none_or(|t| t.is_empty()));
+    let (n, answer) = match side {
+        true => (0, Answer::Default),
+        false => script.next(),
+    };
     if let Answer::Fail {
         status,
         retry_after,
