@@ -270,14 +270,32 @@ fn a_resume_keeps_the_users_flags_and_the_conversation_and_copilot_home_stays_it
         .as_str()
         .unwrap_or_default()
         .to_string();
-    // Copilot quits on a second Ctrl-C.
-    let before = s.term.output.len();
-    s.term.write(b"\x03");
-    s.term.wait_for_from(before, "again", T);
+    // Copilot quits on a second Ctrl-C (one that comes while it still
+    // draws the reply may be taken for nothing: pressed again, as a user
+    // would, until it asks for the second).
+    let deadline = Instant::now() + T;
+    loop {
+        let before = s.term.output.len();
+        s.term.write(b"\x03");
+        let asked = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < asked && !s.term.output[before..].windows(5).any(|w| w == b"again") {
+            s.term.read_some(Duration::from_millis(20));
+        }
+        if s.term.output[before..].windows(5).any(|w| w == b"again") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Copilot never asked for a second Ctrl-C:\n{}",
+            s.term.text()
+        );
+    }
     s.term.write(b"\x03");
     let status = s.term.wait_exit(T);
     assert!(status.success(), "copilot exit: {status:?}");
     let old = s.id.clone();
+    // The daemon hears of the end from the runner a moment after it exits.
+    s.w.wait_record_all(&old, true, "ended", |r| r["alive"] == false);
     let mut cmd = s.w.amux(["resume", "-d", &old]);
     cmd.current_dir(&s.cwd).envs(provider(s.server.port));
     let o = output_within(cmd, QUICK);

@@ -271,6 +271,8 @@ fn a_resume_keeps_the_users_flags_and_the_conversation_and_qwen_home_stays_its_o
     let status = s.term.wait_exit(T);
     assert!(status.success(), "qwen exit: {status:?}");
     let old = s.id.clone();
+    // The daemon hears of the end from the runner a moment after it exits.
+    s.w.wait_record_all(&old, true, "ended", |r| r["alive"] == false);
     let mut cmd = s.w.amux(["resume", "-d", &old]);
     cmd.current_dir(&s.cwd).envs(provider(s.server.port));
     let o = output_within(cmd, QUICK);
