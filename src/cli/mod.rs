@@ -5,6 +5,7 @@
 //! CMD…`. The help (`help.rs`) and the completion scripts (`complete/`)
 //! are written from the same table.
 
+mod answer;
 mod attach;
 mod client;
 mod complete;
@@ -62,6 +63,11 @@ pub enum Command {
     Kill {
         key: String,
     },
+    Answer {
+        key: String,
+        answer: crate::adapters::Answer,
+        json: bool,
+    },
     Attach {
         key: String,
     },
@@ -94,6 +100,7 @@ impl Command {
             | Command::Wait { key, .. }
             | Command::Send { key, .. }
             | Command::Kill { key }
+            | Command::Answer { key, .. }
             | Command::Attach { key }
             | Command::Resume { key, .. } => Some(key),
             _ => None,
@@ -177,6 +184,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         } => control::wait(&key, until, timeout, json),
         Command::Send { key, text, enter } => control::send(&key, text, enter),
         Command::Kill { key } => control::kill(&key),
+        Command::Answer { key, answer, json } => answer::answer(&key, answer, json),
         Command::Attach { key } => attach::attach(&key),
         Command::Resume { key, detach } => resume(&key, detach),
         Command::Forget { keys, dead } => control::forget(&keys, dead),

@@ -98,6 +98,29 @@ pub(super) fn parse_send(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<
     Ok(Command::Send { key, text, enter })
 }
 
+pub(super) fn parse_answer(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
+    let (mut key, mut answer, mut json) = (None, None, false);
+    while let Some(arg) = next(p, verb)? {
+        match arg {
+            Arg::Stop(cmd) => return Ok(cmd),
+            Arg::Flag("json") => json = true,
+            Arg::Value(v) if key.is_none() => key = Some(v.string()?),
+            Arg::Value(v) if answer.is_none() => {
+                let word = v.string()?;
+                let parsed = crate::adapters::Answer::parse(&word);
+                let why = || Error::Usage(format!("answer yes, no or always, not {word:?}"));
+                answer = Some(parsed.ok_or_else(why)?);
+            }
+            arg => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Command::Answer {
+        key: key.ok_or_else(|| missing("ID"))?,
+        answer: answer.ok_or_else(|| missing("yes, no or always"))?,
+        json,
+    })
+}
+
 pub(super) fn parse_resume(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
     let (mut key, mut detach) = (None, false);
     while let Some(arg) = next(p, verb)? {

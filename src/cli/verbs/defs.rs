@@ -136,6 +136,24 @@ Writes TEXT to the session's terminal; --enter then presses Enter.
         completed: true,
     },
     Verb {
+        name: "answer",
+        overview: Some((
+            "amux answer ID yes|no|always [--json]",
+            "answer the permission a session waits on",
+        )),
+        synopsis: "amux answer ID yes|no|always [--json]",
+        about: "\
+Answers the permission dialog the session waits on (Claude Code, Codex,
+Copilot CLI, Qwen Code) with its agent's keys: yes runs the tool once, always
+also stops it asking again (as the agent scopes that), no denies it. Refused
+(exit 1, nothing typed) when the session does not wait on a permission: a
+question or a menu takes amux send. --json prints the record once answered.
+",
+        opts: &[Opt::switch("json", None, "print the record once answered")],
+        operands: Operands::IdThen(Ids::Live, &["yes", "no", "always"]),
+        completed: true,
+    },
+    Verb {
         name: "kill",
         overview: Some(("amux kill ID", "end a session's agent")),
         synopsis: "amux kill ID",
