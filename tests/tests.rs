@@ -7,6 +7,7 @@ mod support;
 
 mod accuracy;
 mod agent_state;
+mod answer;
 mod attach;
 mod cli;
 mod daemon_activation;

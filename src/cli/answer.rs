@@ -28,13 +28,10 @@ pub fn answer(key: &str, answer: Answer, as_json: bool) -> Result<ExitCode> {
     let keys = keys_for(&record, answer).map_err(Error::Failed)?;
     super::control::post(&record.id, "input", keys.as_bytes())?;
     if as_json {
-        let after = async_io::block_on(futures_lite::future::or(
-            settled(&record.id),
-            async {
-                async_io::Timer::after(SETTLE).await;
-                None
-            },
-        ));
+        let after = async_io::block_on(futures_lite::future::or(settled(&record.id), async {
+            async_io::Timer::after(SETTLE).await;
+            None
+        }));
         match after {
             Some(record) => print_json(&record)?,
             None => print_json(&resolve(&record.id)?)?,
@@ -62,7 +59,11 @@ async fn settled(id: &str) -> Option<Record> {
 /// What a live session waits on, if it waits.
 fn asked(record: &Record) -> Option<Ask> {
     let waiting = record.alive && record.status.state == State::Waiting;
-    let ask = record.status.waiting.as_ref().map_or(Ask::Other, |w| w.kind);
+    let ask = record
+        .status
+        .waiting
+        .as_ref()
+        .map_or(Ask::Other, |w| w.kind);
     waiting.then_some(ask)
 }
 
@@ -120,8 +121,16 @@ mod tests {
             (perm("codex"), No, Ok("\x1b")),
             (perm("copilot"), Yes, Ok("1")),
             (perm("qwen"), Always, Ok("2")),
-            (perm("pi"), Yes, Err("amux cannot answer pi's dialogs: use amux send")),
-            (perm("newagent"), Yes, Err("amux cannot answer newagent's dialogs: use amux send")),
+            (
+                perm("pi"),
+                Yes,
+                Err("amux cannot answer pi's dialogs: use amux send"),
+            ),
+            (
+                perm("newagent"),
+                Yes,
+                Err("amux cannot answer newagent's dialogs: use amux send"),
+            ),
             (
                 record("claude", true, State::Idle, None),
                 Yes,
@@ -145,7 +154,11 @@ mod tests {
         ];
         for (r, answer, want) in cases {
             let got = keys_for(r, *answer);
-            assert_eq!(got.as_deref().map_err(|e| e.as_str()), *want, "{r:?} {answer:?}");
+            assert_eq!(
+                got.as_deref().map_err(|e| e.as_str()),
+                *want,
+                "{r:?} {answer:?}"
+            );
         }
     }
 }
