@@ -423,12 +423,20 @@ fn amux_answer_yes_runs_no_denies() {
     let first = real.prompt_touch(&id, "yes.txt");
     real.wait_rec(&id, "waiting for Bash", waiting_bash);
     let o = answer("yes");
-    assert!(o.status.success(), "answer yes: {o:?}\n{}", real.debug(Some(&id)));
+    assert!(
+        o.status.success(),
+        "answer yes: {o:?}\n{}",
+        real.debug(Some(&id))
+    );
     let o = support::output_within(real.amux(&["wait", &id, "--json"]), T);
     assert!(o.status.success(), "wait after the answer: {o:?}");
     let r: Value = serde_json::from_slice(&o.stdout).expect("wait --json prints the record");
     assert_eq!(r["status"]["state"], "idle", "{r:#}");
-    assert!(first.exists(), "yes did not run the touch\n{}", real.debug(Some(&id)));
+    assert!(
+        first.exists(),
+        "yes did not run the touch\n{}",
+        real.debug(Some(&id))
+    );
 
     let second = real.prompt_touch(&id, "no.txt");
     real.wait_rec(&id, "waiting for Bash", waiting_bash);

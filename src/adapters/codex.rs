@@ -179,13 +179,13 @@ impl Adapter for Codex {
         }
     }
 
-    /// Its approval's shortcuts (0.169.0): `y` "Yes, just this once",
-    /// `a` "Yes, and don't ask again for this command in this session",
-    /// Esc "No, and tell Codex what to do differently".
+    /// Its approval's shortcuts, as 0.169.0 draws them: "1. Yes, proceed
+    /// (y)", "2. Yes, and don't ask again for commands that start with
+    /// `…` (p)", "3. No, and tell Codex what to do differently (esc)".
     fn answer_keys(&self, answer: super::Answer) -> Option<&'static str> {
         Some(match answer {
             super::Answer::Yes => "y",
-            super::Answer::Always => "a",
+            super::Answer::Always => "p",
             super::Answer::No => "\x1b",
         })
     }

@@ -117,7 +117,7 @@ mod tests {
             (perm("claude"), Always, Ok("2")),
             (perm("claude"), No, Ok("\x1b")),
             (perm("codex"), Yes, Ok("y")),
-            (perm("codex"), Always, Ok("a")),
+            (perm("codex"), Always, Ok("p")),
             (perm("codex"), No, Ok("\x1b")),
             (perm("copilot"), Yes, Ok("1")),
             (perm("qwen"), Always, Ok("2")),
