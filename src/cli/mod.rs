@@ -16,6 +16,7 @@ mod fleet;
 mod help;
 mod hook;
 mod hosts;
+mod notify;
 mod parse;
 mod query;
 mod run;
@@ -79,6 +80,7 @@ pub enum Command {
         keys: Vec<String>,
         dead: bool,
     },
+    Notify(notify::Options),
     Completions {
         shell: String,
     },
@@ -188,6 +190,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Attach { key } => attach::attach(&key),
         Command::Resume { key, detach } => resume(&key, detach),
         Command::Forget { keys, dead } => control::forget(&keys, dead),
+        Command::Notify(opts) => notify::notify(opts),
         Command::Completions { shell } => print(&complete::script(&shell)?),
         Command::DialStdio { session } => dial::dial_stdio(session.as_deref()),
         Command::Hook { agent, event } => hook::hook(&agent, event.as_deref()),

@@ -154,6 +154,30 @@ question or a menu takes amux send. --json prints the record once answered.
         completed: true,
     },
     Verb {
+        name: "notify",
+        overview: Some((
+            "amux notify [--exec CMD]",
+            "tell the user when a session needs them",
+        )),
+        synopsis: "amux notify [--exec CMD] [--grace SECONDS] [--no-desktop] [--no-osc]",
+        about: "\
+Follows every session and notifies when one starts waiting, its turn fails,
+or a finished turn leaves a reply unread: through notify-send when on PATH,
+OSC 9/777 to this terminal, and --exec CMD per notification (AMUX_ID,
+AMUX_HOST, AMUX_KIND, AMUX_STATE, AMUX_TITLE, AMUX_TEXT in its environment).
+A state that clears within the grace says nothing; bursts are merged; a
+session a terminal is attached to is never told of.
+",
+        opts: &[
+            Opt::valued("exec", "CMD", "run CMD (sh -c) per notification"),
+            Opt::valued("grace", "SECONDS", "how long a state must hold (default 2)"),
+            Opt::switch("no-desktop", None, "no notify-send"),
+            Opt::switch("no-osc", None, "no OSC 9/777 to this terminal"),
+        ],
+        operands: Operands::Nothing,
+        completed: true,
+    },
+    Verb {
         name: "kill",
         overview: Some(("amux kill ID", "end a session's agent")),
         synopsis: "amux kill ID",
