@@ -50,7 +50,7 @@ fn nothing_typed(w: &World, id: &str, mark: &str) {
 }
 
 /// The stand-in's Claude asks for `command`, or asks `question`.
-fn asks(w: &World, id: &str, cwd: &Path, call: &Value) {
+pub fn asks(w: &World, id: &str, cwd: &Path, call: &Value) {
     let file = transcript(w, cwd);
     pidfile(w, id, cwd, "busy");
     append(w, id, &file, &claude_user(SID, cwd, "go on"));

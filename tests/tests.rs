@@ -19,6 +19,7 @@ mod daemon_restart;
 mod daemon_sources;
 mod faults;
 mod http_bad_input;
+mod notify;
 mod oracle;
 mod packaging;
 mod pi_extension;
