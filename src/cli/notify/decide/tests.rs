@@ -38,7 +38,7 @@ fn rec(id: &str, state: &str) -> Record {
 
 /// Feeds `(ms, id, state)` records (`"-"`: removed) and asks `due` at
 /// every ms up to the end; the notifications as `ms id reason text`.
-fn run(steps: &[(u64, &str, &str)], until: u64) -> Vec<String> {
+fn run(steps: &[Step], until: u64) -> Vec<String> {
     let mut d = Decider::new(2000);
     let mut out = Vec::new();
     let mut steps = steps.iter().peekable();
@@ -58,9 +58,12 @@ fn run(steps: &[(u64, &str, &str)], until: u64) -> Vec<String> {
     out
 }
 
+/// `(ms, id, state)`: a record at a time.
+type Step<'a> = (u64, &'a str, &'a str);
+
 #[test]
 fn transitions_make_notifications_after_the_grace() {
-    let cases: &[(&str, &[(u64, &str, &str)], &[&str])] = &[
+    let cases: &[(&str, &[Step], &[&str])] = &[
         (
             "waiting, held: one notification, with what it asks",
             &[
