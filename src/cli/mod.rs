@@ -21,6 +21,7 @@ mod parse;
 mod query;
 mod run;
 mod table;
+mod top;
 mod verbs;
 
 use crate::error::{Error, Result};
@@ -81,6 +82,7 @@ pub enum Command {
         dead: bool,
     },
     Notify(notify::Options),
+    Top,
     Completions {
         shell: String,
     },
@@ -191,6 +193,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Resume { key, detach } => resume(&key, detach),
         Command::Forget { keys, dead } => control::forget(&keys, dead),
         Command::Notify(opts) => notify::notify(opts),
+        Command::Top => top::top(),
         Command::Completions { shell } => print(&complete::script(&shell)?),
         Command::DialStdio { session } => dial::dial_stdio(session.as_deref()),
         Command::Hook { agent, event } => hook::hook(&agent, event.as_deref()),

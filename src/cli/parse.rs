@@ -119,6 +119,7 @@ fn named(verb: &'static Verb, args: Vec<OsString>) -> Result<Command> {
         "send" => parse_send(p, verb),
         "answer" => parse_answer(p, verb),
         "notify" => parse_notify(p, verb),
+        "top" => keyed(p, verb, None, |_| Command::Top),
         "kill" => keyed(p, verb, Some("ID"), |key| Command::Kill { key }),
         "attach" => keyed(p, verb, Some("ID"), |key| Command::Attach { key }),
         "resume" => parse_resume(p, verb),

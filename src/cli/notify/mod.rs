@@ -11,7 +11,7 @@
 //! decider.
 
 pub mod decide;
-mod out;
+pub mod out;
 
 use super::client;
 use crate::error::{Error, Result};

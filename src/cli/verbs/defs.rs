@@ -136,6 +136,21 @@ Writes TEXT to the session's terminal; --enter then presses Enter.
         completed: true,
     },
     Verb {
+        name: "top",
+        overview: Some(("amux top", "every session, live, who needs you first")),
+        synopsis: "amux top",
+        about: "\
+A full-screen live view of every session, sorted by who needs you: waiting
+(longest first), error, unread, working, idle, then lately exited. Keys:
+Enter attach (Ctrl-\\ comes back), y/n/a answer, s send a line, k kill, r
+resume, f forget, / filter, ? help, q quit. Raises amux notify's
+notifications while it runs.
+",
+        opts: &[],
+        operands: Operands::Nothing,
+        completed: true,
+    },
+    Verb {
         name: "answer",
         overview: Some((
             "amux answer ID yes|no|always [--json]",
