@@ -38,5 +38,6 @@ mod regress_pi;
 mod remote;
 mod security;
 mod shell_state;
+mod top;
 mod transport;
 mod verbs;
