@@ -43,6 +43,7 @@ completions:
 	$(BIN) completions zsh > $(COMPL)/_amux
 	$(BIN) completions fish > $(COMPL)/amux.fish
 	sed 's|@BINDIR@|$(BINDIR)|' systemd/amux.service.in > $(COMPL)/amux.service
+	sed 's|@BINDIR@|$(BINDIR)|' systemd/amux-notify.service.in > $(COMPL)/amux-notify.service
 
 test:
 	./.ci/setup-tools
@@ -130,6 +131,7 @@ install:
 	install -Dm644 $(COMPL)/amux.fish $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/amux.fish
 	install -Dm644 systemd/amux.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.socket
 	install -Dm644 $(COMPL)/amux.service $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.service
+	install -Dm644 $(COMPL)/amux-notify.service $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux-notify.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/amux
@@ -139,7 +141,7 @@ uninstall:
 	rm -f $(DESTDIR)$(DATADIR)/bash-completion/completions/amux
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_amux
 	rm -f $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/amux.fish
-	rm -f $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.service
+	rm -f $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.socket $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux.service $(DESTDIR)$(SYSTEMDUSERUNITDIR)/amux-notify.service
 
 # The source tree of a release: the checkout's files (tracked, and new ones
 # not ignored, so a working tree can be packaged before it is committed),

@@ -174,6 +174,10 @@ pub struct SessionFile {
     pub at_ms: i64,
 }
 
+fn is_none(n: &u64) -> bool {
+    *n == 0
+}
+
 fn is_zero(n: &i64) -> bool {
     *n == 0
 }
@@ -454,6 +458,10 @@ pub struct Record {
     /// only; absent until then).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumed_at: Option<String>,
+    /// Terminals attached to it now (`amux attach`): what `amux notify`
+    /// keeps quiet for. Left out when none.
+    #[serde(skip_serializing_if = "is_none")]
+    pub attachers: u64,
     /// The host it runs on, in a fleet view of several (`-H a -H b`),
     /// where `id` is written `host:id` too. A daemon never sets it.
     #[serde(skip_serializing_if = "Option::is_none")]

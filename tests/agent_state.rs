@@ -10,14 +10,14 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const SID: &str = "5a0c1d2e-3f40-4152-8364-758697a8b9c0";
+pub const SID: &str = "5a0c1d2e-3f40-4152-8364-758697a8b9c0";
 
 /// The stand-in writes its pidfile with `status`.
-fn pidfile(w: &World, id: &str, cwd: &Path, status: &str) {
+pub fn pidfile(w: &World, id: &str, cwd: &Path, status: &str) {
     w.tell(id, &pidfile_cmd(w, cwd, status));
 }
 
-fn pidfile_cmd(w: &World, cwd: &Path, status: &str) -> Value {
+pub fn pidfile_cmd(w: &World, cwd: &Path, status: &str) -> Value {
     let obj = json!({"sessionId": SID, "cwd": cwd, "startedAt": 1795469322196_u64,
         "version": "2.1.330", "kind": "interactive", "entrypoint": "cli",
         "status": status, "statusUpdatedAt": now_s() * 1000});
@@ -31,14 +31,14 @@ fn tell_all(w: &World, id: &str, cmds: &[Value]) {
     assert!(resp.status < 300, "input to {id}: {}", resp.text());
 }
 
-fn transcript(w: &World, cwd: &Path) -> PathBuf {
+pub fn transcript(w: &World, cwd: &Path) -> PathBuf {
     w.claude_dir()
         .join("projects")
         .join(mangle(cwd))
         .join(format!("{SID}.jsonl"))
 }
 
-fn append(w: &World, id: &str, file: &Path, line: &Value) {
+pub fn append(w: &World, id: &str, file: &Path, line: &Value) {
     w.tell(id, &append_cmd(file, line));
 }
 
@@ -46,7 +46,7 @@ fn append_cmd(file: &Path, line: &Value) -> Value {
     json!({"append": file, "data": format!("{line}\n")})
 }
 
-fn tool_use(cwd: &Path, command: &str) -> Value {
+pub fn tool_use(cwd: &Path, command: &str) -> Value {
     json!({"parentUuid": "u1", "isSidechain": false, "type": "assistant",
         "message": {"role": "assistant", "type": "message", "stop_reason": "tool_use",
             "content": [{"type": "tool_use", "id": "t1", "name": "Bash",

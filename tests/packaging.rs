@@ -15,6 +15,7 @@ const T: Duration = Duration::from_secs(60);
 
 const TREE: &[&str] = &[
     "usr/bin/amux",
+    "usr/lib/systemd/user/amux-notify.service",
     "usr/lib/systemd/user/amux.service",
     "usr/lib/systemd/user/amux.socket",
     "usr/share/amux/hook.mjs",

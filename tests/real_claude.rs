@@ -32,6 +32,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
+/// The tests take turns: each runs a Claude (a large process) and its
+/// timings must not suffer another's.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// How soon after Claude's pidfile says `waiting` the record must: its
 /// dialog takes keys 700 ms after it asks (the adapter's `Grace`), and
 /// the record says `waiting` from then.
@@ -346,6 +349,7 @@ fn finish(mut child: Child) -> Output {
 
 #[test]
 fn permission_prompts_are_waiting_then_answered_or_dismissed() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let real = Real::new();
     let id = real.start();
     let r = real.record(&id).expect("the session's record");
@@ -400,6 +404,52 @@ fn permission_prompts_are_waiting_then_answered_or_dismissed() {
         assert!(took < WAITING, "the record lagged the pidfile by {took:?}");
     }
     assert_nothing_of_ours(&real, &id);
+}
+
+/// `amux answer`: `yes` runs the command and `wait` after it waits for the
+/// turn it resumed; `no` denies it; on an idle session, exit 1 (that
+/// nothing is typed then is `answer`'s stand-in test's).
+#[test]
+fn amux_answer_yes_runs_no_denies() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let real = Real::new();
+    let id = real.start();
+    let answer = |word: &str| {
+        let mut cmd = real.amux(&["answer", &id, word]);
+        cmd.stderr(Stdio::piped());
+        support::output_within(cmd, T)
+    };
+
+    let first = real.prompt_touch(&id, "yes.txt");
+    real.wait_rec(&id, "waiting for Bash", waiting_bash);
+    let o = answer("yes");
+    assert!(
+        o.status.success(),
+        "answer yes: {o:?}\n{}",
+        real.debug(Some(&id))
+    );
+    let o = support::output_within(real.amux(&["wait", &id, "--json"]), T);
+    assert!(o.status.success(), "wait after the answer: {o:?}");
+    let r: Value = serde_json::from_slice(&o.stdout).expect("wait --json prints the record");
+    assert_eq!(r["status"]["state"], "idle", "{r:#}");
+    assert!(
+        first.exists(),
+        "yes did not run the touch\n{}",
+        real.debug(Some(&id))
+    );
+
+    let second = real.prompt_touch(&id, "no.txt");
+    real.wait_rec(&id, "waiting for Bash", waiting_bash);
+    let o = answer("no");
+    assert!(o.status.success(), "answer no: {o:?}");
+    let (r, _) = real.wait_rec(&id, "idle after no", |r| r["status"]["state"] == "idle");
+    assert!(r["status"]["waiting"].is_null(), "{r:#}");
+    assert!(!second.exists(), "no ran the touch");
+
+    let o = answer("yes");
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is not waiting"), "{err}");
 }
 
 /// Nothing amux wrote is in Claude's config dir or the project: no

@@ -397,3 +397,64 @@ fn inside_tmux_the_wrapped_osc9_is_ours_too() {
     s.settle();
     assert_no_osc9("the terminal", &s.term.output);
 }
+
+/// `amux answer`: `no` (Esc) denies the command, the turn ends and
+/// nothing runs; asked again, `yes` (`y`) runs it, and `wait` after the
+/// answer waits for the turn it resumed.
+#[test]
+fn amux_answer_no_denies_then_yes_runs() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut s = Session::start("", &[], &[]);
+    let target = s.cwd.join("approved.txt");
+    let answer = |s: &Session, word: &str| {
+        let mut cmd = s.w.amux(["answer", &s.id, word]);
+        cmd.stderr(std::process::Stdio::piped());
+        output_within(cmd, QUICK)
+    };
+
+    let from = s.prompt();
+    s.wait_bytes(from, DIALOG);
+    s.until_waiting(Instant::now());
+    let o = answer(&s, "no");
+    assert!(o.status.success(), "answer no: {o:?}");
+    let r = s.wait_record("no longer waiting", |r| r["status"]["state"] != "waiting");
+    assert!(r["status"]["waiting"].is_null(), "{r:#}");
+    s.wait_record("idle", |r| r["status"]["state"] == "idle");
+    assert!(!target.exists(), "no ran the command");
+
+    // The model asks again; this time yes.
+    let call = json!({"cmd": COMMAND, "sandbox_permissions": "require_escalated",
+        "justification": "The test wants it run outside the sandbox"});
+    s.server
+        .script()
+        .push(crate::support::script::Answer::Tool {
+            name: "exec_command".into(),
+            input: call,
+        });
+    // Typed at once, Enter would be part of a paste: it waits until Codex
+    // has drawn the line.
+    let typed = s.term.output.len();
+    s.term.write(b"make the file again");
+    s.wait_bytes(typed, "again");
+    s.settle();
+    let from = s.term.output.len();
+    s.term.write(b"\r");
+    s.wait_bytes(from, DIALOG);
+    s.until_waiting(Instant::now());
+    let o = answer(&s, "yes");
+    assert!(o.status.success(), "answer yes: {o:?}");
+    let mut wait = s.w.amux(["wait", &s.id, "--json"]);
+    wait.stdout(std::process::Stdio::piped());
+    let mut child = wait.spawn().expect("amux wait");
+    let deadline = Instant::now() + T;
+    while child.try_wait().expect("wait's status").is_none() {
+        assert!(Instant::now() < deadline, "wait after yes never returned");
+        s.pump(Duration::from_millis(10));
+    }
+    assert!(child.wait().expect("wait's status").success());
+    assert!(
+        target.exists(),
+        "yes did not run the command\n{}",
+        s.term.text()
+    );
+}

@@ -174,6 +174,17 @@ impl Adapter for Claude {
         }
     }
 
+    /// Its dialog: "1. Yes", "2. Yes, and don't ask again for …", "3.
+    /// No, and tell Claude what to do differently (esc)". Esc is that
+    /// third choice without a menu walk.
+    fn answer_keys(&self, answer: super::Answer) -> Option<&'static str> {
+        Some(match answer {
+            super::Answer::Yes => "1",
+            super::Answer::Always => "2",
+            super::Answer::No => "\x1b",
+        })
+    }
+
     /// Its hooks, through a settings layer of our own (`claude_hooks.rs`).
     fn launch(&self, args: &[String], _env: Env, hooks: HookSite) -> Launch {
         super::claude_hooks::launch(args, hooks)

@@ -179,6 +179,17 @@ impl Adapter for Codex {
         }
     }
 
+    /// Its approval's shortcuts, as 0.169.0 draws them: "1. Yes, proceed
+    /// (y)", "2. Yes, and don't ask again for commands that start with
+    /// `…` (p)", "3. No, and tell Codex what to do differently (esc)".
+    fn answer_keys(&self, answer: super::Answer) -> Option<&'static str> {
+        Some(match answer {
+            super::Answer::Yes => "y",
+            super::Answer::Always => "p",
+            super::Answer::No => "\x1b",
+        })
+    }
+
     /// `OSC 7501 ; state=<s>:app=codex[:kind=<k>]`, written by 0.169.0
     /// at each change of its own (seen: `idle` at start and after `/new`
     /// or an interrupt, `working`, `blocked` with `kind=permission` at an

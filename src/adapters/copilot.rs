@@ -113,6 +113,16 @@ impl Adapter for Copilot {
         }
     }
 
+    /// Its dialog: "1. Yes", "2. Yes, and don't ask again …", "3. No";
+    /// Esc denies (tests/real_copilot.rs answers 1 and Esc).
+    fn answer_keys(&self, answer: super::Answer) -> Option<&'static str> {
+        Some(match answer {
+            super::Answer::Yes => "1",
+            super::Answer::Always => "2",
+            super::Answer::No => "\x1b",
+        })
+    }
+
     /// Nothing of it says it is up: started with nothing to do, it is idle
     /// (its first hook comes with the first prompt).
     fn idle_when_fresh(&self) -> bool {

@@ -167,6 +167,29 @@ pub struct Grace {
     pub after_enter_ms: i64,
 }
 
+/// An answer to a permission dialog (`amux answer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Run it, this once.
+    Yes,
+    /// Do not run it.
+    No,
+    /// Run it, and do not ask again for its like (each agent's own
+    /// "don't ask again" choice, whatever its scope).
+    Always,
+}
+
+impl Answer {
+    pub fn parse(word: &str) -> Option<Answer> {
+        match word {
+            "yes" | "y" => Some(Answer::Yes),
+            "no" | "n" => Some(Answer::No),
+            "always" | "a" => Some(Answer::Always),
+            _ => None,
+        }
+    }
+}
+
 /// A slash command an agent carries out without saying so, as amux must
 /// know it (`Adapter::command`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -232,6 +255,11 @@ pub trait Adapter: Sync {
     /// When its dialog takes keys, after it says it asks (see [`Grace`]).
     fn dialog_grace(&self) -> Grace {
         Grace::default()
+    }
+    /// The keys that give `answer` at its permission dialog, sent once
+    /// the dialog takes keys; `None`: amux cannot answer it.
+    fn answer_keys(&self, _answer: Answer) -> Option<&'static str> {
+        None
     }
     /// The agent's own directory (`~/.claude`), from the environment.
     fn config_dir(&self, _env: Env) -> Option<PathBuf> {
@@ -404,6 +432,10 @@ impl Kind {
 
     pub fn dialog_grace(self) -> Grace {
         self.0.dialog_grace()
+    }
+
+    pub fn answer_keys(self, answer: Answer) -> Option<&'static str> {
+        self.0.answer_keys(answer)
     }
 
     pub fn is_shell(self) -> bool {

@@ -148,6 +148,16 @@ impl Adapter for Qwen {
             after_enter_ms: 0,
         }
     }
+
+    /// Its dialog: "1. Allow once", "2. Allow always" (for the
+    /// project), "No (esc)" (tests/real_qwen.rs answers 1 and Esc).
+    fn answer_keys(&self, answer: super::Answer) -> Option<&'static str> {
+        Some(match answer {
+            super::Answer::Yes => "1",
+            super::Answer::Always => "2",
+            super::Answer::No => "\x1b",
+        })
+    }
 }
 
 /// Qwen's window title says its state at each change (on by default): a

@@ -215,7 +215,7 @@ pub fn kill(key: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn post(id: &str, action: &str, body: &[u8]) -> Result<()> {
+pub(super) fn post(id: &str, action: &str, body: &[u8]) -> Result<()> {
     let resp = daemon_request("POST", &format!("/v1/sessions/{id}/{action}"), body)?;
     if resp.status >= 300 {
         return Err(api_error(&resp));

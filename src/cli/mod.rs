@@ -5,6 +5,7 @@
 //! CMD…`. The help (`help.rs`) and the completion scripts (`complete/`)
 //! are written from the same table.
 
+mod answer;
 mod attach;
 mod client;
 mod complete;
@@ -15,10 +16,12 @@ mod fleet;
 mod help;
 mod hook;
 mod hosts;
+mod notify;
 mod parse;
 mod query;
 mod run;
 mod table;
+mod top;
 mod verbs;
 
 use crate::error::{Error, Result};
@@ -62,6 +65,11 @@ pub enum Command {
     Kill {
         key: String,
     },
+    Answer {
+        key: String,
+        answer: crate::adapters::Answer,
+        json: bool,
+    },
     Attach {
         key: String,
     },
@@ -73,6 +81,8 @@ pub enum Command {
         keys: Vec<String>,
         dead: bool,
     },
+    Notify(notify::Options),
+    Top,
     Completions {
         shell: String,
     },
@@ -94,6 +104,7 @@ impl Command {
             | Command::Wait { key, .. }
             | Command::Send { key, .. }
             | Command::Kill { key }
+            | Command::Answer { key, .. }
             | Command::Attach { key }
             | Command::Resume { key, .. } => Some(key),
             _ => None,
@@ -177,9 +188,12 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         } => control::wait(&key, until, timeout, json),
         Command::Send { key, text, enter } => control::send(&key, text, enter),
         Command::Kill { key } => control::kill(&key),
+        Command::Answer { key, answer, json } => answer::answer(&key, answer, json),
         Command::Attach { key } => attach::attach(&key),
         Command::Resume { key, detach } => resume(&key, detach),
         Command::Forget { keys, dead } => control::forget(&keys, dead),
+        Command::Notify(opts) => notify::notify(opts),
+        Command::Top => top::top(),
         Command::Completions { shell } => print(&complete::script(&shell)?),
         Command::DialStdio { session } => dial::dial_stdio(session.as_deref()),
         Command::Hook { agent, event } => hook::hook(&agent, event.as_deref()),

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use lexopt::prelude::*;
 use std::ffi::OsString;
 use verb::{keyed, parse_daemon, parse_dial, parse_forget, parse_ls, parse_resume, parse_send};
-use verb::{parse_explain, parse_hook, parse_show, parse_wait};
+use verb::{parse_answer, parse_explain, parse_hook, parse_notify, parse_show, parse_wait};
 
 /// One argument of a verb's command line, resolved against the table.
 pub enum Arg {
@@ -117,6 +117,9 @@ fn named(verb: &'static Verb, args: Vec<OsString>) -> Result<Command> {
         "events" => keyed(p, verb, None, |_| Command::Events),
         "wait" => parse_wait(p, verb),
         "send" => parse_send(p, verb),
+        "answer" => parse_answer(p, verb),
+        "notify" => parse_notify(p, verb),
+        "top" => keyed(p, verb, None, |_| Command::Top),
         "kill" => keyed(p, verb, Some("ID"), |key| Command::Kill { key }),
         "attach" => keyed(p, verb, Some("ID"), |key| Command::Attach { key }),
         "resume" => parse_resume(p, verb),

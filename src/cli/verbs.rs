@@ -125,6 +125,8 @@ pub enum Operands {
     Id(Ids),
     /// Any number of ids.
     Ids(Ids),
+    /// One id, then one of these words (answer's `yes|no|always`).
+    IdThen(Ids, &'static [&'static str]),
     /// One of these words.
     Word(&'static [&'static str]),
     /// One verb's name.

@@ -411,6 +411,7 @@ impl Entry {
             },
             resume_command: self.resume_command(held),
             resumed_at: None,
+            attachers: if self.alive { self.input.attachers } else { 0 },
             host: None,
         }
     }

@@ -23,6 +23,7 @@ const BUILD: Duration = Duration::from_secs(900);
 /// What the package holds (files; `dpkg -x` also makes the directories).
 const PACKAGE: &[&str] = &[
     "usr/bin/amux",
+    "usr/lib/systemd/user/amux-notify.service",
     "usr/lib/systemd/user/amux.service",
     "usr/lib/systemd/user/amux.socket",
     "usr/share/amux/hook.mjs",

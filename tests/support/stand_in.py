@@ -19,7 +19,8 @@ Commands (one key names the command):
   {"sleep_then_pidfile": DIR, …}   the same 200 ms later (a rewrite that
                                    follows the Enter that asked for it)
   {"exit": CODE}                   exit with CODE
-Other arguments are ignored (a test may pad the command line).
+Other arguments are ignored (a test may pad the command line). A line that
+is no JSON object is printed back as `typed: 'LINE'` (keys typed at it).
 """
 import json
 import os
@@ -75,9 +76,17 @@ def main():
         line = sys.stdin.readline()
         if not line:
             return
-        line = line.strip()
-        if line:
-            run(json.loads(line))
+        line = line.strip("\n")
+        try:
+            cmd = json.loads(line) if line.strip() else None
+        except ValueError:
+            cmd = None
+        if isinstance(cmd, dict):
+            run(cmd)
+        elif line:
+            # Keys typed at it (an answer to its "dialog"), shown so a test
+            # can see exactly what reached the agent.
+            print("typed: %r" % line, flush=True)
 
 
 main()

@@ -74,6 +74,11 @@ fn branch(s: &mut String, verb: &Verb) {
         Operands::Nothing => String::new(),
         Operands::Id(ids) => format!("; [ \"$args\" -eq 0 ] && ids={}", ids.name()),
         Operands::Ids(ids) => format!("; ids={}", ids.name()),
+        Operands::IdThen(ids, words) => format!(
+            "; [ \"$args\" -eq 0 ] && ids={}; [ \"$args\" -eq 1 ] && opts=\"$opts {}\"",
+            ids.name(),
+            words.join(" ")
+        ),
         Operands::Word(words) => first(&words.join(" ")),
         Operands::Verb => first(&super::verb_names()),
         Operands::Command => {

@@ -99,6 +99,11 @@ fn lines(s: &mut String, verb: &Verb) {
         Operands::Nothing => {}
         Operands::Id(set) => _ = writeln!(s, "{first} {}", ids(set)),
         Operands::Ids(set) => _ = writeln!(s, "{seen} {}", ids(set)),
+        Operands::IdThen(set, words) => {
+            let _ = writeln!(s, "{first} {}", ids(set));
+            let after = format!("__fish_seen_subcommand_from {name}; and not __amux_first {name}");
+            let _ = writeln!(s, "complete -c amux -n '{after}' -a '{}'", words.join(" "));
+        }
         Operands::Word(words) => _ = writeln!(s, "{first} -a '{}'", words.join(" ")),
         Operands::Verb => _ = writeln!(s, "{first} -a \"$verbs\""),
         Operands::Command => {

@@ -73,6 +73,11 @@ fn branch(s: &mut String, verb: &Verb) {
         Operands::Nothing => String::new(),
         Operands::Id(set) => format!("; (( args )) || {}", ids(set)),
         Operands::Ids(set) => format!("; {}", ids(set)),
+        Operands::IdThen(set, words) => format!(
+            "; (( args )) || {}; (( args == 1 )) && opts+=({})",
+            ids(set),
+            words.join(" ")
+        ),
         Operands::Word(words) => format!("; (( args )) || opts+=({})", words.join(" ")),
         Operands::Verb => "; (( args )) || opts+=($verbs)".into(),
         Operands::Command => {

@@ -19,6 +19,7 @@ fn operands(verb: &Verb) -> Vec<&'static str> {
         _ if verb.name == "send" => vec!["x", "text"],
         Operands::Nothing => vec![],
         Operands::Id(_) | Operands::Ids(_) => vec!["x"],
+        Operands::IdThen(_, words) => vec!["x", words[0]],
         Operands::Word(words) => vec![words[0]],
         Operands::Verb => vec!["ls"],
         Operands::Command => vec!["true"],

@@ -64,7 +64,7 @@ pub(super) fn parse_wait(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<
         match arg {
             Arg::Stop(cmd) => return Ok(cmd),
             Arg::Option("until", v) => until = Until::parse(&v)?,
-            Arg::Option("timeout", v) => timeout = Some(seconds(&v)?),
+            Arg::Option("timeout", v) => timeout = Some(seconds("--timeout", &v)?),
             Arg::Flag("json") => json = true,
             Arg::Value(v) if key.is_none() => key = Some(v.string()?),
             arg => return Err(arg.unexpected()),
@@ -96,6 +96,50 @@ pub(super) fn parse_send(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<
         Some(_) => text,
     };
     Ok(Command::Send { key, text, enter })
+}
+
+pub(super) fn parse_answer(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
+    let (mut key, mut answer, mut json) = (None, None, false);
+    while let Some(arg) = next(p, verb)? {
+        match arg {
+            Arg::Stop(cmd) => return Ok(cmd),
+            Arg::Flag("json") => json = true,
+            Arg::Value(v) if key.is_none() => key = Some(v.string()?),
+            Arg::Value(v) if answer.is_none() => {
+                let word = v.string()?;
+                let parsed = crate::adapters::Answer::parse(&word);
+                let why = || Error::Usage(format!("answer yes, no or always, not {word:?}"));
+                answer = Some(parsed.ok_or_else(why)?);
+            }
+            arg => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Command::Answer {
+        key: key.ok_or_else(|| missing("ID"))?,
+        answer: answer.ok_or_else(|| missing("yes, no or always"))?,
+        json,
+    })
+}
+
+pub(super) fn parse_notify(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
+    use crate::cli::notify::{Options, DEFAULT_GRACE};
+    let mut opts = Options {
+        exec: None,
+        grace: DEFAULT_GRACE,
+        desktop: true,
+        osc: true,
+    };
+    while let Some(arg) = next(p, verb)? {
+        match arg {
+            Arg::Stop(cmd) => return Ok(cmd),
+            Arg::Option("exec", v) => opts.exec = Some(v),
+            Arg::Option("grace", v) => opts.grace = seconds("--grace", &v)?,
+            Arg::Flag("no-desktop") => opts.desktop = false,
+            Arg::Flag("no-osc") => opts.osc = false,
+            arg => return Err(arg.unexpected()),
+        }
+    }
+    Ok(Command::Notify(opts))
 }
 
 pub(super) fn parse_resume(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<Command> {
@@ -161,11 +205,12 @@ pub(super) fn parse_hook(p: &mut lexopt::Parser, verb: &'static Verb) -> Result<
     })
 }
 
-/// `--timeout`'s value: seconds, zero or more, fractions allowed.
-fn seconds(text: &str) -> Result<f64> {
+/// `--timeout`'s (or `--grace`'s) value: seconds, zero or more,
+/// fractions allowed.
+fn seconds(option: &str, text: &str) -> Result<f64> {
     let secs = text.parse::<f64>().ok();
     secs.filter(|s| s.is_finite() && *s >= 0.0)
-        .ok_or_else(|| Error::Usage(format!("--timeout takes a number of seconds, not {text:?}")))
+        .ok_or_else(|| Error::Usage(format!("{option} takes a number of seconds, not {text:?}")))
 }
 
 /// A verb without options whose only operand is one key (or word),

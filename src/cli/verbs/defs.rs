@@ -136,6 +136,63 @@ Writes TEXT to the session's terminal; --enter then presses Enter.
         completed: true,
     },
     Verb {
+        name: "top",
+        overview: Some(("amux top", "every session, live, who needs you first")),
+        synopsis: "amux top",
+        about: "\
+A full-screen live view of every session, sorted by who needs you: waiting
+(longest first), error, unread, working, idle, then lately exited. Keys:
+Enter attach (Ctrl-\\ comes back), y/n/a answer, s send a line, k kill, r
+resume, f forget, / filter, ? help, q quit. Raises amux notify's
+notifications while it runs.
+",
+        opts: &[],
+        operands: Operands::Nothing,
+        completed: true,
+    },
+    Verb {
+        name: "answer",
+        overview: Some((
+            "amux answer ID yes|no|always [--json]",
+            "answer the permission a session waits on",
+        )),
+        synopsis: "amux answer ID yes|no|always [--json]",
+        about: "\
+Answers the permission dialog the session waits on (Claude Code, Codex,
+Copilot CLI, Qwen Code) with its agent's keys: yes runs the tool once, always
+also stops it asking again (as the agent scopes that), no denies it. Refused
+(exit 1, nothing typed) when the session does not wait on a permission: a
+question or a menu takes amux send. --json prints the record once answered.
+",
+        opts: &[Opt::switch("json", None, "print the record once answered")],
+        operands: Operands::IdThen(Ids::Live, &["yes", "no", "always"]),
+        completed: true,
+    },
+    Verb {
+        name: "notify",
+        overview: Some((
+            "amux notify [--exec CMD]",
+            "tell the user when a session needs them",
+        )),
+        synopsis: "amux notify [--exec CMD] [--grace SECONDS] [--no-desktop] [--no-osc]",
+        about: "\
+Follows every session and notifies when one starts waiting, its turn fails,
+or a finished turn leaves a reply unread: through notify-send when on PATH,
+OSC 9/777 to this terminal, and --exec CMD per notification (AMUX_ID,
+AMUX_HOST, AMUX_KIND, AMUX_STATE, AMUX_TITLE, AMUX_TEXT in its environment).
+A state that clears within the grace says nothing; bursts are merged; a
+session a terminal is attached to is never told of.
+",
+        opts: &[
+            Opt::valued("exec", "CMD", "run CMD (sh -c) per notification"),
+            Opt::valued("grace", "SECONDS", "how long a state must hold (default 2)"),
+            Opt::switch("no-desktop", None, "no notify-send"),
+            Opt::switch("no-osc", None, "no OSC 9/777 to this terminal"),
+        ],
+        operands: Operands::Nothing,
+        completed: true,
+    },
+    Verb {
         name: "kill",
         overview: Some(("amux kill ID", "end a session's agent")),
         synopsis: "amux kill ID",
