@@ -189,6 +189,16 @@ impl Adapter for Gemini {
     /// state's sign, two spaces, the words, the folder, padded to 80.
     /// `◇ Ready` answers nothing by itself: Gemini shows it after a failed
     /// turn too, and the file's `error` record must stand.
+    /// Its dialog: "1. Allow once", "2. Allow for this session",
+    /// "3. No" (Esc).
+    fn answer_keys(&self, answer: super::Answer) -> Option<&'static str> {
+        Some(match answer {
+            super::Answer::Yes => "1",
+            super::Answer::Always => "2",
+            super::Answer::No => "\x1b",
+        })
+    }
+
     fn title_state(&self, title: &str) -> Option<AgentState> {
         let sign = title.trim_start().chars().next()?;
         let state = match sign {

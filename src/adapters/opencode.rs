@@ -150,6 +150,12 @@ impl Adapter for OpenCode {
         Box::new(Log::default())
     }
 
+    /// Its dialog preselects "Allow once" (Enter). Its other choices are
+    /// reached with arrow keys, which amux does not send as an answer yet.
+    fn answer_keys(&self, answer: super::Answer) -> Option<&'static str> {
+        (answer == super::Answer::Yes).then_some("\r")
+    }
+
     /// Its plugin says nothing until the first prompt: started with
     /// nothing to do, it is idle.
     fn idle_when_fresh(&self) -> bool {
