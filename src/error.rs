@@ -80,8 +80,12 @@ impl Error {
         }
     }
 
+    /// Our own stdout's reader went away (`amux events | head -1`): the
+    /// only broken pipe that is no error. A daemon or runner that closed
+    /// on us is one (its refusal was not read).
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+        matches!(self, Error::Io { context, source }
+            if source.kind() == io::ErrorKind::BrokenPipe && context == "stdout")
     }
 }
 
@@ -134,5 +138,20 @@ pub trait Context<T> {
 impl<T> Context<T> for io::Result<T> {
     fn context(self, what: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|source| Error::io(what(), source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_stdouts_broken_pipe_is_no_error() {
+        let pipe = || io::Error::from(io::ErrorKind::BrokenPipe);
+        assert!(Error::io("stdout", pipe()).is_broken_pipe());
+        // The daemon closed on us (a 413 it sent and we never read).
+        let daemon = Error::io("daemon at /run/amux/daemon.sock", pipe());
+        assert!(!daemon.is_broken_pipe());
+        assert_eq!(daemon.exit_status(), 1);
     }
 }

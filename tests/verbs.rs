@@ -191,6 +191,33 @@ fn send_text_reaches_the_agent() {
     );
 }
 
+/// More than the daemon takes in one request (1 MiB) is sent in pieces,
+/// all of it, in order; `send` says 0 only then.
+#[test]
+fn send_of_more_than_a_request_takes_delivers_every_byte() {
+    let env = TestEnv::new();
+    let got = env.work().join("big.txt");
+    const SIZE: usize = 3 * 1024 * 1024 + 17;
+    let script = format!("stty raw -echo; head -c {SIZE} > {}", got.display());
+    let id = env.run_detached(["sh", "-c", &script]);
+    let input = env.work().join("big-in.txt");
+    let text: Vec<u8> = (0..SIZE).map(|i| b'a' + (i % 26) as u8).collect();
+    std::fs::write(&input, &text).expect("input");
+    let mut cmd = amux(&env, &["send", &id, "-"]);
+    cmd.stdin(std::fs::File::open(&input).expect("open input"));
+    let out = support::output_within(cmd, T);
+    assert!(out.status.success(), "send: {}", stderr(&out));
+    support::wait_until(
+        T,
+        || std::fs::metadata(&got).is_ok_and(|m| m.len() == SIZE as u64),
+        "every byte sent",
+    );
+    assert!(
+        std::fs::read(&got).expect("got") == text,
+        "the bytes came in order"
+    );
+}
+
 #[test]
 fn attach_replays_relays_and_detaches() {
     let env = TestEnv::new();

@@ -200,7 +200,15 @@ pub fn send(key: &str, text: Option<String>, enter: bool) -> Result<ExitCode> {
             buf
         }
     };
-    post(id, "input", &bytes)?;
+    // The daemon takes at most `MAX_BODY` bytes a request: more goes in
+    // pieces, in order (a paste as big arrives whole, never cut off).
+    let mut pieces = bytes.chunks(crate::http::parse::MAX_BODY).peekable();
+    if pieces.peek().is_none() {
+        post(id, "input", b"")?;
+    }
+    for piece in pieces {
+        post(id, "input", piece)?;
+    }
     if enter {
         // A separate write: a burst ending in \r reads as a paste to some TUIs.
         std::thread::sleep(Duration::from_millis(50));
