@@ -71,6 +71,11 @@ pub mod fuzz {
         pub use crate::visible::{hides, visible};
     }
 
+    /// A session key in a request path (src/http/segment.rs).
+    pub mod segment {
+        pub use crate::http::segment::{decode, encode};
+    }
+
     /// The keys of a typed line read for a slash command (src/typed.rs).
     pub mod typed {
         pub use crate::typed::TypedLine;

@@ -296,6 +296,14 @@ fn unknown_and_ambiguous_ids_are_clear_errors() {
         "{}",
         stderr(&out)
     );
+    // A key is the user's words, whatever it holds: never a query string
+    // or another path of the daemon's.
+    for key in ["?all=1", "a/b", "50%"] {
+        let out = run(&env, &["show", key]);
+        assert_eq!(out.status.code(), Some(1), "{key}");
+        let want = format!("no session matches {key:?}");
+        assert!(stderr(&out).contains(&want), "{key}: {}", stderr(&out));
+    }
     // A unique prefix works.
     assert_eq!(record(&env, &a[..8])["id"], a.as_str());
 }

@@ -42,9 +42,12 @@ pub fn answer(key: &str, answer: Answer, as_json: bool) -> Result<ExitCode> {
 
 /// The session's first record that no longer waits on a permission.
 async fn settled(id: &str) -> Option<Record> {
-    let mut events = stream(&format!("/v1/sessions/{id}/events"), false)
-        .await
-        .ok()?;
+    let mut events = stream(
+        &format!("{}/events", super::client::session_path(id)),
+        false,
+    )
+    .await
+    .ok()?;
     while let Ok(Some((event, data))) = events.next().await {
         let Ok(record) = serde_json::from_str::<Record>(&data) else {
             continue;

@@ -164,19 +164,25 @@ pub fn api_error(resp: &client::Response) -> Error {
     Error::Failed(message)
 }
 
-/// A key goes into a request path as it is: one with a `/` cannot be one.
+/// An empty key names nothing.
 pub fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.contains('/') {
+    if key.is_empty() {
         return Err(Error::Usage(format!("{key:?} is not a session id or slug")));
     }
     Ok(())
+}
+
+/// `/v1/sessions/KEY`, the key percent-encoded: a key holding `?` or `/`
+/// means what the user typed (and no session has it).
+pub fn session_path(key: &str) -> String {
+    format!("/v1/sessions/{}", crate::http::segment::encode(key))
 }
 
 /// `GET /v1/sessions/{key}{what}` as `T`: the record (`what` empty), the
 /// runner's address, the resume plan.
 pub fn ask<T: serde::de::DeserializeOwned>(key: &str, what: &str) -> Result<T> {
     check_key(key)?;
-    let resp = daemon_request("GET", &format!("/v1/sessions/{key}{what}"), b"")?;
+    let resp = daemon_request("GET", &format!("{}{what}", session_path(key)), b"")?;
     if resp.status != 200 {
         return Err(api_error(&resp));
     }
@@ -193,7 +199,7 @@ pub fn resolve(key: &str) -> Result<Record> {
 /// key is an error, as any other).
 pub fn lookup(key: &str) -> Result<Option<Record>> {
     check_key(key)?;
-    let resp = daemon_request("GET", &format!("/v1/sessions/{key}"), b"")?;
+    let resp = daemon_request("GET", &session_path(key), b"")?;
     match resp.status {
         200 => serde_json::from_slice(&resp.body)
             .map(Some)

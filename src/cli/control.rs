@@ -127,7 +127,7 @@ async fn watch(
     once: bool,
     name: &RefCell<String>,
 ) -> Result<Option<Verdict>> {
-    let mut target = format!("/v1/sessions/{key}/events");
+    let mut target = format!("{}/events", super::client::session_path(key));
     let mut again = false;
     loop {
         let mut events = stream(&target, again).await?;
@@ -138,7 +138,7 @@ async fn watch(
                 _ => continue,
             };
             // By id from now on: a slug follows the title, which changes.
-            target = format!("/v1/sessions/{}/events", record.id);
+            target = format!("{}/events", super::client::session_path(&record.id));
             name.borrow_mut().clone_from(&record.id);
             match Verdict::of(until, record) {
                 Some(verdict) => return Ok(Some(verdict)),
@@ -224,7 +224,8 @@ pub fn kill(key: &str) -> Result<ExitCode> {
 }
 
 pub(super) fn post(id: &str, action: &str, body: &[u8]) -> Result<()> {
-    let resp = daemon_request("POST", &format!("/v1/sessions/{id}/{action}"), body)?;
+    let path = super::client::session_path(id);
+    let resp = daemon_request("POST", &format!("{path}/{action}"), body)?;
     if resp.status >= 300 {
         return Err(api_error(&resp));
     }

@@ -47,6 +47,13 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         ["v1", "sessions", key, action] => (*key, *action),
         _ => return Reply::Done(Response::error(404, "no such path")),
     };
+    let Some(key) = crate::http::segment::decode(key) else {
+        return Reply::Done(Response::error(
+            400,
+            "a session key is percent-encoded UTF-8",
+        ));
+    };
+    let key = key.as_str();
     let id = match session::resolve(daemon, key).await {
         Ok(id) => id,
         Err(resp) => return Reply::Done(resp),

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod parse;
 pub mod response;
+pub mod segment;
 pub mod server;
 pub mod sse;
 pub mod wire;
