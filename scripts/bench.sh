@@ -12,13 +12,13 @@
 # agents, daemons the part started) is killed and the directory removed.
 # The helpers in scripts/bench/ do what needs a clock shared with an agent
 # or many /proc reads: latency.mjs (figures 4, 5, 7 e2e), daemon_scale.mjs
-# (figure 6), rebind_agent.mjs (the fake pi agent they drive), echo.py (a
+# (figure 6), exits.mjs (figure 12), rebind_agent.mjs (the fake pi agent they drive), echo.py (a
 # stand-in terminal timing keystroke echo, figures 8 and 9), health.mjs and
 # bind_agent.mjs (figure 10, the daemon's health checks under load),
 # state.mjs and state_agent.mjs (figure 11, agent state changes).
 #
 # Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind echo
-#                                           attach startup events scale
+#                                           attach startup events scale exits
 #                                           health follow follow-e2e
 #                                           state remote
 # (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
@@ -37,6 +37,7 @@ echo_samples=${BENCH_ECHO_SAMPLES:-2000}
 starts=${BENCH_STARTS:-50}
 health_mb=${BENCH_HEALTH_MB:-200}
 health_files=${BENCH_HEALTH_FILES:-20000}
+exits=${BENCH_EXITS:-200}
 
 missing=()
 for tool in node script cargo awk mkfifo; do
@@ -420,6 +421,23 @@ part_scale() {
         "-" "≈ 0"
 }
 
+# Many exits at once: N agents SIGKILLed together while `ls --all` is polled.
+part_exits() {
+    local out n dead visible worst polls failures err
+    out=$(node "$bench/exits.mjs" "$amux" "$exits")
+    { read -r n; read -r dead; read -r visible; read -r worst; read -r polls; read -r failures; read -r err; } \
+        < <(fields "$out" n dead visible_ms worst_ls_ms polls failures error)
+    if [[ -n $err || -z $visible ]]; then
+        failed 12 "$exits simultaneous exits" "${err:-$dead of $n seen dead in 30 s}" "≤ 1 s, ls ≤ 100 ms"
+        return
+    fi
+    line 12a "$n simultaneous exits: all in ls" "$(calc "$visible" 0) ms" "1000 ms (target)" \
+        "ratio $(calc "$visible / 1000")" "≤ 1 s"
+    line 12b "slowest ls --all meanwhile" "$(calc "$worst" 0) ms" "100 ms (target)" \
+        "ratio $(calc "$worst / 100")" "≤ 100 ms"
+    note "$polls listings, $failures failed"
+}
+
 # health_line NUM LABEL JSON: /v1/health p99 while loaded, idle p99 beside.
 health_line() {
     local p50 p99 max n ip99 bind load dirs rescans errors err
@@ -603,7 +621,7 @@ part_remote_ls() {
 # ---- main ------------------------------------------------------------------
 
 parts=("$@")
-((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale health follow state remote)
+((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale exits health follow state remote)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
@@ -622,11 +640,12 @@ fi
 want echo && fresh part_echo
 want attach && fresh part_attach
 want startup && fresh part_startup
-if want events || want scale || want health || want follow; then
+if want events || want scale || want exits || want health || want follow; then
     echo "Daemon"
 fi
 want events && fresh part_events
 want scale && fresh part_scale
+want exits && fresh part_exits
 want health && fresh part_health live && fresh part_health start
 want follow && part_follow_unit
 want follow || want follow-e2e && fresh part_follow_e2e

@@ -220,28 +220,67 @@ pub fn read_untrusted(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 /// only us to read: mode 0600 from creation, so not even the temp file is
 /// readable by others. A failed write (a full disk) leaves no temp file.
 pub fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        "{TEMP_PREFIX}{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    let written = file
-        .write_all(data)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let staged = Staged::write(path, data)?;
+    staged.sync()?;
+    staged.commit()
+}
+
+/// A file written in three steps, so that many can share each step (the
+/// daemon's batches): its content in a temp file beside it (mode 0600 from
+/// creation), then fsync, then the rename. Dropped before the rename, the
+/// temp file is removed: a failed write (a full disk) leaves none.
+pub struct Staged {
+    file: fs::File,
+    tmp: PathBuf,
+    path: PathBuf,
+    renamed: bool,
+}
+
+impl Staged {
+    pub fn write(path: &Path, data: &[u8]) -> io::Result<Staged> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            "{TEMP_PREFIX}{}.{}.tmp",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+            std::process::id()
+        ));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        let mut staged = Staged {
+            file,
+            tmp,
+            path: path.to_path_buf(),
+            renamed: false,
+        };
+        staged.file.write_all(data)?;
+        Ok(staged)
     }
-    written
+
+    /// Its content on disk (not yet under its name).
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_all()
+    }
+
+    /// Under its name: a reader sees the old content or the new.
+    pub fn commit(mut self) -> io::Result<()> {
+        fs::rename(&self.tmp, &self.path)?;
+        self.renamed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// How our temp files start (`.<name>.<pid>.tmp`).

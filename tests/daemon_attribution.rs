@@ -240,6 +240,8 @@ fn a_dead_runner_releases_its_file_and_keeps_resume() {
     let resume = json!(["pi", "--session", file, "-c"]);
     assert_eq!(dead["resume_command"], resume);
     let saved = w.state().join("sessions").join(format!("{id}.json"));
+    // Saved after it is listed: a listing never waits for the disk.
+    support::wait_until(T, || saved.exists(), "the dead record on disk");
     let saved: Value =
         serde_json::from_slice(&std::fs::read(&saved).expect("dead record on disk")).expect("JSON");
     assert_eq!(saved["resume_command"], resume);

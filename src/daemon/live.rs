@@ -46,19 +46,20 @@ pub struct Saved {
     pub meta: Option<Meta>,
 }
 
-fn path(id: &str) -> PathBuf {
-    crate::paths::runtime_dir()
-        .join("daemon")
-        .join(format!("{id}.json"))
+pub fn dir() -> PathBuf {
+    crate::paths::runtime_dir().join("daemon")
 }
 
-pub fn save(id: &str, saved: &Saved) -> io::Result<()> {
-    let file = path(id);
-    if let Some(dir) = file.parent() {
-        crate::paths::ensure_private_dir(dir)?;
-    }
+fn path(id: &str) -> PathBuf {
+    dir().join(format!("{id}.json"))
+}
+
+/// The state's file written beside its place, to be fsynced and renamed
+/// (`disk.rs` does each step for a whole batch).
+pub fn stage(id: &str, saved: &Saved) -> io::Result<crate::paths::Staged> {
+    crate::paths::ensure_private_dir(&dir())?;
     let bytes = serde_json::to_vec(saved).map_err(io::Error::other)?;
-    crate::paths::write_private(&file, &bytes)
+    crate::paths::Staged::write(&path(id), &bytes)
 }
 
 pub fn load(id: &str) -> Option<Saved> {
@@ -72,8 +73,7 @@ pub fn remove(id: &str) {
 
 /// The ids of every session with saved state.
 pub fn ids() -> Vec<String> {
-    let dir = crate::paths::runtime_dir().join("daemon");
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = std::fs::read_dir(dir()) else {
         return Vec::new();
     };
     entries

@@ -3,7 +3,9 @@
 //! every guess marked `(FALLBACK)`). Appended with `O_APPEND` so several
 //! daemon generations share one file safely. Past `MAX_LOG` bytes it is
 //! renamed `daemon.log.1` (replacing the one before) and begun anew, so
-//! it never grows without bound.
+//! it never grows without bound. A line is written whole or not at all:
+//! one `write` each, and one the disk had room for only part of (a full
+//! disk) is cut off again, so no torn line is left for the next to follow.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -60,9 +62,26 @@ impl Log {
         }
         if let Some(file) = self.file.as_mut() {
             let line = format!("{} {text}\n", crate::timefmt::now());
-            if file.write_all(line.as_bytes()).is_ok() {
+            if whole_line(file, line.as_bytes()) {
                 self.size += line.len() as u64;
             }
+        }
+    }
+}
+
+/// Appends `line` with one `write`; a part written (the disk filled up
+/// under it) is truncated away. Whether the line is in the file.
+fn whole_line(file: &mut File, line: &[u8]) -> bool {
+    // Where the line starts: the end, as `O_APPEND` writes there.
+    let Ok(start) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    match file.write(line) {
+        Ok(n) if n == line.len() => true,
+        Ok(0) | Err(_) => false,
+        Ok(_) => {
+            let _ = file.set_len(start);
+            false
         }
     }
 }

@@ -28,6 +28,7 @@ mod log;
 mod offload;
 mod persist;
 mod runners;
+mod saver;
 mod session;
 mod shell;
 mod state;

@@ -4,16 +4,19 @@
 //! records are stored; live attribution is never read from disk (runners
 //! replay it).
 
+use crate::paths::Staged;
 use crate::protocol::Record;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 
-fn dir() -> PathBuf {
+pub fn dir() -> PathBuf {
     crate::paths::state_dir().join("sessions")
 }
 
-pub fn save(record: &Record) -> io::Result<()> {
+/// A record's file written beside its place, to be fsynced and renamed
+/// (`disk.rs` does each step for a whole batch).
+pub fn stage(record: &Record) -> io::Result<Staged> {
     let id = Some(record.id.as_str())
         .filter(|id| crate::id::is_valid(id))
         .ok_or_else(|| io::Error::other("record without a valid id"))?;
@@ -21,7 +24,7 @@ pub fn save(record: &Record) -> io::Result<()> {
     crate::paths::ensure_own_dir(&dir())?;
     let mut bytes = serde_json::to_vec_pretty(record).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    crate::paths::write_private(&dir().join(format!("{id}.json")), &bytes)
+    Staged::write(&dir().join(format!("{id}.json")), &bytes)
 }
 
 /// Every readable record; unreadable or foreign files are skipped, and

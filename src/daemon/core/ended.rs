@@ -83,7 +83,7 @@ impl Core {
         // Not on disk until the shell says so (`Event::Saved`).
         self.unsaved.insert(id.to_string());
         self.prune_dead();
-        self.save_all();
+        self.save(id);
     }
 
     /// Forgets the oldest dead records past `MAX_DEAD`, files included.
@@ -91,6 +91,7 @@ impl Core {
         let old = self.store.prune_dead();
         for id in &old {
             self.unsaved.remove(id);
+            self.saving.remove(id);
             self.journal.forget(id);
             self.out.push(Effect::Remove {
                 id: id.clone(),
@@ -103,23 +104,36 @@ impl Core {
     }
 
     /// Queues a save of every dead record not on disk yet and not being
-    /// saved now: a new one, or one that could not be saved (a full disk,
-    /// a read-only state dir), which stays in memory, tried again at the
-    /// next save or listing, with the failure shown to `amux ls`.
+    /// saved now: one that could not be saved (a full disk, a read-only
+    /// state dir) stays in memory, with the failure shown to `amux ls`,
+    /// and is tried again at the next listing or once another record is
+    /// saved — never at every session's end, which on a full disk would
+    /// write every record again for each one that ends.
     pub(super) fn save_all(&mut self) {
         let waiting: Vec<String> = (self.unsaved.difference(&self.saving).cloned()).collect();
         for id in waiting {
-            let Some(record) = self.store.dead.get(&id).cloned() else {
-                self.unsaved.remove(&id);
-                continue;
-            };
-            self.saving.insert(id);
-            self.out.push(Effect::SaveDead(Box::new(record)));
+            self.save(&id);
         }
     }
 
-    /// A save finished.
-    pub(super) fn saved(&mut self, id: &str, error: Option<std::io::Error>) {
+    /// Queues a save of the dead record `id` as it is now (the shell's
+    /// queue writes only the last one asked of a record).
+    pub(super) fn save(&mut self, id: &str) {
+        let Some(record) = self.store.dead.get(id).cloned() else {
+            self.unsaved.remove(id);
+            return;
+        };
+        self.saving.insert(id.to_string());
+        self.out.push(Effect::SaveDead(Box::new(record)));
+    }
+
+    /// A save finished: of the record as it is now, or of one a later
+    /// change overtook (whose own save is queued, and says the rest).
+    pub(super) fn saved(&mut self, record: &Record, error: Option<std::io::Error>) {
+        let id = record.id.as_str();
+        if self.store.dead.get(id) != Some(record) {
+            return;
+        }
         self.saving.remove(id);
         if let Some(e) = error {
             let warning = format!(
@@ -133,8 +147,14 @@ impl Core {
             return;
         }
         self.unsaved.remove(id);
-        if self.unsaved.is_empty() && self.warnings.remove("state").is_some() {
-            self.log("session records are saved again".into());
+        if self.warnings.contains_key("state") {
+            if self.unsaved.is_empty() {
+                self.warnings.remove("state");
+                self.log("session records are saved again".into());
+            } else {
+                // There is room again: the others need not wait for a listing.
+                self.save_all();
+            }
         }
     }
 

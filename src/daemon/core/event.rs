@@ -81,9 +81,10 @@ pub enum Event {
     },
     /// The watcher's news.
     Side(SideEvent),
-    /// A dead record's save finished (`error`: it failed).
+    /// A dead record's save finished (`error`: it failed): `record` is
+    /// what was written, which a later change may have overtaken.
     Saved {
-        id: String,
+        record: Box<Record>,
         error: Option<io::Error>,
     },
     /// Save every dead record not on disk yet (a listing asks).

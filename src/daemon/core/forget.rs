@@ -34,6 +34,7 @@ impl Core {
         }
         self.store.dead.remove(id);
         self.unsaved.remove(id);
+        self.saving.remove(id);
         self.journal.forget(id);
         let (id, record) = (id.to_string(), true);
         self.log(format!("session {id}: forgotten"));
@@ -49,9 +50,8 @@ impl Core {
             record.resumed_at = Some(at);
         }
         // Saved again, even if a save of it is under way.
-        self.saving.remove(id);
         self.unsaved.insert(id.to_string());
-        self.save_all();
+        self.save(id);
     }
 
     /// Marks runner `id` followed; `false` if it already was.

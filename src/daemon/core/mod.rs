@@ -162,7 +162,7 @@ impl Core {
             Event::Timer(timer) => self.timer(timer, now),
             Event::Input { id, keys } => self.sent(&id, &keys, now),
             Event::Side(side) => self.side_event(side),
-            Event::Saved { id, error } => self.saved(&id, error),
+            Event::Saved { record, error } => self.saved(&record, error),
             Event::SaveAll => self.save_all(),
             Event::Forget { id } => self.forget(&id),
             Event::Resumed { id, at } => self.mark_resumed(&id, at),

@@ -175,8 +175,11 @@ impl World {
             Effect::SaveDead(record) => {
                 let id = record.id.clone();
                 self.inputs.remove(&id);
-                self.disk.insert(id.clone(), *record);
-                self.dispatch(Event::Saved { id, error: None });
+                self.disk.insert(id, (*record).clone());
+                self.dispatch(Event::Saved {
+                    record,
+                    error: None,
+                });
             }
             Effect::Schedule { at, timer } => self.timers.push((at, timer)),
             Effect::Look { id, .. } => {

@@ -3,8 +3,8 @@
 
 use super::Daemon;
 use crate::daemon::core::{Effect, Event, Found, RootChange, Timer};
-use crate::daemon::live;
-use crate::paths;
+use crate::daemon::disk;
+use crate::daemon::saver::Write;
 use crate::protocol::Record;
 use std::rc::Rc;
 use std::time::Instant;
@@ -18,22 +18,9 @@ impl Daemon {
             Effect::Unfollow(path) => self.unfollow_file(&path),
             Effect::ReadMore(path) => self.read_file(&path),
             Effect::Watch(change) => self.watch(change),
-            Effect::SaveInput { id, saved } => {
-                let what = format!("session {id}: cannot save its input state");
-                self.disk.queue(what, move || live::save(&id, &saved));
-            }
-            Effect::SaveDead(record) => self.save_dead(*record),
-            Effect::Remove { id, record } => {
-                let what = format!("session {id}: cannot remove what it left");
-                self.disk.queue(what, move || {
-                    if record {
-                        crate::daemon::persist::remove(&id);
-                    }
-                    let _ = std::fs::remove_file(paths::session_exit_file(&id));
-                    live::remove(&id);
-                    Ok(())
-                });
-            }
+            Effect::SaveInput { id, saved } => self.disk.push(Write::Input { id, saved }),
+            Effect::SaveDead(record) => self.disk.push(Write::Record(record)),
+            Effect::Remove { id, record } => self.disk.push(Write::Remove { id, record }),
             Effect::Schedule { at, timer } => self.schedule(at, timer),
             Effect::Look { id, kind, probe } => self.later(id, async move {
                 let report = crate::daemon::offload::run(move || kind.report(&probe)).await;
@@ -95,27 +82,34 @@ impl Daemon {
     fn watch(&self, change: RootChange) {
         let _ = self.roots_tx.try_send(change);
     }
+}
 
-    /// A dead record onto disk, then what it was rebuilt from off it.
-    fn save_dead(self: &Rc<Self>, record: Record) {
-        let id = record.id.clone();
-        // Queued now: a removal the core decides after this lands after it.
-        let done = self.disk.start(move || {
-            crate::daemon::persist::save(&record)?;
-            let _ = std::fs::remove_file(paths::session_exit_file(&record.id));
-            live::remove(&record.id);
-            Ok(())
-        });
-        let daemon = self.clone();
-        self.ex
-            .spawn(async move {
-                let gone = || std::io::Error::other("the daemon's writer is gone");
-                let saved = done.recv().await.unwrap_or_else(|_| Err(gone()));
-                daemon.dispatch(Event::Saved {
-                    id,
-                    error: saved.err(),
-                });
+/// The daemon's writer: each batch the disk queue holds, written off the
+/// executor; each record's save told to the core, other failures logged.
+pub async fn write_forever(daemon: Rc<Daemon>) {
+    loop {
+        let batch = daemon.disk.next().await;
+        // Kept to tell the core, should the writing thread die.
+        let records: Vec<Box<Record>> = (batch.iter())
+            .filter_map(|w| match w {
+                Write::Record(record) => Some(record.clone()),
+                _ => None,
             })
-            .detach();
+            .collect();
+        let written = crate::daemon::offload::run(move || disk::write(batch)).await;
+        let written = written.unwrap_or_else(|| disk::Written {
+            records: (records.into_iter())
+                .map(|r| (r, Err(std::io::Error::other("the write failed"))))
+                .collect(),
+            failed: Vec::new(),
+        });
+        for (what, e) in written.failed {
+            daemon.log(&format!("{what}: {e}"));
+        }
+        for (record, result) in written.records {
+            let error = result.err();
+            daemon.dispatch(Event::Saved { record, error });
+        }
+        daemon.disk.finished();
     }
 }

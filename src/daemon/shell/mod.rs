@@ -61,7 +61,7 @@ impl Daemon {
             .collect();
         let (roots_tx, roots_rx) = async_channel::unbounded();
         let log = Rc::new(RefCell::new(Log::open()));
-        let disk = super::disk::Disk::spawn(&ex, log.clone());
+        let disk = super::disk::Disk::new();
         let state = crate::paths::state_dir();
         let mut core = Core::new(default_roots, super::persist::load(), state);
         let pruned = core.take_effects();
@@ -77,6 +77,8 @@ impl Daemon {
             file_gen: Cell::new(0),
         });
         pruned.into_iter().for_each(|e| daemon.execute(e));
+        let writer = effects::write_forever(daemon.clone());
+        daemon.ex.spawn(writer).detach();
         daemon.log_start();
         Ok(daemon)
     }
@@ -183,13 +185,13 @@ impl Daemon {
 
     /// Returns once every write queued so far is on disk (or failed).
     pub async fn flushed(&self) {
-        let _ = self.disk.run(|| Ok(())).await;
+        self.disk.flushed().await;
     }
 
-    /// Saves the dead records not on disk yet; returns once tried.
-    pub async fn retry_saves(self: &Rc<Self>) {
+    /// Queues the dead records not on disk yet (a full disk may have
+    /// room now); nobody waits for them.
+    pub fn retry_saves(self: &Rc<Self>) {
         self.dispatch(Event::SaveAll);
-        self.flushed().await;
     }
 
     /// Drops the dead record `id`, from memory and disk.
