@@ -609,11 +609,31 @@ fn records_made_on_a_full_disk_survive_a_killed_daemon() {
     assert_eq!(exits, ids.len(), "exit files of unsaved records removed");
     kill9_daemon(&w);
     std::fs::remove_file(&filler).expect("free space");
-    let records = ls(&w, true);
-    let lost: Vec<&String> = (ids.iter())
-        .filter(|id| !find(&records, id).is_some_and(|r| r["exit_code"] == 7))
-        .collect();
-    assert!(lost.is_empty(), "lost: {lost:?}\nlog:\n{}", w.log());
+    // (Once in a few runs on a loaded machine the first listing after the
+    // restart lacked some of them, listed a moment later: see the issue's
+    // closing note. What must not happen is that they never come back.)
+    let lost_now = || {
+        let records = ls(&w, true);
+        let lost: Vec<String> = (ids.iter())
+            .filter(|id| !find(&records, id).is_some_and(|r| r["exit_code"] == 7))
+            .cloned()
+            .collect();
+        (records, lost)
+    };
+    let deadline = std::time::Instant::now() + T;
+    let (records, lost) = loop {
+        let (records, lost) = lost_now();
+        if lost.is_empty() || std::time::Instant::now() >= deadline {
+            break (records, lost);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let seen: Vec<Value> = (lost.iter()).filter_map(|id| find(&records, id)).collect();
+    assert!(
+        lost.is_empty(),
+        "lost: {lost:?}\nas listed: {seen:#?}\nlog:\n{}",
+        w.log()
+    );
     // (Not all 30 fit in 64 KiB: those that do not stay in memory, and
     // their leftovers on disk.)
     let log = std::fs::read_to_string(w.state().join("daemon.log")).expect("daemon.log");
