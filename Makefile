@@ -168,6 +168,15 @@ dist: dist-tree
 DPKG_BUILDPACKAGE ?= dpkg-buildpackage
 DEB_PROFILES = $(if $(filter /usr/bin/rustc,$(shell command -v rustc)),,pkg.amux.rustup)
 
+# In the unpacked `make dist` tarball (crates in vendor/, no git) the tree
+# already is the release: it is built as it is, offline, and the .deb lands
+# beside it. In a checkout the release tree is made first.
+ifeq ($(wildcard .git)$(wildcard vendor/.),vendor/.)
+deb:
+	DEB_BUILD_PROFILES="$(DEB_PROFILES)" $(DPKG_BUILDPACKAGE) -us -uc -b
+	@ls ../amux_$(VERSION)_*.deb
+else
 deb: dist-tree
 	cd $(DIST) && DEB_BUILD_PROFILES="$(DEB_PROFILES)" $(DPKG_BUILDPACKAGE) -us -uc -b
 	@ls $(DISTDIR)/amux_$(VERSION)_*.deb
+endif

@@ -1,7 +1,8 @@
-//! The Debian package: `make deb` (the `make dist` tree, crates vendored,
-//! then `dpkg-buildpackage -us -uc -b` in it, here with no network at all
-//! under `unshare -n` when we may make a network namespace) builds
-//! `amux_<version>_<arch>.deb`; lintian finds no error and no warning;
+//! The Debian package: `make dist` makes the release tarball (crates
+//! vendored); `make deb` in the unpacked tarball — no git there, and here
+//! no network at all under `unshare -n` when we may make a network
+//! namespace — builds `amux_<version>_<arch>.deb` beside it, as the README
+//! says; lintian finds no error and no warning;
 //! `dpkg -x` into a scratch root gives exactly the expected files, the
 //! units say what the daemon needs, and the unpacked binary arms an agent
 //! with the unpacked preload.
@@ -45,32 +46,48 @@ fn no_network_wrapper() -> Option<&'static str> {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    ok.then_some("unshare -n dpkg-buildpackage")
+    ok.then_some("unshare -n")
 }
 
 #[test]
 fn deb_builds_offline_lints_clean_and_runs_unpacked() {
     support::require_tools(&["dpkg-buildpackage", "dh", "lintian"]);
     let env = TestEnv::new();
-    let dist = env.root.join("dist");
     let version = env!("CARGO_PKG_VERSION");
+    let tarball = make_dist(&env);
+    let dist = env.root.join("unpacked");
+    std::fs::create_dir(&dist).expect("unpacked dir");
+    let st = Command::new("tar")
+        .arg("-xJf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&dist)
+        .status()
+        .expect("tar");
+    assert!(st.success(), "tar -xJf {}", tarball.display());
+    let tree = dist.join(format!("amux-{version}"));
+    assert!(!tree.join(".git").exists() && tree.join("vendor").is_dir());
     // The test runner's own environment (cargo and rustup under HOME),
-    // without a target directory of ours leaking into the package build.
-    let mut cmd = Command::new("make");
+    // without a target directory of ours leaking into the package build;
+    // the whole `make deb` cut from the network when we can.
+    let wrapper = no_network_wrapper();
+    let mut cmd = match wrapper {
+        Some(_) => {
+            let mut c = Command::new("unshare");
+            c.args(["-n", "make"]);
+            c
+        }
+        None => Command::new("make"),
+    };
     cmd.arg("-s")
         .arg("-C")
-        .arg(support::manifest_dir())
+        .arg(&tree)
         .arg("deb")
-        .arg(format!("DISTDIR={}", dist.display()))
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET_DIR")
         .env_remove("MAKEFLAGS")
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
-    let wrapper = no_network_wrapper();
-    if let Some(wrapper) = wrapper {
-        cmd.arg(format!("DPKG_BUILDPACKAGE={wrapper}"));
-    }
     let started = std::time::Instant::now();
     let out = support::output_within(cmd, BUILD);
     assert!(
@@ -121,6 +138,27 @@ fn deb_builds_offline_lints_clean_and_runs_unpacked() {
     assert_eq!(files_under(&root), PACKAGE, "the package's files");
     units_say_what_the_daemon_needs(&root);
     uses_installed_hooks(&env, &root);
+}
+
+/// `make dist` of this checkout into the test's directory: the tarball.
+fn make_dist(env: &TestEnv) -> std::path::PathBuf {
+    let out = env.root.join("dist");
+    let mut cmd = Command::new("make");
+    cmd.arg("-s")
+        .arg("-C")
+        .arg(support::manifest_dir())
+        .arg("dist")
+        .arg(format!("DISTDIR={}", out.display()))
+        .env_remove("MAKEFLAGS")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped());
+    let o = support::output_within(cmd, BUILD);
+    assert!(
+        o.status.success(),
+        "make dist:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out.join(format!("amux-{}.tar.xz", env!("CARGO_PKG_VERSION")))
 }
 
 /// No error and no warning; the informational tags are printed for the log.
