@@ -123,15 +123,19 @@ impl Adapter for Qwen {
 
     /// Claude's reading, but for `SessionStart` at startup: Qwen says it
     /// then, up with nothing to do (Claude's pidfile says that for it).
+    /// Its `PermissionRequest` says nothing here: it runs before the
+    /// dialog is drawn (0.2–0.4 s on a loaded machine), while the window
+    /// title's `✳` comes with the dialog — `waiting` from then on, with the
+    /// call its file already holds.
     fn extension(&self, event: &crate::protocol::ShimEvent) -> Option<Extension> {
-        let startup = event.op == "hook"
-            && event.event.as_deref() == Some("SessionStart")
-            && event.reason.as_deref() == Some("startup");
+        let hook = |name: &str| event.op == "hook" && event.event.as_deref() == Some(name);
+        let startup = hook("SessionStart") && event.reason.as_deref() == Some("startup");
         match (startup, event.path.clone()) {
             (true, Some(path)) => {
                 let idle = super::hooks::said(crate::protocol::State::Idle, false);
                 Some(Extension::Entered(path, idle))
             }
+            _ if hook("PermissionRequest") => Some(Extension::Nothing),
             _ => claude_hooks::extension(event),
         }
     }
@@ -140,8 +144,8 @@ impl Adapter for Qwen {
         title_state(title)
     }
 
-    /// Its `PermissionRequest` hook runs ~0.2 s before the dialog is drawn
-    /// (measured): `waiting` from when it is up.
+    /// Its title's `✳` is set as the dialog is drawn: a moment for the
+    /// frame to reach the terminal.
     fn dialog_grace(&self) -> super::Grace {
         super::Grace {
             after_signal_ms: DIALOG_DRAWN_MS,
@@ -182,8 +186,8 @@ fn title_state(title: &str) -> Option<AgentState> {
     })
 }
 
-/// How long after its permission hook Qwen's dialog shows (measured ~0.2 s).
-const DIALOG_DRAWN_MS: i64 = 300;
+/// How long after its title says it waits Qwen's dialog is on the screen.
+const DIALOG_DRAWN_MS: i64 = 100;
 
 /// 0.24.4's `--help`.
 const OPTIONS: super::resume::Options = super::resume::Options {

@@ -118,6 +118,7 @@ fn qwen() {
 #[ignore = "make accuracy"]
 fn opencode() {
     let api = FakeModel::start("All done, nothing more to say.");
+    api.side_calls();
     let config = json!({"autoupdate": false, "share": "disabled",
         "model": "fake/fake-model", "small_model": "fake/fake-model",
         "permission": {"bash": "ask", "edit": "ask"},
@@ -404,14 +405,31 @@ fn errors(rig: &mut Rig, api: &FakeModel, _agent: &Agent, id: &str) -> Drive {
 }
 
 fn quit(rig: &mut Rig, _api: &FakeModel, agent: &Agent, id: &str) -> Drive {
+    let pid = rig.record(id).and_then(|r| r["pid"].as_i64());
     let mut t = Instant::now();
     for (key, then) in agent.quit {
-        t = rig.send(id, key, false);
-        if let Some(text) = then {
-            rig.wait_screen(id, text)?;
+        let Some(text) = then else {
+            t = rig.send(id, key, false);
+            continue;
+        };
+        // Its answer anew (an older one may be on the screen still); a key
+        // taken for nothing (Copilot still drawing) is pressed again, as a
+        // user would.
+        let mut tries = 0;
+        loop {
+            let before = output(rig, id).matches(text).count();
+            t = rig.send(id, key, false);
+            let more = || output(rig, id).matches(text).count() > before;
+            if clock::wait_for(more, Duration::from_secs(2)) {
+                break;
+            }
+            tries += 1;
+            if tries == 5 {
+                return Err(format!("{text:?} never on the screen again"));
+            }
         }
     }
-    rig.reach("quit: exited", id, "exited", (t, t), &rig::exited);
+    rig.quit_cell("quit: exited", id, pid, t);
     Ok(())
 }
 

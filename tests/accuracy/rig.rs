@@ -243,9 +243,24 @@ impl Rig {
     /// A cell: the agent asked to quit at `t` (its pid `pid`, read before)
     /// is said `exited` — true once its process has ended (the agent takes
     /// its time to shut down: that is not amux's latency).
+    /// The end's instant is the last look that still saw it alive: it
+    /// ended after that, and amux may well see it before our next look.
     pub fn quit_cell(&mut self, moment: &str, id: &str, pid: Option<i64>, t: Instant) {
-        let gone = pid.filter(|&p| super::clock::wait_for(|| ended(p), T));
-        let at = gone.map_or(t, |_| Instant::now());
+        let mut alive_at = t;
+        let gone = pid.filter(|&p| {
+            super::clock::wait_for(
+                || {
+                    let now = Instant::now();
+                    let over = ended(p);
+                    if !over {
+                        alive_at = now;
+                    }
+                    over
+                },
+                T,
+            )
+        });
+        let at = gone.map_or(t, |_| alive_at);
         self.reach(moment, id, "exited", (t, at), &exited);
     }
 

@@ -8,8 +8,10 @@
 //! a `finish_reason: "stop"` chunk with usage, then `data: [DONE]`) and
 //! `Connection: close`; anything else gets 404. Completions are counted.
 //! A `Script` (`script.rs`) may answer a completion otherwise: an HTTP
-//! error, a slow reply, a tool call. A completion offering no tools (an
-//! agent's title request) is no turn: it takes no scripted answer.
+//! error, a slow reply, a tool call. Once `side_calls` is set, a
+//! completion offering no tools (OpenCode's title request) is no turn: it
+//! takes no scripted answer (pi's compaction offers none either, and is
+//! one).
 
 use super::script::{self, Answer, Script};
 use std::io::{Read, Write};
@@ -23,6 +25,7 @@ pub struct FakeModel {
     pub port: u16,
     requests: Arc<AtomicUsize>,
     script: Script,
+    side_calls: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -38,12 +41,15 @@ impl FakeModel {
         let (count, flag, reply) = (requests.clone(), stop.clone(), reply.to_string());
         let script = Script::default();
         let turns = script.clone();
+        let side_calls = Arc::new(AtomicBool::new(false));
+        let side = side_calls.clone();
         let thread = std::thread::spawn(move || {
             while !flag.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let (count, reply, turns) = (count.clone(), reply.clone(), turns.clone());
-                        std::thread::spawn(move || serve(stream, &count, &reply, &turns));
+                        let side = side.load(Ordering::Relaxed);
+                        std::thread::spawn(move || serve(stream, &count, &reply, &turns, side));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -53,6 +59,7 @@ impl FakeModel {
             port,
             requests,
             script,
+            side_calls,
             stop,
             thread: Some(thread),
         }
@@ -61,6 +68,12 @@ impl FakeModel {
     /// Completions answered so far.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// From now on a completion offering no tools is the agent's own side
+    /// call (a title), answered but no turn.
+    pub fn side_calls(&self) {
+        self.side_calls.store(true, Ordering::Relaxed);
     }
 
     /// How coming completions are answered, and when they were.
@@ -89,7 +102,7 @@ impl Drop for FakeModel {
     }
 }
 
-fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str, script: &Script) {
+fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str, script: &Script, sides: bool) {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let Some((head, body)) = read_request(&mut stream) else {
@@ -104,9 +117,10 @@ fn serve(mut stream: TcpStream, count: &AtomicUsize, reply: &str, script: &Scrip
     count.fetch_add(1, Ordering::SeqCst);
     // A request offering no tools is the agent's own side call (OpenCode's
     // title): answered as ever, it is no turn and takes no scripted answer.
-    let side = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .is_some_and(|v| v["tools"].as_array().is_none_or(|t| t.is_empty()));
+    let side = sides
+        && serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .is_some_and(|v| v["tools"].as_array().is_none_or(|t| t.is_empty()));
     let (n, answer) = match side {
         true => (0, Answer::Default),
         false => script.next(),
