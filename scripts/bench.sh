@@ -15,12 +15,13 @@
 # (figure 6), exits.mjs (figure 12), rebind_agent.mjs (the fake pi agent they drive), echo.py (a
 # stand-in terminal timing keystroke echo, figures 8 and 9), health.mjs and
 # bind_agent.mjs (figure 10, the daemon's health checks under load),
-# state.mjs and state_agent.mjs (figure 11, agent state changes).
+# state.mjs and state_agent.mjs (figure 11, agent state changes), top.py
+# (figure 13, a state change redrawn by amux top).
 #
 # Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind echo
 #                                           attach startup events scale exits
 #                                           health follow follow-e2e
-#                                           state remote
+#                                           state remote top
 # (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
 # The echo and attach parts need python3, dtach and tmux: dtach and tmux
 # are installed from Debian's packages when missing (as root, or through
@@ -620,8 +621,24 @@ part_remote_ls() {
 
 # ---- main ------------------------------------------------------------------
 
+part_top() {
+    local label="kill -> amux top redrawn" out p50 p99 max n lost ev r50 r99 err
+    have_python 13 "$label" "≤ 50 ms" || return
+    start_daemon
+    out=$(python3 "$bench/top.py" "$amux" "${BENCH_TOP_SAMPLES:-30}")
+    { read -r p50; read -r p99; read -r max; read -r n; read -r lost; read -r ev; read -r r50; read -r r99; read -r err; } \
+        < <(fields "$out" top.p50 top.p99 top.max n lost events.p50 redraw.p50 redraw.p99 error)
+    if [[ -n $err || -z $p99 ]]; then
+        failed 13 "$label" "${err:-no figure}" "≤ 50 ms"
+        return
+    fi
+    line 13 "$label" "p50 $(calc "$p50") p99 $(calc "$p99") ms" "amux events p50 $(calc "$ev") ms" \
+        "ratio $(calc "$p99 / 50")" "p99 ≤ 50 ms"
+    note "top after the event stream: p50 $(calc "$r50") p99 $(calc "$r99") ms; max $(calc "$max") ms, n=$n, lost $lost"
+}
+
 parts=("$@")
-((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale exits health follow state remote)
+((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale exits health follow state remote top)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
@@ -652,6 +669,8 @@ want follow || want follow-e2e && fresh part_follow_e2e
 want state && echo "Agent state"
 want state && fresh part_state claude 11a "Claude pidfile -> amux events"
 want state && fresh part_state codex 11b "Codex OSC 9/rollout -> amux events"
+want top && echo "top"
+want top && fresh part_top
 want remote && echo "Remote hosts"
 want remote && fresh part_remote_attach
 want remote && fresh part_remote_ls

@@ -40,5 +40,6 @@ mod remote;
 mod security;
 mod shell_state;
 mod top;
+mod top_hosts;
 mod transport;
 mod verbs;

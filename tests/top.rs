@@ -4,89 +4,8 @@
 
 use crate::agent_state::tool_use;
 use crate::answer::asks;
-use crate::support::daemon::{World, T};
-use std::path::PathBuf;
-
-struct Tmux<'w> {
-    w: &'w World,
-    sock: PathBuf,
-}
-
-impl Tmux<'_> {
-    fn start<'w>(w: &'w World, name: &str) -> Tmux<'w> {
-        let sock = w.env.root.join(name);
-        let amux = crate::support::amux_bin();
-        let script = format!("'{amux}' top; echo ENDED $?; stty -a; sleep 600");
-        let o = w
-            .command(
-                "tmux",
-                [
-                    "-S",
-                    sock.to_str().unwrap(),
-                    "-f",
-                    "/dev/null",
-                    "new",
-                    "-d",
-                    "-x",
-                    "80",
-                    "-y",
-                    "24",
-                    "sh",
-                    "-c",
-                    &script,
-                ],
-            )
-            .output()
-            .expect("tmux");
-        assert!(o.status.success(), "{o:?}");
-        Tmux { w, sock }
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let mut all = vec!["-S", self.sock.to_str().unwrap()];
-        all.extend(args);
-        let o = self.w.command("tmux", all).output().expect("tmux");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p"])
-    }
-
-    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + T;
-        loop {
-            let screen = self.screen();
-            if pred(&screen) {
-                return screen;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{what}; screen:\n{screen}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    /// The pid of `amux top` (the pane's shell's child).
-    fn top_pid(&self) -> u32 {
-        let sh = self.tmux(&["display", "-p", "#{pane_pid}"]);
-        let sh = sh.trim();
-        let children = std::fs::read_to_string(format!("/proc/{sh}/task/{sh}/children")).unwrap();
-        children
-            .split_whitespace()
-            .next()
-            .expect("top runs")
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for Tmux<'_> {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
-}
+use crate::support::daemon::World;
+use crate::support::tmux::Tmux;
 
 #[test]
 fn top_in_tmux_sorts_fits_and_gives_the_terminal_back() {
@@ -116,7 +35,9 @@ fn top_in_tmux_sorts_fits_and_gives_the_terminal_back() {
 
     // q: the shell's screen is back, top's gone from it.
     t.tmux(&["send-keys", "q"]);
-    let screen = t.wait_screen("top ended", |s| s.contains("ENDED 0"));
+    let screen = t.wait_screen("top ended, stty -a after", |s| {
+        s.contains("ENDED 0") && s.contains("columns 80")
+    });
     assert!(!screen.contains("amux top —"), "{screen}");
     assert!(
         screen.contains(" icanon") && screen.contains(" echo"),
@@ -133,10 +54,93 @@ fn top_in_tmux_sorts_fits_and_gives_the_terminal_back() {
         rustix::process::Signal::TERM,
     )
     .unwrap();
-    let screen = t.wait_screen("top ended by SIGTERM", |s| s.contains("ENDED 143"));
+    let screen = t.wait_screen("top ended by SIGTERM, stty -a after", |s| {
+        s.contains("ENDED 143") && s.contains("columns 80")
+    });
     assert!(!screen.contains("amux top —"), "{screen}");
     assert!(
         screen.contains(" icanon") && screen.contains(" echo"),
         "{screen}"
     );
+}
+
+/// Enter attaches to the selected session (its screen shows), Ctrl-\
+/// comes back to `top`, whose screen is as it was.
+#[test]
+fn enter_attaches_and_ctrl_backslash_comes_back_to_top() {
+    let mut w = World::new();
+    w.start_daemon();
+    let script = "echo ATTACHED-$((6*7)); exec sleep 600";
+    let id = w.run(&w.cwd("a"), &["sh", "-c", script]);
+    w.wait_screen(&id, "ATTACHED-42");
+    let t = Tmux::start(&w, "t");
+    let before = t.wait_screen("the row", |s| {
+        s.lines().nth(1).is_some_and(|l| l.starts_with(&id))
+    });
+    t.tmux(&["send-keys", "Enter"]);
+    let attached = t.wait_screen("the session's screen", |s| s.contains("ATTACHED-42"));
+    assert!(!attached.contains("amux top —"), "{attached}");
+    t.tmux(&["send-keys", "C-\\"]);
+    let after = t.wait_screen("top again", |s| s.contains("amux top —"));
+    assert_eq!(after, before, "top's screen, intact");
+    let record = w.record(&id, false).expect("still listed");
+    let attachers = record["attachers"].as_u64().unwrap_or(0);
+    assert_eq!(attachers, 0, "detached: {record}");
+}
+
+/// The daemon SIGKILLed and a new one started: `top` follows the new one
+/// (its old rows stay, a session started since shows).
+#[test]
+fn top_reconnects_to_a_new_daemon() {
+    let mut w = World::new();
+    w.start_daemon();
+    let cwd = w.cwd("a");
+    let first = w.run(&cwd, &["sleep", "600"]);
+    let t = Tmux::start(&w, "t");
+    t.wait_screen("the first row", |s| s.contains(&first));
+    let top = t.top_pid();
+    w.kill_daemon();
+    w.start_daemon();
+    let second = w.run(&cwd, &["sleep", "600"]);
+    let screen = t.wait_screen("both rows from the new daemon", |s| {
+        s.contains("amux top — 2 sessions") && s.contains(&second)
+    });
+    assert!(screen.contains(&first), "{screen}");
+    assert_eq!(t.top_pid(), top, "the same top");
+}
+
+/// utime + stime of `pid`, in clock ticks (`/proc/PID/stat` fields 14
+/// and 15, counted after the parenthesised name, which may hold blanks).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("(comm)")
+        .1
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Nothing changes, nothing runs: 20 live sessions, none waiting, and
+/// `top` spends no CPU tick in 3 s.
+#[test]
+fn top_idle_over_twenty_sessions_uses_no_cpu() {
+    let mut w = World::new();
+    w.start_daemon();
+    for i in 0..20 {
+        w.run(&w.cwd(&format!("s{i}")), &["claude"]);
+    }
+    let t = Tmux::start(&w, "t");
+    t.wait_screen("20 rows", |s| {
+        s.contains("amux top — 20 sessions, 0 waiting")
+    });
+    let pid = t.top_pid();
+    // What the sessions' start set going has settled.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let before = cpu_ticks(pid);
+    let screen = t.screen();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(t.screen(), screen, "nothing changed meanwhile");
+    assert_eq!(cpu_ticks(pid) - before, 0, "ticks while idle");
 }

@@ -6,9 +6,10 @@
 //! `run` and `resume` start their runner *there*, by running `amux run`
 //! / `amux resume` through ssh (`-t` when it is a foreground terminal),
 //! so the agent lives on the remote machine and the remote daemon finds
-//! it as it finds any. Several hosts: `ls` and `events` are merged
-//! (`fleet.rs`); a verb about one session takes a `host:` prefix on its
-//! key, or else asks every host at once and goes to the one that has it.
+//! it as it finds any. Several hosts: `ls`, `events` and `top` are
+//! merged (`fleet.rs`, `top/`); a verb about one session takes a `host:`
+//! prefix on its key, or else asks every host at once and goes to the one
+//! that has it.
 
 use super::{client, fleet, Command};
 use crate::error::{Error, Result};
@@ -46,6 +47,7 @@ pub fn run(targets: Vec<Target>, mut cmd: Command) -> Result<ExitCode> {
         _ => match cmd {
             Command::Ls { all, json, wide } => fleet::ls(&targets, all, json, wide),
             Command::Events => fleet::events(&targets),
+            Command::Top => super::top::top(targets),
             Command::Run(..) => Err(Error::Usage(
                 "run starts one session: name one host with -H".into(),
             )),

@@ -193,7 +193,7 @@ fn run_here(cmd: Command) -> Result<ExitCode> {
         Command::Resume { key, detach } => resume(&key, detach),
         Command::Forget { keys, dead } => control::forget(&keys, dead),
         Command::Notify(opts) => notify::notify(opts),
-        Command::Top => top::top(),
+        Command::Top => top::top(Vec::new()),
         Command::Completions { shell } => print(&complete::script(&shell)?),
         Command::DialStdio { session } => dial::dial_stdio(session.as_deref()),
         Command::Hook { agent, event } => hook::hook(&agent, event.as_deref()),

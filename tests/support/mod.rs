@@ -23,6 +23,7 @@ pub mod pty;
 pub mod responses;
 pub mod script;
 pub mod sshd;
+pub mod tmux;
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;

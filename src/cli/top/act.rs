@@ -4,7 +4,7 @@
 //! screen drawn from it all.
 
 use super::keys::{self, Action, Key, Prompted};
-use super::model::Model;
+use super::model::{self, Model};
 use super::render::{self, View};
 use super::screen::Screen;
 use super::{at, now_ms, Mode};
@@ -23,15 +23,20 @@ pub struct Top {
     decider: Decider,
     outputs: out::Outputs,
     origin: Instant,
-    host: Option<String>,
+    /// The hosts followed, in the order they were named.
+    targets: Vec<Target>,
+}
+
+/// The `host` a target's records carry: none for this machine.
+fn host_of(target: &Target) -> Option<String> {
+    match target {
+        Target::Ssh(h) => Some(h.label.clone()),
+        Target::Local => None,
+    }
 }
 
 impl Top {
-    pub fn new() -> Result<Top> {
-        let host = match client::target() {
-            Target::Ssh(h) => Some(h.label),
-            Target::Local => None,
-        };
+    pub fn new(targets: Vec<Target>) -> Result<Top> {
         let screen = Screen::enter().map_err(|e| crate::error::Error::io("terminal", e))?;
         Ok(Top {
             model: Model::default(),
@@ -48,7 +53,7 @@ impl Top {
                 exec: None,
             },
             origin: Instant::now(),
-            host,
+            targets,
         })
     }
 
@@ -66,20 +71,35 @@ impl Top {
         due.into_iter().chain(age).min()
     }
 
-    pub fn line(&mut self, line: EventLine) {
+    /// A line from the host at index `host` among the targets.
+    pub fn line(&mut self, host: usize, line: EventLine) {
         let now = self.ms();
+        let host = self.targets.get(host).and_then(host_of);
         match line {
             EventLine::Session { mut session } => {
-                session.host.clone_from(&self.host);
-                self.decider.record(&session, now);
+                session.host = host;
+                // The decider knows sessions by id: it is given the key.
+                let mut keyed = (*session).clone();
+                keyed.id = model::key(keyed.host.as_deref(), &keyed.id);
+                self.decider.record(&keyed, now);
                 self.model.upsert(*session);
             }
             EventLine::Remove { id } => {
-                self.decider.remove(&id);
-                self.model.remove(&id, now_ms());
+                let key = model::key(host.as_deref(), &id);
+                self.decider.remove(&key);
+                self.model.remove(&key, now_ms());
             }
             EventLine::Notification { .. } => {}
         }
+    }
+
+    /// The host at index `host` cannot be followed: one line says why.
+    pub fn lost(&mut self, host: usize, e: &crate::error::Error) {
+        let Some(target) = self.targets.get(host) else {
+            return;
+        };
+        self.model.lose_host(host_of(target).as_deref());
+        self.view.down.push(format!("{target}: {e}"));
     }
 
     /// Raises what is due.
@@ -97,17 +117,25 @@ impl Top {
         let _ = self.screen.draw(lines);
     }
 
-    /// The selected session's id.
-    fn selected(&self) -> Option<String> {
+    /// The selected session's host and id, that host made this thread's
+    /// target: what is done to it is done there.
+    fn selected(&self) -> Option<(Target, String)> {
         let rows = self.model.rows(now_ms(), &self.view.filter);
-        rows.get(self.view.selected).map(|r| r.id.clone())
+        let row = rows.get(self.view.selected)?;
+        let target = match &row.host {
+            Some(host) => self.targets.iter().find(|t| t.label() == host)?.clone(),
+            None => Target::Local,
+        };
+        client::set_target(target.clone());
+        Some((target, row.id.clone()))
     }
 
     /// A key; `true`: quit.
     pub fn key(&mut self, key: Key) -> bool {
         match std::mem::replace(&mut self.mode, Mode::List) {
             Mode::Typing(what) => self.typing(what, key),
-            Mode::ConfirmKill(id) => {
+            Mode::ConfirmKill(target, id) => {
+                client::set_target(target);
                 self.view.message = match key {
                     Key::Char('y') => outcome(super::super::control::kill(&id), "killed"),
                     _ => String::new(),
@@ -139,24 +167,28 @@ impl Top {
                 self.mode = Mode::Typing(what);
             }
             (_, None) => {}
-            (Action::Answer(answer), Some(id)) => {
+            (Action::Answer(answer), Some((_, id))) => {
                 let done = super::super::answer::answer(&id, answer, false);
                 self.view.message = outcome(done, "answered");
             }
-            (Action::AskKill, Some(id)) => {
-                self.view.message = format!("kill {id}? y/n");
-                self.mode = Mode::ConfirmKill(id);
+            (Action::AskKill, Some((target, id))) => {
+                let key = model::key(host_of(&target).as_deref(), &id);
+                self.view.message = format!("kill {key}? y/n");
+                self.mode = Mode::ConfirmKill(target, id);
             }
-            (Action::Forget, Some(id)) => {
+            (Action::Forget, Some((target, id))) => {
                 let done = super::super::control::post(&id, "forget", b"");
                 if done.is_ok() {
-                    self.model.forget(&id);
+                    self.model
+                        .forget(&model::key(host_of(&target).as_deref(), &id));
                 }
                 self.view.message =
                     outcome(done.map(|()| std::process::ExitCode::SUCCESS), "forgotten");
             }
-            (Action::Attach, Some(id)) => self.run_amux(&["attach", &id]),
-            (Action::Resume, Some(id)) => self.run_amux(&["resume", "-d", &id]),
+            (Action::Attach, Some((target, id))) => self.run_amux(&target, &["attach", &id]),
+            (Action::Resume, Some((target, id))) => {
+                self.run_amux(&target, &["resume", "-d", &id]);
+            }
             (Action::None, _) => {}
         }
         false
@@ -176,7 +208,7 @@ impl Top {
             Key::Enter => {
                 match (what, self.selected()) {
                     (Prompted::Filter, _) => self.view.filter = text,
-                    (Prompted::Send, Some(id)) => {
+                    (Prompted::Send, Some((_, id))) => {
                         let done = super::super::control::send(&id, Some(text), true);
                         self.view.message = outcome(done, "sent");
                     }
@@ -195,16 +227,15 @@ impl Top {
         self.mode = Mode::Typing(what);
     }
 
-    /// `amux [-H host] ARGS…` with the terminal handed over.
-    fn run_amux(&mut self, args: &[&str]) {
+    /// `amux -H HOST ARGS…` with the terminal handed over. The host is
+    /// always named (`local` too): an `AMUX_HOST` naming several must not
+    /// send it looking elsewhere.
+    fn run_amux(&mut self, target: &Target, args: &[&str]) {
         let mut cmd = match std::env::current_exe() {
             Ok(exe) => std::process::Command::new(exe),
             Err(e) => return self.view.message = format!("amux: {e}"),
         };
-        if let Some(host) = &self.host {
-            cmd.args(["-H", host]);
-        }
-        cmd.args(args);
+        cmd.args(["-H", target.label()]).args(args);
         let status = self.screen.suspend(|| cmd.status());
         self.view.message = match status {
             Ok(Ok(s)) if s.success() => String::new(),

@@ -4,9 +4,10 @@
 //! Hand-written on our own terminal code. The parts: `model.rs` (records
 //! to sorted rows), `render.rs` (rows to screen lines), `keys.rs` (bytes
 //! to keys to actions) — all pure and tested — and this thin shell, which
-//! moves bytes. Three tasks feed one channel: the daemon's event stream
-//! (`query::event_loop`, which reconnects when the daemon restarts), the
-//! keyboard (`stdio::Stdio`, which never leaves the terminal
+//! moves bytes. Three kinds of task feed one channel: each host's event
+//! stream (`query::event_loop`, which reconnects when a daemon restarts;
+//! one thread per host, as the merged `events` does, since a thread's
+//! target names its host), the keyboard (`stdio::Stdio`, which never leaves the terminal
 //! non-blocking), and the signals (SIGWINCH redraws, SIGTERM and SIGINT
 //! end). The loop waits on the channel and on one timer, armed only when
 //! something is due (a notification's grace, a waiting row's age): nothing
@@ -14,6 +15,11 @@
 //! raises them (its decider), to the desktop and this terminal.
 //! Attaching runs `amux attach` with the terminal handed over; the loop is
 //! not polled meanwhile, so no key is read by both.
+//!
+//! Several hosts (`-H a -H b`): their sessions are merged, keyed
+//! `host:id` (this machine's by id alone), and every action goes to the
+//! selected row's own host. A host whose stream cannot be had is one line
+//! on the screen while the others go on; with one host, that ends `top`.
 
 mod keys;
 mod model;
@@ -23,6 +29,7 @@ mod screen;
 use super::client;
 use crate::error::{Error, Result};
 use crate::protocol::EventLine;
+use crate::remote::Target;
 use async_channel::Sender;
 use async_signal::{Signal, Signals};
 use futures_lite::{future, StreamExt};
@@ -31,33 +38,43 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 enum Msg {
-    Line(EventLine),
+    /// A line from the host at this index among the targets.
+    Line(usize, EventLine),
     Keys(Vec<u8>),
     Signal(Signal),
-    /// The event stream ended: no daemon could be reached.
-    Lost(Error),
+    /// That host's event stream ended: its daemon could not be reached.
+    Lost(usize, Error),
 }
 
 /// Where the user is: on the list, or answering something.
 enum Mode {
     List,
     Typing(Prompted),
-    ConfirmKill(String),
+    ConfirmKill(Target, String),
 }
 
-pub fn top() -> Result<ExitCode> {
+/// `top` over `targets` (one or more; this thread's target alone for
+/// none).
+pub fn top(mut targets: Vec<Target>) -> Result<ExitCode> {
     if !rustix::termios::isatty(std::io::stdin()) || !client::is_tty() {
         return Err(Error::Failed(
             "top needs a terminal (use ls or events)".into(),
         ));
     }
-    client::ensure()?;
+    if targets.is_empty() {
+        targets.push(client::target());
+    }
+    if let [one] = targets.as_slice() {
+        client::set_target(one.clone());
+        client::ensure()?;
+    }
     let (tx, rx) = async_channel::unbounded();
+    follow(&targets, &tx);
     let ex = async_executor::LocalExecutor::new();
-    ex.spawn(follow(tx.clone())).detach();
     ex.spawn(keyboard(tx.clone())).detach();
     ex.spawn(signals(tx)).detach();
-    let mut top = Top::new()?;
+    let fleet = targets.len() > 1;
+    let mut top = Top::new(targets)?;
     async_io::block_on(ex.run(async {
         top.redraw();
         loop {
@@ -71,7 +88,7 @@ pub fn top() -> Result<ExitCode> {
             })
             .await;
             match msg {
-                Some(Msg::Line(line)) => top.line(line),
+                Some(Msg::Line(host, line)) => top.line(host, line),
                 Some(Msg::Keys(bytes)) => {
                     for key in keys::decode(&bytes) {
                         if top.key(key) {
@@ -81,7 +98,8 @@ pub fn top() -> Result<ExitCode> {
                 }
                 Some(Msg::Signal(Signal::Winch)) => top.screen.invalidate(),
                 Some(Msg::Signal(_)) => return Ok(ExitCode::from(143)),
-                Some(Msg::Lost(e)) => return Err(e),
+                Some(Msg::Lost(_, e)) if !fleet => return Err(e),
+                Some(Msg::Lost(host, e)) => top.lost(host, &e),
                 None => {}
             }
             top.tick();
@@ -90,11 +108,22 @@ pub fn top() -> Result<ExitCode> {
     }))
 }
 
-async fn follow(tx: Sender<Msg>) {
-    let sent =
-        |line| (tx.try_send(Msg::Line(line))).map_err(|_| Error::Failed("top: closed".into()));
-    if let Err(e) = super::query::event_loop(sent).await {
-        let _ = tx.try_send(Msg::Lost(e));
+/// Each host's event stream on a thread of its own, with that host as
+/// the thread's target (the stream starts this machine's daemon if need
+/// be, and waits for it across restarts).
+fn follow(targets: &[Target], tx: &Sender<Msg>) {
+    for (host, target) in targets.iter().enumerate() {
+        let (target, tx) = (target.clone(), tx.clone());
+        std::thread::spawn(move || {
+            client::set_target(target);
+            let sent = |line| {
+                (tx.try_send(Msg::Line(host, line)))
+                    .map_err(|_| Error::Failed("top: closed".into()))
+            };
+            if let Err(e) = async_io::block_on(super::query::event_loop(sent)) {
+                let _ = tx.try_send(Msg::Lost(host, e));
+            }
+        });
     }
 }
 

@@ -13,6 +13,8 @@ pub const EXITED_FOR_MS: i64 = 10 * 60 * 1000;
 pub struct Row {
     /// Its id, `host:id` on another host.
     pub key: String,
+    /// The host it is on (`None`: this machine).
+    pub host: Option<String>,
     pub id: String,
     pub kind: String,
     /// `Record::state`'s word.
@@ -35,10 +37,8 @@ impl Row {
         });
         let since_ms = waiting.and_then(|w| crate::timefmt::parse_epoch_ms(&w.since));
         Row {
-            key: match &record.host {
-                Some(host) => format!("{host}:{}", record.id),
-                None => record.id.clone(),
-            },
+            key: key(record.host.as_deref(), &record.id),
+            host: record.host.clone(),
             id: record.id.clone(),
             kind: record.kind.clone().unwrap_or_default(),
             state: record.state(),
@@ -78,8 +78,17 @@ impl Row {
     }
 }
 
-/// The sessions known: live ones from the event stream, and those that
-/// left it lately (with when).
+/// A session's key among every host's: `host:id`, or its id alone when
+/// it is on this machine.
+pub fn key(host: Option<&str>, id: &str) -> String {
+    match host {
+        Some(host) => format!("{host}:{id}"),
+        None => id.to_string(),
+    }
+}
+
+/// The sessions known, by key: live ones from the hosts' event streams,
+/// and those that left them lately (with when).
 #[derive(Default)]
 pub struct Model {
     records: HashMap<String, (Record, Option<i64>)>,
@@ -87,20 +96,27 @@ pub struct Model {
 
 impl Model {
     pub fn upsert(&mut self, record: Record) {
-        self.records.insert(record.id.clone(), (record, None));
+        let key = key(record.host.as_deref(), &record.id);
+        self.records.insert(key, (record, None));
     }
 
     /// It left the live view at `now_ms`: shown as exited for a while.
-    pub fn remove(&mut self, id: &str, now_ms: i64) {
-        if let Some((record, gone)) = self.records.get_mut(id) {
+    pub fn remove(&mut self, key: &str, now_ms: i64) {
+        if let Some((record, gone)) = self.records.get_mut(key) {
             record.alive = false;
             gone.get_or_insert(now_ms);
         }
     }
 
     /// A dead record forgotten: gone from the screen.
-    pub fn forget(&mut self, id: &str) {
-        self.records.remove(id);
+    pub fn forget(&mut self, key: &str) {
+        self.records.remove(key);
+    }
+
+    /// A host that can no longer be followed: its sessions leave the
+    /// screen (what they do now is unknown), its one line says why.
+    pub fn lose_host(&mut self, host: Option<&str>) {
+        self.records.retain(|_, (r, _)| r.host.as_deref() != host);
     }
 
     /// The rows to show at `now_ms`, sorted, filtered.
@@ -168,5 +184,37 @@ mod tests {
         );
         assert_eq!(m.rows(EXITED_FOR_MS, "").len(), 6, "exited long ago: gone");
         assert_eq!(m.rows(0, "ERR").len(), 1, "the filter ignores case");
+    }
+
+    #[test]
+    fn hosts_merge_by_host_and_id() {
+        let mut m = Model::default();
+        for (host, id, state) in [
+            (None, "abc", "idle"),
+            (Some("box"), "abc", "waiting"),
+            (Some("gpu:2200"), "abc", "working"),
+        ] {
+            let mut r = rec(id, state, "2026-01-01T10:00:00Z");
+            r.host = host.map(String::from);
+            m.upsert(r);
+        }
+        let keys =
+            |m: &Model| -> Vec<String> { m.rows(0, "").into_iter().map(|r| r.key).collect() };
+        assert_eq!(
+            keys(&m),
+            ["box:abc", "gpu:2200:abc", "abc"],
+            "one id, three hosts"
+        );
+        let row = &m.rows(0, "")[1];
+        assert_eq!(
+            (row.host.as_deref(), row.id.as_str()),
+            (Some("gpu:2200"), "abc")
+        );
+        m.remove("box:abc", 0);
+        assert_eq!(m.rows(0, "")[2].key, "box:abc", "only box's exited");
+        m.lose_host(Some("gpu:2200"));
+        assert_eq!(keys(&m), ["abc", "box:abc"]);
+        m.lose_host(None);
+        assert_eq!(keys(&m), ["box:abc"]);
     }
 }

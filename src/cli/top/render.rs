@@ -22,6 +22,8 @@ pub struct View {
     pub message: String,
     pub help: bool,
     pub colour: bool,
+    /// One line for each host that cannot be followed: `HOST: why`.
+    pub down: Vec<String>,
 }
 
 pub const HELP: &[&str] = &[
@@ -42,12 +44,17 @@ pub fn screen(rows: &[Row], view: &View, now_ms: i64, cols: usize, lines: usize)
     if view.help {
         out.extend(HELP.iter().map(|l| fit(l, cols)));
     } else {
-        let room = lines.saturating_sub(2);
+        let down = view.down.len().min(lines.saturating_sub(3));
+        let room = lines.saturating_sub(2 + down);
         // Scrolled so the selected row shows.
         let first = view.selected.saturating_sub(room.saturating_sub(1));
+        let key_w = key_width(rows);
         for (i, row) in rows.iter().enumerate().skip(first).take(room) {
-            out.push(line(row, now_ms, cols, i == view.selected, view.colour));
+            let selected = i == view.selected;
+            out.push(line(row, now_ms, cols, key_w, selected, view.colour));
         }
+        // Below the rows, so a row's place does not depend on them.
+        out.extend(view.down.iter().take(down).map(|l| fit(&visible(l), cols)));
     }
     out.resize(lines.saturating_sub(1).max(1), String::new());
     let foot = match &view.prompt {
@@ -72,8 +79,15 @@ fn header(rows: &[Row], view: &View) -> String {
     )
 }
 
+/// The key column: wide enough for `host:id` on another host, up to a
+/// point (an id's first characters tell it apart).
+fn key_width(rows: &[Row]) -> usize {
+    let widest = rows.iter().map(|r| r.key.chars().count()).max();
+    widest.unwrap_or(0).clamp(14, 28)
+}
+
 /// One row: `key kind state-age what title  dir`, cut to `cols`.
-fn line(row: &Row, now_ms: i64, cols: usize, selected: bool, colour: bool) -> String {
+fn line(row: &Row, now_ms: i64, cols: usize, key_w: usize, selected: bool, colour: bool) -> String {
     let state = match row.since_ms {
         Some(since) => format!("{} {}", row.state, age(now_ms - since)),
         None => row.state.clone(),
@@ -82,12 +96,12 @@ fn line(row: &Row, now_ms: i64, cols: usize, selected: bool, colour: bool) -> St
         "" => visible(&row.title),
         asked => format!("{}  {}", visible(asked), visible(&row.title)),
     };
-    let fixed = 14 + 1 + 8 + 1 + 12 + 1;
+    let fixed = key_w + 1 + 8 + 1 + 12 + 1;
     let rest = cols.saturating_sub(fixed);
     let dir_w = (rest / 3).min(30);
     let what_w = rest.saturating_sub(dir_w + 1);
     let cells = [
-        pad(&ellipsize(&visible(&row.key), 14), 14),
+        pad(&ellipsize(&visible(&row.key), key_w), key_w),
         pad(&ellipsize(&visible(&row.kind), 8), 8),
         pad(&ellipsize(&state, 12), 12),
         pad(&ellipsize(&what, what_w), what_w),
@@ -137,6 +151,7 @@ mod tests {
     fn row(key: &str, state: &str, asked: &str, since: Option<i64>) -> Row {
         Row {
             key: key.into(),
+            host: None,
             id: key.into(),
             kind: "claude".into(),
             state: state.into(),
@@ -198,5 +213,34 @@ mod tests {
             ..view
         };
         assert!(screen(&rows, &colour, 0, 80, 5)[2].contains("\x1b[1;33m"));
+    }
+
+    #[test]
+    fn hosts_keys_whole_and_a_host_down_in_one_line() {
+        let rows = [
+            row("127.0.0.1:40123:k3j9x2m4qa", "idle", "", None),
+            row("k3j9x2m4qb", "idle", "", None),
+        ];
+        let view = View {
+            down: vec!["gpu: ssh: connect to host gpu port 22: \x1b[31mrefused".into()],
+            ..View::default()
+        };
+        let lines = screen(&rows, &view, 0, 80, 6);
+        assert!(
+            lines[1].contains("127.0.0.1:40123:k3j9x2m4qa claude"),
+            "{lines:?}"
+        );
+        assert!(lines[2].starts_with("k3j9x2m4qb "), "{lines:?}");
+        assert!(lines[3].starts_with("gpu: ssh: connect") && !lines[3].contains('\x1b'));
+        assert_eq!(lines.len(), 6);
+        let short = screen(&rows, &view, 0, 80, 4);
+        assert!(
+            short[1].contains("127.0.0.1:40123:k3j9x2m4qa "),
+            "{short:?}"
+        );
+        assert!(
+            short[2].starts_with("gpu:"),
+            "the host line stays: {short:?}"
+        );
     }
 }
