@@ -173,10 +173,21 @@ impl Tracker {
     }
 
     /// One complete line, without its newline. Lines that are not JSON
-    /// objects, and shapes the adapter does not know, change nothing.
+    /// objects, and shapes the adapter does not know, change nothing. A
+    /// line with bytes that are not UTF-8 (a tool's output pasted in) is
+    /// read with them replaced, not dropped whole: its prompt, its reply,
+    /// its title still count.
     pub fn feed(&mut self, line: &[u8]) {
         self.fed += 1;
-        let Ok(v) = serde_json::from_slice::<Value>(line) else {
+        let parsed = serde_json::from_slice::<Value>(line).or_else(|e| match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Data
+                if std::str::from_utf8(line).is_err() =>
+            {
+                serde_json::from_str::<Value>(&String::from_utf8_lossy(line))
+            }
+            _ => Err(e),
+        });
+        let Ok(v) = parsed else {
             return;
         };
         if !v.is_object() {

@@ -404,3 +404,18 @@ fn the_watcher_reports_what_the_adapters_name() {
     assert!(!watched_file(b"notes.txt"));
     assert!(!watched_file(b"a.jsonl.tmp"));
 }
+
+/// A line with a byte that is not UTF-8 still counts, that byte replaced
+/// (it was dropped whole: the session stayed `(new)`).
+#[test]
+fn a_line_with_bad_utf8_is_read_lossily() {
+    let mut t = Tracker::new(Kind::CLAUDE, &Place::default());
+    let mut line =
+        br#"{"type":"user","sessionId":"s","message":{"role":"user","content":"fix the "#.to_vec();
+    line.push(0xff);
+    line.extend_from_slice(br#" bug"}}"#);
+    t.feed(&line);
+    let d = t.derived();
+    assert!(d.working, "{d:?}");
+    assert_eq!(d.title.as_deref(), Some("fix the \u{fffd} bug"));
+}
