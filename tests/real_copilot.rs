@@ -302,8 +302,10 @@ fn a_resume_keeps_the_users_flags_and_the_conversation_and_copilot_home_stays_it
     assert!(o.status.success(), "amux resume -d: {o:?}");
     s.id = String::from_utf8_lossy(&o.stdout).trim().to_string();
     // Copilot drops keys that come before its prompt is up (and nothing
-    // it says tells amux so): a script waits for the prompt first.
+    // it says tells amux so): a script waits for the prompt first — and,
+    // resumed, for the conversation it loads (its footer shows before).
     s.w.wait_screen(&s.id, READY);
+    s.w.wait_screen(&s.id, "say hello");
     let r = s.wait_record("resumed, holding the file", |r| {
         r["conversation"]["file"] == file.as_str()
     });

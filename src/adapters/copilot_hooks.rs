@@ -203,7 +203,10 @@ pub(super) fn extension(event: &ShimEvent) -> Option<Extension> {
         | "postToolUseFailure"
         | "preCompact" => Extension::State(said(State::Working, false)),
         "permissionRequest" => Extension::State(asks(Ask::Permission, event)),
-        "agentStop" => Extension::State(said(State::Idle, true)),
+        // Idle, but not the input's answer by itself: Copilot runs this
+        // hook before its events reach the file, and `wait` must not
+        // return before the reply is saved — the file's turn end is.
+        "agentStop" => Extension::State(said(State::Idle, false)),
         "errorOccurred" => Extension::State(said(State::Error, true)),
         _ => Extension::Nothing,
     })
@@ -281,7 +284,7 @@ mod tests {
         let Some(Extension::State(done)) = extension(&hook("agentStop", None)) else {
             panic!()
         };
-        assert!(done.state == State::Idle && done.answers);
+        assert!(done.state == State::Idle && !done.answers);
         let other = extension(&hook("sessionEnd", None));
         assert_eq!(other, Some(Extension::Nothing));
     }
