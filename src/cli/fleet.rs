@@ -49,7 +49,7 @@ pub fn find(targets: &[Target], key: &str) -> Result<(Target, String)> {
             Ok(None) => {}
             // Several sessions there match (409): that host's own answer.
             Err(Error::Failed(e)) => return Err(Error::Failed(format!("{target}: {e}"))),
-            Err(e) => failed.push(format!("{target}: {e}")),
+            Err(e) => failed.push(about(target, &e)),
         }
     }
     match found.len() {
@@ -77,6 +77,19 @@ fn labels(targets: &[Target]) -> String {
     names.join(", ")
 }
 
+/// A host's failure, naming the host once (an ssh error names it itself).
+fn about(target: &Target, e: &Error) -> String {
+    let said = e.to_string();
+    let label = target.label();
+    match said
+        .strip_prefix(label)
+        .is_some_and(|rest| rest.starts_with(':'))
+    {
+        true => said,
+        false => format!("{target}: {said}"),
+    }
+}
+
 /// `id` as a fleet writes it.
 fn hosted(target: &Target, id: &str) -> String {
     format!("{}:{id}", target.label())
@@ -101,7 +114,7 @@ pub fn ls(targets: &[Target], all: bool, as_json: bool, wide: bool) -> Result<Ex
                 }));
             }
             Err(e) => {
-                eprintln!("amux: {target}: {e}");
+                eprintln!("amux: {}", about(target, &e));
                 failure.get_or_insert(e.exit_status());
             }
         }
@@ -124,7 +137,7 @@ pub fn events(targets: &[Target]) -> Result<ExitCode> {
                 Ok(_) => 0,
                 Err(e) if e.is_broken_pipe() => 0,
                 Err(e) => {
-                    eprintln!("amux: {target}: {e}");
+                    eprintln!("amux: {}", about(&target, &e));
                     e.exit_status()
                 }
             };
@@ -158,4 +171,22 @@ fn print_hosted(target: &Target, mut line: EventLine) -> Result<()> {
     };
     // One locked write per line: the hosts' threads never interleave.
     query::print_line(&mut std::io::stdout().lock(), &hosted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_its_host_once() {
+        let targets = crate::remote::targets(&["hang".to_string()]).expect("a target");
+        let hang = &targets[0];
+        let ssh = Error::Unreachable("hang: no answer within 30 s".into());
+        assert_eq!(about(hang, &ssh), "hang: no answer within 30 s");
+        let other = Error::Failed("no session matches \"x\"".into());
+        assert_eq!(about(hang, &other), "hang: no session matches \"x\"");
+        // A host whose name only begins another's words is still named.
+        let said = Error::Failed("hangover".into());
+        assert_eq!(about(hang, &said), "hang: hangover");
+    }
 }
