@@ -225,3 +225,56 @@ fn slow_subscriber_is_dropped_and_nothing_stalls() {
         "the slow subscriber got everything"
     );
 }
+
+/// Past the connections a server keeps open at once (here lowered to 4 by
+/// `AMUX_MAX_CONNECTIONS`), a new one is told 503 and closed; once one
+/// closes, requests are served again. Idle or trickling clients cannot
+/// take every fd.
+#[test]
+fn connections_past_the_cap_get_503_and_the_server_recovers() {
+    let env = TestEnv::new();
+    let mut cmd = env.amux(["run", "-d", "--", "sleep", "300"]);
+    cmd.env("AMUX_MAX_CONNECTIONS", "4");
+    let out = support::output_within(cmd, Duration::from_secs(20));
+    assert!(out.status.success(), "run -d: {out:?}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let sock = env.sock(&id);
+    still_serving(&sock);
+    // Four idle clients, each known to the server (its answer to a first
+    // request read), then held open.
+    let mut idle: Vec<UnixStream> = Vec::new();
+    for _ in 0..4 {
+        let mut s = UnixStream::connect(&sock).expect("connect");
+        s.write_all(b"GET /meta HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        let mut got = Vec::new();
+        let mut byte = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = std::io::Read::read(&mut s, &mut byte).expect("read");
+            assert!(n > 0, "closed early");
+            got.extend_from_slice(&byte[..n]);
+        }
+        idle.push(s);
+    }
+    let resp = raw_reply(&sock, b"GET /meta HTTP/1.1\r\n\r\n");
+    resp.assert_error(503);
+    assert!(
+        resp.text().contains("too many connections"),
+        "{}",
+        resp.text()
+    );
+    drop(idle.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let resp = raw_reply(&sock, b"GET /meta HTTP/1.1\r\n\r\n");
+        if resp.status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never served again: {}",
+            resp.head
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -108,6 +108,7 @@ pub fn run(foreground: bool, worker: bool) -> Result<ExitCode> {
         log_activation(&daemon, &listener, &sock);
     }
     runners::bury_unseen_at_start(&daemon);
+    crate::http::server::raise_fd_limit();
     let result = async_io::block_on(ex.run(async {
         serve(&daemon, listener);
         ex.spawn(shell::watch_roots(daemon.clone())).detach();

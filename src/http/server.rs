@@ -12,6 +12,11 @@
 //! one that idles between requests for `STALL` is closed. A reply can take
 //! the connection over (SSE, attach); then no timeout applies to it, and
 //! the taker gets it as a `transport::Stream` to split into halves.
+//!
+//! Connections open at once are capped (`cap`: half the fds the process
+//! may hold, at most `MAX_OPEN`): past it a new one gets 503 and is
+//! closed, so a flood of idle or trickling clients (our own user's: no
+//! one else gets in) cannot take the fds every other answer needs.
 
 use super::parse::{self, Status};
 use super::response::{Request, Response};
@@ -22,7 +27,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 pub type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
@@ -56,6 +61,56 @@ pub fn accepted() -> u64 {
     ACCEPTED.load(Ordering::Relaxed)
 }
 
+/// Connections open now (each task holds an `Open`).
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+/// The most connections served at once, whatever the fd limit.
+const MAX_OPEN: usize = 8192;
+
+struct Open;
+
+impl Open {
+    fn count() -> Open {
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        Open
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How many connections may be open at once: half the fds we may hold
+/// (the rest are files, watches, runners), at least 64, at most `MAX_OPEN`.
+/// `AMUX_MAX_CONNECTIONS` lowers it (a test of the refusal).
+fn cap() -> usize {
+    let fds = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .map_or(MAX_OPEN as u64 * 2, |n| n);
+    let cap = usize::try_from(fds / 2)
+        .unwrap_or(MAX_OPEN)
+        .clamp(64, MAX_OPEN);
+    let asked = std::env::var("AMUX_MAX_CONNECTIONS").ok();
+    asked
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .map_or(cap, |n| n.min(cap))
+}
+
+/// Lets this process hold as many fds as its hard limit allows (a soft
+/// limit of 1024 is common): more connections before the cap.
+pub fn raise_fd_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    let want = MAX_OPEN as u64 * 4;
+    let want = limit.maximum.map_or(want, |max| max.min(want));
+    if limit.current.is_some_and(|now| now < want) {
+        limit.current = Some(want);
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}
+
 /// Accepts forever. Errors on one connection never end the loop; running
 /// out of fds pauses accepting briefly instead of spinning.
 pub async fn serve(
@@ -64,6 +119,7 @@ pub async fn serve(
     ex: Rc<async_executor::LocalExecutor<'static>>,
 ) {
     let uid = rustix::process::geteuid();
+    let cap = cap();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -78,8 +134,33 @@ pub async fn serve(
             _ => continue,
         }
         ACCEPTED.fetch_add(1, Ordering::Relaxed);
-        ex.spawn(connection(stream, handler.clone())).detach();
+        if OPEN.load(Ordering::Relaxed) >= cap {
+            ex.spawn(refuse(stream, cap)).detach();
+            continue;
+        }
+        let open = Open::count();
+        let handler = handler.clone();
+        ex.spawn(async move {
+            connection(stream, handler).await;
+            drop(open);
+        })
+        .detach();
     }
+}
+
+/// Tells one connection too many why it is closed.
+async fn refuse(mut stream: async_net::unix::UnixStream, cap: usize) {
+    // What it sent first is read (a moment at most), so the client's
+    // write is not cut short before it can read the answer.
+    let mut head = [0u8; 4096];
+    let _ = future::or(async { stream.read(&mut head).await.map(|_| ()) }, async {
+        async_io::Timer::after(Duration::from_millis(500)).await;
+        Ok(())
+    })
+    .await;
+    let message = format!("too many connections (at most {cap} at once): try again");
+    let resp = Response::error(503, &message);
+    let _ = write_timed(&mut stream, &resp.encode(false, true)).await;
 }
 
 /// Serves requests on one connection until it closes, idles out, or a
