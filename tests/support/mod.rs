@@ -97,6 +97,14 @@ impl TestEnv {
         for var in SCRUB {
             cmd.env_remove(var);
         }
+        // A CI machine's own markers (`CI`, `CI_*`) make Gemini CLI (its
+        // `is-in-ci` check) start non-interactively, whatever the terminal.
+        for (var, _) in std::env::vars_os() {
+            let name = var.to_string_lossy();
+            if name == "CI" || name == "CONTINUOUS_INTEGRATION" || name.starts_with("CI_") {
+                cmd.env_remove(&var);
+            }
+        }
         cmd.env("AMUX_RUNTIME_DIR", self.runtime())
             .env("XDG_STATE_HOME", self.root.join("state"))
             .env("XDG_CACHE_HOME", self.root.join("cache"))
