@@ -20,6 +20,7 @@ mod error;
 mod frame;
 mod guess;
 mod hash;
+mod hot;
 mod http;
 mod id;
 mod paths;

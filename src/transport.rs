@@ -20,6 +20,7 @@ use async_net::unix::UnixStream;
 use futures_lite::{AsyncRead, AsyncWrite};
 use std::fmt;
 use std::io;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -83,6 +84,8 @@ pub type Writer = Box<dyn AsyncWrite + Unpin>;
 pub struct Stream {
     reader: Reader,
     writer: Writer,
+    /// The socket both halves share, when it is one (see `into_hot`).
+    unix: Option<UnixStream>,
 }
 
 impl Stream {
@@ -95,7 +98,25 @@ impl Stream {
         Stream {
             reader: Box::new(reader),
             writer: Box::new(writer),
+            unix: None,
         }
+    }
+
+    /// The same stream waited on by the thread running `hot::block_on`
+    /// (an attach's keystrokes and output): a Unix socket moves from
+    /// async-io's reactor to that thread's; other streams stay as they are.
+    pub fn into_hot(self) -> Stream {
+        let Some(unix) = self.unix.as_ref() else {
+            return self;
+        };
+        let Ok(fd) = unix.as_fd().try_clone_to_owned() else {
+            return self;
+        };
+        // Dropping the async-net halves deregisters the socket's first fd
+        // and closes it; the copy shares its (non-blocking) description.
+        drop(self);
+        let socket = crate::hot::Hot::new(std::os::unix::net::UnixStream::from(fd));
+        Stream::new(socket.clone(), socket)
     }
 
     /// The halves, to read and write from two tasks at once.
@@ -108,7 +129,10 @@ impl Stream {
 /// counted): no lock between a reader and a writer.
 impl From<UnixStream> for Stream {
     fn from(stream: UnixStream) -> Stream {
-        Stream::new(stream.clone(), stream)
+        Stream {
+            unix: Some(stream.clone()),
+            ..Stream::new(stream.clone(), stream)
+        }
     }
 }
 

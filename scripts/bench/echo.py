@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Keystroke echo latency through terminal programs, for scripts/bench.sh.
 
-Usage: echo.py [--samples N] [--warmup N] [--pid LABEL=PID]... NAME=CMD...
+Usage: echo.py [--samples N] [--warmup N] [--gap S] [--pid LABEL=PID]...
+               [--ctx NAME=PID]... NAME=CMD...
 
 A stand-in terminal: for each NAME=CMD it opens a PTY pair (80x24), runs
 `sh -c "exec CMD"` with the user side as its controlling terminal, and
@@ -16,6 +17,13 @@ tool. After each sample the terminal is drained until it has been quiet
 for a few ms and the "x" was seen, so the next sample starts clean; every
 100 bytes a carriage return sends the line to cat (its canonical buffer
 holds 4095 bytes) and the echoed line is drained too.
+
+With --gap S each keystroke comes S seconds after the previous answer,
+as a typist's do (a tool that only keeps up when kept busy shows it).
+Context switches per keystroke: the voluntary and involuntary switches of
+every thread of CMD and of each --ctx NAME=PID (the tool's other
+processes: a server, a daemon), over the sampled keystrokes, divided by
+their number (NAME.cs_per_key).
 
 While every terminal is still open it reads VmRSS of each CMD and of every
 --pid given (runner, daemon). Prints one JSON object with flat keys:
@@ -136,6 +144,24 @@ def rss_kb(pid):
     return None
 
 
+def switches(pid):
+    """Context switches of every thread of pid so far (0 once gone)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt")):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def pct(xs, p):
     v = sorted(xs)
     return v[max(0, -(-len(v) * p // 100) - 1)] if v else None
@@ -146,6 +172,8 @@ def main():
     ap.add_argument("--samples", type=int, default=2000)
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--pid", action="append", default=[])
+    ap.add_argument("--ctx", action="append", default=[])
+    ap.add_argument("--gap", type=float, default=0.0)
     ap.add_argument("tools", nargs="+")
     args = ap.parse_args()
     out, terms = {}, []
@@ -157,9 +185,21 @@ def main():
             said = t.raw(10)
             if said is not None:
                 raise RuntimeError(f"{t.name} never put its terminal in raw mode; it said: {said}")
+        ctx = {t.name: [t.pid] for t in terms}
+        for spec in args.ctx:
+            name, pid = spec.split("=", 1)
+            ctx[name].append(int(pid))
+        counted = lambda t: sum(switches(p) for p in ctx[t.name])
+        before = {}
         for i in range(args.warmup + args.samples):
+            if i == args.warmup:
+                before = {t.name: counted(t) for t in terms}
             for t in terms:
+                if args.gap:
+                    time.sleep(args.gap)
                 t.sample(i >= args.warmup)
+        for t in terms:
+            out[f"{t.name}.cs_per_key"] = (counted(t) - before[t.name]) / max(1, args.samples)
         for t in terms:
             out[f"{t.name}.rss_kb"] = rss_kb(t.pid)
         for spec in args.pid:

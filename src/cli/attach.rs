@@ -47,7 +47,9 @@ pub fn attach(key: &str) -> Result<ExitCode> {
         )));
     };
     let runner = super::client::daemon().same_host(&id, socket);
-    async_io::block_on(async {
+    // The terminal and the session's socket are waited on by this thread
+    // itself (`hot.rs`): a keystroke and its echo wake it once each.
+    let attached = crate::hot::block_on(async {
         // A runner that takes the connection but never answers (stopped)
         // is an error, not a hang.
         let upgrade = client::upgrade(&runner, "/attach", "amux-attach");
@@ -55,10 +57,11 @@ pub fn attach(key: &str) -> Result<ExitCode> {
             .await
             .context(|| format!("cannot attach to {id}"))?;
         let raw = RawMode::enable(io::stdin().as_fd()).context(|| "terminal".into())?;
-        let result = relay(stream, leftover).await;
+        let result = relay(stream.into_hot(), leftover).await;
         drop(raw);
         result
-    })
+    });
+    attached.context(|| "event loop".into())?
 }
 
 enum End {

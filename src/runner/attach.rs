@@ -57,7 +57,8 @@ async fn session(runner: Rc<Runner>, stream: Stream, leftover: Vec<u8>) {
         drop(tx);
         None
     };
-    let (reader, mut writer) = stream.split();
+    // Keystrokes and output wait on this thread's own poll (`hot.rs`).
+    let (reader, mut writer) = stream.into_hot().split();
     let outgoing = async move {
         if writer.write_all(&replay).await.is_err() {
             return;

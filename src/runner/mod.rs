@@ -32,7 +32,6 @@ use crate::error::{Context, Error, Result};
 use crate::http::sse::Broadcaster;
 use crate::{id, paths, protocol, pty, term};
 use async_executor::LocalExecutor;
-use async_io::Async;
 use session::{Exit, Session};
 use std::cell::{Cell, RefCell};
 use std::ffi::OsString;
@@ -61,7 +60,7 @@ pub struct Runner {
     pub session: RefCell<Session>,
     pub events: Broadcaster,
     pub ring: RefCell<ring::Ring>,
-    pub controller: Async<File>,
+    pub controller: crate::hot::Hot<File>,
     pub input: async_channel::Sender<Vec<u8>>,
     pub viewers: viewers::Viewers,
     pub ex: Rc<LocalExecutor<'static>>,
@@ -217,7 +216,11 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         fifo: fifo_reader,
         owns_osc9: agent.launch.owns_osc9,
     };
-    let result = async_io::block_on(ex.run(relay::main(ex.clone(), session, io, child, opts)));
+    // The PTY and the user's terminal are waited on by this thread itself
+    // (`hot.rs`): a keystroke and its echo wake it once each.
+    let result = crate::hot::block_on(ex.run(relay::main(ex.clone(), session, io, child, opts)))
+        .context(|| "event loop".into())
+        .and_then(|r| r);
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(&fifo);
     let _ = std::fs::remove_dir_all(&own);

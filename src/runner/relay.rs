@@ -15,9 +15,8 @@ use crate::http::{server, sse::Broadcaster};
 use crate::stdio::Stdio;
 use crate::term::{self, RawMode};
 use async_executor::LocalExecutor;
-use async_io::Async;
 use async_net::unix::UnixListener;
-use futures_lite::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use futures_lite::StreamExt;
 use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io;
@@ -59,7 +58,7 @@ pub async fn main(
         session: RefCell::new(session),
         events: Broadcaster::spawn(&ex),
         ring: RefCell::new(super::ring::Ring::new(opts.keep)),
-        controller: Async::new(File::from(controller)).context(|| "pty".into())?,
+        controller: hot_controller(controller).context(|| "pty".into())?,
         input,
         viewers: super::viewers::Viewers::new(!opts.detached_worker),
         ex: ex.clone(),
@@ -126,6 +125,12 @@ pub fn make_fifo(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The PTY's controller, non-blocking, waited on by this thread.
+fn hot_controller(controller: OwnedFd) -> io::Result<crate::hot::Hot<File>> {
+    rustix::io::ioctl_fionbio(&controller, true)?;
+    Ok(crate::hot::Hot::new(File::from(controller)))
+}
+
 fn dup_file(fd: std::os::fd::BorrowedFd<'_>) -> Result<File> {
     Ok(File::from(
         fd.try_clone_to_owned().context(|| "stdio".into())?,
@@ -135,7 +140,8 @@ fn dup_file(fd: std::os::fd::BorrowedFd<'_>) -> Result<File> {
 async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio> {
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let n = match (&runner.controller).read(&mut buf).await {
+        let read = |fd: &File| Ok(rustix::io::read(fd, &mut buf[..])?);
+        let n = match runner.controller.read_with(read).await {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -213,8 +219,13 @@ fn fan_out(runner: &Runner, chunk: &[u8]) {
 
 async fn write_pty(runner: Rc<Runner>, input: async_channel::Receiver<Vec<u8>>) {
     while let Ok(bytes) = input.recv().await {
-        if (&runner.controller).write_all(&bytes).await.is_err() {
-            return;
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            let write = |fd: &File| Ok(rustix::io::write(fd, rest)?);
+            match runner.controller.write_with(write).await {
+                Ok(n) if n > 0 => rest = &rest[n..],
+                _ => return,
+            }
         }
         if bytes.contains(&b'\r') {
             super::foreground::after_input(&runner);

@@ -27,7 +27,7 @@ mod render;
 mod screen;
 
 use super::client;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::protocol::EventLine;
 use crate::remote::Target;
 use async_channel::Sender;
@@ -75,7 +75,8 @@ pub fn top(mut targets: Vec<Target>) -> Result<ExitCode> {
     ex.spawn(signals(tx)).detach();
     let fleet = targets.len() > 1;
     let mut top = Top::new(targets)?;
-    async_io::block_on(ex.run(async {
+    // The keyboard is waited on by this thread itself (`hot.rs`).
+    let ran = crate::hot::block_on(ex.run(async {
         top.redraw();
         loop {
             let wake = top.wake();
@@ -105,7 +106,8 @@ pub fn top(mut targets: Vec<Target>) -> Result<ExitCode> {
             top.tick();
             top.redraw();
         }
-    }))
+    }));
+    ran.context(|| "event loop".into())?
 }
 
 /// Each host's event stream on a thread of its own, with that host as
