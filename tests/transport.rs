@@ -89,8 +89,21 @@ fn wait_timeout_is_exact_and_covers_resolution() {
 fn wait_is_one_connection() {
     let mut w = World::new();
     w.start_daemon();
+    let first = connections(&w);
     let id = w.run(&w.cwd("proj"), &["sleep", "30"]);
-    let before = connections(&w);
+    // The runner asks the daemon's health once, from a thread of its own
+    // that a loaded machine may run late: counted only once it did. Each
+    // `connections` is itself one.
+    let (mut asked, mut before) = (0, 0);
+    support::wait_until(
+        Duration::from_secs(20),
+        || {
+            asked += 1;
+            before = connections(&w);
+            before > first + asked
+        },
+        "the runner's health request",
+    );
     let (o, _) = timed(w.amux(["wait", &id, "--until", "exit", "--timeout", "0.5"]));
     assert_eq!(o.status.code(), Some(124), "{}", err(&o));
     let after = connections(&w);
