@@ -12,7 +12,7 @@ use crate::support::{self, output_within, TestEnv};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -289,6 +289,83 @@ fn one_host_down_the_other_still_answers() {
         "{}",
         stderr(&o)
     );
+}
+
+/// An `AMUX_SSH` for a host that never answers: a login that hangs.
+fn hanging_ssh(env: &TestEnv) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = env.root.join("hanging-ssh");
+    std::fs::write(&path, "#!/bin/sh\nexec sleep 600\n").expect("hanging ssh");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+/// A host that never answers holds the others' answers for the per-host
+/// limit (5 s by default, `AMUX_HOST_TIMEOUT`), not ssh's 30 s: `ls`
+/// prints the host that answered and names the late one once (exit 5), a
+/// key the answering host has is found, and `events` names the late host
+/// while the other's lines flow.
+#[test]
+fn a_hung_host_is_late_not_waited_for() {
+    let env = TestEnv::new();
+    let ssh = hanging_ssh(&env);
+    let fleet = |args: &[&str]| {
+        let mut cmd = env.amux(["-H", "local", "-H", "hang"]);
+        cmd.args(args)
+            .env("AMUX_SSH", &ssh)
+            .env_remove("AMUX_NO_DAEMON")
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let id = env.run_detached(["sleep", "60"]);
+    // Far below the 30 s an ssh host alone is given, far above the 5 s.
+    let soon = Duration::from_secs(20);
+    let timed = |cmd: Command| {
+        let started = Instant::now();
+        let o = output_within(cmd, T * 2);
+        (o, started.elapsed())
+    };
+
+    let (o, took) = timed(fleet(&["ls"]));
+    assert!(took < soon, "ls waited {took:?} for the hung host");
+    assert_eq!(o.status.code(), Some(5), "a late host: exit 5");
+    assert!(
+        stdout(&o).contains(&format!("local:{id}\t")),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(stderr(&o), "amux: hang: no answer within 5 s");
+
+    let (o, took) = timed(fleet(&["show", &id[..6]]));
+    assert!(took < soon, "show waited {took:?} for the hung host");
+    assert!(ok(o, "show").contains(&format!("id\t{id}")));
+
+    let mut events = fleet(&["events"]);
+    events.env("AMUX_HOST_TIMEOUT", "3").stdout(Stdio::piped());
+    let started = Instant::now();
+    let mut child = events.spawn().expect("events");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = err.read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut first = String::new();
+    // Kept open: events ends when its reader leaves.
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    out.read_line(&mut first).expect("an events line");
+    let said = rx.recv_timeout(T * 2);
+    let took = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(out);
+    assert!(first.contains(&format!("\"local:{id}\"")), "{first}");
+    assert_eq!(
+        said.as_deref().map(str::trim_end),
+        Ok("amux: hang: no answer within 3 s")
+    );
+    assert!(took < soon, "events named the hung host after {took:?}");
 }
 
 /// A key two sessions on one host share is ambiguous there, said so with

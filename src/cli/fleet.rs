@@ -26,10 +26,14 @@ use std::time::Duration;
 /// every other host's answer.
 const PER_HOST: Duration = Duration::from_secs(5);
 
-/// The per-host limit: `AMUX_HOST_TIMEOUT` seconds (fractions allowed,
-/// too many for a `Duration` meaning none), else `PER_HOST`.
+/// The per-host limit: `AMUX_HOST_TIMEOUT`'s, else `PER_HOST`.
 fn per_host() -> Result<Duration> {
-    let text = std::env::var("AMUX_HOST_TIMEOUT").unwrap_or_default();
+    parse_limit(&std::env::var("AMUX_HOST_TIMEOUT").unwrap_or_default())
+}
+
+/// `text` as a per-host limit: seconds above zero, fractions allowed,
+/// too many for a `Duration` meaning none; empty, `PER_HOST`.
+fn parse_limit(text: &str) -> Result<Duration> {
     if text.is_empty() {
         return Ok(PER_HOST);
     }
@@ -234,5 +238,23 @@ mod tests {
         // A host whose name only begins another's words is still named.
         let said = Error::Failed("hangover".into());
         assert_eq!(about(hang, &said), "hang: hangover");
+    }
+
+    #[test]
+    fn the_per_host_limit_is_seconds_above_zero() {
+        let ms = Duration::from_millis;
+        for (text, want) in [
+            ("", Some(PER_HOST)),
+            ("2", Some(ms(2000))),
+            (" 0.25 ", Some(ms(250))),
+            ("1e300", Some(Duration::MAX)),
+            ("0", None),
+            ("-1", None),
+            ("inf", None),
+            ("NaN", None),
+            ("5s", None),
+        ] {
+            assert_eq!(parse_limit(text).ok(), want, "{text:?}");
+        }
     }
 }
