@@ -3,8 +3,9 @@
 //! dir and HOME, so its daemon and sessions are really separate from the
 //! local ones. Every client verb over `-H`, attach over ssh with a resize
 //! and the detach key, a fleet `ls`/`events`/`wait` of `local` + the ssh
-//! host, one host down while the other answers, amux missing on the
-//! remote, a remote speaking another protocol, and `dial-stdio` itself.
+//! host, one host down while the other answers, one host hung while the
+//! other answers at once, amux missing on the remote, a remote speaking
+//! another protocol, and `dial-stdio` itself.
 
 use crate::support::pty::Pty;
 use crate::support::sshd::{free_port, Sshd};
@@ -203,10 +204,14 @@ fn a_fleet_merges_local_and_the_ssh_host() {
         "local run",
     );
     let host = r.sshd.host();
+    // A loaded test machine's ssh login may take longer than a fleet's
+    // 5 s per host: this test is about merging, not lateness.
     let fleet = |args: &[&str]| {
         let mut all = vec!["-H", "local", "-H", host.as_str()];
         all.extend_from_slice(args);
-        r.sshd.amux(&r.local, all)
+        let mut cmd = r.sshd.amux(&r.local, all);
+        cmd.env("AMUX_HOST_TIMEOUT", "30");
+        cmd
     };
     let merged = records(run(fleet(&["ls", "--json"])));
     let ids: Vec<&str> = merged.iter().filter_map(|s| s["id"].as_str()).collect();
@@ -218,7 +223,9 @@ fn a_fleet_merges_local_and_the_ssh_host() {
     assert_eq!(merged[1]["host"], host.as_str());
     // AMUX_HOST says the same, comma-separated; the table too.
     let mut env_cmd = r.here(&["ls"]);
-    env_cmd.env("AMUX_HOST", format!("local,{host}"));
+    env_cmd
+        .env("AMUX_HOST", format!("local,{host}"))
+        .env("AMUX_HOST_TIMEOUT", "30");
     let table = ok(run(env_cmd), "ls with AMUX_HOST");
     assert!(table.contains(&format!("{host}:{remote_id}\t")), "{table}");
 
