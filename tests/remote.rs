@@ -3,8 +3,9 @@
 //! dir and HOME, so its daemon and sessions are really separate from the
 //! local ones. Every client verb over `-H`, attach over ssh with a resize
 //! and the detach key, a fleet `ls`/`events`/`wait` of `local` + the ssh
-//! host, one host down while the other answers, amux missing on the
-//! remote, a remote speaking another protocol, and `dial-stdio` itself.
+//! host, one host down while the other answers, one host hung while the
+//! other answers at once, amux missing on the remote, a remote speaking
+//! another protocol, and `dial-stdio` itself.
 
 use crate::support::pty::Pty;
 use crate::support::sshd::{free_port, Sshd};
@@ -12,7 +13,7 @@ use crate::support::{self, output_within, TestEnv};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -203,10 +204,14 @@ fn a_fleet_merges_local_and_the_ssh_host() {
         "local run",
     );
     let host = r.sshd.host();
+    // A loaded test machine's ssh login may take longer than a fleet's
+    // 5 s per host: this test is about merging, not lateness.
     let fleet = |args: &[&str]| {
         let mut all = vec!["-H", "local", "-H", host.as_str()];
         all.extend_from_slice(args);
-        r.sshd.amux(&r.local, all)
+        let mut cmd = r.sshd.amux(&r.local, all);
+        cmd.env("AMUX_HOST_TIMEOUT", "30");
+        cmd
     };
     let merged = records(run(fleet(&["ls", "--json"])));
     let ids: Vec<&str> = merged.iter().filter_map(|s| s["id"].as_str()).collect();
@@ -218,7 +223,9 @@ fn a_fleet_merges_local_and_the_ssh_host() {
     assert_eq!(merged[1]["host"], host.as_str());
     // AMUX_HOST says the same, comma-separated; the table too.
     let mut env_cmd = r.here(&["ls"]);
-    env_cmd.env("AMUX_HOST", format!("local,{host}"));
+    env_cmd
+        .env("AMUX_HOST", format!("local,{host}"))
+        .env("AMUX_HOST_TIMEOUT", "30");
     let table = ok(run(env_cmd), "ls with AMUX_HOST");
     assert!(table.contains(&format!("{host}:{remote_id}\t")), "{table}");
 
@@ -289,6 +296,83 @@ fn one_host_down_the_other_still_answers() {
         "{}",
         stderr(&o)
     );
+}
+
+/// An `AMUX_SSH` for a host that never answers: a login that hangs.
+fn hanging_ssh(env: &TestEnv) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = env.root.join("hanging-ssh");
+    std::fs::write(&path, "#!/bin/sh\nexec sleep 600\n").expect("hanging ssh");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+/// A host that never answers holds the others' answers for the per-host
+/// limit (5 s by default, `AMUX_HOST_TIMEOUT`), not ssh's 30 s: `ls`
+/// prints the host that answered and names the late one once (exit 5), a
+/// key the answering host has is found, and `events` names the late host
+/// while the other's lines flow.
+#[test]
+fn a_hung_host_is_late_not_waited_for() {
+    let env = TestEnv::new();
+    let ssh = hanging_ssh(&env);
+    let fleet = |args: &[&str]| {
+        let mut cmd = env.amux(["-H", "local", "-H", "hang"]);
+        cmd.args(args)
+            .env("AMUX_SSH", &ssh)
+            .env_remove("AMUX_NO_DAEMON")
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let id = env.run_detached(["sleep", "60"]);
+    // Far below the 30 s an ssh host alone is given, far above the 5 s.
+    let soon = Duration::from_secs(20);
+    let timed = |cmd: Command| {
+        let started = Instant::now();
+        let o = output_within(cmd, T * 2);
+        (o, started.elapsed())
+    };
+
+    let (o, took) = timed(fleet(&["ls"]));
+    assert!(took < soon, "ls waited {took:?} for the hung host");
+    assert_eq!(o.status.code(), Some(5), "a late host: exit 5");
+    assert!(
+        stdout(&o).contains(&format!("local:{id}\t")),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(stderr(&o), "amux: hang: no answer within 5 s");
+
+    let (o, took) = timed(fleet(&["show", &id[..6]]));
+    assert!(took < soon, "show waited {took:?} for the hung host");
+    assert!(ok(o, "show").contains(&format!("id\t{id}")));
+
+    let mut events = fleet(&["events"]);
+    events.env("AMUX_HOST_TIMEOUT", "3").stdout(Stdio::piped());
+    let started = Instant::now();
+    let mut child = events.spawn().expect("events");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = err.read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut first = String::new();
+    // Kept open: events ends when its reader leaves.
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    out.read_line(&mut first).expect("an events line");
+    let said = rx.recv_timeout(T * 2);
+    let took = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(out);
+    assert!(first.contains(&format!("\"local:{id}\"")), "{first}");
+    assert_eq!(
+        said.as_deref().map(str::trim_end),
+        Ok("amux: hang: no answer within 3 s")
+    );
+    assert!(took < soon, "events named the hung host after {took:?}");
 }
 
 /// A key two sessions on one host share is ambiguous there, said so with

@@ -4,9 +4,10 @@
 //!
 //! Which daemon is this thread's target (`set_target`): this machine's by
 //! default, another host's over ssh for `-H`. A fleet verb runs one thread
-//! per host, each with its own target, through the same functions. Only a
-//! local daemon is started from here; a remote one is started by the
-//! remote `amux dial-stdio`.
+//! per host, each with its own target and a shorter limit on each
+//! exchange (`set_limit`), through the same functions. Only a local
+//! daemon is started from here; a remote one is started by the remote
+//! `amux dial-stdio`.
 //!
 //! A key is an id, a unique id prefix, or a slug; the daemon resolves it,
 //! and waits for a just-started session it has not discovered yet, so a
@@ -21,12 +22,13 @@ use crate::http::client;
 use crate::protocol::{self, Record};
 use crate::remote::Target;
 use crate::transport::Connect;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 thread_local! {
     static TARGET: RefCell<Target> = const { RefCell::new(Target::Local) };
+    static LIMIT: Cell<Option<Duration>> = const { Cell::new(None) };
 }
 
 /// Makes `target` this thread's daemon.
@@ -57,11 +59,22 @@ pub fn ensure() -> Result<()> {
     }
 }
 
-/// How long one exchange may take: an ssh connection includes a login.
+/// Bounds every exchange of this thread by `limit`: a fleet's host,
+/// which must not hold the other hosts' answers for the usual deadline.
+pub fn set_limit(limit: Duration) {
+    LIMIT.with(|l| l.set(Some(limit)));
+}
+
+/// How long one exchange may take: an ssh connection includes a login,
+/// unless this thread's limit (`set_limit`) says otherwise. The limit
+/// never lengthens a local exchange: a local daemon that takes longer is
+/// stuck.
 pub fn deadline(to: &Connect) -> Duration {
-    match to {
-        Connect::Unix(_) => client::DEADLINE,
-        Connect::Ssh { .. } => client::DEADLINE * 6,
+    let limit = LIMIT.with(Cell::get);
+    match (to, limit) {
+        (Connect::Unix(_), limit) => limit.map_or(client::DEADLINE, |l| l.min(client::DEADLINE)),
+        (Connect::Ssh { .. }, Some(limit)) => limit,
+        (Connect::Ssh { .. }, None) => client::DEADLINE * 6,
     }
 }
 
