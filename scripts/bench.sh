@@ -19,7 +19,7 @@
 # (figure 13, a state change redrawn by amux top).
 #
 # Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind echo
-#                                           attach startup events scale exits
+#                                           attach busy startup events scale exits
 #                                           health follow follow-e2e
 #                                           state remote top
 # (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
@@ -34,11 +34,12 @@ amux=${AMUX_BIN:-$root/target/release/amux}
 relay_mib=${BENCH_RELAY_MIB:-256}
 rebinds=${BENCH_REBINDS:-200}
 follow_mb=${BENCH_FOLLOW_MB:-100}
-echo_samples=${BENCH_ECHO_SAMPLES:-2000}
+echo_samples=${BENCH_ECHO_SAMPLES:-300}
 starts=${BENCH_STARTS:-50}
 health_mb=${BENCH_HEALTH_MB:-200}
 health_files=${BENCH_HEALTH_FILES:-20000}
 exits=${BENCH_EXITS:-200}
+busy=${BENCH_BUSY:-50}
 
 missing=()
 for tool in node script cargo awk mkfifo; do
@@ -301,6 +302,14 @@ echo_line() {
     return 0
 }
 
+# cs_line NUM LABEL JSON TOOL REF TARGET: context switches per keystroke.
+cs_line() {
+    local c r
+    { read -r c; read -r r; } < <(fields "$3" "$4.cs_per_key" "$5.cs_per_key")
+    [[ -n $c && -n $r ]] || return 0
+    line "$1" "$2" "$(calc "$c" 1) per key" "$5 $(calc "$r" 1)" "ratio $(calc "$c / $r")" "≤ $6×"
+}
+
 # The stand-in terminal (echo.py) needs python3 3.11 (os.login_tty).
 have_python() {
     python3 -c 'import os, sys; sys.exit(not hasattr(os, "login_tty"))' 2>/dev/null && return 0
@@ -308,27 +317,34 @@ have_python() {
     return 1
 }
 
+# The gap a typist leaves between keys: long enough for every thread of a
+# tool to go back to sleep, as it does between a person's keystrokes.
+typist=(--samples "$echo_samples" --warmup 20 --gap 0.1)
+
 part_echo() {
     local label="keystroke echo, amux run -- cat" out
     have_python 8a "$label" "p50 ≤ 1.30×" || return
-    out=$(python3 "$bench/echo.py" --samples "$echo_samples" --warmup 100 \
+    start_daemon
+    # The runner reports typing to the daemon: its switches count too.
+    out=$(python3 "$bench/echo.py" "${typist[@]}" --ctx "amux=$daemon_pid" \
         "amux=$(printf %q "$amux") run -- cat" "script=script -qfc cat /dev/null")
     echo_line 8a "$label" "$out" amux script 1.30 || return
+    cs_line 8b "context switches, amux run (+ daemon)" "$out" amux script 1.30
     local ra rs
     { read -r ra; read -r rs; } < <(fields "$out" amux.rss_kb script.rss_kb)
-    note "$echo_samples samples each, interleaved, after 100 warm-up; one byte in, first byte back"
-    note "(the echo of the PTY cat reads); VmRSS while holding the terminal:" \
-        "amux run $(mib "$ra") MiB, script $(mib "$rs") MiB"
+    note "$echo_samples keys each, interleaved, each 0.1 s after the last answer; one byte in, first"
+    note "byte back (the echo of the PTY cat reads); context switches of every thread of the tool"
+    note "over those keys; VmRSS while holding the terminal: amux run $(mib "$ra") MiB, script $(mib "$rs") MiB"
 }
 
 part_attach() {
     local label="keystroke echo, amux attach" id runner out missing=()
-    have_python 8b "$label" "p50 ≤ 1.20×" || return
+    have_python 9a "$label" "p50 ≤ 1.20×" || return
     for tool in dtach tmux; do
         command -v "$tool" >/dev/null || missing+=("$tool")
     done
     if ((${#missing[@]})); then
-        failed 8b "$label" "${missing[*]} missing (apt-get install ${missing[*]})" "p50 ≤ 1.20×"
+        failed 9a "$label" "${missing[*]} missing (apt-get install ${missing[*]})" "p50 ≤ 1.20×"
         return
     fi
     start_daemon
@@ -336,31 +352,68 @@ part_attach() {
     runner=$(runner_of "$id")
     dtach -n "$T/dtach.sock" cat
     tmux -S "$T/tmux.sock" -f /dev/null new-session -d -s bench -x 80 -y 24 cat \; set -g status off
-    out=$(python3 "$bench/echo.py" --samples "$echo_samples" --warmup 100 \
+    local master server
+    master=$(pid_of "dtach -n $T/dtach.sock cat")
+    server=$(tmux -S "$T/tmux.sock" display-message -p '#{pid}')
+    out=$(python3 "$bench/echo.py" "${typist[@]}" \
         --pid "runner=${runner:-0}" --pid "daemon=$daemon_pid" \
-        --pid "dtach_master=$(pid_of "dtach -n $T/dtach.sock cat")" \
-        --pid "tmux_server=$(tmux -S "$T/tmux.sock" display-message -p '#{pid}')" \
+        --pid "dtach_master=$master" --pid "tmux_server=$server" \
+        --ctx "attach=${runner:-0}" --ctx "attach=$daemon_pid" \
+        --ctx "dtach=$master" --ctx "tmux=$server" \
         "attach=$(printf %q "$amux") attach $id" "dtach=dtach -a $T/dtach.sock" \
         "tmux=tmux -S $T/tmux.sock attach -t bench")
-    if echo_line 8b "$label" "$out" attach dtach 1.20; then
-        local p50 p99 ap50
-        { read -r p50; read -r p99; read -r ap50; } < <(fields "$out" tmux.p50 tmux.p99 attach.p50)
-        line 8c "keystroke echo, tmux attach" "p50 $(calc "$p50" 3) p99 $(calc "$p99" 3) ms" \
+    if echo_line 9a "$label" "$out" attach dtach 1.20; then
+        cs_line 9b "context switches, attach (+ runner, daemon)" "$out" attach dtach 1.30
+        local p50 p99 ap50 tc
+        { read -r p50; read -r p99; read -r ap50; read -r tc; } < <(fields "$out" tmux.p50 tmux.p99 attach.p50 tmux.cs_per_key)
+        line 9c "keystroke echo, tmux attach" "p50 $(calc "$p50" 3) p99 $(calc "$p99" 3) ms" \
             "amux attach p50 $(calc "$ap50" 3)" "ratio $(calc "$ap50 / $p50")" "(reference only)"
-        note "sessions started with amux run -d -- cat, dtach -n SOCK cat, tmux new-session -d cat"
+        note "sessions started with amux run -d -- cat, dtach -n SOCK cat, tmux new-session -d cat;"
+        note "switches count client and server (dtach master, tmux server); tmux $(calc "${tc:-0}" 1) per key"
     fi
     local r d a dm dc ts tc
     { read -r r; read -r d; read -r a; read -r dm; read -r dc; read -r ts; read -r tc; } < <(fields "$out" \
         runner.rss_kb daemon.rss_kb attach.rss_kb dtach_master.rss_kb dtach.rss_kb tmux_server.rss_kb tmux.rss_kb)
     if [[ -z $r || -z $d || -z $a ]]; then
-        failed 9 "RSS runner + daemon + attach" "not read (runner ${r:-?}, daemon ${d:-?}, attach ${a:-?} kB)" "≤ 7 MiB"
+        failed 9d "RSS runner + daemon + attach" "not read (runner ${r:-?}, daemon ${d:-?}, attach ${a:-?} kB)" "≤ 7 MiB"
         return
     fi
-    line 9 "RSS runner + daemon + attach" "$(mib $((r + d + a))) MiB" \
+    line 9d "RSS runner + daemon + attach" "$(mib $((r + d + a))) MiB" \
         "dtach $(mib $((${dm:-0} + ${dc:-0}))) tmux $(mib $((${ts:-0} + ${tc:-0}))) MiB" \
         "ratio $(calc "($r + $d + $a) / 1024 / 7")" "≤ 7 MiB"
     note "VmRSS while attached: runner $(mib "$r"), daemon $(mib "$d"), attach client $(mib "$a") MiB;"
     note "references: dtach master + client, tmux server + client, in the same run"
+}
+
+# A program that streams as an agent does: a line of 80 bytes every 20 ms.
+busy_loop='while :; do echo "streaming output of a busy agent, token after token after token, line"; sleep 0.02; done'
+
+part_busy() {
+    local label="keystroke p99, 1 of $busy sessions busy" id i out
+    have_python 9e "$label" "p99 ≤ 1.00×" || return
+    command -v tmux >/dev/null || { failed 9e "$label" "tmux missing" "p99 ≤ 1.00×"; return; }
+    start_daemon
+    for ((i = 0; i < busy; i++)); do
+        "$amux" run -d -- sh -c "$busy_loop" >/dev/null
+    done
+    id=$("$amux" run -d -- cat)
+    tmux -S "$T/tmux.sock" -f /dev/null new-session -d -s bench -x 80 -y 24 cat \; set -g status off
+    for ((i = 0; i < busy; i++)); do
+        tmux -S "$T/tmux.sock" new-window -d -t bench "sh -c '$busy_loop'"
+    done
+    out=$(python3 "$bench/echo.py" "${typist[@]}" \
+        "attach=$(printf %q "$amux") attach $id" "tmux=tmux -S $T/tmux.sock attach -t bench:0")
+    local p50 p99 t50 t99 err
+    { read -r p50; read -r p99; read -r t50; read -r t99; read -r err; } \
+        < <(fields "$out" attach.p50 attach.p99 tmux.p50 tmux.p99 error)
+    if [[ -n $err || -z $p99 || -z $t99 ]]; then
+        failed 9e "$label" "${err:-no samples}" "p99 ≤ 1.00×"
+        return
+    fi
+    line 9e "$label" "p99 $(calc "$p99" 3) p50 $(calc "$p50" 3) ms" \
+        "tmux p99 $(calc "$t99" 3) p50 $(calc "$t50" 3)" "ratio $(calc "$p99 / $t99")" "p99 ≤ 1.00×"
+    note "$busy other sessions (amux run -d) or tmux windows each print a line every 20 ms;"
+    note "amux attach to a cat session against tmux attach to its cat window"
 }
 
 # The pid of a process of this part whose command line is exactly WORDS.
@@ -638,7 +691,7 @@ part_top() {
 }
 
 parts=("$@")
-((${#parts[@]})) || parts=(relay preload rss rebind echo attach startup events scale exits health follow state remote top)
+((${#parts[@]})) || parts=(relay preload rss rebind echo attach busy startup events scale exits health follow state remote top)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
@@ -650,12 +703,13 @@ want relay && fresh part_relay
 want preload && fresh part_preload
 want rss && fresh part_rss
 want rebind && fresh part_rebind
-if want echo || want attach || want startup; then
+if want echo || want attach || want busy || want startup; then
     echo "Terminal"
 fi
-{ want attach || want remote; } && setup_tools
+{ want attach || want busy || want remote; } && setup_tools
 want echo && fresh part_echo
 want attach && fresh part_attach
+want busy && fresh part_busy
 want startup && fresh part_startup
 if want events || want scale || want exits || want health || want follow; then
     echo "Daemon"

@@ -248,7 +248,12 @@ fn esc_denies_and_interrupts_an_api_error_is_an_error_and_a_killed_daemon_says_t
     let r = s.wait_record("error after a restart", |r| {
         r["status"]["state"] != "working"
     });
-    assert_eq!(r["status"]["state"], "error", "{r:#}");
+    assert_eq!(
+        r["status"]["state"],
+        "error",
+        "{r:#}\ndaemon.log:\n{}",
+        s.w.log()
+    );
 }
 
 /// `amux resume` of a Qwen started with `--approval-mode default` runs

@@ -86,7 +86,7 @@ impl Runner {
     pub fn report_state(&self, mut state: crate::protocol::AgentState) {
         state.at_ms = crate::daemon::now_ms();
         self.publish(&crate::protocol::RunnerEvent::State(state.clone()));
-        self.session.borrow_mut().state = Some(state);
+        self.session.borrow_mut().remember(state);
     }
 
     /// Applies a window size to the PTY and tells subscribers.
@@ -203,7 +203,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         title: None,
         submitted: 0,
         submitted_ms: 0,
-        state: None,
+        states: Vec::new(),
     };
     // Without a daemon (AMUX_NO_DAEMON, or none can start) the runner
     // still works alone; and it never waits for one (a stopped daemon

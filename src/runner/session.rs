@@ -56,9 +56,12 @@ pub struct Session {
     pub roots: Vec<PathBuf>,
     /// The agent's own directory in its environment (`Kind::config_dir`).
     pub config_dir: Option<PathBuf>,
-    /// The agent's last live report of its state, replayed to a daemon
-    /// that (re)connects: it cannot be read anywhere else.
-    pub state: Option<protocol::AgentState>,
+    /// The agent's last live report of its state from each of its signals,
+    /// oldest first, replayed to a daemon that (re)connects: it cannot be
+    /// read anywhere else. One per signal, not just the last: a later one
+    /// may only make sense after another's (Qwen's window title says
+    /// Ready just after its hook said the turn failed; the error stands).
+    pub states: Vec<protocol::AgentState>,
 }
 
 impl Session {
@@ -101,9 +104,15 @@ impl Session {
         }
     }
 
+    /// Keeps `state` for the replay, in place of its signal's last one.
+    pub fn remember(&mut self, state: protocol::AgentState) {
+        self.states.retain(|s| s.source != state.source);
+        self.states.push(state);
+    }
+
     /// What a new `/events` subscriber gets first: `meta`, then `shim`
     /// (after hello), then `session_file` (once known), then `state` (the
-    /// agent's last live report), then `exit`.
+    /// agent's last live report from each signal, in order), then `exit`.
     pub fn replay(&self) -> Vec<Frame> {
         let mut events = vec![RunnerEvent::Meta(Box::new(self.meta()))];
         if self.shim.is_some() {
@@ -112,7 +121,7 @@ impl Session {
         if self.session_file.is_some() {
             events.push(self.file_event());
         }
-        if let Some(state) = &self.state {
+        for state in &self.states {
             events.push(RunnerEvent::State(state.clone()));
         }
         if self.exit.is_some() {

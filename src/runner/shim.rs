@@ -130,7 +130,7 @@ fn file(
 fn state(session: &mut Session, mut report: AgentState) -> RunnerEvent {
     report.at_ms = crate::daemon::now_ms();
     if report.source == StateSource::Hook {
-        session.state = Some(report.clone());
+        session.remember(report.clone());
     }
     RunnerEvent::State(report)
 }
@@ -225,7 +225,7 @@ mod tests {
             root_depth: 1,
             roots: vec!["/nonexistent-root".into()],
             config_dir: None,
-            state: None,
+            states: Vec::new(),
         }
     }
 
