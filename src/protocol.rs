@@ -462,6 +462,12 @@ pub struct Record {
     /// keeps quiet for. Left out when none.
     #[serde(skip_serializing_if = "is_none")]
     pub attachers: u64,
+    /// What the daemon could not read of its conversation (a line over
+    /// 16 MiB, a file it may not open), while the state rests on it:
+    /// that state is then `error`, labelled `unreadable: …`. Left out
+    /// when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// The host it runs on, in a fleet view of several (`-H a -H b`),
     /// where `id` is written `host:id` too. A daemon never sets it.
     #[serde(skip_serializing_if = "Option::is_none")]

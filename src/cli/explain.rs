@@ -5,7 +5,8 @@
 //! the daemon's journal) and prints it: a few `key<TAB>value` lines as
 //! `show` prints, then one tab-separated line per change, oldest first —
 //! when, the daemon's event number, the signal, what it said, what
-//! changed. Everything an agent wrote (titles, paths, what it said) goes
+//! changed — after a `warning` line when the daemon could not read what
+//! the state rests on. Everything an agent wrote (titles, paths, what it said) goes
 //! through `query::cell`, which makes control characters visible.
 
 use super::client::{ask, print_json, stdout_error};
@@ -50,6 +51,9 @@ fn render(e: &Explain) -> String {
         line("conversation", &conversation),
     ]
     .concat();
+    if let Some(w) = &r.warning {
+        out.push_str(&line("warning", w));
+    }
     if let Some(w) = &r.status.waiting {
         out.push_str(&line("asks", &asks(w, &r.status.source)));
     }
