@@ -118,9 +118,22 @@ impl World {
 
     /// Starts `amux daemon --foreground`; returns its pid once it answers.
     pub fn start_daemon(&mut self) -> u32 {
+        self.start_daemon_under(&[])
+    }
+
+    /// `start_daemon` through `wrapper` (a command that execs the rest,
+    /// such as `setpriv …`), so the pid that answers is the one spawned.
+    pub fn start_daemon_under(&mut self, wrapper: &[&str]) -> u32 {
         assert!(self.daemon.is_none(), "a daemon is already running");
-        let child = self
-            .amux(["daemon", "--foreground"])
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = self.command(program, args);
+                cmd.args([support::amux_bin(), "daemon", "--foreground"]);
+                cmd
+            }
+            None => self.amux(["daemon", "--foreground"]),
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
