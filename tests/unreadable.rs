@@ -7,8 +7,8 @@
 //! record, in `amux ls` (JSON, lines, stderr), in `/v1/health`, one line
 //! in daemon.log and a reason in `amux explain`.
 
-use crate::support::daemon::{self, append, now_s, pi_file, pi_lines, World, T};
 use crate::support;
+use crate::support::daemon::{self, append, now_s, pi_file, pi_lines, World, T};
 use serde_json::json;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -128,7 +128,10 @@ fn a_reply_over_16_mib_ends_the_wait_and_is_told() {
     w.start_daemon();
     let cwd = w.cwd("proj");
     let file = pi_file(&w.pi_dir_for(&cwd), "0000-long", now_s());
-    append(&file, &pi_lines("0000-long", &cwd, now_s(), "the long one", "ok"));
+    append(
+        &file,
+        &pi_lines("0000-long", &cwd, now_s(), "the long one", "ok"),
+    );
     let id = session_on(&w, &cwd, &file);
     w.wait_record(&id, "titled", |r| r["title"] == "the long one");
     append(&file, &user("print the whole log"));
@@ -216,5 +219,9 @@ fn a_conversation_that_cannot_be_read_is_told_not_idle() {
     }
     let health = w.health().expect("the daemon answers");
     let warnings = health["warnings"].as_array().cloned().unwrap_or_default();
-    assert_eq!(warnings.len(), 2, "the directory's and the FIFO's: {warnings:#?}");
+    assert_eq!(
+        warnings.len(),
+        2,
+        "the directory's and the FIFO's: {warnings:#?}"
+    );
 }

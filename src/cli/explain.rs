@@ -140,6 +140,26 @@ mod tests {
     }
 
     #[test]
+    fn what_could_not_be_read_is_a_line_of_its_own() {
+        let e = Explain {
+            session: Record {
+                id: "abc".into(),
+                alive: true,
+                warning: Some("conversation cannot be read (permission denied)".into()),
+                ..Record::default()
+            },
+            ..Explain::default()
+        };
+        let text = render(&e);
+        assert!(
+            text.contains("\nwarning\tconversation cannot be read (permission denied)\n"),
+            "{text}"
+        );
+        let e = Explain::default();
+        assert!(!render(&e).contains("warning"));
+    }
+
+    #[test]
     fn a_waiting_session_says_what_it_asks_and_what_is_unknown() {
         use crate::protocol::{Ask, Waiting};
         let asked = |tool: Option<&str>, text: Option<&str>| {
