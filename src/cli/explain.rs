@@ -6,8 +6,9 @@
 //! `show` prints, then one tab-separated line per change, oldest first —
 //! when, the daemon's event number, the signal, what it said, what
 //! changed — after a `warning` line when the daemon could not read what
-//! the state rests on. Everything an agent wrote (titles, paths, what it said) goes
-//! through `query::cell`, which makes control characters visible.
+//! the state rests on. Everything an agent wrote (titles, paths, what it
+//! said) goes through `query::cell`, which makes control characters
+//! visible.
 
 use super::client::{ask, print_json, stdout_error};
 use super::query::cell;

@@ -253,7 +253,11 @@ impl World {
         if all {
             args.push("--all");
         }
-        let out = support::output_within(self.amux(args), T);
+        let mut cmd = self.amux(args);
+        // Its warnings are the test's to read (`amux ls` prints them on
+        // stderr each time), not noise in every test's output.
+        cmd.stderr(Stdio::piped());
+        let out = support::output_within(cmd, T);
         assert!(
             out.status.success(),
             "amux ls failed: {}",
