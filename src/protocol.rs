@@ -462,6 +462,13 @@ pub struct Record {
     /// keeps quiet for. Left out when none.
     #[serde(skip_serializing_if = "is_none")]
     pub attachers: u64,
+    /// What the daemon could not read of its conversation (a line over
+    /// 16 MiB, a file it may not open), until a line read since says the
+    /// state again or the file reads: the state is then `error`, labelled
+    /// `unreadable: …`, unless the agent's own report or input submitted
+    /// after a skipped line says more. Left out when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// The host it runs on, in a fleet view of several (`-H a -H b`),
     /// where `id` is written `host:id` too. A daemon never sets it.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -42,4 +42,5 @@ mod shell_state;
 mod top;
 mod top_hosts;
 mod transport;
+mod unreadable;
 mod verbs;

@@ -5,6 +5,12 @@
 //! (its [`Lines`]) and the public [`Derived`] view in place, so following
 //! a growing file costs one JSON parse per new line and a full read is the
 //! same fold from the first line ([`derive_all`]).
+//!
+//! What could not be read is said, never passed over: a line too long to
+//! read ([`Tracker::skip`]) or a file that cannot be opened
+//! ([`Tracker::unreadable`]) sets [`Derived::unknown`], from which the
+//! daemon shows the state as not known (amux(1), STATE) rather than the
+//! one the lines before it left.
 
 use super::{text, Kind, Place};
 use serde_json::Value;
@@ -49,7 +55,67 @@ pub struct Derived {
     /// against. Bookkeeping lines (Codex's token counts and usage records,
     /// which may land after the question they follow) say nothing new.
     pub lines: u64,
+    /// Lines skipped unread so far, each over `follow::MAX_LINE`.
+    pub skipped: u64,
+    /// What the state rests on that could not be read, while it does.
+    pub unknown: Option<Unknown>,
 }
+
+/// What could not be read of a conversation, so that the state it leaves
+/// is not known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unknown {
+    /// Line `line`, `bytes` long, is over `follow::MAX_LINE` and was
+    /// skipped: it may have ended a turn (a reply), begun one (a pasted
+    /// prompt) or said nothing of it (a tool's output). The fold counts it
+    /// as a turn's end with nothing known of it, until a later line says
+    /// the state again.
+    Long { line: u64, bytes: u64 },
+    /// The file cannot be read (why: `permission denied`, `not a regular
+    /// file`): nothing it says now is known, until a read succeeds.
+    File(String),
+}
+
+impl Unknown {
+    /// A few words for the record's label: `unreadable: …`.
+    pub fn short(&self) -> String {
+        match self {
+            Unknown::Long { line, .. } => {
+                format!("unreadable: line {line} is over {}", mib(MAX_LINE))
+            }
+            Unknown::File(why) => format!("unreadable: {why}"),
+        }
+    }
+}
+
+/// What was not read, its file the subject: `line 4 is 17 MiB, …`,
+/// `cannot be read (permission denied), …`.
+impl std::fmt::Display for Unknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unknown::Long { line, bytes } => write!(
+                f,
+                "line {line} is {}, over the {} amux reads: skipped, \
+                 so the state it leaves is not known",
+                mib(*bytes),
+                mib(MAX_LINE)
+            ),
+            Unknown::File(why) => write!(
+                f,
+                "cannot be read ({why}), so the state it leaves is not known"
+            ),
+        }
+    }
+}
+
+/// `17 MiB` (rounded up: a line just over the limit is not `16 MiB`).
+fn mib(bytes: impl Into<u64>) -> String {
+    const MIB: u64 = 1 << 20;
+    format!("{} MiB", bytes.into().div_ceil(MIB))
+}
+
+/// `follow::MAX_LINE` in bytes.
+const MAX_LINE: u64 = crate::daemon::follow::MAX_LINE as u64;
 
 /// A tool call: its name and what it runs or asks (a command, a path, a
 /// question), as the file has it.
@@ -115,6 +181,21 @@ impl Derived {
         if let Some(call) = self.tool_call.as_mut() {
             call.answered = true;
         }
+    }
+
+    /// A line was skipped unread: the turn it may have ended counts as
+    /// ended (input sent before it is answered, by nothing known), with
+    /// nothing running, failed, asked or unread — and `unknown` says so.
+    fn skipped_line(&mut self, line: u64, bytes: u64) {
+        self.working = false;
+        self.retrying = false;
+        self.error = false;
+        self.label = None;
+        self.unread = false;
+        self.tool_call = None;
+        self.turns_ended += 1;
+        self.skipped += 1;
+        self.unknown = Some(Unknown::Long { line, bytes });
     }
 
     /// What a line may change that a live report speaks of.
@@ -194,13 +275,39 @@ impl Tracker {
             return;
         }
         let d = &mut self.derived;
-        let was = d.state();
+        let was = (d.state(), d.interrupts);
         self.lines.feed(d, &v);
-        if was.0 && !d.working {
+        if was.0 .0 && !d.working {
             d.turns_ended += 1;
         }
-        if d.state() != was {
-            d.lines += 1;
+        if (d.state(), d.interrupts) != was {
+            if d.state() != was.0 {
+                d.lines += 1;
+            }
+            // A line that says the state again ends what a skipped one
+            // left unknown.
+            if matches!(d.unknown, Some(Unknown::Long { .. })) {
+                d.unknown = None;
+            }
+        }
+    }
+
+    /// One complete line `bytes` long was too long to read (over
+    /// `follow::MAX_LINE`) and was skipped: see `Unknown::Long`.
+    pub fn skip(&mut self, bytes: u64) {
+        self.fed += 1;
+        self.derived.skipped_line(self.fed, bytes);
+    }
+
+    /// The file could not be read now (`Some(why)`), or could again:
+    /// see `Unknown::File`. A skipped line's `Unknown::Long` stands
+    /// until a line says more.
+    pub fn unreadable(&mut self, why: Option<String>) {
+        let d = &mut self.derived;
+        match why {
+            Some(why) => d.unknown = Some(Unknown::File(why)),
+            None if matches!(d.unknown, Some(Unknown::File(_))) => d.unknown = None,
+            None => {}
         }
     }
 
@@ -231,4 +338,109 @@ pub fn derive_all(kind: Kind, place: &Place, data: &[u8]) -> Derived {
     data.split(|&b| b == b'\n')
         .for_each(|line| tracker.feed(line));
     tracker.derived
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// pi's lines, by a letter: `u` a prompt, `t` a tool call, `r` a
+    /// reply, `n` a name (says nothing of the state), `L` a line too long
+    /// to read.
+    fn fold(lines: &str) -> Tracker {
+        let place = Place {
+            cwd: "/w".into(),
+            config_dir: None,
+        };
+        let mut tracker = Tracker::new(Kind::PI, &place);
+        let message = |role: &str, stop: Option<&str>| {
+            let mut m =
+                serde_json::json!({"role": role, "content": [{"type": "text", "text": "x"}]});
+            if let Some(stop) = stop {
+                m["stopReason"] = stop.into();
+            }
+            serde_json::json!({"type": "message", "message": m}).to_string()
+        };
+        for c in lines.chars() {
+            let line = match c {
+                'u' => message("user", None),
+                't' => message("assistant", Some("toolUse")),
+                'r' => message("assistant", Some("stop")),
+                'n' => serde_json::json!({"type": "session_info", "name": "named"}).to_string(),
+                'L' => {
+                    tracker.skip(MAX_LINE + 1);
+                    continue;
+                }
+                _ => unreachable!("{c}"),
+            };
+            tracker.feed(line.as_bytes());
+        }
+        tracker
+    }
+
+    #[test]
+    fn a_skipped_line_leaves_the_state_unknown_until_a_line_says_it_again() {
+        // (lines, unknown after them, working, turns ended)
+        let cases = [
+            ("ur", false, false, 1),
+            // The reply skipped: the turn counts as ended, by nothing known.
+            ("uL", true, false, 1),
+            ("uLn", true, false, 1),
+            // A tool's output skipped, and the turn goes on: known again.
+            ("utLt", false, true, 1),
+            // Its reply ends the turn the skipped line already counted.
+            ("utLr", false, false, 1),
+            ("utLtr", false, false, 2),
+            // A pasted prompt skipped: the agent's next line tells.
+            ("urL", true, false, 2),
+            ("urLt", false, true, 2),
+            ("urLr", false, false, 2),
+            ("uLu", false, true, 1),
+        ];
+        for (lines, unknown, working, ended) in cases {
+            let t = fold(lines);
+            let d = t.derived();
+            let got = (d.unknown.is_some(), d.working, d.turns_ended);
+            assert_eq!(got, (unknown, working, ended), "{lines}");
+            assert_eq!(d.skipped, lines.matches('L').count() as u64, "{lines}");
+            assert_eq!(
+                t.fed(),
+                lines.len() as u64,
+                "{lines}: a skipped line is counted"
+            );
+        }
+        let t = fold("unL");
+        assert_eq!(
+            t.derived().unknown,
+            Some(Unknown::Long {
+                line: 3,
+                bytes: MAX_LINE + 1
+            })
+        );
+        assert_eq!(
+            t.derived().unknown.as_ref().unwrap().short(),
+            "unreadable: line 3 is over 16 MiB"
+        );
+        assert!(!t.derived().unread, "a reply skipped is no reply known");
+    }
+
+    #[test]
+    fn a_file_unreadable_is_unknown_until_it_reads_and_keeps_a_skipped_line() {
+        let mut t = fold("ur");
+        t.unreadable(Some("permission denied".into()));
+        let file = Unknown::File("permission denied".into());
+        assert_eq!(t.derived().unknown.as_ref(), Some(&file));
+        assert_eq!(
+            file.to_string(),
+            "cannot be read (permission denied), so the state it leaves is not known"
+        );
+        t.unreadable(None);
+        assert_eq!(t.derived().unknown, None);
+        let mut t = fold("uL");
+        t.unreadable(None);
+        assert!(
+            matches!(t.derived().unknown, Some(Unknown::Long { .. })),
+            "a read that succeeds says nothing of a line it skipped"
+        );
+    }
 }

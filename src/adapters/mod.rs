@@ -55,7 +55,7 @@ mod fixture;
 mod tests;
 
 pub use conversation::{Conversation, JsonlConversation};
-pub use derived::{derive_all, Derived, Lines, Tracker};
+pub use derived::{derive_all, Derived, Lines, Tracker, Unknown};
 pub use hooks::{hook_command, hook_event};
 
 use crate::attribution::Source;

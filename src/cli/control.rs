@@ -10,8 +10,8 @@
 //! timeout is one clock around all of it, resolution and reconnection
 //! included; `--timeout 0` judges the current record alone. The exit
 //! statuses (amux(1), EXIT STATUS): 0 reached, 3 the session ended first,
-//! 4 its turn failed (`--until idle`), 5 no daemon could be reached, 124
-//! timed out.
+//! 4 its turn failed, or its end could not be read (`--until idle`), 5 no
+//! daemon could be reached, 124 timed out.
 
 use super::client::{api_error, ask, check_key, daemon_request, print_json, resolve, stream};
 use crate::error::{Error, Result};
@@ -164,11 +164,21 @@ fn finish(
             )))
         }
         Some(Err(e)) => return Err(e),
-        // A turn that ended in an error is finished, but not idle.
+        // A turn that ended in an error is finished, but not idle; so is
+        // one whose end the daemon could not read, said as such.
         Some(Ok(Verdict::Reached(record))) if until == Until::Idle && record.status.error => {
-            let label = record.status.label.as_deref().unwrap_or("error");
-            let e = Error::TurnFailed(format!("session {id}: the turn failed ({label})"));
-            (record, Some(e))
+            let unread = record
+                .warning
+                .as_ref()
+                .filter(|_| record.status.source == "file");
+            let e = match (unread, record.status.label.as_deref()) {
+                (Some(w), _) => format!("session {id}: how the turn ended is not known: {w}"),
+                (None, label) => {
+                    let label = label.unwrap_or("error");
+                    format!("session {id}: the turn failed ({label})")
+                }
+            };
+            (record, Some(Error::TurnFailed(e)))
         }
         Some(Ok(Verdict::Reached(record))) => (record, None),
         Some(Ok(Verdict::Ended(record))) => {

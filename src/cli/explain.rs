@@ -5,8 +5,10 @@
 //! the daemon's journal) and prints it: a few `key<TAB>value` lines as
 //! `show` prints, then one tab-separated line per change, oldest first —
 //! when, the daemon's event number, the signal, what it said, what
-//! changed. Everything an agent wrote (titles, paths, what it said) goes
-//! through `query::cell`, which makes control characters visible.
+//! changed — after a `warning` line when the daemon could not read what
+//! the state rests on. Everything an agent wrote (titles, paths, what it
+//! said) goes through `query::cell`, which makes control characters
+//! visible.
 
 use super::client::{ask, print_json, stdout_error};
 use super::query::cell;
@@ -50,6 +52,9 @@ fn render(e: &Explain) -> String {
         line("conversation", &conversation),
     ]
     .concat();
+    if let Some(w) = &r.warning {
+        out.push_str(&line("warning", w));
+    }
     if let Some(w) = &r.status.waiting {
         out.push_str(&line("asks", &asks(w, &r.status.source)));
     }
@@ -133,6 +138,26 @@ mod tests {
             last,
             "2026-12-06T00:00:00Z\t#7\tidle (extension)\textension\tidle second line (replayed)\tstate: working -> idle"
         );
+    }
+
+    #[test]
+    fn what_could_not_be_read_is_a_line_of_its_own() {
+        let e = Explain {
+            session: Record {
+                id: "abc".into(),
+                alive: true,
+                warning: Some("conversation cannot be read (permission denied)".into()),
+                ..Record::default()
+            },
+            ..Explain::default()
+        };
+        let text = render(&e);
+        assert!(
+            text.contains("\nwarning\tconversation cannot be read (permission denied)\n"),
+            "{text}"
+        );
+        let e = Explain::default();
+        assert!(!render(&e).contains("warning"));
     }
 
     #[test]

@@ -138,6 +138,10 @@ pub fn show(key: &str, as_json: bool) -> Result<ExitCode> {
         line("kind", record.kind.as_deref()),
         line("state", Some(&record.state())),
         line("label", record.status.label.as_deref()),
+        record
+            .warning
+            .as_deref()
+            .map_or_else(String::new, |w| line("warning", Some(w))),
         line("asks", asks.as_deref()),
         line("state-source", Some(record.status.source.as_str())),
         line("title", Some(&record.title)),

@@ -18,7 +18,10 @@
 //!
 //! A line longer than `MAX_LINE` is never held at all: its length is known
 //! from where it starts and where its newline is, so it is skipped without
-//! being read back. Memory stays at one chunk plus the one line delivered.
+//! being read back — but never silently: it is handed out as
+//! [`Line::TooLong`] with its length, in its place among the others, so the
+//! reader can say that what it says is not known. Memory stays at one
+//! chunk plus the one line delivered.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -32,13 +35,23 @@ const CHUNK: usize = 64 * 1024;
 /// Bytes before the offset compared on each poll to notice a rewrite.
 const TAIL: usize = 32;
 
+/// One complete line, as `poll` hands it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A non-empty line, without its `\n`.
+    Whole(&'a [u8]),
+    /// A line of this many bytes (its `\n` not counted), over `MAX_LINE`:
+    /// skipped unread.
+    TooLong(u64),
+}
+
 /// What one `poll` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// The file was rewritten: the reader restarted from 0 and delivered
     /// nothing yet. Reset the parser, then poll again.
     pub truncated: bool,
-    /// Complete non-empty lines delivered.
+    /// Complete non-empty lines delivered (`TooLong` ones included).
     pub lines: usize,
     /// Bytes read from the file.
     pub bytes: u64,
@@ -78,10 +91,9 @@ impl Follower {
     }
 
     /// Reads what was appended since the last call and calls `on_line` for
-    /// each complete, non-empty line (without its `\n`). See `Progress` for
-    /// the rewrite case.
+    /// each complete, non-empty line. See `Progress` for the rewrite case.
     #[cfg(test)]
-    pub fn poll(&mut self, on_line: &mut dyn FnMut(&[u8])) -> io::Result<Progress> {
+    pub fn poll(&mut self, on_line: &mut dyn FnMut(Line<'_>)) -> io::Result<Progress> {
         self.poll_budget(on_line, u64::MAX)
     }
 
@@ -90,7 +102,7 @@ impl Follower {
     /// its executor, and never stalls its other work on one.
     pub fn poll_budget(
         &mut self,
-        on_line: &mut dyn FnMut(&[u8]),
+        on_line: &mut dyn FnMut(Line<'_>),
         budget: u64,
     ) -> io::Result<Progress> {
         let mut file = crate::paths::open_untrusted(&self.path)?;
@@ -117,7 +129,7 @@ impl Follower {
         &mut self,
         file: &mut File,
         chunk: &mut [u8],
-        on_line: &mut dyn FnMut(&[u8]),
+        on_line: &mut dyn FnMut(Line<'_>),
         budget: u64,
     ) -> io::Result<Progress> {
         let mut progress = Progress::default();
@@ -171,30 +183,33 @@ impl Follower {
 
     /// Delivers the complete lines of `data` (read at file offset `base`).
     /// A line begun in an earlier chunk is read back whole from `file`, or
-    /// skipped when longer than `MAX_LINE`; an unterminated rest is only
-    /// remembered by its start.
+    /// told as `TooLong` when longer than `MAX_LINE`; an unterminated rest
+    /// is only remembered by its start.
     fn split(
         &mut self,
         file: &File,
         base: u64,
         mut data: &[u8],
-        on_line: &mut dyn FnMut(&[u8]),
+        on_line: &mut dyn FnMut(Line<'_>),
     ) -> io::Result<usize> {
         let mut lines = 0;
         let mut pos = base;
         while let Some(end) = data.iter().position(|&b| b == b'\n') {
             match self.line_start.take() {
                 None if end > 0 => {
-                    on_line(&data[..end]);
+                    on_line(Line::Whole(&data[..end]));
                     lines += 1;
                 }
                 None => {}
                 Some(start) => {
                     let len = pos + end as u64 - start;
-                    if len > 0 && len <= MAX_LINE as u64 {
+                    if len > MAX_LINE as u64 {
+                        on_line(Line::TooLong(len));
+                        lines += 1;
+                    } else if len > 0 {
                         let mut line = vec![0; len as usize];
                         file.read_exact_at(&mut line, start)?;
-                        on_line(&line);
+                        on_line(Line::Whole(&line));
                         lines += 1;
                     }
                 }
@@ -229,9 +244,17 @@ mod tests {
         f.write_all(data).unwrap();
     }
 
+    /// A line as the tests compare it: a skipped one as `<its length>`.
+    fn owned(line: Line<'_>) -> Vec<u8> {
+        match line {
+            Line::Whole(l) => l.to_vec(),
+            Line::TooLong(len) => format!("<{len}>").into_bytes(),
+        }
+    }
+
     fn poll_lines(f: &mut Follower) -> (Progress, Vec<Vec<u8>>) {
         let mut lines = Vec::new();
-        let p = f.poll(&mut |l| lines.push(l.to_vec())).unwrap();
+        let p = f.poll(&mut |l| lines.push(owned(l))).unwrap();
         (p, lines)
     }
 
@@ -310,7 +333,7 @@ mod tests {
     }
 
     #[test]
-    fn overlong_line_is_skipped_with_bounded_memory() {
+    fn overlong_line_is_told_in_its_place_with_bounded_memory() {
         let dir = Scratch::new("long");
         let path = dir.0.join("s.jsonl");
         append(&path, b"{\"before\":1}\n");
@@ -319,31 +342,45 @@ mod tests {
         let mut seen = Vec::new();
         for _ in 0..20 {
             append(&path, &block);
-            f.poll(&mut |l| seen.push(l.to_vec())).unwrap();
+            f.poll(&mut |l| seen.push(owned(l))).unwrap();
             // Only the start of the growing line is kept, never its bytes.
             assert_eq!(f.line_start, Some(13));
             assert!(f.chunk.capacity() <= CHUNK);
         }
         append(&path, b"tail of the long line\n{\"ok\":1}\n");
-        f.poll(&mut |l| seen.push(l.to_vec())).unwrap();
+        let p = f.poll(&mut |l| seen.push(owned(l))).unwrap();
+        let long = 20 * 1024 * 1024 + "tail of the long line".len();
         assert_eq!(
             seen,
-            vec![b"{\"before\":1}".to_vec(), b"{\"ok\":1}".to_vec()]
+            vec![
+                b"{\"before\":1}".to_vec(),
+                format!("<{long}>").into_bytes(),
+                b"{\"ok\":1}".to_vec()
+            ]
         );
+        assert_eq!(p.lines, 2);
         assert_eq!(f.line_start, None);
     }
 
     #[test]
-    fn line_of_exactly_max_line_is_delivered() {
+    fn a_line_of_max_line_is_delivered_and_one_byte_more_is_too_long() {
         let dir = Scratch::new("max");
         let path = dir.0.join("s.jsonl");
         let mut data = vec![b'y'; MAX_LINE];
         data.push(b'\n');
         append(&path, &data);
-        let mut f = Follower::new(path);
+        let mut f = Follower::new(path.clone());
         let mut sizes = Vec::new();
-        f.poll(&mut |l| sizes.push(l.len())).unwrap();
+        f.poll(&mut |l| sizes.push(owned(l).len())).unwrap();
         assert_eq!(sizes, vec![MAX_LINE]);
+        // One byte more is too long, and told as such.
+        let mut data = vec![b'y'; MAX_LINE + 1];
+        data.push(b'\n');
+        append(&path, &data);
+        let mut seen = Vec::new();
+        f.poll(&mut |l| seen.push(l == Line::TooLong(MAX_LINE as u64 + 1)))
+            .unwrap();
+        assert_eq!(seen, vec![true]);
         assert_eq!(f.line_start, None);
     }
 
@@ -372,7 +409,9 @@ mod tests {
         for _ in 0..(256 * 1024 * 1024 / batch.len()) {
             append(&path, batch.as_bytes());
             let start = std::time::Instant::now();
-            let p = f.poll(&mut |l| lines += usize::from(l[0] == b'{')).unwrap();
+            let p = f
+                .poll(&mut |l| lines += usize::from(matches!(l, Line::Whole(l) if l[0] == b'{')))
+                .unwrap();
             polled += start.elapsed();
             bytes += p.bytes;
         }
@@ -401,7 +440,7 @@ mod tests {
         loop {
             polls += 1;
             let p = follower
-                .poll_budget(&mut |l| got.push(l.to_vec()), CHUNK as u64)
+                .poll_budget(&mut |l| got.push(owned(l)), CHUNK as u64)
                 .unwrap();
             if !p.more {
                 break;

@@ -18,6 +18,11 @@
 //! file names an unanswered call or [`QUESTION_GRACE`] passes, so a
 //! `waiting` record (and `wait --until waiting`) carries its question.
 //! A shell's state is its process: running, or failed by its exit status.
+//! What the file says cannot be known when a line of it was too long to
+//! read or the file cannot be read (`Entry::unknown`): the state is then
+//! `error`, labelled `unreadable: …` — not the state before it, which
+//! could be a `working` that never ends — unless the agent's own live
+//! report says what it is doing.
 
 use super::store::{Entry, Held};
 use crate::adapters::Derived;
@@ -233,13 +238,17 @@ pub fn status(entry: &Entry, held: Held) -> Status {
             d.label.clone(),
         );
     }
-    let file_state = if d.error {
+    // What the file leaves cannot be read: not known, said as an error of
+    // amux's reading (`unreadable: …`), never the state before it.
+    let unknown = entry.unknown();
+    let file_state = if d.error || unknown.is_some() {
         State::Error
     } else if entry.working(held) {
         State::Working
     } else {
         State::Idle
     };
+    let file_label = unknown.map(|u| u.short()).or_else(|| d.label.clone());
     let live = entry.live.as_ref().filter(|_| entry.alive);
     let answered = |l: &Live| {
         (entry.input.pending.is_some())
@@ -257,13 +266,8 @@ pub fn status(entry: &Entry, held: Held) -> Status {
     let failed = (d.error || d.retrying)
         && live.is_some_and(|l| l.report.state == State::Idle && !l.report.answers);
     let Some(live) = live.filter(|l| !answered(l) && !failed) else {
-        return finish(
-            file_state,
-            None,
-            StateSource::File,
-            d.error,
-            d.label.clone(),
-        );
+        let error = file_state == State::Error;
+        return finish(file_state, None, StateSource::File, error, file_label);
     };
     if live.held || live.arming {
         return finish(

@@ -12,7 +12,7 @@
 //! the record rendered at the session's end, kept as it was) agree.
 
 use super::live::Saved;
-use crate::adapters::{self, Derived, Kind, Place};
+use crate::adapters::{self, Derived, Kind, Place, Unknown};
 use crate::attribution::Binding;
 use crate::protocol::{Conversation, Meta, Record, RecordShim};
 use std::collections::BTreeMap;
@@ -238,13 +238,37 @@ impl Entry {
 
     /// The agent's own name for its conversation while its last report
     /// stands (pi's `/name` before its first prompt is in no file), else
-    /// what the adapter makes of the file and the command.
+    /// what the adapter makes of the file and the command. With none,
+    /// `(new)` — or `(unreadable)` when the file could not be read, or
+    /// lines of it were skipped: it may well have a name.
     pub fn title(&self) -> String {
         let said = self.live.as_ref().and_then(|l| l.report.title.clone());
+        let unread =
+            self.derived.skipped > 0 || matches!(self.derived.unknown, Some(Unknown::File(_)));
         said.or_else(|| {
             (self.kind).title(&self.derived, &self.command, self.terminal_title.as_deref())
         })
-        .unwrap_or_else(|| "(new)".to_string())
+        .unwrap_or_else(|| match unread {
+            true => "(unreadable)".to_string(),
+            false => "(new)".to_string(),
+        })
+    }
+
+    /// What the state rests on that the daemon could not read
+    /// (`Derived::unknown`): a file it cannot read, whatever was sent
+    /// since; a skipped line, unless input was submitted after it (the
+    /// agent owes that an answer, which its next lines will tell).
+    pub fn unknown(&self) -> Option<&Unknown> {
+        match &self.derived.unknown {
+            Some(Unknown::Long { .. }) if self.input.pending.is_some() => None,
+            unknown => unknown.as_ref(),
+        }
+    }
+
+    /// What the user must be told of this session (`warning`): what the
+    /// daemon could not read of its conversation.
+    pub fn warning(&self) -> Option<String> {
+        (self.derived.unknown.as_ref()).map(|u| format!("conversation {u}"))
     }
 
     pub fn working(&self, held: Held) -> bool {
@@ -266,6 +290,10 @@ impl Entry {
             let running = (self.live.as_ref())
                 .is_some_and(|l| l.report.state == crate::protocol::State::Working);
             return self.alive && self.input.pending.is_none() && !running;
+        }
+        // What it rests on cannot be read: waiting longer tells nothing.
+        if self.unknown().is_some() {
+            return true;
         }
         let has_file = held.binding.is_some() || held.last_file.is_some();
         // A file with no ended turn yet (pi's header written a moment before
@@ -412,6 +440,7 @@ impl Entry {
             resume_command: self.resume_command(held),
             resumed_at: None,
             attachers: if self.alive { self.input.attachers } else { 0 },
+            warning: self.warning(),
             host: None,
         }
     }
@@ -595,6 +624,62 @@ mod tests {
         assert!(e.unread(held), "a reply nobody saw yet");
         e.mark_read();
         assert!(!e.unread(held), "typing or attaching reads it");
+    }
+
+    #[test]
+    fn what_could_not_be_read_is_an_error_that_ends_a_wait_never_working() {
+        let binding = shim_binding();
+        let held = Held {
+            binding: Some(&binding),
+            last_file: None,
+            owner: true,
+        };
+        // A file that cannot be read, whatever was sent to it.
+        let mut e = entry("u1", "t");
+        e.submitted(Instant::now(), 1);
+        e.set_derived(Derived {
+            unknown: Some(Unknown::File("permission denied".into())),
+            ..Derived::default()
+        });
+        let r = e.record(held);
+        assert_eq!(r.state(), "error");
+        let label = r.status.label.as_deref();
+        assert_eq!(label, Some("unreadable: permission denied"));
+        assert!(r.turn_done, "nothing more will be read: a wait ends");
+        assert_eq!(r.title, "(unreadable)", "not (new): it may well have one");
+        let warning = r.warning.as_deref().unwrap_or_default();
+        assert!(warning.starts_with("conversation cannot be read (permission denied)"));
+
+        // A reply skipped: the turn it may have ended answers the input.
+        let mut e = entry("u2", "t");
+        let title = Some("t".to_string());
+        e.submitted(Instant::now(), 1);
+        e.set_derived(Derived {
+            title: title.clone(),
+            working: true,
+            ..Derived::default()
+        });
+        assert_eq!(e.record(held).state(), "working");
+        let unknown = Some(Unknown::Long {
+            line: 3,
+            bytes: 17 << 20,
+        });
+        e.set_derived(Derived {
+            title: title.clone(),
+            turns_ended: 1,
+            skipped: 1,
+            unknown,
+            ..Derived::default()
+        });
+        let r = e.record(held);
+        assert_eq!((r.state().as_str(), r.turn_done), ("error", true));
+        assert_eq!(r.title, "t");
+        assert!(r.warning.is_some());
+        // Input after it: the agent owes an answer, which its file will tell.
+        e.submitted(Instant::now(), 2);
+        let r = e.record(held);
+        assert_eq!((r.state().as_str(), r.turn_done), ("working", false));
+        assert!(r.warning.is_some(), "still told");
     }
 
     fn shim_binding() -> Binding {

@@ -118,9 +118,22 @@ impl World {
 
     /// Starts `amux daemon --foreground`; returns its pid once it answers.
     pub fn start_daemon(&mut self) -> u32 {
+        self.start_daemon_under(&[])
+    }
+
+    /// `start_daemon` through `wrapper` (a command that execs the rest,
+    /// such as `setpriv …`), so the pid that answers is the one spawned.
+    pub fn start_daemon_under(&mut self, wrapper: &[&str]) -> u32 {
         assert!(self.daemon.is_none(), "a daemon is already running");
-        let child = self
-            .amux(["daemon", "--foreground"])
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = self.command(program, args);
+                cmd.args([support::amux_bin(), "daemon", "--foreground"]);
+                cmd
+            }
+            None => self.amux(["daemon", "--foreground"]),
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -240,7 +253,11 @@ impl World {
         if all {
             args.push("--all");
         }
-        let out = support::output_within(self.amux(args), T);
+        let mut cmd = self.amux(args);
+        // Its warnings are the test's to read (`amux ls` prints them on
+        // stderr each time), not noise in every test's output.
+        cmd.stderr(Stdio::piped());
+        let out = support::output_within(cmd, T);
         assert!(
             out.status.success(),
             "amux ls failed: {}",

@@ -248,10 +248,13 @@ impl Event {
             Event::Unseen(_) => new(Signal::Exit, "no runner: ended while no daemon watched"),
             Event::Changed(p) => new(Signal::File, format!("{} changed", p.display())),
             Event::Removed(p) => new(Signal::File, format!("{} removed", p.display())),
-            Event::Read(r) => new(
-                Signal::File,
-                format!("{} line {}", r.path.display(), r.lines),
-            ),
+            Event::Read(r) => match &r.derived.unknown {
+                Some(unknown) => new(Signal::File, format!("{} {unknown}", r.path.display())),
+                None => new(
+                    Signal::File,
+                    format!("{} line {}", r.path.display(), r.lines),
+                ),
+            },
             Event::Found { found, .. } => found.cause(),
             Event::Timer(t) => new(Signal::Timer, t.said()),
             Event::Input { keys, .. } if keys.contains(&b'\r') => {

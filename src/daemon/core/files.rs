@@ -20,6 +20,23 @@ use std::path::{Path, PathBuf};
 pub const MAX_RECENT: usize = 4096;
 const RECENT_KEEP_S: i64 = 1800;
 
+/// What a read that went from `before` to `after` could not read, for
+/// the log: once when it begins, and a skipped line even when the lines
+/// after it said the state again in the same read.
+fn unreadable_said(before: &Derived, after: &Derived) -> Option<String> {
+    if after.unknown.is_some() && after.unknown != before.unknown {
+        return after.unknown.as_ref().map(ToString::to_string);
+    }
+    let skipped = after
+        .skipped
+        .checked_sub(before.skipped)
+        .filter(|&n| n > 0)?;
+    Some(format!(
+        "{skipped} line(s) over {} MiB skipped unread; the lines after say its state",
+        crate::daemon::follow::MAX_LINE >> 20
+    ))
+}
+
 /// What the core knows of a followed file, from its last read.
 #[derive(Default)]
 pub struct FileFacts {
@@ -163,11 +180,17 @@ impl Core {
             // Let go of meanwhile: what it said is nobody's.
             return;
         };
+        let said = unreadable_said(&facts.derived, &read.derived);
         facts.derived = read.derived.clone();
         facts.lines = read.lines;
         facts.written_ms = read.written_ms;
         if read.first {
             facts.linked = read.linked;
+        }
+        if let Some(said) = said {
+            self.log(format!("{}: {said}", read.path.display()));
+        }
+        if read.first {
             return;
         }
         let holders = self.engine.holders(&read.path).to_vec();
@@ -253,5 +276,44 @@ impl Core {
         under
             .into_iter()
             .for_each(|f| self.out.push(Effect::ReadMore(f)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::Unknown;
+
+    #[test]
+    fn what_was_not_read_is_logged_once_and_a_skip_even_when_known_again() {
+        let none = Derived::default();
+        let denied = Derived {
+            unknown: Some(Unknown::File("permission denied".into())),
+            ..Derived::default()
+        };
+        let said = unreadable_said(&none, &denied).unwrap_or_default();
+        assert!(
+            said.starts_with("cannot be read (permission denied)"),
+            "{said}"
+        );
+        assert_eq!(unreadable_said(&denied, &denied), None, "once");
+        assert_eq!(unreadable_said(&denied, &none), None);
+        let skipped = |n, unknown| Derived {
+            skipped: n,
+            unknown,
+            ..Derived::default()
+        };
+        let long = Some(Unknown::Long {
+            line: 7,
+            bytes: 20 << 20,
+        });
+        let said = unreadable_said(&none, &skipped(1, long.clone())).unwrap_or_default();
+        assert!(
+            said.starts_with("line 7 is 20 MiB, over the 16 MiB"),
+            "{said}"
+        );
+        assert_eq!(unreadable_said(&skipped(1, long), &skipped(1, None)), None);
+        let said = unreadable_said(&none, &skipped(2, None)).unwrap_or_default();
+        assert!(said.starts_with("2 line(s) over 16 MiB skipped"), "{said}");
     }
 }

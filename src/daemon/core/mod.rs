@@ -319,9 +319,16 @@ impl Core {
         }
     }
 
-    /// Directories watched and what the user must be told (`/v1/health`).
+    /// Directories watched and what the user must be told (`/v1/health`):
+    /// the daemon's own warnings, then each live session's (what it
+    /// could not read of its conversation).
     pub fn health_facts(&self) -> (usize, Vec<String>) {
-        (self.watches, self.warnings.values().cloned().collect())
+        let mut warnings: Vec<String> = self.warnings.values().cloned().collect();
+        warnings.extend((self.store.live.values()).filter_map(|e| {
+            let warning = e.warning().filter(|_| e.alive)?;
+            Some(format!("session {}: {warning}", e.id))
+        }));
+        (self.watches, warnings)
     }
 
     /// Events handled so far.
