@@ -65,7 +65,15 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
         },
         "events" => return session::events(daemon, &id),
         "runner" => session::runner(daemon, &id),
-        "resume" => session::resume(daemon, &id),
+        "resume" => {
+            // Right after `amux run` returned, its runner is gone but the
+            // daemon may not have followed the end yet (the stream's close
+            // is on its way): the exit file it left says it ended.
+            if daemon.is_live(&id) && crate::paths::session_exit_file(&id).exists() {
+                daemon.runner_gone(&id);
+            }
+            session::resume(daemon, &id)
+        }
         "explain" => match daemon.explain(&id) {
             Some(explain) => Response::json(200, &explain),
             None => Response::error(404, &format!("no session matches {key:?}")),
