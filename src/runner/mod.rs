@@ -68,6 +68,10 @@ pub struct Runner {
     /// Notifications in the output (and ours cut from it).
     pub notices: RefCell<notify::Notices>,
     pub last_output: Cell<Instant>,
+    /// When a key was last typed: output right after it is its echo.
+    pub last_key: Cell<Option<Instant>>,
+    /// Output other than an echo since the last `input` for typing.
+    pub heard: Cell<bool>,
     pub last_activity: Cell<Option<Instant>>,
     /// A shell's command runs (see `foreground.rs`), as last looked.
     pub fg_busy: Cell<Option<bool>>,

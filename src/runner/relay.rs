@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 const ACTIVITY_EVERY: Duration = Duration::from_millis(500);
 const CHUNK: usize = 64 * 1024;
+/// Output this soon after a keystroke is taken for its echo.
+const ECHO_WINDOW: Duration = Duration::from_millis(30);
 
 /// What the runner set up before its agent started.
 pub struct Io {
@@ -65,6 +67,8 @@ pub async fn main(
         title: RefCell::new(Default::default()),
         notices: RefCell::new(super::notify::Notices::new(owns_osc9)),
         last_output: Cell::new(Instant::now()),
+        last_key: Cell::new(None),
+        heard: Cell::new(false),
         last_activity: Cell::new(None),
         fg_busy: Cell::new(None),
         line: RefCell::default(),
@@ -207,6 +211,13 @@ fn fan_out(runner: &Runner, chunk: &[u8]) {
         }
     }
     let now = Instant::now();
+    // The echo of a key just typed is the terminal's, not the agent's
+    // doing: no `activity` for it (each would wake the daemon).
+    let echo = (runner.last_key.get()).is_some_and(|k| now.duration_since(k) < ECHO_WINDOW);
+    if echo {
+        return;
+    }
+    runner.heard.set(true);
     if runner
         .last_activity
         .get()

@@ -135,17 +135,24 @@ impl Runner {
     pub fn typed(&self, bytes: &[u8]) {
         let command = self.line.borrow_mut().feed(bytes).pop().flatten();
         let enter = bytes.contains(&b'\r');
+        let now = Instant::now();
+        self.last_key.set(Some(now));
         if !enter {
-            let now = Instant::now();
+            // The first key of a line says someone types; more keys say
+            // nothing new unless the agent printed meanwhile (a reply they
+            // now see): each event wakes the daemon, a typist's keys must not.
             let last = self.viewers.last_typing.get();
-            if last.is_some_and(|t| now.duration_since(t) < TYPING_EVERY) {
+            let news = self.heard.get();
+            if last.is_some_and(|t| !news || now.duration_since(t) < TYPING_EVERY) {
                 return;
             }
             self.viewers.last_typing.set(Some(now));
+            self.heard.set(false);
             let typing = crate::protocol::Input::default();
             self.publish(&crate::protocol::RunnerEvent::Input(typing));
             return;
         }
+        self.viewers.last_typing.set(None);
         let submitted = {
             let mut session = self.session.borrow_mut();
             session.submitted += 1;
