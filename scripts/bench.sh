@@ -16,11 +16,12 @@
 # stand-in terminal timing keystroke echo, figures 8 and 9), health.mjs and
 # bind_agent.mjs (figure 10, the daemon's health checks under load),
 # state.mjs and state_agent.mjs (figure 11, agent state changes), top.py
-# (figure 13, a state change redrawn by amux top).
+# (figure 13, a state change redrawn by amux top), burst.py (figure 14, a burst
+# of files in a session root while ls is asked).
 #
 # Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind echo
 #                                           attach busy startup events scale exits
-#                                           health follow follow-e2e
+#                                           burst health follow follow-e2e
 #                                           state remote top
 # (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
 # The echo and attach parts need python3, dtach and tmux: dtach and tmux
@@ -40,6 +41,7 @@ health_mb=${BENCH_HEALTH_MB:-200}
 health_files=${BENCH_HEALTH_FILES:-20000}
 exits=${BENCH_EXITS:-200}
 busy=${BENCH_BUSY:-50}
+burst_files=${BENCH_BURST_FILES:-100000}
 
 missing=()
 for tool in node script cargo awk mkfifo; do
@@ -507,6 +509,32 @@ part_exits() {
     note "$polls listings, $failures failed"
 }
 
+part_burst() {
+    local label="$burst_files-file burst: worst ls" dir file out
+    have_python 14 "$label" "≤ 100 ms" || return
+    agent_dir
+    start_daemon
+    dir=$PI_CODING_AGENT_DIR/sessions/--bench--
+    file=$dir/2026-12-06T00-00-00-000Z_00000000-0000-7000-8000-000000000001.jsonl
+    mkdir -p "$dir"
+    printf '{"type":"session","version":3,"id":"00000000-0000-7000-8000-000000000001","timestamp":"2026-12-06T00:00:00.000Z","cwd":"%s"}\n' "$PWD" >"$file"
+    "$amux" run -d -- node "$T/pi-coding-agent/bind_agent.mjs" "$file" "$T" >/dev/null
+    out=$(python3 "$bench/burst.py" "$amux" "$daemon_pid" "$PI_CODING_AGENT_DIR/sessions" "$burst_files")
+    local p50 p99 max n failures before peak after create err
+    { read -r p50; read -r p99; read -r max; read -r n; read -r failures; read -r before; read -r peak; read -r after; read -r create; read -r err; } \
+        < <(fields "$out" p50 p99 max n failed rss_before_kb rss_peak_kb rss_after_kb create_s error)
+    if [[ -n $err || -z $p99 ]]; then
+        failed 14 "$label" "${err:-no samples}" "≤ 100 ms"
+        return
+    fi
+    line 14a "$label" "p99 $(calc "$p99" 0) max $(calc "$max" 0) ms" "100 ms (target)" \
+        "ratio $(calc "$p99 / 100")" "p99 ≤ 100 ms"
+    line 14b "daemon RSS after the burst" "$(mib "$after") MiB" "before $(mib "$before") MiB" \
+        "ratio $(calc "$after / $before")" "≤ 2×"
+    note "$n ls runs while $burst_files files appeared in $(calc "$create" 1) s under pi's session"
+    note "root (one directory, where pi's own files go), $failures failed; peak RSS $(mib "$peak") MiB; after: files removed, daemon quiet 5 s"
+}
+
 # health_line NUM LABEL JSON: /v1/health p99 while loaded, idle p99 beside.
 health_line() {
     local p50 p99 max n ip99 bind load dirs rescans errors err
@@ -706,7 +734,7 @@ part_top() {
 }
 
 parts=("$@")
-((${#parts[@]})) || parts=(relay preload rss rebind echo attach busy startup events scale exits health follow state remote top)
+((${#parts[@]})) || parts=(relay preload rss rebind echo attach busy startup events scale exits burst health follow state remote top)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
@@ -726,12 +754,13 @@ want echo && fresh part_echo
 want attach && fresh part_attach
 want busy && fresh part_busy
 want startup && fresh part_startup
-if want events || want scale || want exits || want health || want follow; then
+if want events || want scale || want exits || want burst || want health || want follow; then
     echo "Daemon"
 fi
 want events && fresh part_events
 want scale && fresh part_scale
 want exits && fresh part_exits
+want burst && fresh part_burst
 want health && fresh part_health live && fresh part_health start
 want follow && part_follow_unit
 want follow || want follow-e2e && fresh part_follow_e2e

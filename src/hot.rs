@@ -261,6 +261,10 @@ impl<T: AsFd + 'static> Hot<T> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
+        // A readiness fired before this try is what the try consumes: only
+        // one after it (in the next `wait`) is news — else a would-block
+        // read would be tried twice per wake.
+        self.0.ready[dir].set(false);
         loop {
             match op(&self.0.io) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -148,6 +148,30 @@ impl Core {
         self.touch_holders(sid);
     }
 
+    /// Bounded: a burst of files (100,000 in a second, their deletions
+    /// maybe lost to an inotify overflow) must not grow the daemon for
+    /// good. Files unchanged for `RECENT_KEEP_S` go, and past that only
+    /// the newest `MAX_RECENT` stay — guesses look at 32 at most. Pruning
+    /// at twice that keeps it amortised O(1) per change.
+    pub(super) fn prune_recent(&mut self, secs: i64) {
+        self.recent.retain(|_, t| secs - *t < RECENT_KEEP_S);
+        if self.recent.len() > MAX_RECENT {
+            let mut times: Vec<i64> = self.recent.values().copied().collect();
+            let at = times.len() - MAX_RECENT;
+            let cut = *times.select_nth_unstable(at).1;
+            // Of the files changed in the cut's second, keep as many as
+            // the newest `MAX_RECENT` hold.
+            let mut ties = times[at..].iter().filter(|&&t| t == cut).count();
+            self.recent.retain(|_, t| {
+                let keep = *t > cut || (*t == cut && ties > 0);
+                ties -= usize::from(*t == cut && keep);
+                keep
+            });
+        }
+        self.recent.shrink_to(2 * MAX_RECENT);
+        self.recent_limit = 2 * MAX_RECENT;
+    }
+
     /// A file under a watched root changed (or an agent's report).
     pub(super) fn file_changed(&mut self, path: &Path, now: Now) {
         if self.is_report(path) {
@@ -155,12 +179,8 @@ impl Core {
         }
         let secs = now.ms / 1000;
         self.recent.insert(path.to_path_buf(), secs);
-        // Bounded: a burst of files must not grow the daemon for good. The
-        // limit doubles past what survives a pruning, so pruning stays
-        // amortised O(1) per change even while every file is recent.
         if self.recent.len() > self.recent_limit {
-            self.recent.retain(|_, t| secs - *t < RECENT_KEEP_S);
-            self.recent_limit = MAX_RECENT.max(2 * self.recent.len());
+            self.prune_recent(secs);
         }
         if self.files.contains_key(path) {
             self.out.push(Effect::ReadMore(path.to_path_buf()));

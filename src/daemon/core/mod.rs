@@ -109,7 +109,7 @@ impl Core {
             roots,
             watches: 0,
             recent: HashMap::new(),
-            recent_limit: files::MAX_RECENT,
+            recent_limit: 2 * files::MAX_RECENT,
             sides: HashMap::new(),
             unsaved: BTreeSet::new(),
             saving: BTreeSet::new(),
@@ -402,5 +402,29 @@ mod tests {
         };
         core.handle(ready, now);
         assert_eq!(core.whole_records().len(), 1);
+    }
+
+    #[test]
+    fn a_burst_of_files_leaves_a_bounded_table_with_the_newest() {
+        let mut core = Core::new(HashMap::new(), BTreeMap::new(), "/state".into());
+        let at = Instant::now();
+        let burst = 5 * files::MAX_RECENT;
+        for i in 0..burst {
+            // All in the same few seconds, the last one the newest.
+            let now = Now {
+                at,
+                ms: 1_800_000_000_000 + (i as i64 * 3000 / burst as i64),
+            };
+            core.handle(Event::Changed(format!("/r/d/{i}.jsonl").into()), now);
+        }
+        assert!(
+            core.recent.len() <= 2 * files::MAX_RECENT,
+            "{}",
+            core.recent.len()
+        );
+        assert!(core.recent.capacity() <= 8 * files::MAX_RECENT);
+        let last = format!("/r/d/{}.jsonl", burst - 1);
+        assert!(core.recent.contains_key(Path::new(&last)));
+        assert!(!core.recent.contains_key(Path::new("/r/d/0.jsonl")));
     }
 }

@@ -110,7 +110,13 @@ impl Core {
                 self.warnings.insert("inotify", warning);
             }
             SideEvent::RootWatched(root) => self.root_watched(&root),
-            SideEvent::Recent(files) => self.recent.extend(files),
+            SideEvent::Recent(files) => {
+                self.recent.extend(files);
+                if self.recent.len() > self.recent_limit {
+                    let newest = self.recent.values().copied().max().unwrap_or(0);
+                    self.prune_recent(newest);
+                }
+            }
             // The watcher re-walked the roots after an overflow and sends
             // every file it holds as changed after this.
             SideEvent::Rescan => self.log("inotify queue overflowed: rescanning".into()),
