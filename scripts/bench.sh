@@ -17,11 +17,12 @@
 # bind_agent.mjs (figure 10, the daemon's health checks under load),
 # state.mjs and state_agent.mjs (figure 11, agent state changes), top.py
 # (figure 13, a state change redrawn by amux top), burst.py (figure 14, a burst
-# of files in a session root while ls is asked).
+# of files in a session root while ls is asked), flood.py (figure 15,
+# floods of half-sent requests).
 #
 # Usage: scripts/bench.sh [PART...]   PART: relay preload rss rebind echo
 #                                           attach busy startup events scale exits
-#                                           burst health follow follow-e2e
+#                                           burst flood health follow follow-e2e
 #                                           state remote top
 # (default: all). BENCH_KEEP=1 keeps each part's directory (daemon.log).
 # The echo and attach parts need python3, dtach and tmux: dtach and tmux
@@ -42,6 +43,7 @@ health_files=${BENCH_HEALTH_FILES:-20000}
 exits=${BENCH_EXITS:-200}
 busy=${BENCH_BUSY:-50}
 burst_files=${BENCH_BURST_FILES:-100000}
+flood=${BENCH_FLOOD:-3000}
 
 missing=()
 for tool in node script cargo awk mkfifo; do
@@ -535,6 +537,28 @@ part_burst() {
     note "root (one directory, where pi's own files go), $failures failed; peak RSS $(mib "$peak") MiB; after: files removed, daemon quiet 5 s"
 }
 
+part_flood() {
+    local label="$flood connections flood: RSS" out
+    have_python 15 "$label" "≤ 2× before" || return
+    ulimit -n $((2 * flood + 256)) 2>/dev/null
+    start_daemon
+    out=$(python3 "$bench/flood.py" "$AMUX_RUNTIME_DIR/daemon.sock" "$daemon_pid" "$flood" 3)
+    local before open closed refused err
+    { read -r before; read -r open; read -r closed; read -r refused; read -r err; } \
+        < <(fields "$out" rss_before_kb rss_open_kb rss_closed_kb refused error)
+    if [[ -n $err || -z $closed ]]; then
+        failed 15 "$label" "${err:-no figure}" "≤ 2× before"
+        return
+    fi
+    open=${open//[\[\] ]/} closed=${closed//[\[\] ]/}
+    local last=${closed##*,} peak
+    peak=$(tr , '\n' <<<"$open" | sort -n | tail -1)
+    line 15 "$label after 3 rounds" "$(mib "$last") MiB" "before $(mib "$before") MiB" \
+        "ratio $(calc "$last / $before")" "≤ 2× before"
+    note "each round: $flood connections send 4 KB of a head and stop, then close; while open"
+    note "$(mib "$peak") MiB at most; after each round (kB): $closed; refused past the cap: $refused"
+}
+
 # health_line NUM LABEL JSON: /v1/health p99 while loaded, idle p99 beside.
 health_line() {
     local p50 p99 max n ip99 bind load dirs rescans errors err
@@ -734,7 +758,7 @@ part_top() {
 }
 
 parts=("$@")
-((${#parts[@]})) || parts=(relay preload rss rebind echo attach busy startup events scale exits burst health follow state remote top)
+((${#parts[@]})) || parts=(relay preload rss rebind echo attach busy startup events scale exits burst flood health follow state remote top)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 echo "amux bench: $amux ($("$amux" --version 2>/dev/null || echo '?')), $(nproc) cores, node $(node --version)"
@@ -754,13 +778,14 @@ want echo && fresh part_echo
 want attach && fresh part_attach
 want busy && fresh part_busy
 want startup && fresh part_startup
-if want events || want scale || want exits || want burst || want health || want follow; then
+if want events || want scale || want exits || want burst || want flood || want health || want follow; then
     echo "Daemon"
 fi
 want events && fresh part_events
 want scale && fresh part_scale
 want exits && fresh part_exits
 want burst && fresh part_burst
+want flood && fresh part_flood
 want health && fresh part_health live && fresh part_health start
 want follow && part_follow_unit
 want follow || want follow-e2e && fresh part_follow_e2e

@@ -169,7 +169,7 @@ pub async fn connection<S>(mut stream: S, handler: Handler)
 where
     S: AsyncRead + AsyncWrite + Unpin + Into<Stream>,
 {
-    let mut buf = Vec::with_capacity(READ_CHUNK);
+    let mut buf = Vec::new();
     loop {
         let request = match read_request(&mut stream, &mut buf).await {
             Ok(Some(request)) => request,
@@ -277,18 +277,29 @@ async fn read_more<R: AsyncRead + Unpin>(
     buf: &mut Vec<u8>,
     deadline: Option<Instant>,
 ) -> io::Result<bool> {
-    let start = buf.len();
-    buf.resize(start + READ_CHUNK, 0);
     let stall = Instant::now() + STALL;
     let until = deadline.map_or(stall, |d| d.min(stall));
-    let read = future::or(stream.read(&mut buf[start..]), async {
+    // Read into the thread's one scratch buffer and keep only what came:
+    // a connection waiting for the rest of its head holds what it sent,
+    // not a 16 KiB buffer (thousands of half-sent heads held hundreds of
+    // MiB, and the allocator kept them after they closed).
+    let read = future::poll_fn(|cx| {
+        SCRATCH.with_borrow_mut(|scratch| {
+            let n = std::task::ready!(Pin::new(&mut *stream).poll_read(cx, scratch))?;
+            buf.extend_from_slice(&scratch[..n]);
+            std::task::Poll::Ready(Ok::<usize, io::Error>(n))
+        })
+    });
+    let n = future::or(read, async {
         async_io::Timer::at(until).await;
         Err(io::ErrorKind::TimedOut.into())
     })
-    .await;
-    let n = read.inspect_err(|_| buf.truncate(start))?;
-    buf.truncate(start + n);
+    .await?;
     Ok(n > 0)
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
 }
 
 /// Writes a whole reply, giving up on a client that does not read it.
