@@ -77,21 +77,28 @@ enum Msg {
 pub struct Broadcaster {
     inbox: Sender<Msg>,
     streams: Rc<Cell<usize>>,
+    /// A word from each stream that ends (see `streams_ended`).
+    left: Receiver<()>,
+    leaving: Sender<()>,
 }
 
 pub struct Subscription {
     queue: Receiver<Frame>,
     kill: Receiver<()>,
     streams: Rc<Cell<usize>>,
+    leaving: Sender<()>,
 }
 
 impl Broadcaster {
     pub fn spawn(ex: &async_executor::LocalExecutor<'static>) -> Broadcaster {
         let (inbox, rx) = async_channel::unbounded();
         ex.spawn(run(rx)).detach();
+        let (leaving, left) = async_channel::unbounded();
         Broadcaster {
             inbox,
             streams: Rc::new(Cell::new(0)),
+            left,
+            leaving,
         }
     }
 
@@ -112,16 +119,21 @@ impl Broadcaster {
             queue: queue_rx,
             kill: kill_rx,
             streams: self.streams.clone(),
+            leaving: self.leaving.clone(),
+        }
+    }
+
+    /// Returns once no stream is open (woken as each ends: no polling).
+    pub async fn streams_ended(&self) {
+        while self.streams.get() > 0 {
+            if self.left.recv().await.is_err() {
+                return;
+            }
         }
     }
 
     pub fn close(&self) {
         let _ = self.inbox.try_send(Msg::Close);
-    }
-
-    /// Streams still being written (for the runner's exit linger).
-    pub fn open_streams(&self) -> usize {
-        self.streams.get()
     }
 }
 
@@ -221,6 +233,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.streams.set(self.streams.get().saturating_sub(1));
+        let _ = self.leaving.try_send(());
     }
 }
 
