@@ -858,6 +858,27 @@ fn a_symlinked_session_directory_is_followed() {
     });
 }
 
+/// A runner holds no inotify instance of its own: a user has 128
+/// (`fs.inotify.max_user_instances`), so with one per runner about 120
+/// sessions left none for a daemon to start with, and every exit in the
+/// sessions directory woke every runner. The daemon, which watches the
+/// directory anyway, asks a runner to put its socket back.
+#[test]
+fn a_runner_uses_no_inotify_instance() {
+    let mut w = World::new();
+    w.start_daemon();
+    let id = w.run(&w.cwd("proj"), &["sleep", "60"]);
+    let meta = http::meta(&w.env.sock(&id));
+    let pid = meta["runner_pid"].as_u64().expect("runner_pid");
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("the runner's fds");
+    let inotify: Vec<PathBuf> = fds
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|target| target.to_string_lossy().contains("inotify"))
+        .collect();
+    assert!(inotify.is_empty(), "the runner holds {inotify:?}");
+}
+
 /// Runtime entries removed under a running daemon come back.
 #[test]
 fn removed_runtime_entries_come_back() {

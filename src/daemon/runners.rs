@@ -76,7 +76,9 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
                 // is open (a tmp cleaner, not an exit): the stream's end
                 // does. Unfollowed, its exit file tells what happened.
                 if let Some(id) = session_id(&path) {
-                    if !daemon.following(&id) {
+                    if daemon.following(&id) {
+                        daemon.ask_rebind(&id);
+                    } else {
                         daemon.gone_unseen(&id);
                     }
                 }
@@ -93,6 +95,7 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
             runtime_wd = inotify.watches().add(&runtime, runtime_mask())?;
             inotify.watches().add(&dir, sessions_mask())?;
             super::rebind(&daemon);
+            daemon.ask_all_rebind();
         }
         if overflow || remake {
             for entry in std::fs::read_dir(&dir)?.flatten() {
@@ -223,6 +226,9 @@ fn on_event(daemon: &Rc<Daemon>, id: &str, event: RunnerEvent, replay: bool) -> 
         RunnerEvent::Meta(meta) => {
             if !daemon.wants_runner(&id) {
                 return false;
+            }
+            if let Some(pid) = meta.runner_pid {
+                daemon.runner_pid(&id, pid);
             }
             let saved = super::live::load(&id).map(Box::new);
             daemon.dispatch(Event::Meta { id, meta, saved });

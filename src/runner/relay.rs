@@ -79,9 +79,6 @@ pub async fn main(
         ex.clone(),
     ))
     .detach();
-    let sock = crate::paths::session_socket(&runner.session.borrow().id);
-    ex.spawn(super::keep::keep_socket(runner.clone(), sock))
-        .detach();
     if let Some(fifo) = fifo {
         ex.spawn(super::shim::read_fifo(runner.clone(), fifo))
             .detach();
@@ -279,6 +276,7 @@ async fn signals(runner: Rc<Runner>, foreground: bool) {
         Signal::Hup,
         Signal::Int,
         Signal::Quit,
+        Signal::Usr1,
     ]) else {
         return;
     };
@@ -290,6 +288,12 @@ async fn signals(runner: Rc<Runner>, foreground: bool) {
                 }
             }
             Signal::Winch => {}
+            // The daemon saw our socket removed (`keep.rs`).
+            Signal::Usr1 => {
+                if let Err(e) = super::keep::rebind_if_gone(&runner) {
+                    eprintln!("amux: cannot listen on the session socket again: {e}");
+                }
+            }
             other => {
                 let forwarded = match other {
                     Signal::Term => rustix::process::Signal::TERM,

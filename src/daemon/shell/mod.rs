@@ -43,6 +43,9 @@ pub struct Daemon {
     roots_rx: async_channel::Receiver<RootChange>,
     files: RefCell<HashMap<PathBuf, files::FileSlot>>,
     file_gen: Cell<u64>,
+    /// The runners followed now, by session: their pids, to ask one to
+    /// bind its socket again (`ask_rebind`).
+    runner_pids: RefCell<HashMap<String, u32>>,
 }
 
 impl Daemon {
@@ -75,6 +78,7 @@ impl Daemon {
             roots_rx,
             files: RefCell::new(HashMap::new()),
             file_gen: Cell::new(0),
+            runner_pids: RefCell::default(),
         });
         pruned.into_iter().for_each(|e| daemon.execute(e));
         let writer = effects::write_forever(daemon.clone());
@@ -168,7 +172,31 @@ impl Daemon {
     }
 
     pub fn stop_following(&self, id: &str) {
+        self.runner_pids.borrow_mut().remove(id);
         self.core.borrow_mut().stop_following(id)
+    }
+
+    /// The pid a followed runner told in its `meta`.
+    pub fn runner_pid(&self, id: &str, pid: u32) {
+        self.runner_pids.borrow_mut().insert(id.to_string(), pid);
+    }
+
+    /// Asks the runner of `id`, followed now, to bind its socket again: a
+    /// tmp cleaner removed it (or the whole directory). Its SIGUSR1 does
+    /// that; the runners themselves do not watch the directory (an inotify
+    /// instance each: a user's 128 ran out at 120 sessions, and every
+    /// exit in the directory woke all of them).
+    pub fn ask_rebind(&self, id: &str) {
+        let pid = self.runner_pids.borrow().get(id).copied();
+        if let Some(pid) = pid.and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::USR1);
+        }
+    }
+
+    /// `ask_rebind` for every runner followed now.
+    pub fn ask_all_rebind(&self) {
+        let ids: Vec<String> = self.runner_pids.borrow().keys().cloned().collect();
+        ids.iter().for_each(|id| self.ask_rebind(id));
     }
 
     /// Whether the runner of `id` is to be followed (not already buried).
