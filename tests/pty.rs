@@ -68,6 +68,25 @@ fn ctrl_c_kills_the_child_and_exits_130() {
     );
 }
 
+/// Started by a shell that ignores SIGINT and SIGQUIT (a background job
+/// without job control, `nohup` scripts), the agent still gets ^C: an
+/// ignored signal would stay ignored across its exec.
+#[test]
+fn ctrl_c_reaches_the_agent_when_amux_was_started_ignoring_it() {
+    let env = TestEnv::new();
+    let script = "trap '' INT QUIT; exec \"$0\" run -- sleep 100";
+    let args = ["-c", script, support::amux_bin()];
+    let mut term = Pty::spawn_program(&env, "sh", args, 80, 24, |_| {});
+    term.wait_raw(T);
+    term.write(b"\x03");
+    assert_eq!(
+        term.wait_exit(T).code(),
+        Some(130),
+        "screen:\n{}",
+        term.text()
+    );
+}
+
 #[test]
 fn exit_status_passes_through() {
     let env = TestEnv::new();

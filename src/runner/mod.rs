@@ -180,6 +180,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         cwd: None,
         env: &env,
     };
+    let signals = relay::catch_signals().ok();
     let child = pty::spawn(&pty, &spec).map_err(|e| spawn_error(&argv[0], e))?;
     let pty::Pty { controller, user } = pty;
     drop(user);
@@ -219,6 +220,7 @@ pub fn run(opts: Options) -> Result<ExitCode> {
         listener,
         fifo: fifo_reader,
         owns_osc9: agent.launch.owns_osc9,
+        signals,
     };
     // The PTY and the user's terminal are waited on by this thread itself
     // (`hot.rs`): a keystroke and its echo wake it once each.

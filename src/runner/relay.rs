@@ -39,6 +39,8 @@ pub struct Io {
     pub fifo: Option<File>,
     /// We asked the agent for its OSC 9s (see `notify.rs`).
     pub owns_osc9: bool,
+    /// Our signals, caught before the agent started (`catch_signals`).
+    pub signals: Option<async_signal::Signals>,
 }
 
 pub async fn main(
@@ -49,6 +51,7 @@ pub async fn main(
         listener,
         fifo,
         owns_osc9,
+        signals: caught,
     }: Io,
     child: Child,
     opts: Options,
@@ -84,7 +87,7 @@ pub async fn main(
             .detach();
     }
     ex.spawn(write_pty(runner.clone(), input_rx)).detach();
-    ex.spawn(signals(runner.clone(), !opts.detached_worker))
+    ex.spawn(signals(runner.clone(), !opts.detached_worker, caught))
         .detach();
     let detached = opts.detached_worker;
     let (raw, stdout) = if detached {
@@ -268,16 +271,26 @@ async fn read_stdin(runner: Rc<Runner>) {
     }
 }
 
-async fn signals(runner: Rc<Runner>, foreground: bool) {
-    use async_signal::{Signal, Signals};
-    let Ok(mut signals) = Signals::new([
+/// The signals the runner handles, caught from before the agent starts:
+/// a signal handled is the default again in the agent after its exec, while
+/// one ignored stays ignored — and `amux run` started in the background of
+/// a shell without job control ignores SIGINT and SIGQUIT, so ^C would
+/// not stop the agent.
+pub fn catch_signals() -> io::Result<async_signal::Signals> {
+    use async_signal::Signal;
+    async_signal::Signals::new([
         Signal::Winch,
         Signal::Term,
         Signal::Hup,
         Signal::Int,
         Signal::Quit,
         Signal::Usr1,
-    ]) else {
+    ])
+}
+
+async fn signals(runner: Rc<Runner>, foreground: bool, signals: Option<async_signal::Signals>) {
+    use async_signal::Signal;
+    let Some(mut signals) = signals else {
         return;
     };
     while let Some(Ok(signal)) = signals.next().await {

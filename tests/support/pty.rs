@@ -77,9 +77,25 @@ impl Pty {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Pty::spawn_program(env, super::amux_bin(), args, cols, rows, adjust)
+    }
+
+    /// `spawn_with` of any program (a shell around amux).
+    pub fn spawn_program<I, S>(
+        env: &TestEnv,
+        program: impl AsRef<OsStr>,
+        args: I,
+        cols: u16,
+        rows: u16,
+        adjust: impl FnOnce(&mut std::process::Command),
+    ) -> Pty
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let (controller, user) = open(cols, rows);
         let initial = format!("{:?}", termios::tcgetattr(&user).expect("tcgetattr"));
-        let mut cmd = env.command("setsid", ["-w", "-c", super::amux_bin()]);
+        let mut cmd = env.command("setsid", ["-w".as_ref(), "-c".as_ref(), program.as_ref()]);
         cmd.args(args);
         adjust(&mut cmd);
         let stdio = || Stdio::from(user.try_clone().expect("dup"));
