@@ -520,7 +520,7 @@ part_burst() {
     file=$dir/2026-12-06T00-00-00-000Z_00000000-0000-7000-8000-000000000001.jsonl
     mkdir -p "$dir"
     printf '{"type":"session","version":3,"id":"00000000-0000-7000-8000-000000000001","timestamp":"2026-12-06T00:00:00.000Z","cwd":"%s"}\n' "$PWD" >"$file"
-    "$amux" run -d -- node "$T/pi-coding-agent/bind_agent.mjs" "$file" "$T" >/dev/null
+    "$amux" run -d --no-inject -- node "$T/pi-coding-agent/bind_agent.mjs" "$file" "$T" >/dev/null
     out=$(python3 "$bench/burst.py" "$amux" "$daemon_pid" "$PI_CODING_AGENT_DIR/sessions" "$burst_files")
     local p50 p99 max n failures before peak after create err
     { read -r p50; read -r p99; read -r max; read -r n; read -r failures; read -r before; read -r peak; read -r after; read -r create; read -r err; } \
@@ -591,7 +591,7 @@ part_health() {
 
 part_follow_unit() {
     local log mbps
-    log=$(cd "$root" && cargo test --release --locked --bin amux follow_throughput -- \
+    log=$(cd "$root" && cargo test --release --locked --lib follow_throughput -- \
         --ignored --nocapture 2>&1)
     mbps=$(sed -n 's/^follow: .* in poll: \([0-9.]*\) MB\/s.*/\1/p' <<<"$log")
     if [[ -z $mbps ]]; then

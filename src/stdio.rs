@@ -17,24 +17,35 @@ use std::io;
 use std::os::fd::AsFd;
 
 /// One end of the user's terminal: stdin to read, or stdout to write.
-pub struct Stdio(Hot<File>);
+pub struct Stdio {
+    fd: Hot<File>,
+    /// A regular file never waits: no `O_NONBLOCK` dance around each call
+    /// (three more syscalls per write of a relay into a file).
+    plain: bool,
+}
 
 impl Stdio {
     pub fn new(file: File) -> io::Result<Stdio> {
-        Ok(Stdio(Hot::new(file)))
+        let plain = file.metadata()?.file_type().is_file();
+        Ok(Stdio {
+            fd: Hot::new(file),
+            plain,
+        })
     }
 
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0
-            .read_with(|fd| nonblocking(fd, || Ok(rustix::io::read(fd, &mut *buf)?)))
+        let plain = self.plain;
+        self.fd
+            .read_with(|fd| nonblocking(fd, plain, || Ok(rustix::io::read(fd, &mut *buf)?)))
             .await
     }
 
     pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        let plain = self.plain;
         while !buf.is_empty() {
             let n = self
-                .0
-                .write_with(|fd| nonblocking(fd, || Ok(rustix::io::write(fd, buf)?)))
+                .fd
+                .write_with(|fd| nonblocking(fd, plain, || Ok(rustix::io::write(fd, buf)?)))
                 .await?;
             if n == 0 {
                 return Err(io::ErrorKind::WriteZero.into());
@@ -45,8 +56,12 @@ impl Stdio {
     }
 }
 
-/// Runs `op` on `fd` with `O_NONBLOCK` set for its duration only.
-fn nonblocking<T>(fd: impl AsFd, op: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+/// Runs `op` on `fd` with `O_NONBLOCK` set for its duration only (as it
+/// is, for a `plain` file).
+fn nonblocking<T>(fd: impl AsFd, plain: bool, op: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    if plain {
+        return op();
+    }
     let flags = rustix::fs::fcntl_getfl(&fd)?;
     if flags.contains(OFlags::NONBLOCK) {
         return op();

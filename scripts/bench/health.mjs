@@ -122,7 +122,8 @@ function spawnDaemon(amux, dir) {
 }
 
 function runAgent(amux, agent, big, dir) {
-  const run = spawnSync(amux, ["run", "-d", "--", process.execPath, agent, big, dir], {
+  // Not pi: no extension flag in its argv (`--no-inject`).
+  const run = spawnSync(amux, ["run", "-d", "--no-inject", "--", process.execPath, agent, big, dir], {
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
   });

@@ -31,7 +31,8 @@ const until = async (what, ms, ok) => {
 };
 
 function start() {
-  const r = spawnSync(amux, ["run", "-d", "--", process.execPath, agent, dir, count, interval], {
+  // Not pi: no extension flag in its argv (`--no-inject`).
+  const r = spawnSync(amux, ["run", "-d", "--no-inject", "--", process.execPath, agent, dir, count, interval], {
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
   });
