@@ -21,7 +21,10 @@ import { appendFileSync, existsSync, mkdirSync, openSync, renameSync, writeFileS
 import path from "node:path";
 
 const kind = path.basename(process.argv[1]);
-const args = process.argv.slice(2).filter((a, i, all) => a !== "-c" && all[i - 1] !== "-c");
+// What amux adds per launch (Codex's `-c KEY=VALUE`, Claude's
+// `--settings LAYER`) is not ours.
+const added = ["-c", "--settings"];
+const args = process.argv.slice(2).filter((a, i, all) => !added.includes(a) && !added.includes(all[i - 1]));
 const [dir, count = "200", interval = "20"] = args;
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
