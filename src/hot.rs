@@ -278,6 +278,19 @@ impl<T: AsFd + 'static> Hot<T> {
         }
     }
 
+    /// Waits until the fd becomes readable from now on (a read just
+    /// drained it: trying again at once would only would-block).
+    pub async fn readable(&self) {
+        let mut first = true;
+        std::future::poll_fn(|cx| {
+            if std::mem::take(&mut first) {
+                self.0.ready[READ].set(false);
+            }
+            self.poll_ready(READ, cx)
+        })
+        .await
+    }
+
     /// Runs `op` (a non-blocking read) until it does not would-block.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
         std::future::poll_fn(|cx| self.poll_io(READ, cx, &mut op)).await

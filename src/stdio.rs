@@ -19,6 +19,10 @@ use std::os::fd::AsFd;
 /// One end of the user's terminal: stdin to read, or stdout to write.
 pub struct Stdio {
     fd: Hot<File>,
+    /// The last read took less than it could: the fd is drained, so the
+    /// next waits for readiness instead of trying (a keystroke costs one
+    /// read, not a read and a would-block with the flag dance around both).
+    drained: bool,
     /// A regular file never waits: no `O_NONBLOCK` dance around each call
     /// (three more syscalls per write of a relay into a file).
     plain: bool,
@@ -29,15 +33,22 @@ impl Stdio {
         let plain = file.metadata()?.file_type().is_file();
         Ok(Stdio {
             fd: Hot::new(file),
+            drained: false,
             plain,
         })
     }
 
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let plain = self.plain;
-        self.fd
+        if std::mem::take(&mut self.drained) && !plain {
+            self.fd.readable().await;
+        }
+        let n = self
+            .fd
             .read_with(|fd| nonblocking(fd, plain, || Ok(rustix::io::read(fd, &mut *buf)?)))
-            .await
+            .await?;
+        self.drained = n > 0 && n < buf.len();
+        Ok(n)
     }
 
     pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {

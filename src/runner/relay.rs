@@ -143,11 +143,19 @@ fn dup_file(fd: std::os::fd::BorrowedFd<'_>) -> Result<File> {
 
 async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio> {
     let mut buf = vec![0u8; CHUNK];
+    let mut drained = false;
     loop {
+        // A short read drained the PTY: wait for more rather than try.
+        if std::mem::take(&mut drained) {
+            runner.controller.readable().await;
+        }
         let read = |fd: &File| Ok(rustix::io::read(fd, &mut buf[..])?);
         let n = match runner.controller.read_with(read).await {
             Ok(0) => break,
-            Ok(n) => n,
+            Ok(n) => {
+                drained = n < buf.len();
+                n
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // EIO: every holder of the user side is gone.
             Err(_) => break,
