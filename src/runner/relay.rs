@@ -153,7 +153,7 @@ async fn read_pty(runner: Rc<Runner>, mut stdout: Option<Stdio>) -> Option<Stdio
         let n = match runner.controller.read_with(read).await {
             Ok(0) => break,
             Ok(n) => {
-                drained = n < buf.len();
+                drained = n < 2048;
                 n
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
