@@ -172,6 +172,10 @@ struct Source<T> {
     wakers: [RefCell<Option<Waker>>; 2],
     ready: [Cell<bool>; 2],
     listed: Cell<bool>,
+    /// The last `poll_read` took less than it asked for: the fd had no
+    /// more, so the next read waits for readiness before trying (a
+    /// message costs one read, not a read and a would-block).
+    drained: Cell<bool>,
 }
 
 impl<T: AsFd> Watched for Source<T> {
@@ -231,6 +235,7 @@ impl<T: AsFd + 'static> Hot<T> {
             wakers: Default::default(),
             ready: Default::default(),
             listed: Cell::new(false),
+            drained: Cell::new(false),
         }))
     }
 
@@ -311,7 +316,18 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(READ, cx, |mut io| io.read(buf))
+        let source = &self.0;
+        if source.drained.get() {
+            // Ready once a readiness fired after our last try (the try
+            // cleared the flag); until then only a would-block is to be had.
+            std::task::ready!(self.poll_ready(READ, cx));
+            source.drained.set(false);
+        }
+        let read = self.poll_io(READ, cx, |mut io| io.read(buf));
+        if let Poll::Ready(Ok(n)) = read {
+            source.drained.set(n > 0 && n < buf.len());
+        }
+        read
     }
 }
 
@@ -367,6 +383,32 @@ mod tests {
         })
         .unwrap();
         assert_eq!(&got, b"hello");
+    }
+
+    #[test]
+    fn a_read_after_a_short_one_waits_for_the_next_message() {
+        // A short read marks the socket drained: the next read waits for
+        // readiness instead of trying, and must still see each message.
+        block_on(async {
+            let (mut a, mut b) = pair();
+            let (took, taken) = async_channel::unbounded::<Vec<u8>>();
+            let ex = async_executor::LocalExecutor::new();
+            let _reader = ex.spawn(async move {
+                let mut buf = [0u8; 64];
+                loop {
+                    let n = b.read(&mut buf).await.unwrap();
+                    took.send(buf[..n].to_vec()).await.unwrap();
+                }
+            });
+            ex.run(async {
+                for msg in [&b"one"[..], b"two", b"three"] {
+                    a.write_all(msg).await.unwrap();
+                    assert_eq!(taken.recv().await.unwrap(), msg);
+                }
+            })
+            .await
+        })
+        .unwrap();
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //! A keystroke's round trip is the figure users feel (`amux run` and
 //! `amux attach` against `script` and `dtach`): the fd is a `Hot` one,
 //! whose readiness the thread running `hot::block_on` waits for itself,
-//! and each read or write runs with `O_NONBLOCK` set only for that one
-//! call: the terminal's file description is shared with the shell that
-//! started us, which must never find it non-blocking after we are gone.
-//! A would-block waits for readiness. poll(2) takes any fd, so a regular
+//! and each read or write that might block runs with `O_NONBLOCK` set
+//! only for that one call: the terminal's file description is shared with
+//! the shell that started us, which must never find it non-blocking after
+//! we are gone. A would-block waits for readiness. A read just after
+//! readiness, a write of at most a page into a pipe with room, and a small
+//! one to a terminal with room, do not block: they run as they are (a keystroke's read costs one syscall, not
+//! four). poll(2) takes any fd, so a regular
 //! file or `/dev/null` needs no special case (it is always ready).
 
 use crate::hot::Hot;
@@ -26,34 +29,52 @@ pub struct Stdio {
     /// A regular file never waits: no `O_NONBLOCK` dance around each call
     /// (three more syscalls per write of a relay into a file).
     plain: bool,
-    /// A pipe takes a write of up to `PIPE_BUF` whole, without blocking,
-    /// when poll(2) says it has room: one check instead of the dance.
-    pipe: bool,
+    /// What a write may be and not block when poll(2) says there is room
+    /// (0: always the dance): a page for a pipe, whose ready state means a
+    /// free page-sized slot; a little for a terminal, which has room for a
+    /// keystroke's echo unless its reader is 64 KiB behind. One check
+    /// instead of the dance.
+    room: usize,
 }
 
 /// What a pipe with room for one more write takes without blocking (a
 /// page: a ready pipe has a free slot, and a slot holds a page).
 const PIPE_BUF: usize = 4096;
+/// A write to a ready terminal this small does not block.
+const TTY_SMALL: usize = 256;
 
 impl Stdio {
     pub fn new(file: File) -> io::Result<Stdio> {
+        use std::os::unix::fs::FileTypeExt;
         let kind = file.metadata()?.file_type();
+        let room = if kind.is_fifo() {
+            PIPE_BUF
+        } else if rustix::termios::isatty(&file) {
+            TTY_SMALL
+        } else {
+            0
+        };
         Ok(Stdio {
             fd: Hot::new(file),
             drained: false,
             plain: kind.is_file(),
-            pipe: std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+            room,
         })
     }
 
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let plain = self.plain;
-        if std::mem::take(&mut self.drained) && !plain {
+        // Readiness just seen is what a blocking read needs: it returns at
+        // once with what is there (no flag dance for a keystroke).
+        let ready = std::mem::take(&mut self.drained) && !plain;
+        if ready {
             self.fd.readable().await;
         }
         let n = self
             .fd
-            .read_with(|fd| nonblocking(fd, plain, || Ok(rustix::io::read(fd, &mut *buf)?)))
+            .read_with(|fd| {
+                nonblocking(fd, plain || ready, || Ok(rustix::io::read(fd, &mut *buf)?))
+            })
             .await?;
         self.drained = n > 0 && n < buf.len();
         Ok(n)
@@ -62,7 +83,7 @@ impl Stdio {
     pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
         let plain = self.plain;
         while !buf.is_empty() {
-            if self.pipe && buf.len() <= PIPE_BUF && has_room(self.fd.get_ref()) {
+            if buf.len() <= self.room && has_room(self.fd.get_ref()) {
                 match rustix::io::write(self.fd.get_ref(), buf) {
                     Ok(n) => {
                         buf = &buf[n..];
@@ -85,7 +106,7 @@ impl Stdio {
     }
 }
 
-/// Whether a pipe has room now (poll(2) with no wait).
+/// Whether a pipe or terminal has room now (poll(2) with no wait).
 fn has_room(fd: impl AsFd) -> bool {
     use rustix::event::{poll, PollFd, PollFlags};
     let mut fds = [PollFd::new(&fd, PollFlags::OUT)];

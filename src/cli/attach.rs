@@ -80,7 +80,24 @@ async fn relay(stream: Stream, leftover: Vec<u8>) -> Result<ExitCode> {
     let stdin = Stdio::new(stdin).context(|| "stdin".into())?;
     let screen = std::cell::Cell::new(Screen::default());
     let output = output(reader, leftover, stdout, &screen);
-    match future::or(output, input(writer, stdin)).await {
+    // SIGWINCH is watched by a task of its own, polled only when a signal
+    // came: polled beside each keystroke's read it cost a would-block
+    // read of its socket per key.
+    let (resized, resizes) = async_channel::bounded(1);
+    let ex = async_executor::LocalExecutor::new();
+    let _winch = ex.spawn(async move {
+        let Ok(mut signals) = async_signal::Signals::new([async_signal::Signal::Winch]) else {
+            return;
+        };
+        while signals.next().await.is_some() {
+            // Full: a resize is already pending, and it reads the size then.
+            let _ = resized.try_send(());
+        }
+    });
+    match ex
+        .run(future::or(output, input(writer, stdin, resizes)))
+        .await
+    {
         End::Detached => {
             let rows = term::size_of(io::stdout()).map_or(24, |w| w.ws_row);
             let restore = screen.get().restore(rows);
@@ -102,16 +119,15 @@ async fn send_size(writer: &mut Writer) {
     }
 }
 
-/// Keystrokes to input frames until the detach key; `SIGWINCH` to resize
-/// frames.
-async fn input(mut writer: Writer, mut stdin: Stdio) -> End {
-    let mut signals = async_signal::Signals::new([async_signal::Signal::Winch]).ok();
+/// Keystrokes to input frames until the detach key; a `SIGWINCH` (from
+/// `resizes`) to a resize frame.
+async fn input(mut writer: Writer, mut stdin: Stdio, resizes: async_channel::Receiver<()>) -> End {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let winch = async {
-            match signals.as_mut() {
-                Some(s) => s.next().await.map(|_| None).unwrap_or(None),
-                None => std::future::pending().await,
+            match resizes.recv().await {
+                Ok(()) => None,
+                Err(_) => std::future::pending().await,
             }
         };
         let read = future::or(async { Some(stdin.read(&mut buf).await) }, winch).await;
