@@ -5,9 +5,10 @@
 // `amux run -d`, subscribes to `amux events`, waits until the session's
 // record holds the agent's file and says working, opens the gate (DIR/go)
 // and pairs the k-th change of the record's `status.state` with the k-th
-// change the agent made. A change to the wrong state counts as wrong, a
-// change with no event as missing. Prints one JSON object; never throws on
-// a bad run, reports it instead.
+// change the agent made. A change to the wrong state counts as wrong, one
+// shown before its moment (a waiting before the dialog takes keys) as
+// early, a change with no event as missing. Prints one JSON object; never
+// throws on a bad run, reports it instead.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -53,24 +54,28 @@ async function main() {
   try {
     const ready = path.join(dir, "ready");
     await until("the agent's files", 20000, () => existsSync(ready));
-    const { file } = JSON.parse(readFileSync(ready, "utf8"));
+    const { file, error } = JSON.parse(readFileSync(ready, "utf8"));
+    if (error) throw new Error(error);
     await until(`the record to hold ${file} and say working`, 20000, () => held === file && state === "working");
     const base = seen.length;
     writeFileSync(path.join(dir, "go"), "");
     const done = path.join(dir, "changes.json");
-    await until("the agent's changes", 120000, () => existsSync(done));
+    // Claude's dialogs stay open ~0.7 s each: a second per change is ample.
+    await until("the agent's changes", Number(count) * 1000 + 20000, () => existsSync(done));
     const changes = JSON.parse(readFileSync(done, "utf8"));
     await until("every event", 2000, () => seen.length - base >= changes.length).catch(() => {});
     const live = seen.slice(base);
     const lat = [];
     let wrong = 0;
+    let early = 0;
     changes.forEach((c, k) => {
       if (!live[k]) return;
       if (live[k].state !== c.state) wrong++;
+      else if (live[k].t < c.t) early++;
       else lat.push(live[k].t - c.t);
     });
     if (process.env.BENCH_DEBUG) writeFileSync(path.join(dir, "debug.json"), JSON.stringify({ changes, live }));
-    return { ...percentiles(lat), missing: Math.max(0, changes.length - live.length), wrong };
+    return { ...percentiles(lat), missing: Math.max(0, changes.length - live.length), wrong, early };
   } finally {
     writeFileSync(path.join(dir, "stop"), "");
     child.kill();
