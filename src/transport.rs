@@ -86,6 +86,8 @@ pub struct Stream {
     writer: Writer,
     /// The socket both halves share, when it is one (see `into_hot`).
     unix: Option<UnixStream>,
+    /// Set by `into_hot` for halves that move themselves (ssh's pipes).
+    go_hot: Option<ssh::GoHot>,
 }
 
 impl Stream {
@@ -99,13 +101,19 @@ impl Stream {
             reader: Box::new(reader),
             writer: Box::new(writer),
             unix: None,
+            go_hot: None,
         }
     }
 
     /// The same stream waited on by the thread running `hot::block_on`
-    /// (an attach's keystrokes and output): a Unix socket moves from
-    /// async-io's reactor to that thread's; other streams stay as they are.
+    /// (an attach's keystrokes and output): a Unix socket, or ssh's pipes,
+    /// move from async-io's reactor to that thread's; other streams stay
+    /// as they are. Call it inside `hot::block_on` only.
     pub fn into_hot(self) -> Stream {
+        if let Some(go_hot) = &self.go_hot {
+            go_hot.set(true);
+            return self;
+        }
         let Some(unix) = self.unix.as_ref() else {
             return self;
         };

@@ -15,11 +15,15 @@
 use super::Stream;
 use crate::remote::Host;
 use async_io::Async;
-use futures_lite::AsyncRead;
+use futures_lite::{AsyncRead, AsyncWrite};
+use std::cell::Cell;
 use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
-use std::process::{Child, ChildStdout, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, ExitStatus, Stdio};
+use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -59,15 +63,106 @@ pub fn open(host: &Host, session: Option<&str>) -> io::Result<Stream> {
             said,
         });
     });
+    let go_hot = GoHot::default();
     let reader = SshReader {
-        out: Async::new(stdout)?,
+        out: Pipe::Io(Async::new(stdout)?),
+        go_hot: go_hot.clone(),
         seen: false,
         host: host.clone(),
         ended: Box::new(rx),
         explain: None,
         _guard: Guard(child),
     };
-    Ok(Stream::new(reader, Async::new(stdin)?))
+    let writer = SshWriter {
+        pipe: Pipe::Io(Async::new(stdin)?),
+        go_hot: go_hot.clone(),
+    };
+    Ok(Stream {
+        go_hot: Some(go_hot),
+        ..Stream::new(reader, writer)
+    })
+}
+
+/// Shared by a stream's two halves: `Stream::into_hot` was called, so
+/// each half moves its pipe to `hot::block_on`'s thread at its next use.
+pub type GoHot = Rc<Cell<bool>>;
+
+/// One of ssh's pipes, on async-io's reactor or (after `into_hot`) on
+/// the thread running `hot::block_on`, which then waits for it itself: a
+/// keystroke through `attach -H` wakes that thread once, not async-io's
+/// thread and then it.
+enum Pipe<T> {
+    Io(Async<T>),
+    Hot(crate::hot::Hot<File>),
+    /// Only while moving (or if the move failed: reads and writes fail).
+    Gone,
+}
+
+impl<T: AsFd + Into<OwnedFd>> Pipe<T> {
+    fn current(&mut self, go_hot: &GoHot) -> io::Result<&mut Self> {
+        if go_hot.get() && matches!(self, Pipe::Io(_)) {
+            let Pipe::Io(io) = std::mem::replace(self, Pipe::Gone) else {
+                unreachable!()
+            };
+            // Leaves the reactor; the fd stays non-blocking, as Hot wants.
+            let fd: OwnedFd = io.into_inner()?.into();
+            *self = Pipe::Hot(crate::hot::Hot::new(File::from(fd)));
+        }
+        match self {
+            Pipe::Gone => Err(io::Error::other("ssh's pipe was lost moving threads")),
+            pipe => Ok(pipe),
+        }
+    }
+}
+
+impl<T: Read + AsFd + Into<OwnedFd>> Pipe<T>
+where
+    Async<T>: AsyncRead,
+{
+    fn poll_read(
+        &mut self,
+        go_hot: &GoHot,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.current(go_hot) {
+            Ok(Pipe::Io(io)) => Pin::new(io).poll_read(cx, buf),
+            Ok(Pipe::Hot(hot)) => Pin::new(hot).poll_read(cx, buf),
+            Ok(Pipe::Gone) => unreachable!(),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+struct SshWriter {
+    pipe: Pipe<ChildStdin>,
+    go_hot: GoHot,
+}
+
+impl AsyncWrite for SshWriter {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        match this.pipe.current(&this.go_hot) {
+            Ok(Pipe::Io(io)) => Pin::new(io).poll_write(cx, buf),
+            Ok(Pipe::Hot(hot)) => Pin::new(hot).poll_write(cx, buf),
+            Ok(Pipe::Gone) => unreachable!(),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Pipes hold nothing back.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // As async-io's own: the pipe closes when the stream is dropped.
+        Poll::Ready(Ok(()))
+    }
 }
 
 /// The child's stderr, its last `STDERR_TAIL` bytes, once it closes.
@@ -118,7 +213,8 @@ impl Drop for Guard {
 type Explain = Pin<Box<dyn std::future::Future<Output = io::Error>>>;
 
 struct SshReader {
-    out: Async<ChildStdout>,
+    out: Pipe<ChildStdout>,
+    go_hot: GoHot,
     /// A byte came: the far end was reached, so a later EOF is only an end.
     seen: bool,
     host: Host,
@@ -138,7 +234,7 @@ impl AsyncRead for SshReader {
         if let Some(explain) = this.explain.as_mut() {
             return explain.as_mut().poll(cx).map(Err);
         }
-        match Pin::new(&mut this.out).poll_read(cx, buf) {
+        match this.out.poll_read(&this.go_hot, cx, buf) {
             Poll::Ready(Ok(0)) if !this.seen && !buf.is_empty() => {
                 let (ended, host) = ((*this.ended).clone(), this.host.clone());
                 this.explain = Some(Box::pin(async move {
