@@ -16,7 +16,10 @@
 //! Connections open at once are capped (`cap`: half the fds the process
 //! may hold, at most `MAX_OPEN`): past it a new one gets 503 and is
 //! closed, so a flood of idle or trickling clients (our own user's: no
-//! one else gets in) cannot take the fds every other answer needs.
+//! one else gets in) cannot take the fds every other answer needs. Well
+//! before that, connections waiting for a request are bounded on their
+//! own (`waiting.rs`): past `MAX_WAITING` a new one closes the one that
+//! has waited longest, so a flood is served through, not waited out.
 
 use super::parse::{self, Status};
 use super::response::{Request, Response};
@@ -145,6 +148,10 @@ pub async fn serve(
             drop(open);
         })
         .detach();
+        // Let the new connection (and one it kicked, see `waiting.rs`)
+        // run before the next accept: a burst of thousands is then served
+        // or closed as it comes, not all held at once.
+        future::yield_now().await;
     }
 }
 
@@ -209,6 +216,7 @@ async fn read_request<R: AsyncRead + Unpin>(
     stream: &mut R,
     buf: &mut Vec<u8>,
 ) -> Result<Option<Request>, Response> {
+    let ticket = super::waiting::enter();
     let started = |buf: &Vec<u8>| (!buf.is_empty()).then(|| Instant::now() + REQUEST_DEADLINE);
     let mut deadline = started(buf);
     let (mut request, head_len, body_len) = loop {
@@ -216,7 +224,7 @@ async fn read_request<R: AsyncRead + Unpin>(
             break parsed;
         }
         let idle = buf.is_empty();
-        let read = read_more(stream, buf, deadline).await;
+        let read = read_more(stream, buf, deadline, &ticket).await;
         deadline = deadline.or_else(|| started(buf));
         match read {
             Ok(true) => {}
@@ -224,22 +232,33 @@ async fn read_request<R: AsyncRead + Unpin>(
             Err(e) if e.kind() == io::ErrorKind::TimedOut && !idle => {
                 return Err(Response::error(408, "request timed out"))
             }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted && !idle => return Err(kicked()),
             Err(_) => return Ok(None),
         }
     };
     while buf.len() < head_len + body_len {
-        match read_more(stream, buf, deadline).await {
+        match read_more(stream, buf, deadline, &ticket).await {
             Ok(true) => {}
             Ok(false) => return Ok(None),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                 return Err(Response::error(408, "request body timed out"))
             }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => return Err(kicked()),
             Err(_) => return Ok(None),
         }
     }
     request.body = buf[head_len..head_len + body_len].to_vec();
     buf.drain(..head_len + body_len);
     Ok(Some(request))
+}
+
+/// For a connection closed mid-request to make room (`waiting.rs`).
+fn kicked() -> Response {
+    let message = format!(
+        "too many connections waiting for a request (at most {}): the longest waiting was closed",
+        super::waiting::MAX_WAITING
+    );
+    Response::error(503, &message)
 }
 
 /// Parses the head in `buf` if it is complete: the owned request, the
@@ -271,11 +290,13 @@ fn parse_head(buf: &[u8]) -> Result<Option<(Request, usize, usize)>, Response> {
 }
 
 /// Appends what the client sends next. `Ok(false)` on EOF; `TimedOut`
-/// after `STALL` without a byte, or at the request's `deadline`.
+/// after `STALL` without a byte, or at the request's `deadline`;
+/// `ConnectionAborted` when `ticket` is kicked and nothing more came.
 async fn read_more<R: AsyncRead + Unpin>(
     stream: &mut R,
     buf: &mut Vec<u8>,
     deadline: Option<Instant>,
+    ticket: &super::waiting::Ticket,
 ) -> io::Result<bool> {
     let stall = Instant::now() + STALL;
     let until = deadline.map_or(stall, |d| d.min(stall));
@@ -290,9 +311,21 @@ async fn read_more<R: AsyncRead + Unpin>(
             std::task::Poll::Ready(Ok::<usize, io::Error>(n))
         })
     });
+    // The read is polled first: a kicked connection still takes what it
+    // was sent (a whole request that had arrived is served).
     let n = future::or(read, async {
-        async_io::Timer::at(until).await;
-        Err(io::ErrorKind::TimedOut.into())
+        let e = future::or(
+            async {
+                async_io::Timer::at(until).await;
+                io::ErrorKind::TimedOut
+            },
+            async {
+                ticket.kicked().await;
+                io::ErrorKind::ConnectionAborted
+            },
+        )
+        .await;
+        Err(e.into())
     })
     .await?;
     Ok(n > 0)
