@@ -5,7 +5,7 @@
 
 use crate::support::{self, TestEnv};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(30);
 
@@ -831,4 +831,38 @@ fn hook_reports_one_line_and_never_speaks() {
     assert_eq!(event["tool"], "Bash", "{event}");
     assert_eq!(event["text"], "touch x", "{event}");
     assert_eq!(event["path"], "/p/s.jsonl", "{event}");
+}
+
+/// A starting daemon's first listing waits for the runners it found:
+/// one that has not replayed yet (here stopped, as a runner short of CPU
+/// on a loaded machine is late) is listed once it does, not left out.
+#[test]
+fn the_first_ls_of_a_new_daemon_waits_for_a_late_runner() {
+    let env = TestEnv::new();
+    let id = env.run_detached(["sleep", "60"]);
+    let meta = support::http::meta(&env.sock(&id));
+    let runner = meta["runner_pid"].as_u64().expect("runner_pid") as i32;
+    let runner = rustix::process::Pid::from_raw(runner).expect("pid");
+    rustix::process::kill_process(runner, rustix::process::Signal::STOP).expect("SIGSTOP");
+    let ls = {
+        let mut cmd = env.amux(["ls"]);
+        cmd.env_remove("AMUX_NO_DAEMON");
+        std::thread::spawn(move || output(cmd))
+    };
+    // The daemon is up (and has found the stopped runner) before the
+    // runner may answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env.root.join("state/amux/daemon.log").exists() {
+        assert!(Instant::now() < deadline, "no daemon started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    rustix::process::kill_process(runner, rustix::process::Signal::CONT).expect("SIGCONT");
+    let ls = ls.join().expect("ls");
+    assert!(ls.status.success(), "{ls:?}");
+    assert!(
+        stdout(&ls).lines().any(|l| l.starts_with(&id)),
+        "the late runner is missing: {}",
+        stdout(&ls)
+    );
 }

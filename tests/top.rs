@@ -33,10 +33,11 @@ fn top_in_tmux_sorts_fits_and_gives_the_terminal_back() {
     }
     assert_eq!(screen.lines().count(), 24, "nothing wrapped:\n{screen}");
 
-    // q: the shell's screen is back, top's gone from it.
+    // q: the shell's screen is back, top's gone from it. (`stty -a` is
+    // printed a line at a time: its last line, `…extproc`, is awaited.)
     t.tmux(&["send-keys", "q"]);
     let screen = t.wait_screen("top ended, stty -a after", |s| {
-        s.contains("ENDED 0") && s.contains("columns 80")
+        s.contains("ENDED 0") && s.contains("columns 80") && s.contains("extproc")
     });
     assert!(!screen.contains("amux top —"), "{screen}");
     assert!(
@@ -55,7 +56,7 @@ fn top_in_tmux_sorts_fits_and_gives_the_terminal_back() {
     )
     .unwrap();
     let screen = t.wait_screen("top ended by SIGTERM, stty -a after", |s| {
-        s.contains("ENDED 143") && s.contains("columns 80")
+        s.contains("ENDED 143") && s.contains("columns 80") && s.contains("extproc")
     });
     assert!(!screen.contains("amux top —"), "{screen}");
     assert!(

@@ -42,7 +42,10 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
     let (key, action) = match parts.as_slice() {
         ["v1", "health"] => return Reply::Done(Response::json(200, &health(daemon))),
         ["v1", "sessions"] => return Reply::Done(list(daemon, &req).await),
-        ["v1", "events"] => return events(daemon),
+        ["v1", "events"] => {
+            daemon.startup.settled().await;
+            return events(daemon);
+        }
         ["v1", "sessions", key] => (*key, ""),
         ["v1", "sessions", key, action] => (*key, *action),
         _ => return Reply::Done(Response::error(404, "no such path")),
@@ -85,6 +88,7 @@ async fn route(daemon: &Rc<Daemon>, req: Request) -> Reply {
 }
 
 async fn list(daemon: &Rc<Daemon>, req: &Request) -> Response {
+    daemon.startup.settled().await;
     super::runners::sync_exits(daemon);
     // Never waits for the disk: the records are in memory.
     daemon.retry_saves();

@@ -31,6 +31,7 @@ mod runners;
 mod saver;
 mod session;
 mod shell;
+mod startup;
 mod state;
 mod store;
 pub mod watch;

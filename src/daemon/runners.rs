@@ -42,8 +42,14 @@ pub async fn discover(daemon: Rc<Daemon>) -> io::Result<()> {
     // `get_mut` needed to read events from the owned `Inotify`.
     let ready = Async::new(inotify.as_fd().try_clone_to_owned()?)?;
     for entry in std::fs::read_dir(&dir)?.flatten() {
-        found(&daemon, &entry.path());
+        let path = entry.path();
+        if found(&daemon, &path) {
+            daemon
+                .startup
+                .expect(&session_id(&path).unwrap_or_default());
+        }
     }
+    daemon.startup.scanned();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         ready.readable().await?;
@@ -146,19 +152,23 @@ fn id_with(path: &Path, ext: &str) -> Option<String> {
 }
 
 /// Follows the runner of a socket (once), or buries the session of an
-/// exit file.
-pub fn found(daemon: &Rc<Daemon>, path: &Path) {
+/// exit file. `true`: a follow of the socket's runner started now.
+pub fn found(daemon: &Rc<Daemon>, path: &Path) -> bool {
     if let Some(id) = id_with(path, "exit") {
-        return daemon.gone_unseen(&id);
+        daemon.gone_unseen(&id);
+        return false;
     }
-    let Some(id) = session_id(path) else { return };
+    let Some(id) = session_id(path) else {
+        return false;
+    };
     if !daemon.start_following(&id) {
-        return;
+        return false;
     }
     daemon
         .ex
         .spawn(follow(daemon.clone(), id, path.to_path_buf()))
         .detach();
+    true
 }
 
 async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
@@ -190,9 +200,13 @@ async fn follow(daemon: Rc<Daemon>, id: String, sock: PathBuf) {
             if exit {
                 break;
             }
+            if ready {
+                daemon.startup.heard(&id);
+            }
             replay &= !ready;
         }
     }
+    daemon.startup.heard(&id);
     daemon.stop_following(&id);
     daemon.runner_gone(&id);
     crate::paths::remove_if_stale(&sock);

@@ -33,6 +33,8 @@ const DISCOVERY_TICK: Duration = Duration::from_millis(50);
 
 /// The id `key` names, or the 404 / 409 to answer.
 pub async fn resolve(daemon: &Rc<Daemon>, key: &str) -> Result<String, Response> {
+    // A slug or prefix names a runner found at start only once it replayed.
+    daemon.startup.settled().await;
     match lookup(daemon, key) {
         Err(unknown) if unknown.status == 404 && discover_one(daemon, &unseen(key)).await => {
             lookup(daemon, key).map_err(|_| unknown)

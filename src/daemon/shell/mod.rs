@@ -46,6 +46,8 @@ pub struct Daemon {
     /// The runners followed now, by session: their pids, to ask one to
     /// bind its socket again (`ask_rebind`).
     runner_pids: RefCell<HashMap<String, u32>>,
+    /// Whether the runners found at start have replayed (`startup.rs`).
+    pub startup: super::startup::Startup,
 }
 
 impl Daemon {
@@ -79,6 +81,7 @@ impl Daemon {
             files: RefCell::new(HashMap::new()),
             file_gen: Cell::new(0),
             runner_pids: RefCell::default(),
+            startup: super::startup::Startup::new(),
         });
         pruned.into_iter().for_each(|e| daemon.execute(e));
         let writer = effects::write_forever(daemon.clone());
