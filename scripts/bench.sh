@@ -561,7 +561,8 @@ part_flood() {
     line 15 "$label after 3 rounds" "$(mib "$last") MiB" "before $(mib "$before") MiB" \
         "ratio $(calc "$last / $before")" "≤ 2× before"
     note "each round: $flood connections send 4 KB of a head and stop, then close; while open"
-    note "$(mib "$peak") MiB at most; after each round (kB): $closed; refused past the cap: $refused"
+    note "$(mib "$peak") MiB at most; after each round (kB): $closed"
+    note "closed by the daemon before the client did (past 256 waiting for a request): $refused"
 }
 
 # health_line NUM LABEL JSON: /v1/health p99 while loaded, idle p99 beside.

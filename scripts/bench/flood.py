@@ -7,8 +7,8 @@ Each round opens CONNECTIONS connections that each send the first 4 KB of
 a request head and stop, holds them for a second, then closes them all and
 waits two seconds. Prints one JSON object: rss_before_kb, then per round
 rss_open_kb (all open) and rss_closed_kb (after they closed) as lists,
-refused (connections the daemon closed or answered at once: past its
-cap), and error on failure.
+refused (connections the daemon closed or answered before the client
+closed them: past the 256 it lets wait for a request, or its cap), and error on failure.
 """
 
 import json

@@ -73,10 +73,9 @@ fn header(rows: &[Row], view: &View) -> String {
         "" => String::new(),
         f => format!("  filter: {}", visible(f)),
     };
-    format!(
-        "amux top — {} sessions, {waiting} waiting{filter}",
-        rows.len()
-    )
+    let n = rows.len();
+    let noun = if n == 1 { "session" } else { "sessions" };
+    format!("amux top — {n} {noun}, {waiting} waiting{filter}")
 }
 
 /// The key column: wide enough for `host:id` on another host, up to a
