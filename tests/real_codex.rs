@@ -122,7 +122,7 @@ impl Session {
                 Instant::now() < deadline,
                 "{} not {what} within {T:?}; last record: {r:#?}\nterminal:\n{}\ndaemon.log:\n{}",
                 self.id,
-                self.term.text(),
+                self.term.screen(60),
                 self.w.log()
             );
             self.pump(Duration::from_millis(10));
@@ -132,19 +132,41 @@ impl Session {
     /// Waits until the terminal's bytes from offset `from` on hold
     /// `needle`; when they were read.
     fn wait_bytes(&mut self, from: usize, needle: &str) -> Instant {
-        let deadline = Instant::now() + T;
+        self.wait_bytes_within(from, needle, T).unwrap_or_else(|| {
+            panic!(
+                "{needle:?} not on the terminal within {T:?}:\n{}\ncodex's log:\n{}",
+                self.term.screen(60),
+                self.codex_log()
+            )
+        })
+    }
+
+    /// Like `wait_bytes`, or `None` after `within`.
+    fn wait_bytes_within(
+        &mut self,
+        from: usize,
+        needle: &str,
+        within: Duration,
+    ) -> Option<Instant> {
+        let deadline = Instant::now() + within;
         loop {
             let hay = &self.term.output[from.min(self.term.output.len())..];
             if hay.windows(needle.len()).any(|w| w == needle.as_bytes()) {
-                return Instant::now();
+                return Some(Instant::now());
             }
-            assert!(
-                Instant::now() < deadline,
-                "{needle:?} not on the terminal within {T:?}:\n{}",
-                self.term.text()
-            );
+            if Instant::now() >= deadline {
+                return None;
+            }
             self.pump(Duration::from_millis(10));
         }
+    }
+
+    /// The end of Codex's own log (for a failure message).
+    fn codex_log(&self) -> String {
+        let log = self.w.codex_home().join("log").join("codex-tui.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_else(|e| format!("{log:?}: {e}"));
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
     /// Waits until the attacher's bytes hold `needle`.
@@ -161,7 +183,7 @@ impl Session {
             assert!(
                 Instant::now() < deadline,
                 "{needle:?} not on the attacher within {QUICK:?}:\n{}",
-                a.text()
+                a.screen(60)
             );
             self.pump(Duration::from_millis(10));
         }
@@ -178,10 +200,39 @@ impl Session {
     /// Types the prompt and submits it once Codex shows it (word by word:
     /// it moves the cursor over spaces); the terminal's output offset
     /// before the answer.
+    ///
+    /// amux must take the keys (its runner says `input`). Codex itself,
+    /// starting on a loaded machine, can draw its composer before it has
+    /// taken the terminal over and flush what was typed meanwhile (once
+    /// seen in CI: nothing of it drawn in 30 s); keys it never drew are
+    /// cleared (Ctrl-U) and typed again, as a user would.
     fn prompt(&mut self) -> usize {
-        let typed = self.term.output.len();
-        self.term.write(b"make the file");
-        self.wait_bytes(typed, "file");
+        let mut events = support::http::Sse::connect(&self.w.env.sock(&self.id));
+        events.next_named("ready");
+        for attempt in 1.. {
+            let typed = self.term.output.len();
+            self.term.write(b"\x15make the file");
+            if attempt == 1 {
+                // Only a line's first key is news.
+                let input = events.next_named("input");
+                assert_eq!(input.data["enter"], false, "{:?}", input.data);
+            }
+            let within = if attempt < 3 {
+                Duration::from_secs(5)
+            } else {
+                T
+            };
+            if self.wait_bytes_within(typed, "file", within).is_some() {
+                break;
+            }
+            if attempt == 3 {
+                self.wait_bytes(typed, "file");
+            }
+            println!(
+                "Codex drew none of the prompt in {within:?}; typing it again. Screen:\n{}",
+                self.term.screen(12)
+            );
+        }
         let from = self.term.output.len();
         self.term.write(b"\r");
         from
@@ -455,6 +506,6 @@ fn amux_answer_no_denies_then_yes_runs() {
     assert!(
         target.exists(),
         "yes did not run the command\n{}",
-        s.term.text()
+        s.term.screen(60)
     );
 }

@@ -21,6 +21,7 @@ pub mod http;
 pub mod model;
 pub mod pty;
 pub mod responses;
+pub mod screen;
 pub mod script;
 pub mod sshd;
 pub mod tmux;

@@ -177,6 +177,15 @@ impl Pty {
         String::from_utf8_lossy(&self.output).into_owned()
     }
 
+    /// What the terminal shows now, at most its last `lines` lines with
+    /// text (for a failure message; see `screen.rs`).
+    pub fn screen(&self, lines: usize) -> String {
+        let size = termios::tcgetwinsize(&self.controller).expect("winsize");
+        let shown = super::screen::render(&self.output, size.ws_col.into(), size.ws_row.into());
+        let kept: Vec<&str> = shown.lines().filter(|l| !l.trim().is_empty()).collect();
+        kept[kept.len().saturating_sub(lines)..].join("\n")
+    }
+
     /// Reads until `needle` appears after byte `from` of the output;
     /// returns the offset just past it.
     pub fn wait_for_from(&mut self, from: usize, needle: &str, timeout: Duration) -> usize {
@@ -193,7 +202,7 @@ impl Pty {
             assert!(
                 !left.is_zero(),
                 "timed out after {timeout:?} waiting for {needle:?}; screen so far:\n{}",
-                self.text()
+                self.screen(60)
             );
             self.read_some(left.min(Duration::from_millis(200)));
         }
