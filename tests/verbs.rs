@@ -241,11 +241,14 @@ fn attach_replays_relays_and_detaches() {
     };
     let mut term = Pty::spawn_with(&env, ["attach", id.as_str()], 90, 20, daemon_ok);
     let replayed = term.wait_for("before-attach", T);
-    let meta = support::http::meta(&env.sock(&id));
-    assert_eq!(
-        (meta["size"]["cols"].as_u64(), meta["size"]["rows"].as_u64()),
-        (Some(90), Some(20)),
-        "agent resized to the attaching terminal"
+    // The size frame and the replay cross: the replay can come first.
+    support::wait_until(
+        T,
+        || {
+            let meta = support::http::meta(&env.sock(&id));
+            (meta["size"]["cols"].as_u64(), meta["size"]["rows"].as_u64()) == (Some(90), Some(20))
+        },
+        "the agent resized to the attaching terminal",
     );
     // A second attacher at the same time sees the same live output.
     let mut second = Pty::spawn_with(&env, ["attach", id.as_str()], 90, 20, daemon_ok);

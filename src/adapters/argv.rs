@@ -61,6 +61,56 @@ pub fn locate(argv: &[String], agents: &[Kind]) -> Option<(Kind, usize)> {
     }
 }
 
+/// Shells that show a prompt when run without a script or `-c`.
+const SHELLS: &[&str] = &[
+    "sh", "ash", "bash", "dash", "zsh", "ksh", "mksh", "oksh", "pdksh", "yash", "posh", "fish",
+    "csh", "tcsh", "rc", "es", "nu", "elvish", "xonsh", "pwsh", "ion",
+];
+
+/// Shell options whose value is the next word (`-o vi`, `--rcfile f`).
+const SHELL_VALUE_OPTIONS: &[&str] = &["-o", "+o", "-O", "+O", "--rcfile", "--init-file"];
+
+/// Whether `argv` runs an interactive shell, one that shows a prompt
+/// between the commands typed into it: a shell (after any `env`) given
+/// no script and no `-c`, or given `-i`. `sh -c 'make'`, `bash build.sh`
+/// and any other program have no prompt: they work until they exit.
+pub fn interactive_shell(argv: &[String]) -> bool {
+    let mut i = 0;
+    while argv.get(i).is_some_and(|w| basename(w) == "env") {
+        i = skip_env(argv, i + 1);
+    }
+    let Some(program) = argv.get(i) else {
+        return false;
+    };
+    if !SHELLS.contains(&basename(program).trim_start_matches('-')) {
+        return false;
+    }
+    let mut words = argv[i + 1..].iter().map(String::as_str);
+    while let Some(word) = words.next() {
+        match word {
+            "-i" | "--interactive" => return true,
+            "-c" | "--command" => return false,
+            "--" => return words.next().is_none(),
+            w if SHELL_VALUE_OPTIONS.contains(&w) => {
+                words.next();
+            }
+            w if w.starts_with("--") => {}
+            w if w.starts_with(['-', '+']) && w.len() > 1 => {
+                let flags = &w[1..];
+                if flags.contains('i') {
+                    return true;
+                }
+                if flags.contains('c') {
+                    return false;
+                }
+            }
+            // A script to run.
+            _ => return false,
+        }
+    }
+    true
+}
+
 fn basename(word: &str) -> &str {
     word.rsplit('/').next().unwrap_or(word)
 }
@@ -156,6 +206,32 @@ mod tests {
 
     fn argv(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn interactive_shell_table() {
+        for (cmd, want) in [
+            ("bash", true),
+            ("/bin/bash -l", true),
+            ("-bash", true),
+            ("env A=1 zsh", true),
+            ("sh -i script.sh", true),
+            ("bash -o vi --norc", true),
+            ("fish --login", true),
+            ("bash -s", true),
+            ("sh -c make", false),
+            ("bash -lc make", false),
+            ("bash build.sh", false),
+            ("bash -- build.sh", false),
+            ("fish --command ls", false),
+            ("sleep 3", false),
+            ("make", false),
+            ("vim", false),
+            ("env", false),
+            ("", false),
+        ] {
+            assert_eq!(interactive_shell(&argv(cmd)), want, "{cmd:?}");
+        }
     }
 
     #[test]

@@ -54,6 +54,7 @@ mod fixture;
 #[cfg(test)]
 mod tests;
 
+pub use argv::interactive_shell;
 pub use conversation::{Conversation, JsonlConversation};
 pub use derived::{derive_all, Derived, Lines, Tracker, Unknown};
 pub use hooks::{hook_command, hook_event};

@@ -286,6 +286,12 @@ impl Entry {
     /// counts as having reached idle.
     pub fn turn_done(&self, held: Held) -> bool {
         if self.kind.state_from_exit() {
+            // A command with no prompt (`make`, `sh -c …`) is done when it
+            // exits, as a `pi -p` that answered is; its exit status says
+            // whether it failed.
+            if !self.alive && !adapters::interactive_shell(&self.command) {
+                return true;
+            }
             // A shell: at its prompt, every line typed taken.
             let running = (self.live.as_ref())
                 .is_some_and(|l| l.report.state == crate::protocol::State::Working);

@@ -1,5 +1,7 @@
 //! A shell's state: working while a command runs in it, idle at its
-//! prompt — told by the terminal's foreground process group.
+//! prompt — told by the terminal's foreground process group. Any other
+//! command amux does not know as an agent (`sleep`, `make`, `sh -c …`, a
+//! script) has no prompt to go back to: it is working until it exits.
 //!
 //! A plain shell says nothing of itself, but the kernel does: the shell
 //! hands the terminal to each job it runs (`tcsetpgrp`), and takes it back
@@ -31,10 +33,11 @@ pub fn look(runner: &Runner, answer: bool) {
         return;
     }
     let pid = runner.session.borrow().pid;
-    let Ok(group) = rustix::termios::tcgetpgrp(runner.controller.get_ref()) else {
-        return;
-    };
-    let busy = group.as_raw_nonzero().get() as u32 != pid;
+    let busy = !runner.prompts
+        || match rustix::termios::tcgetpgrp(runner.controller.get_ref()) {
+            Ok(group) => group.as_raw_nonzero().get() as u32 != pid,
+            Err(_) => return,
+        };
     let changed = runner.fg_busy.replace(Some(busy)) != Some(busy);
     if changed || answer {
         runner.report_state(AgentState {

@@ -75,6 +75,10 @@ pub struct Runner {
     pub last_activity: Cell<Option<Instant>>,
     /// A shell's command runs (see `foreground.rs`), as last looked.
     pub fg_busy: Cell<Option<bool>>,
+    /// The command is an interactive shell, with a prompt to go back to
+    /// (`adapters::interactive_shell`); any other command works until it
+    /// exits.
+    pub prompts: bool,
     /// The line being typed, for the slash command an Enter ends.
     pub line: RefCell<crate::typed::TypedLine>,
 }

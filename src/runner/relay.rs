@@ -59,6 +59,7 @@ pub async fn main(
     // Chunks (keystrokes, `/input` bodies of up to 1 MiB) waiting for the
     // PTY: bounded, so an agent that stops reading costs a few MiB at most.
     let (input, input_rx) = async_channel::bounded(8);
+    let prompts = crate::adapters::interactive_shell(&session.command);
     let runner = Rc::new(Runner {
         session: RefCell::new(session),
         events: Broadcaster::spawn(&ex),
@@ -74,6 +75,7 @@ pub async fn main(
         heard: Cell::new(false),
         last_activity: Cell::new(None),
         fg_busy: Cell::new(None),
+        prompts,
         line: RefCell::default(),
     });
     ex.spawn(server::serve(
@@ -82,13 +84,16 @@ pub async fn main(
         ex.clone(),
     ))
     .detach();
-    if let Some(fifo) = fifo {
-        ex.spawn(super::shim::read_fifo(runner.clone(), fifo))
-            .detach();
-    }
+    let (agent_ended, ended) = async_channel::bounded::<()>(1);
+    let fifo_reader =
+        fifo.map(|fifo| ex.spawn(super::shim::read_fifo(runner.clone(), fifo, ended)));
     ex.spawn(write_pty(runner.clone(), input_rx)).detach();
     ex.spawn(signals(runner.clone(), !opts.detached_worker, caught))
         .detach();
+    // The first look, before `run -d` returns: a command with no prompt
+    // works from its start, even if it never prints (`sleep`, a quiet
+    // build).
+    super::foreground::look(&runner, false);
     let detached = opts.detached_worker;
     let (raw, stdout) = if detached {
         super::detach::ready(&runner.session.borrow().id);
@@ -105,6 +110,11 @@ pub async fn main(
         .await
         .context(|| "waiting for the agent".into())?;
     let (stdout, closed) = drain(&runner, reader).await;
+    // The agent's last reports, before its exit is told.
+    agent_ended.close();
+    if let Some(fifo_reader) = fifo_reader {
+        fifo_reader.await;
+    }
     if !closed {
         super::exit::hang_up(&runner).await;
     }

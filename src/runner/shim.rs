@@ -169,16 +169,39 @@ pub fn open_fifo(path: &Path) -> Option<std::fs::File> {
         .ok()
 }
 
-pub async fn read_fifo(runner: Rc<Runner>, file: std::fs::File) {
+/// Reads the FIFO's lines until `ended` closes (the agent exited), then
+/// what is still in it: a report the agent wrote just before it exited
+/// (pi `-p` writes its file and quits) is published before the exit.
+pub async fn read_fifo(
+    runner: Rc<Runner>,
+    file: std::fs::File,
+    ended: async_channel::Receiver<()>,
+) {
     let Ok(fifo) = Async::new(file) else { return };
     let mut reader = futures_lite::io::BufReader::new(fifo);
     let mut line = Vec::new();
     loop {
-        line.clear();
+        let next = async {
+            let mut limited = (&mut reader).take(MAX_EVENT as u64);
+            Some(limited.read_until(b'\n', &mut line).await)
+        };
+        let end = async {
+            let _ = ended.recv().await;
+            None
+        };
+        match futures_lite::future::or(next, end).await {
+            Some(Ok(0) | Err(_)) => return,
+            Some(Ok(_)) => handle_shim_line(&runner, &std::mem::take(&mut line)),
+            None => break,
+        }
+    }
+    // Each read is tried at once (async-io reads before it waits): a
+    // would-block means the FIFO is empty, and the agent is gone.
+    loop {
         let mut limited = (&mut reader).take(MAX_EVENT as u64);
-        match limited.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => handle_shim_line(&runner, &line),
+        match futures_lite::future::poll_once(limited.read_until(b'\n', &mut line)).await {
+            Some(Ok(n)) if n > 0 => handle_shim_line(&runner, &std::mem::take(&mut line)),
+            _ => return,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Checking `amux ls --json --all` against the truth, and the report.
 
-use super::{state, tail, Oracle, Sess};
+use super::{state, tail, Kind, Oracle, Sess};
 use crate::support::{self, daemon};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
@@ -94,6 +94,11 @@ impl Oracle {
         }
         if x.asking {
             return "waiting".into();
+        }
+        // The oracle's shell is `sh -c …`: no prompt to go back to, so it
+        // works until it exits.
+        if x.kind == Kind::Shell {
+            return "working".into();
         }
         let Some(file) = x.file.as_ref() else {
             return "idle".into();
